@@ -1,0 +1,22 @@
+# Every third-party dependency is found here, once. All come from Debian packages except
+# DuckDB, which scripts/setup.sh fetches into third_party/duckdb.
+find_package(Threads REQUIRED)
+find_package(OpenMP REQUIRED)
+find_package(Torch REQUIRED)
+find_package(fmt REQUIRED)
+find_package(spdlog REQUIRED)
+find_package(nlohmann_json REQUIRED)
+find_package(CLI11 REQUIRED)
+find_package(yaml-cpp REQUIRED)
+find_package(PkgConfig REQUIRED)
+pkg_check_modules(XXHASH REQUIRED IMPORTED_TARGET libxxhash)
+
+# Torch's exported flags carry the ABI define; keep them for every target.
+string(APPEND CMAKE_CXX_FLAGS " ${TORCH_CXX_FLAGS}")
+
+if(AIOK_BUILD_TESTS)
+  find_package(GTest REQUIRED)
+endif()
+if(AIOK_BUILD_BENCH)
+  find_package(benchmark REQUIRED)
+endif()

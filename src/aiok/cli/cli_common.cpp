@@ -1,0 +1,55 @@
+#include "aiok/cli/cli_common.h"
+
+#include "aiok/core/log.h"
+#include "aiok/core/threads.h"
+
+namespace aiok::cli {
+
+void AddCommonFlags(CLI::App* command, CommonFlags* flags) {
+  flags->threads = AvailableCores();
+  command->add_option("--threads", flags->threads, "threads to use (aiok, libtorch and OpenMP)")
+      ->check(CLI::Range(1, 1024))
+      ->capture_default_str();
+  command->add_option("--seed", flags->seed, "seed of every random choice")->capture_default_str();
+  command->add_flag("-q,--quiet", flags->quiet, "only warnings and errors; no progress");
+  command->add_flag("-v,--verbose", flags->verbose, "debug detail");
+}
+
+RunContext StartRun(const CommonFlags& flags) {
+  ConfigureLogging(flags.quiet     ? Verbosity::kQuiet
+                   : flags.verbose ? Verbosity::kVerbose
+                                   : Verbosity::kNormal);
+  ApplyThreadSettings(flags.threads);
+  static CancellationToken token;
+  CancelOnSignals(&token);
+  RunContext ctx;
+  ctx.seed = flags.seed;
+  ctx.threads = flags.threads;
+  ctx.cancel = &token;
+  return ctx;
+}
+
+void FlagBinder::Int(const char* name, int64_t* value, int64_t min, int64_t max,
+                     const char* help) {
+  command_->add_option(std::string("--") + name, *value, help)
+      ->check(CLI::Range(min, max))
+      ->capture_default_str();
+}
+
+void FlagBinder::Real(const char* name, double* value, double min, double max, const char* help) {
+  command_->add_option(std::string("--") + name, *value, help)
+      ->check(CLI::Range(min, max))
+      ->capture_default_str();
+}
+
+void FlagBinder::Text(const char* name, std::string* value,
+                      const std::vector<std::string>& choices, const char* help) {
+  auto* option = command_->add_option(std::string("--") + name, *value, help)->capture_default_str();
+  if (!choices.empty()) option->check(CLI::IsMember(choices));
+}
+
+void FlagBinder::Flag(const char* name, bool* value, const char* help) {
+  command_->add_flag(std::string("--") + name + ",!--no-" + name, *value, help);
+}
+
+}  // namespace aiok::cli

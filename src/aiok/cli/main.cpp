@@ -1,0 +1,87 @@
+// The `aiok` command. Thin: it parses flags, calls the parts, and maps errors to exit codes —
+// 0 success, 2 usage error, 1 runtime error (130 when interrupted) — with a one-line cause.
+#include <CLI/CLI.hpp>
+#include <fmt/format.h>
+#include <fmt/ranges.h>
+
+#include <cstdio>
+#include <exception>
+#include <string>
+#include <vector>
+
+#include "aiok/cli/datagen_command.h"
+#include "aiok/core/error.h"
+
+namespace {
+
+constexpr int kExitRuntime = 1;
+constexpr int kExitUsage = 2;
+constexpr int kExitInterrupted = 130;
+
+int ExitCodeFor(aiok::ErrorKind kind) {
+  switch (kind) {
+    case aiok::ErrorKind::kUsage:
+    case aiok::ErrorKind::kConfig: return kExitUsage;
+    case aiok::ErrorKind::kCancelled: return kExitInterrupted;
+    default: return kExitRuntime;
+  }
+}
+
+// CLI11 reports an unknown command word only as "a subcommand is required"; name the word and
+// the valid commands instead. Command words come before the first flag.
+void CheckCommandWords(CLI::App& app, int argc, char** argv) {
+  CLI::App* current = &app;
+  for (int i = 1; i < argc; ++i) {
+    const std::string word = argv[i];
+    if (word.empty() || word[0] == '-') return;
+    const auto subcommands = current->get_subcommands([](CLI::App*) { return true; });
+    if (subcommands.empty()) return;
+    std::vector<std::string> names;
+    CLI::App* match = nullptr;
+    for (CLI::App* sub : subcommands) {
+      names.push_back(sub->get_name());
+      if (sub->get_name() == word) match = sub;
+    }
+    if (match == nullptr) {
+      aiok::Throw(aiok::ErrorKind::kUsage, "unknown command '{}' (valid: {})", word,
+                  fmt::join(names, ", "));
+    }
+    current = match;
+  }
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{"aiok: an end-to-end AI optimization kit for commodity CPUs", "aiok"};
+  app.set_version_flag("--version", "aiok 0.1.0");
+  app.require_subcommand(1);
+  app.fallthrough(false);
+  aiok::cli::AddDatagenCommand(app);
+  try {
+    CheckCommandWords(app, argc, argv);
+    app.parse(argc, argv);
+  } catch (const CLI::CallForHelp& e) {
+    return app.exit(e);
+  } catch (const CLI::CallForAllHelp& e) {
+    return app.exit(e);
+  } catch (const CLI::CallForVersion& e) {
+    return app.exit(e);
+  } catch (const CLI::ParseError& e) {
+    std::fprintf(stderr, "aiok: usage error: %s\nRun 'aiok --help' or 'aiok <command> --help'.\n",
+                 e.what());
+    return kExitUsage;
+  } catch (const aiok::Error& e) {
+    if (e.kind() == aiok::ErrorKind::kUsage) {
+      std::fprintf(stderr, "aiok: usage error: %s\nRun 'aiok --help' for the commands.\n",
+                   e.what());
+      return kExitUsage;
+    }
+    std::fprintf(stderr, "aiok: %s error: %s\n", aiok::ErrorKindName(e.kind()), e.what());
+    return ExitCodeFor(e.kind());
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "aiok: error: %s\n", e.what());
+    return kExitRuntime;
+  }
+  return 0;
+}
