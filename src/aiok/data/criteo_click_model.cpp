@@ -34,16 +34,16 @@ constexpr double kDenseCap = 1e8;  // Kaggle's largest count is ~2.3e7
 
 // Effect of log1p(value) per integer column: slope, and curvature around the median so that a
 // linear model cannot capture it all.
-constexpr std::array<double, kCriteoDense> kDenseSlope = {0.30, 0.12, -0.08, 0.20, -0.10, 0.10,
-                                                           0.25, 0.05, 0.12, 0.35, 0.30, 0.15,
-                                                           -0.10};
+constexpr std::array<double, kCriteoDense> kDenseSlope = {0.50, 0.20, -0.15, 0.35, -0.18, 0.18,
+                                                           0.45, 0.10, 0.20, 0.55, 0.50, 0.25,
+                                                           -0.18};
 constexpr std::array<double, kCriteoDense> kDenseCurve = {0.0, -0.03, 0.0, 0.0, -0.06, 0.0, -0.05,
                                                            0.0, -0.04, 0.0, 0.0, 0.0, 0.0};
 
 // Standard deviation of the per-value effect of each categorical column.
 constexpr std::array<double, kCriteoCategorical> kCategoryEffectStd = {
-    0.30, 0.20, 0.35, 0.30, 0.20, 0.25, 0.30, 0.15, 0.15, 0.25, 0.30, 0.35, 0.20,
-    0.30, 0.25, 0.30, 0.20, 0.25, 0.20, 0.15, 0.30, 0.10, 0.15, 0.30, 0.20, 0.25};
+    0.40, 0.30, 0.08, 0.08, 0.30, 0.35, 0.35, 0.25, 0.25, 0.15, 0.35, 0.08, 0.30,
+    0.40, 0.30, 0.08, 0.30, 0.30, 0.30, 0.25, 0.08, 0.20, 0.25, 0.10, 0.30, 0.12};
 
 // Interacting column pairs (0-based), from small-by-small to mid-by-mid cardinalities: the
 // kind of crosses a dot-product interaction can learn.
@@ -63,6 +63,11 @@ constexpr std::array<int, kCriteoCategorical> kCategoryGroup = {
 constexpr int kMissingGroups = 10;
 
 constexpr int kInterceptSample = 200000;
+
+// Overall strength of the signal. Calibrated so that a reference DLRM (Kaggle arch, SGD 0.1,
+// batch 128) reaches test AUC ~0.78 after one epoch of the default 2M rows, against a
+// Bayes-optimal ~0.84: learnable, with room left for better models.
+constexpr double kSignalScale = 0.9;
 
 double Sigmoid(double x) { return 1.0 / (1.0 + std::exp(-x)); }
 
@@ -158,7 +163,7 @@ double CriteoClickModel::Score(int64_t row, CriteoRow* out) const {
     }
     logit += kFactorStd * kFactorStd * dot;
   }
-  return logit;
+  return kSignalScale * logit;
 }
 
 void CriteoClickModel::MakeRow(int64_t row, CriteoRow* out) const {
