@@ -32,7 +32,9 @@ class CliTest : public ::testing::Test {
   void TearDown() override { fs::remove_all(dir_); }
 
   RunResult Run(const std::string& args) {
-    const std::string command = std::string(AIOK_BINARY) + " " + args + " >" +
+    // `args` may go on with more shell after the command (see the interrupt test); the braces
+    // send all of its output to the files.
+    const std::string command = "{ " + std::string(AIOK_BINARY) + " " + args + "; } >" +
                                 (dir_ / "out").string() + " 2>" + (dir_ / "err").string() +
                                 " </dev/null";
     const int status = std::system(command.c_str());
@@ -98,6 +100,18 @@ TEST_F(CliTest, DatagenWritesTheDirectoryAndSummarizes) {
   EXPECT_TRUE(fs::exists(out / "datagen.json"));
   EXPECT_NE(r.out.find("Bayes-optimal AUC"), std::string::npos) << r.out;
   EXPECT_EQ(r.err, "") << "--quiet prints nothing on success";
+}
+
+TEST_F(CliTest, InterruptLeavesNoFileThatLooksComplete) {
+  // SIGINT half a second into a long run: exit 130, and neither the data files nor the
+  // manifest (nor any temporary) are left behind.
+  const fs::path out = dir_ / "interrupted";
+  const RunResult r = Run("datagen criteo --rows 200000000 --threads 2 --out " + out.string() +
+                          " & pid=$!; sleep 0.5; kill -INT $pid; wait $pid");
+  EXPECT_EQ(r.exit_code, 130) << r.err;
+  EXPECT_NE(r.err.find("interrupted"), std::string::npos) << r.err;
+  ASSERT_TRUE(fs::exists(out)) << "the run should have started writing";
+  for (const auto& entry : fs::directory_iterator(out)) ADD_FAILURE() << "left " << entry.path();
 }
 
 }  // namespace

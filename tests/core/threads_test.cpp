@@ -1,5 +1,7 @@
 #include "aiok/core/threads.h"
 
+#include "aiok/core/error.h"
+
 #include <gtest/gtest.h>
 
 #include <atomic>
@@ -53,6 +55,24 @@ TEST(OrderedTurns, AbortReleasesWaiters) {
                            }),
                std::runtime_error);
   EXPECT_EQ(committed.load(), 0);
+}
+
+}  // namespace
+}  // namespace aiok
+
+#include <ATen/Parallel.h>
+#include <omp.h>
+
+namespace aiok {
+namespace {
+
+TEST(ApplyThreadSettings, SetsLibtorchAndOpenMpThreads) {
+  ApplyThreadSettings(2);
+  EXPECT_EQ(at::get_num_threads(), 2);
+  EXPECT_EQ(omp_get_max_threads(), 2);
+  ApplyThreadSettings(1);
+  EXPECT_EQ(at::get_num_threads(), 1);
+  EXPECT_THROW(ApplyThreadSettings(0), Error);
 }
 
 }  // namespace
