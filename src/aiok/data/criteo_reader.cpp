@@ -1,0 +1,260 @@
+#include "aiok/data/criteo_reader.h"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <cstring>
+#include <optional>
+#include <string_view>
+
+#include "aiok/core/error.h"
+#include "aiok/core/threads.h"
+#include "aiok/data/mapped_file.h"
+
+namespace aiok::data {
+namespace {
+
+// A problem found in one line, located relative to its range until the range is committed.
+struct LineProblem {
+  int64_t relative_line = 0;  // 0-based within the range
+  int64_t column = 0;         // 1-based character column
+  std::string what;
+};
+
+std::string Shown(std::string_view text) {
+  constexpr size_t kMax = 40;
+  std::string shown(text.substr(0, kMax));
+  for (char& c : shown) {
+    if (c == '\r') c = ' ';  // keep the message on one line
+  }
+  return fmt::format("\"{}{}\"", shown, text.size() > kMax ? "..." : "");
+}
+
+std::string FieldName(int field, bool has_label) {
+  const int index = has_label ? field - 1 : field;
+  if (index < 0) return "label";
+  if (index < kCriteoDense) return CriteoDenseName(index);
+  return CriteoCategoricalName(index - kCriteoDense);
+}
+
+bool ParseInt(std::string_view text, int64_t* value) {
+  size_t i = 0;
+  bool negative = false;
+  if (text[0] == '-') {
+    negative = true;
+    i = 1;
+  }
+  // 18 digits cannot overflow int64.
+  if (i == text.size() || text.size() - i > 18) return false;
+  int64_t v = 0;
+  for (; i < text.size(); ++i) {
+    const unsigned digit = static_cast<unsigned char>(text[i]) - '0';
+    if (digit > 9) return false;
+    v = v * 10 + digit;
+  }
+  *value = negative ? -v : v;
+  return true;
+}
+
+bool ParseHex32(std::string_view text, int64_t* value) {
+  if (text.size() > 8) return false;
+  uint32_t v = 0;
+  for (char c : text) {
+    unsigned digit;
+    if (c >= '0' && c <= '9') {
+      digit = static_cast<unsigned>(c - '0');
+    } else if (c >= 'a' && c <= 'f') {
+      digit = static_cast<unsigned>(c - 'a' + 10);
+    } else if (c >= 'A' && c <= 'F') {
+      digit = static_cast<unsigned>(c - 'A' + 10);
+    } else {
+      return false;
+    }
+    v = (v << 4) | digit;
+  }
+  *value = v;
+  return true;
+}
+
+class RangeParser {
+ public:
+  RangeParser(bool has_label, OnError on_error) : has_label_(has_label), on_error_(on_error) {
+    fields_ = has_label ? kCriteoFields : kCriteoFields - 1;
+  }
+
+  // Parses the lines that start in [begin, end) of `file` (a line may run past `end`).
+  // Returns the first problem under kFail.
+  std::optional<LineProblem> Parse(const char* file, size_t file_size, size_t begin, size_t end,
+                                   CriteoBatch* batch) {
+    size_t pos = begin;
+    if (pos > 0 && file[pos - 1] != '\n') {
+      const void* nl = std::memchr(file + pos, '\n', file_size - pos);
+      pos = nl == nullptr ? file_size : static_cast<size_t>(static_cast<const char*>(nl) - file) + 1;
+    }
+    const size_t expected_rows = (end - begin) / 200 + 16;
+    if (has_label_) batch->label.reserve(expected_rows);
+    for (auto& column : batch->dense) column.reserve(expected_rows);
+    for (auto& column : batch->category) column.reserve(expected_rows);
+    int64_t line = 0;
+    while (pos < end && pos < file_size) {
+      const char* start = file + pos;
+      const void* nl = std::memchr(start, '\n', file_size - pos);
+      const char* stop = nl == nullptr ? file + file_size : static_cast<const char*>(nl);
+      std::optional<LineProblem> problem = ParseLine(start, stop, nl != nullptr, line, batch);
+      if (problem) {
+        if (on_error_ == OnError::kFail) {
+          batch->lines = line + 1;
+          return problem;
+        }
+        // The column stays in the reason so a skipped line says as much as a failed one.
+        batch->rejects.push_back(
+            RejectedLine{line, fmt::format("column {}: {}", problem->column, problem->what)});
+      }
+      ++line;
+      pos = static_cast<size_t>(stop - file) + 1;
+    }
+    batch->lines = line;
+    return std::nullopt;
+  }
+
+ private:
+  std::optional<LineProblem> ParseLine(const char* start, const char* stop, bool has_newline,
+                                       int64_t line, CriteoBatch* batch) {
+    auto problem = [&](const char* at, std::string what) {
+      return LineProblem{line, static_cast<int64_t>(at - start) + 1, std::move(what)};
+    };
+    if (stop > start && stop[-1] == '\r') {
+      return problem(stop - 1,
+                     "expected LF line endings, found CR LF (convert the file with dos2unix)");
+    }
+    if (!has_newline) {
+      return problem(stop, "expected a newline at the end of the line; the file ends mid-line "
+                           "and looks truncated");
+    }
+    uint8_t label = 0;
+    std::array<int64_t, kCriteoDense> dense{};
+    std::array<int64_t, kCriteoCategorical> category{};
+    const char* field_start = start;
+    for (int field = 0; field < fields_; ++field) {
+      const char* field_end = field_start;
+      while (field_end < stop && *field_end != '\t') ++field_end;
+      const std::string_view text(field_start, static_cast<size_t>(field_end - field_start));
+      const int index = has_label_ ? field - 1 : field;
+      auto bad_field = [&](const char* expected) {
+        return problem(field_start,
+                       fmt::format("{} (field {} of {}): expected {}, found {}",
+                                   FieldName(field, has_label_), field + 1, fields_, expected,
+                                   Shown(text)));
+      };
+      if (index < 0) {
+        if (text != "0" && text != "1") return bad_field("label 0 or 1");
+        label = text[0] == '1' ? 1 : 0;
+      } else if (index < kCriteoDense) {
+        if (text.empty()) {
+          dense[index] = kMissingDense;
+        } else if (!ParseInt(text, &dense[index])) {
+          return bad_field("an integer or an empty field");
+        }
+      } else {
+        int64_t& value = category[index - kCriteoDense];
+        if (text.empty()) {
+          value = kMissingCategory;
+        } else if (!ParseHex32(text, &value)) {
+          return bad_field("up to 8 hex digits or an empty field");
+        }
+      }
+      if (field + 1 < fields_) {
+        if (field_end == stop) {
+          return problem(field_end, fmt::format("expected {} TAB-separated fields, found {}",
+                                                fields_, field + 1));
+        }
+        field_start = field_end + 1;
+      } else if (field_end != stop) {
+        const int64_t found =
+            fields_ + static_cast<int64_t>(std::count(field_end, stop, '\t'));
+        return problem(field_end,
+                       fmt::format("expected {} TAB-separated fields, found {}", fields_, found));
+      }
+    }
+    if (has_label_) batch->label.push_back(label);
+    for (int d = 0; d < kCriteoDense; ++d) batch->dense[d].push_back(dense[d]);
+    for (int c = 0; c < kCriteoCategorical; ++c) batch->category[c].push_back(category[c]);
+    ++batch->rows;
+    return std::nullopt;
+  }
+
+  bool has_label_;
+  OnError on_error_;
+  int fields_;
+};
+
+bool DetectLabel(const MappedFile& file, LabelField setting) {
+  if (setting != LabelField::kDetect) return setting == LabelField::kPresent;
+  const char* start = file.data();
+  const void* nl = std::memchr(start, '\n', file.size());
+  const char* stop = nl == nullptr ? start + file.size() : static_cast<const char*>(nl);
+  const int64_t fields = 1 + std::count(start, stop, '\t');
+  if (fields == kCriteoFields) return true;
+  if (fields == kCriteoFields - 1) return false;
+  ThrowAt(TextLocation{file.path(), 1, 0},
+          "expected {} TAB-separated fields (label, I1..I13, C1..C26) or {} (without the "
+          "label), found {}",
+          kCriteoFields, kCriteoFields - 1, fields);
+}
+
+}  // namespace
+
+OnError ParseOnError(const std::string& text) {
+  if (text == "fail") return OnError::kFail;
+  if (text == "skip") return OnError::kSkip;
+  Throw(ErrorKind::kConfig, "on-error must be 'fail' or 'skip', got '{}'", text);
+}
+
+CriteoReadSummary ReadCriteoTsv(const std::string& path, const CriteoReaderOptions& options,
+                                const RunContext& ctx,
+                                const std::function<void(CriteoBatch&)>& consume) {
+  AIOK_CHECK(options.range_bytes > 0, ErrorKind::kConfig, "range_bytes must be positive");
+  const MappedFile file(path);
+  if (file.size() == 0) {
+    ThrowAt(TextLocation{path, 0, 0},
+            "file is empty: expected Criteo TSV rows (label, I1..I13, C1..C26)");
+  }
+  CriteoReadSummary summary;
+  summary.bytes = static_cast<int64_t>(file.size());
+  summary.has_label = DetectLabel(file, options.label);
+
+  const auto range = static_cast<size_t>(options.range_bytes);
+  const int64_t ranges = static_cast<int64_t>((file.size() + range - 1) / range);
+  OrderedTurns turns;
+  ParallelFor(ranges, ctx.threads, [&](int64_t index) {
+    try {
+      ctx.cancel->ThrowIfCancelled();
+      const size_t begin = static_cast<size_t>(index) * range;
+      const size_t end = std::min(file.size(), begin + range);
+      CriteoBatch batch;
+      RangeParser parser(summary.has_label, options.on_error);
+      const std::optional<LineProblem> problem =
+          parser.Parse(file.data(), file.size(), begin, end, &batch);
+      turns.Commit(index, [&] {
+        batch.first_line = summary.lines + 1;
+        batch.first_row = summary.rows;
+        if (problem) {
+          ThrowAt(TextLocation{path, batch.first_line + problem->relative_line, problem->column},
+                  "{}", problem->what);
+        }
+        for (RejectedLine& reject : batch.rejects) reject.line += batch.first_line;
+        summary.lines += batch.lines;
+        summary.rows += batch.rows;
+        summary.rejected += static_cast<int64_t>(batch.rejects.size());
+        consume(batch);
+        file.Release(begin, end);
+      });
+    } catch (...) {
+      turns.Abort();
+      throw;
+    }
+  });
+  return summary;
+}
+
+}  // namespace aiok::data
