@@ -1,0 +1,75 @@
+// Operators that turn categorical values into dense ids for embedding tables.
+#pragma once
+
+#include <unordered_map>
+#include <vector>
+
+#include "aiok/etl/operator_base.h"
+
+namespace aiok::etl {
+
+/// Ids that Categorify reserves.
+constexpr int64_t kMissingId = 0;  ///< the field was empty
+constexpr int64_t kRareId = 1;     ///< below the threshold, cut by max_size, or unseen in fit
+constexpr int64_t kFirstVocabularyId = 2;
+
+struct CategorifyOptions {
+  int64_t freq_threshold = 1;
+  int64_t max_size = 0;
+  template <typename V>
+  void Visit(V& v) {
+    v.Int("freq_threshold", &freq_threshold, 1, kNoIntLimit,
+          "values seen fewer times in fit map to the rare id");
+    v.Int("max_size", &max_size, 0, kNoIntLimit,
+          "keep at most this many most frequent values (0: no limit)");
+  }
+};
+
+/// Maps values to ids by frequency: 0 = missing, 1 = rare or unseen, 2.. = the vocabulary in
+/// descending training frequency, ties broken by ascending value.
+class Categorify final : public OperatorWithOptions<CategorifyOptions> {
+ public:
+  const char* name() const override { return "categorify"; }
+  ColumnKind kind() const override { return ColumnKind::kCategorical; }
+  bool needs_fit() const override { return true; }
+  void FitCategorical(const int64_t* values, size_t n) override;
+  void FinishFit() override;
+  void TransformCategorical(const int64_t* values, size_t n, int64_t* ids) const override;
+  int64_t cardinality() const override {
+    return kFirstVocabularyId + static_cast<int64_t>(vocabulary_.size());
+  }
+  nlohmann::json SaveState() const override;
+  void LoadState(const nlohmann::json& state) override;
+
+  /// The vocabulary in id order (id = kFirstVocabularyId + index) and training counts.
+  const std::vector<int64_t>& vocabulary() const { return vocabulary_; }
+
+ private:
+  void BuildLookup();
+
+  std::unordered_map<int64_t, int64_t> counts_;
+  std::vector<int64_t> vocabulary_;
+  std::vector<int64_t> vocabulary_counts_;
+  std::unordered_map<int64_t, int64_t> lookup_;
+  bool fitted_ = false;
+};
+
+struct HashBucketOptions {
+  int64_t buckets = 1000000;
+  template <typename V>
+  void Visit(V& v) {
+    v.Int("buckets", &buckets, 1, int64_t{1} << 40, "number of hash buckets");
+  }
+};
+
+/// Maps values to 1 + hash(value) mod buckets, missing to 0. Needs no fit.
+class HashBucket final : public OperatorWithOptions<HashBucketOptions> {
+ public:
+  const char* name() const override { return "hash_bucket"; }
+  ColumnKind kind() const override { return ColumnKind::kCategorical; }
+  bool needs_fit() const override { return false; }
+  void TransformCategorical(const int64_t* values, size_t n, int64_t* ids) const override;
+  int64_t cardinality() const override { return options_.buckets + 1; }
+};
+
+}  // namespace aiok::etl

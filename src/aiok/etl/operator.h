@@ -1,0 +1,73 @@
+// ETL operators: named, configured from JSON/YAML options, with two phases. Fit() gathers
+// statistics from training rows (called once per batch, then FinishFit()), Transform()
+// applies them to any rows — later also to raw rows at serving time. The fitted state saves
+// to JSON and loads back to give identical transforms.
+//
+// Columns are of two kinds. Dense: doubles, NaN meaning missing. Categorical: int64 values,
+// kMissingId (-1) meaning missing on input; ids on output are >= 0 (0 = missing).
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <memory>
+#include <nlohmann/json.hpp>
+#include <string>
+#include <vector>
+
+namespace aiok::etl {
+
+enum class ColumnKind { kDense, kCategorical };
+
+/// A raw categorical value that is missing.
+constexpr int64_t kMissingValue = -1;
+
+class Operator {
+ public:
+  virtual ~Operator() = default;
+  /// Registry name ("categorify").
+  virtual const char* name() const = 0;
+  /// The column kind the operator reads; categorical operators write ids.
+  virtual ColumnKind kind() const = 0;
+  /// Whether Fit must see data before Transform can run.
+  virtual bool needs_fit() const = 0;
+
+  /// Accumulates statistics from a batch of training values.
+  virtual void FitDense(const double* values, size_t n);
+  virtual void FitCategorical(const int64_t* values, size_t n);
+  /// Turns the accumulated statistics into the fitted state.
+  virtual void FinishFit() {}
+
+  /// Transforms values in place (dense) or into ids (categorical).
+  virtual void TransformDense(double* values, size_t n) const;
+  virtual void TransformCategorical(const int64_t* values, size_t n, int64_t* ids) const;
+  /// For categorical operators: ids are in [0, cardinality()).
+  virtual int64_t cardinality() const { return 0; }
+
+  /// The options as JSON (what the pipeline file said, with defaults filled in).
+  virtual nlohmann::json Options() = 0;
+  /// The fitted state as JSON, and back. Loading a state makes the operator fitted.
+  virtual nlohmann::json SaveState() const { return nlohmann::json::object(); }
+  virtual void LoadState(const nlohmann::json& state) {}
+};
+
+/// Creates operators by name from their JSON options.
+class OperatorRegistry {
+ public:
+  using Factory = std::function<std::unique_ptr<Operator>(const nlohmann::json& options,
+                                                           const std::string& where)>;
+  void Register(const std::string& name, Factory factory);
+  /// `where` names the place in the pipeline for error messages. An unknown name throws
+  /// Error(kConfig) listing the valid names.
+  std::unique_ptr<Operator> Create(const std::string& name, const nlohmann::json& options,
+                                   const std::string& where) const;
+  std::vector<std::string> Names() const;
+
+ private:
+  std::map<std::string, Factory> factories_;
+};
+
+/// Registers fill_missing, clip, log1p, normalize, hash_bucket and categorify.
+void RegisterBuiltinOperators(OperatorRegistry& registry);
+
+}  // namespace aiok::etl

@@ -1,0 +1,180 @@
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <vector>
+
+#include "aiok/core/error.h"
+#include "aiok/etl/categorical_operators.h"
+#include "aiok/etl/dense_operators.h"
+
+namespace aiok::etl {
+namespace {
+
+using Json = nlohmann::json;
+
+std::unique_ptr<Operator> Make(const std::string& name, const Json& options = Json::object()) {
+  OperatorRegistry registry;
+  RegisterBuiltinOperators(registry);
+  return registry.Create(name, options, "test pipeline step 1");
+}
+
+std::vector<double> Dense(Operator& op, std::vector<double> values) {
+  op.TransformDense(values.data(), values.size());
+  return values;
+}
+
+std::vector<int64_t> Ids(const Operator& op, const std::vector<int64_t>& values) {
+  std::vector<int64_t> ids(values.size());
+  op.TransformCategorical(values.data(), values.size(), ids.data());
+  return ids;
+}
+
+// Fits `op` on `batches` (each one Fit call), then finishes the fit.
+template <typename T>
+void Fit(Operator& op, const std::vector<std::vector<T>>& batches) {
+  for (const auto& batch : batches) {
+    if constexpr (std::is_same_v<T, double>) {
+      op.FitDense(batch.data(), batch.size());
+    } else {
+      op.FitCategorical(batch.data(), batch.size());
+    }
+  }
+  op.FinishFit();
+}
+
+// A copy of `op` made from its options and saved state, as a reloaded pipeline would be.
+std::unique_ptr<Operator> Reloaded(Operator& op) {
+  auto copy = Make(op.name(), op.Options());
+  copy->LoadState(Json::parse(op.SaveState().dump()));
+  return copy;
+}
+
+const double kNan = std::nan("");
+
+TEST(FillMissing, ConstantNeedsNoFit) {
+  auto op = Make("fill_missing", {{"value", -1.5}});
+  EXPECT_FALSE(op->needs_fit());
+  EXPECT_EQ(Dense(*op, {1.0, kNan, 3.0}), (std::vector<double>{1.0, -1.5, 3.0}));
+}
+
+TEST(FillMissing, MedianOfTrainingValuesByHand) {
+  auto odd = Make("fill_missing", {{"strategy", "median"}});
+  Fit<double>(*odd, {{5.0, kNan, 1.0}, {3.0, 3.0, 100.0}});  // 1 3 3 5 100 -> 3
+  EXPECT_EQ(Dense(*odd, {kNan, 7.0}), (std::vector<double>{3.0, 7.0}));
+  auto even = Make("fill_missing", {{"strategy", "median"}});
+  Fit<double>(*even, {{4.0, 1.0}, {kNan, 10.0, 2.0}});  // 1 2 4 10 -> (2 + 4) / 2
+  EXPECT_EQ(Dense(*even, {kNan}), (std::vector<double>{3.0}));
+  EXPECT_EQ(Dense(*Reloaded(*even), {kNan}), (std::vector<double>{3.0}));
+}
+
+TEST(Clip, BoundsAndMissing) {
+  auto op = Make("clip", {{"min", 0}, {"max", 10}});
+  const auto out = Dense(*op, {-3.0, 5.0, 12.0, kNan});
+  EXPECT_EQ(out[0], 0.0);
+  EXPECT_EQ(out[1], 5.0);
+  EXPECT_EQ(out[2], 10.0);
+  EXPECT_TRUE(std::isnan(out[3]));
+  EXPECT_EQ(Dense(*Make("clip", {{"min", 0}}), {-1.0, 1e12})[1], 1e12);
+  EXPECT_THROW(Make("clip", {{"min", 5}, {"max", 1}}), Error);
+}
+
+TEST(Log1p, ValuesAndTheDomain) {
+  auto op = Make("log1p");
+  const auto out = Dense(*op, {0.0, std::exp(2.0) - 1.0, kNan});
+  EXPECT_EQ(out[0], 0.0);
+  EXPECT_NEAR(out[1], 2.0, 1e-12);
+  EXPECT_TRUE(std::isnan(out[2]));
+  EXPECT_THROW(Dense(*op, {-2.0}), Error);
+}
+
+TEST(Normalize, StandardUsesPopulationStdAcrossBatches) {
+  auto op = Make("normalize");
+  Fit<double>(*op, {{2.0, 4.0, kNan}, {4.0, 4.0, 5.0}, {5.0, 7.0, 9.0}});  // mean 5, std 2
+  EXPECT_EQ(Dense(*op, {5.0, 9.0, 1.0}), (std::vector<double>{0.0, 2.0, -2.0}));
+  EXPECT_EQ(Dense(*Reloaded(*op), {9.0}), (std::vector<double>{2.0}));
+}
+
+TEST(Normalize, MinMaxAndConstantColumns) {
+  auto op = Make("normalize", {{"method", "minmax"}});
+  Fit<double>(*op, {{2.0, 6.0}, {10.0}});
+  EXPECT_EQ(Dense(*op, {2.0, 6.0, 10.0, 14.0}), (std::vector<double>{0.0, 0.5, 1.0, 1.5}));
+  auto constant = Make("normalize");
+  Fit<double>(*constant, {{3.0, 3.0}});
+  EXPECT_EQ(Dense(*constant, {3.0, 4.0}), (std::vector<double>{0.0, 1.0}));
+}
+
+TEST(Categorify, IdsByDescendingFrequencyTiesByValue) {
+  auto op = Make("categorify");
+  // Counts: 7 -> 3, 5 -> 2, 9 -> 2, 4 -> 1; missing is not counted.
+  Fit<int64_t>(*op, {{7, 9, 5, kMissingValue}, {7, 5, 9, 7, 4}});
+  EXPECT_EQ(static_cast<Categorify&>(*op).vocabulary(), (std::vector<int64_t>{7, 5, 9, 4}));
+  EXPECT_EQ(Ids(*op, {7, 5, 9, 4, kMissingValue, 123}),
+            (std::vector<int64_t>{2, 3, 4, 5, kMissingId, kRareId}));
+  EXPECT_EQ(op->cardinality(), 6);
+}
+
+TEST(Categorify, ThresholdAndMaxSize) {
+  auto threshold = Make("categorify", {{"freq_threshold", 2}});
+  Fit<int64_t>(*threshold, {{7, 9, 5, 7, 5, 9, 7, 4}});
+  EXPECT_EQ(Ids(*threshold, {7, 5, 9, 4}), (std::vector<int64_t>{2, 3, 4, kRareId}));
+  EXPECT_EQ(threshold->cardinality(), 5);
+  auto capped = Make("categorify", {{"max_size", 2}});
+  Fit<int64_t>(*capped, {{7, 9, 5, 7, 5, 9, 7, 4}});
+  EXPECT_EQ(Ids(*capped, {7, 5, 9, 4}), (std::vector<int64_t>{2, 3, kRareId, kRareId}));
+  EXPECT_EQ(capped->cardinality(), 4);
+}
+
+TEST(Categorify, StateRoundTripGivesIdenticalIds) {
+  auto op = Make("categorify", {{"freq_threshold", 2}});
+  Fit<int64_t>(*op, {{1, 1, 2, 2, 2, 3, 0xFFFFFFFF, 0xFFFFFFFF}});
+  auto copy = Reloaded(*op);
+  const std::vector<int64_t> probe = {0xFFFFFFFF, 1, 2, 3, 4, kMissingValue};
+  EXPECT_EQ(Ids(*copy, probe), Ids(*op, probe));
+  EXPECT_EQ(copy->cardinality(), op->cardinality());
+  auto broken = Make("categorify");
+  EXPECT_THROW(broken->LoadState(Json{{"values", {1, 1}}, {"counts", {2, 2}}}), Error);
+}
+
+TEST(HashBucket, StableIdsInRange) {
+  auto op = Make("hash_bucket", {{"buckets", 10}});
+  const auto ids = Ids(*op, {1, 2, 3, 1, kMissingValue});
+  EXPECT_EQ(ids[0], ids[3]);
+  EXPECT_EQ(ids[4], 0);
+  for (int i = 0; i < 4; ++i) {
+    EXPECT_GE(ids[i], 1);
+    EXPECT_LE(ids[i], 10);
+  }
+  EXPECT_EQ(op->cardinality(), 11);
+}
+
+TEST(OperatorRegistry, BadNamesAndOptionsNameThePlace) {
+  try {
+    Make("categorise");
+    FAIL();
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("test pipeline step 1: unknown operator 'categorise' "
+                                         "(valid: categorify, clip, fill_missing, hash_bucket, "
+                                         "log1p, normalize)"),
+              std::string::npos)
+        << e.what();
+  }
+  for (const auto& [name, options] :
+       std::vector<std::pair<std::string, Json>>{{"categorify", {{"freq_threshold", 0}}},
+                                                 {"categorify", {{"threshold", 3}}},
+                                                 {"normalize", {{"method", "zscore"}}},
+                                                 {"fill_missing", {{"strategy", "mean"}}},
+                                                 {"hash_bucket", {{"buckets", 0}}},
+                                                 {"clip", {{"min", "zero"}}}}) {
+    try {
+      Make(name, options);
+      ADD_FAILURE() << name << " accepted " << options.dump();
+    } catch (const Error& e) {
+      EXPECT_EQ(e.kind(), ErrorKind::kConfig);
+      EXPECT_NE(std::string(e.what()).find("test pipeline step 1: " + name), std::string::npos)
+          << e.what();
+    }
+  }
+}
+
+}  // namespace
+}  // namespace aiok::etl
