@@ -56,7 +56,10 @@ class CliTest : public ::testing::Test {
   fs::path dir_;
 };
 
-TEST_F(CliTest, NoSubcommandIsAUsageError) { ExpectUsageError("", "usage error"); }
+TEST_F(CliTest, MissingCommandWordIsAUsageErrorListingTheChoices) {
+  ExpectUsageError("", "needs one of: datagen");
+  ExpectUsageError("datagen", "needs one of: criteo");
+}
 
 TEST_F(CliTest, UnknownSubcommandOrFlagIsAUsageError) {
   ExpectUsageError("frobnicate", "frobnicate");

@@ -31,9 +31,8 @@ int ExitCodeFor(aiok::ErrorKind kind) {
 // the valid commands instead. Command words come before the first flag.
 void CheckCommandWords(CLI::App& app, int argc, char** argv) {
   CLI::App* current = &app;
-  for (int i = 1; i < argc; ++i) {
-    const std::string word = argv[i];
-    if (word.empty() || word[0] == '-') return;
+  for (int i = 1;; ++i) {
+    const std::string word = i < argc ? argv[i] : "";
     const auto subcommands = current->get_subcommands([](CLI::App*) { return true; });
     if (subcommands.empty()) return;
     std::vector<std::string> names;
@@ -41,6 +40,12 @@ void CheckCommandWords(CLI::App& app, int argc, char** argv) {
     for (CLI::App* sub : subcommands) {
       names.push_back(sub->get_name());
       if (sub->get_name() == word) match = sub;
+    }
+    if (word.empty() || word[0] == '-') {
+      // Flags before a required command word: let CLI11 handle --help and --version.
+      if (i < argc) return;
+      aiok::Throw(aiok::ErrorKind::kUsage, "'{}' needs one of: {}", current->get_name(),
+                  fmt::join(names, ", "));
     }
     if (match == nullptr) {
       aiok::Throw(aiok::ErrorKind::kUsage, "unknown command '{}' (valid: {})", word,
