@@ -9,7 +9,9 @@
 #include <string>
 #include <vector>
 
+#include "aiok/cli/dataset_command.h"
 #include "aiok/cli/datagen_command.h"
+#include "aiok/cli/etl_command.h"
 #include "aiok/core/error.h"
 
 namespace {
@@ -63,6 +65,8 @@ int main(int argc, char** argv) {
   app.require_subcommand(1);
   app.fallthrough(false);
   aiok::cli::AddDatagenCommand(app);
+  aiok::cli::AddEtlCommand(app);
+  aiok::cli::AddDatasetCommand(app);
   try {
     CheckCommandWords(app, argc, argv);
     app.parse(argc, argv);

@@ -1,0 +1,138 @@
+#include "aiok/cli/dataset_command.h"
+
+#include <fmt/format.h>
+
+#include <memory>
+
+#include "aiok/cli/cli_common.h"
+#include "aiok/core/atomic_file.h"
+#include "aiok/core/error.h"
+#include "aiok/data/dataset.h"
+
+namespace aiok::cli {
+namespace {
+
+struct DatasetState {
+  CommonFlags common;
+  std::string dir;
+  std::string split = "train";
+  int64_t rows = 10;
+  bool json = false;
+  bool header = true;
+  std::string format = "tsv";
+  std::string out;
+};
+
+void PrintInfo(const DatasetState& state) {
+  const data::DatasetSchema schema = data::ReadDatasetSchema(state.dir);
+  if (state.json) {
+    fmt::print("{}\n", ReadFile(state.dir + "/schema.json"));
+    return;
+  }
+  fmt::print("dataset {}\n", state.dir);
+  fmt::print("  source    {} ({}, {} lines, {} bytes, modified {})\n",
+             schema.source.value("path", "?"), schema.source.value("format", "?"),
+             schema.source.value("lines", int64_t{0}), schema.source.value("bytes", int64_t{0}),
+             schema.source.value("mtime", "?"));
+  fmt::print("  rejected  {} lines\n", schema.rejected);
+  for (const auto& split : schema.splits) {
+    fmt::print("  {:<6}    {} rows in {} shard(s), source lines [{}, {}){}\n", split.name,
+               split.rows, split.shards.size(), split.lines.begin, split.lines.end,
+               split.truth_file.empty() ? "" : ", true probabilities known");
+  }
+  fmt::print("  columns   label, {} dense (float32), {} categorical (int32 ids)\n",
+             schema.dense_columns.size(), schema.categorical_columns.size());
+  std::string cards;
+  for (size_t c = 0; c < schema.categorical_columns.size(); ++c) {
+    cards += fmt::format("{}{}={}", c ? " " : "", schema.categorical_columns[c],
+                         schema.cardinalities[c]);
+  }
+  fmt::print("  cardinalities {}\n", cards);
+}
+
+// Writes up to `limit` rows of a split as TSV (all rows when limit < 0) through `emit`.
+void WriteRows(const DatasetState& state, int64_t limit,
+               const std::function<void(const std::string&)>& emit) {
+  const data::DatasetSchema schema = data::ReadDatasetSchema(state.dir);
+  const data::SplitReader reader(state.dir, schema, state.split);
+  const size_t n_dense = schema.dense_columns.size();
+  const size_t n_cat = schema.categorical_columns.size();
+  std::string text;
+  if (state.header) {
+    text = "label";
+    for (const auto& name : schema.dense_columns) text += "\t" + name;
+    for (const auto& name : schema.categorical_columns) text += "\t" + name;
+    text += "\n";
+  }
+  int64_t written = 0;
+  for (const auto& shard : reader.shards()) {
+    for (int64_t r = 0; r < shard.rows && (limit < 0 || written < limit); ++r, ++written) {
+      fmt::format_to(std::back_inserter(text), "{}", shard.labels[r]);
+      for (size_t d = 0; d < n_dense; ++d) {
+        fmt::format_to(std::back_inserter(text), "\t{}", shard.dense[r * n_dense + d]);
+      }
+      for (size_t c = 0; c < n_cat; ++c) {
+        fmt::format_to(std::back_inserter(text), "\t{}", shard.categorical[r * n_cat + c]);
+      }
+      text += '\n';
+      if (text.size() > (1 << 20)) {
+        emit(text);
+        text.clear();
+      }
+    }
+  }
+  emit(text);
+}
+
+}  // namespace
+
+void AddDatasetCommand(CLI::App& app) {
+  auto* dataset = app.add_subcommand("dataset", "Inspect or export a dataset directory");
+  dataset->require_subcommand(1);
+  auto state = std::make_shared<DatasetState>();
+
+  auto* info = dataset->add_subcommand("info", "Summarize a dataset directory");
+  info->add_option("dir", state->dir, "dataset directory")->required();
+  info->add_flag("--json", state->json, "print schema.json as it is");
+  AddCommonFlags(info, &state->common);
+  info->callback([state] {
+    StartRun(state->common);
+    PrintInfo(*state);
+  });
+
+  auto* head = dataset->add_subcommand("head", "Print the first transformed rows of a split");
+  head->add_option("dir", state->dir, "dataset directory")->required();
+  head->add_option("--split", state->split, "train, valid or test")
+      ->check(CLI::IsMember(data::SplitNames()))
+      ->capture_default_str();
+  head->add_option("-n,--rows", state->rows, "rows to print")
+      ->check(CLI::Range(int64_t{0}, int64_t{1} << 40))
+      ->capture_default_str();
+  head->add_flag("--header,!--no-header", state->header, "print a line of column names first");
+  AddCommonFlags(head, &state->common);
+  head->callback([state] {
+    StartRun(state->common);
+    WriteRows(*state, state->rows, [](const std::string& text) { fmt::print("{}", text); });
+  });
+
+  auto* export_command = dataset->add_subcommand("export", "Write a split to a file");
+  export_command->add_option("dir", state->dir, "dataset directory")->required();
+  export_command->add_option("--split", state->split, "train, valid or test")
+      ->check(CLI::IsMember(data::SplitNames()))
+      ->capture_default_str();
+  export_command->add_option("--format", state->format, "output format")
+      ->check(CLI::IsMember({"tsv"}))
+      ->capture_default_str();
+  export_command->add_option("--out", state->out, "file to write")->required();
+  export_command->add_flag("--header,!--no-header", state->header,
+                           "write a line of column names first");
+  AddCommonFlags(export_command, &state->common);
+  export_command->callback([state] {
+    StartRun(state->common);
+    AtomicFileWriter writer(state->out);
+    WriteRows(*state, -1, [&](const std::string& text) { writer.Write(text); });
+    writer.Commit();
+  });
+}
+
+}  // namespace aiok::cli

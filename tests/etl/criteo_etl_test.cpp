@@ -1,0 +1,287 @@
+#include "aiok/etl/criteo_etl.h"
+
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cmath>
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <sstream>
+
+#include "aiok/core/atomic_file.h"
+#include "aiok/core/error.h"
+#include "aiok/data/criteo_generator.h"
+#include "aiok/data/dataset.h"
+
+namespace aiok::etl {
+namespace {
+namespace fs = std::filesystem;
+
+// The dataset read back as plain row-major arrays of one split.
+struct SplitRows {
+  std::vector<uint8_t> labels;
+  std::vector<float> dense;
+  std::vector<int32_t> categorical;
+  std::vector<float> truth;
+};
+
+SplitRows ReadSplit(const std::string& dir, const std::string& split) {
+  const data::DatasetSchema schema = data::ReadDatasetSchema(dir);
+  const data::SplitReader reader(dir, schema, split);
+  SplitRows out;
+  for (const auto& shard : reader.shards()) {
+    out.labels.insert(out.labels.end(), shard.labels, shard.labels + shard.rows);
+    out.dense.insert(out.dense.end(), shard.dense, shard.dense + shard.rows * 13);
+    out.categorical.insert(out.categorical.end(), shard.categorical,
+                           shard.categorical + shard.rows * 26);
+  }
+  const auto& info = schema.split(split);
+  if (!info.truth_file.empty()) {
+    const std::string bytes = ReadFile(dir + "/" + info.truth_file);
+    out.truth.resize(bytes.size() / 4);
+    std::memcpy(out.truth.data(), bytes.data(), bytes.size());
+  }
+  return out;
+}
+
+// The criteo preset written the plainest way: whole file in memory, std::map counts.
+struct Straightforward {
+  std::vector<std::vector<std::string>> rows;
+  std::map<std::string, SplitRows> splits;
+
+  Straightforward(const std::string& path, int64_t threshold) {
+    std::ifstream in(path);
+    std::string line;
+    while (std::getline(in, line)) {
+      std::vector<std::string> fields;
+      std::stringstream ss(line);
+      std::string field;
+      while (std::getline(ss, field, '\t')) fields.push_back(field);
+      if (!line.empty() && line.back() == '\t') fields.push_back("");
+      rows.push_back(fields);
+    }
+    const int64_t n = static_cast<int64_t>(rows.size());
+    const int64_t train_end = n * 6 / 7;
+    const int64_t valid_end = train_end + (n - train_end) / 2;
+    std::vector<std::map<int64_t, int32_t>> ids(26);
+    for (int c = 0; c < 26; ++c) {
+      std::map<int64_t, int64_t> counts;
+      for (int64_t r = 0; r < train_end; ++r) {
+        if (!rows[r][14 + c].empty()) counts[std::stoll(rows[r][14 + c], nullptr, 16)]++;
+      }
+      std::vector<std::pair<int64_t, int64_t>> kept;
+      for (auto [value, count] : counts) {
+        if (count >= threshold) kept.push_back({-count, value});
+      }
+      std::sort(kept.begin(), kept.end());
+      for (size_t i = 0; i < kept.size(); ++i) ids[c][kept[i].second] = static_cast<int32_t>(i + 2);
+    }
+    for (int64_t r = 0; r < n; ++r) {
+      SplitRows& s = splits[r < train_end ? "train" : (r < valid_end ? "valid" : "test")];
+      s.labels.push_back(static_cast<uint8_t>(std::stoi(rows[r][0])));
+      for (int d = 0; d < 13; ++d) {
+        const std::string& f = rows[r][1 + d];
+        const double v = f.empty() ? 0.0 : std::max(0.0, static_cast<double>(std::stoll(f)));
+        s.dense.push_back(static_cast<float>(std::log1p(v)));
+      }
+      for (int c = 0; c < 26; ++c) {
+        const std::string& f = rows[r][14 + c];
+        if (f.empty()) {
+          s.categorical.push_back(0);
+          continue;
+        }
+        auto it = ids[c].find(std::stoll(f, nullptr, 16));
+        s.categorical.push_back(it == ids[c].end() ? 1 : it->second);
+      }
+    }
+  }
+};
+
+class CriteoEtlTest : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    root_ = new fs::path(fs::temp_directory_path() / ("aiok_etl_" + std::to_string(getpid())));
+    static CancellationToken token;
+    data::CriteoGenerator generator;
+    generator.options().rows = 7000;
+    generator.options().card_scale = 0.001;  // small vocabularies: thresholds matter
+    RunContext ctx{3, 2, &token};
+    generator.Generate(ctx, (*root_ / "raw").string());
+  }
+  static void TearDownTestSuite() {
+    fs::remove_all(*root_);
+    delete root_;
+  }
+  void SetUp() override {
+    ctx_.threads = 2;
+    ctx_.cancel = &token_;
+  }
+  static std::string Raw() { return (*root_ / "raw" / "train.txt").string(); }
+  static std::string Out(const std::string& name) { return (*root_ / name).string(); }
+
+  EtlSummary Run(const std::string& input, const std::string& out, EtlOptions options = {},
+                 int64_t threshold = 3) {
+    options.input = input;
+    options.out_dir = out;
+    return RunCriteoEtl(CriteoPreset(threshold), options, ctx_);
+  }
+
+  std::string Write(const std::string& name, const std::string& contents) {
+    fs::create_directories(*root_ / "bad");
+    const std::string path = (*root_ / "bad" / name).string();
+    std::ofstream(path, std::ios::binary) << contents;
+    return path;
+  }
+
+  static fs::path* root_;
+  CancellationToken token_;
+  RunContext ctx_;
+};
+fs::path* CriteoEtlTest::root_ = nullptr;
+
+TEST_F(CriteoEtlTest, PresetMatchesStraightforwardImplementation) {
+  const Straightforward expected(Raw(), 3);
+  EtlOptions cached;
+  cached.shard_rows = 1000;  // several shards per split
+  Run(Raw(), Out("cached"), cached);
+  EtlOptions streamed;
+  streamed.cache_mb = 0;  // forces a second read of the input
+  const EtlSummary summary = Run(Raw(), Out("streamed"), streamed);
+  EXPECT_EQ(summary.input_passes, 2);
+  for (const char* dir : {"cached", "streamed"}) {
+    for (const char* split : {"train", "valid", "test"}) {
+      const SplitRows got = ReadSplit(Out(dir), split);
+      const SplitRows& want = expected.splits.at(split);
+      EXPECT_EQ(got.labels, want.labels) << dir << " " << split;
+      EXPECT_EQ(got.categorical, want.categorical) << dir << " " << split;
+      ASSERT_EQ(got.dense.size(), want.dense.size());
+      for (size_t i = 0; i < got.dense.size(); ++i) {
+        ASSERT_NEAR(got.dense[i], want.dense[i], 1e-6) << dir << " " << split << " value " << i;
+      }
+    }
+  }
+}
+
+TEST_F(CriteoEtlTest, SchemaRecordsSplitsCardinalitiesSourceAndTruth) {
+  Run(Raw(), Out("schema"));
+  const data::DatasetSchema schema = data::ReadDatasetSchema(Out("schema"));
+  EXPECT_EQ(schema.split("train").lines.begin, 0);
+  EXPECT_EQ(schema.split("train").lines.end, 6000);
+  EXPECT_EQ(schema.split("valid").lines.begin, 6000);
+  EXPECT_EQ(schema.split("valid").lines.end, 6500);
+  EXPECT_EQ(schema.split("test").lines.end, 7000);
+  EXPECT_EQ(schema.split("train").rows, 6000);
+  EXPECT_EQ(schema.source["lines"], 7000);
+  EXPECT_EQ(schema.source["bytes"].get<int64_t>(), static_cast<int64_t>(fs::file_size(Raw())));
+  ASSERT_EQ(schema.cardinalities.size(), 26u);
+  for (int c = 0; c < 26; ++c) {
+    int32_t max_id = 0;
+    for (const char* split : {"train", "valid", "test"}) {
+      const SplitRows rows = ReadSplit(Out("schema"), split);
+      for (size_t r = 0; r < rows.labels.size(); ++r) max_id = std::max(max_id, rows.categorical[r * 26 + c]);
+    }
+    EXPECT_LT(max_id, schema.cardinalities[c]) << "C" << c + 1;
+  }
+  // truth.f32 beside the input is split with the rows.
+  const std::string all = ReadFile((*root_ / "raw" / "truth.f32").string());
+  const SplitRows test = ReadSplit(Out("schema"), "test");
+  ASSERT_EQ(test.truth.size(), 500u);
+  EXPECT_EQ(std::memcmp(test.truth.data(), all.data() + 6500 * 4, 500 * 4), 0);
+}
+
+TEST_F(CriteoEtlTest, FittedStateReloadsToIdenticalTransform) {
+  Run(Raw(), Out("state"));
+  const auto state = nlohmann::json::parse(ReadFile(Out("state") + "/etl_state/pipeline.json"));
+  std::vector<std::string> dense, cats;
+  for (int d = 1; d <= 13; ++d) dense.push_back("I" + std::to_string(d));
+  for (int c = 1; c <= 26; ++c) cats.push_back("C" + std::to_string(c));
+  Pipeline reloaded = Pipeline::LoadState(state, dense, cats, "pipeline.json");
+  // Re-transform the test split's raw rows with the reloaded state.
+  const Straightforward raw(Raw(), 3);
+  const SplitRows test = ReadSplit(Out("state"), "test");
+  for (int c = 0; c < 26; ++c) {
+    std::vector<int64_t> values;
+    for (int64_t r = 6500; r < 7000; ++r) {
+      const std::string& f = raw.rows[r][14 + c];
+      values.push_back(f.empty() ? kMissingValue : std::stoll(f, nullptr, 16));
+    }
+    std::vector<int64_t> ids(values.size());
+    reloaded.categorical()[c].ops[0]->TransformCategorical(values.data(), values.size(), ids.data());
+    for (size_t r = 0; r < ids.size(); ++r) ASSERT_EQ(ids[r], test.categorical[r * 26 + c]);
+  }
+}
+
+TEST_F(CriteoEtlTest, BadLineFailsNamingItAndLeavesNoOutput) {
+  std::string text = ReadFile(Raw()).substr(0, 200000);
+  text = text.substr(0, text.rfind('\n', 100000) + 1) + "1\tx\n" + text.substr(text.rfind('\n', 100000) + 1);
+  const std::string input = Write("bad.txt", text);
+  try {
+    Run(input, Out("failed"));
+    FAIL();
+  } catch (const Error& e) {
+    EXPECT_EQ(e.kind(), ErrorKind::kInvalidInput);
+    EXPECT_NE(std::string(e.what()).find("bad.txt:"), std::string::npos) << e.what();
+  }
+  EXPECT_FALSE(fs::exists(Out("failed")));
+  for (const auto& entry : fs::directory_iterator(*root_)) {
+    EXPECT_EQ(entry.path().filename().string().find("failed.tmp"), std::string::npos);
+  }
+}
+
+TEST_F(CriteoEtlTest, SkipModeWritesRejectsAndCountsThem) {
+  const std::string good = ReadFile(Raw()).substr(0, 50000);
+  std::vector<std::string> lines;
+  std::stringstream ss(good);
+  std::string line;
+  while (std::getline(ss, line)) lines.push_back(line);
+  lines.pop_back();  // may be cut
+  lines[3] = "1\t2";                          // wrong field count
+  lines[10] = lines[10].substr(0, 2) + "q" + lines[10].substr(2);  // non-integer I1
+  std::string text;
+  for (const auto& l : lines) text += l + "\n";
+  text += "0\t1\t2";  // truncated last line
+  const std::string input = Write("mixed.txt", text);
+  EtlOptions options;
+  options.on_error = data::OnError::kSkip;
+  const EtlSummary summary = Run(input, Out("skipped"), options);
+  EXPECT_EQ(summary.rejected, 3);
+  EXPECT_EQ(summary.rows, static_cast<int64_t>(lines.size()) - 2);
+  const data::DatasetSchema schema = data::ReadDatasetSchema(Out("skipped"));
+  EXPECT_EQ(schema.rejected, 3);
+  const std::string rejects = ReadFile(Out("skipped") + "/rejects.tsv");
+  EXPECT_NE(rejects.find("4\tcolumn"), std::string::npos) << rejects;
+  EXPECT_NE(rejects.find("11\tcolumn"), std::string::npos) << rejects;
+  EXPECT_NE(rejects.find(std::to_string(lines.size() + 1) + "\tcolumn"), std::string::npos) << rejects;
+  EXPECT_NE(rejects.find("truncated"), std::string::npos);
+  int64_t rows = 0;
+  for (const auto& split : schema.splits) rows += split.rows;
+  EXPECT_EQ(rows, summary.rows);
+}
+
+TEST_F(CriteoEtlTest, EmptyAndMissingInputs) {
+  EXPECT_THROW(Run(Write("empty.txt", ""), Out("empty")), Error);
+  try {
+    Run(Out("no_such_file.txt"), Out("missing"));
+    FAIL();
+  } catch (const Error& e) {
+    EXPECT_EQ(e.kind(), ErrorKind::kIo);
+    EXPECT_NE(std::string(e.what()).find("no_such_file.txt"), std::string::npos);
+  }
+}
+
+TEST_F(CriteoEtlTest, RefusesToReplaceADirectoryThatIsNotADataset) {
+  fs::create_directories(Out("precious"));
+  std::ofstream(Out("precious") + "/notes.txt") << "keep me";
+  EXPECT_THROW(Run(Raw(), Out("precious")), Error);
+  EXPECT_TRUE(fs::exists(Out("precious") + "/notes.txt"));
+  // An earlier dataset is replaced whole.
+  Run(Raw(), Out("again"));
+  const int64_t before = data::ReadDatasetSchema(Out("again")).cardinalities[2];
+  Run(Raw(), Out("again"), {}, 1);
+  EXPECT_GT(data::ReadDatasetSchema(Out("again")).cardinalities[2], before);
+}
+
+}  // namespace
+}  // namespace aiok::etl
