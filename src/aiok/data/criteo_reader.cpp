@@ -76,6 +76,19 @@ bool ParseHex32(std::string_view text, int64_t* value) {
   return true;
 }
 
+// Value of a hex digit, -1 for any other byte.
+constexpr std::array<int8_t, 256> MakeHexTable() {
+  std::array<int8_t, 256> table{};
+  for (auto& v : table) v = -1;
+  for (int i = 0; i < 10; ++i) table['0' + i] = static_cast<int8_t>(i);
+  for (int i = 0; i < 6; ++i) {
+    table['a' + i] = static_cast<int8_t>(10 + i);
+    table['A' + i] = static_cast<int8_t>(10 + i);
+  }
+  return table;
+}
+constexpr std::array<int8_t, 256> kHexValue = MakeHexTable();
+
 class RangeParser {
  public:
   RangeParser(bool has_label, OnError on_error) : has_label_(has_label), on_error_(on_error) {
@@ -91,16 +104,33 @@ class RangeParser {
       const void* nl = std::memchr(file + pos, '\n', file_size - pos);
       pos = nl == nullptr ? file_size : static_cast<size_t>(static_cast<const char*>(nl) - file) + 1;
     }
-    const size_t expected_rows = (end - begin) / 200 + 16;
-    if (has_label_) batch->label.reserve(expected_rows);
-    for (auto& column : batch->dense) column.reserve(expected_rows);
-    for (auto& column : batch->category) column.reserve(expected_rows);
+    // Count the lines first so every column is sized once and written by index.
+    int64_t line_count = 0;
+    for (size_t p = pos; p < end && p < file_size;) {
+      const void* nl = std::memchr(file + p, '\n', file_size - p);
+      ++line_count;
+      p = nl == nullptr ? file_size : static_cast<size_t>(static_cast<const char*>(nl) - file) + 1;
+    }
+    const auto capacity = static_cast<size_t>(line_count);
+    if (has_label_) batch->label.resize(capacity);
+    for (auto& column : batch->dense) column.resize(capacity);
+    for (auto& column : batch->category) column.resize(capacity);
+
     int64_t line = 0;
-    while (pos < end && pos < file_size) {
+    int64_t row = 0;
+    std::array<int64_t, kCriteoDense> dense{};
+    std::array<int64_t, kCriteoCategorical> category{};
+    while (line < line_count) {
       const char* start = file + pos;
       const void* nl = std::memchr(start, '\n', file_size - pos);
       const char* stop = nl == nullptr ? file + file_size : static_cast<const char*>(nl);
-      std::optional<LineProblem> problem = ParseLine(start, stop, nl != nullptr, line, batch);
+      uint8_t label = 0;
+      // The fast path takes well-formed lines; anything else goes to the careful parser,
+      // which either accepts it too or says exactly what is wrong.
+      std::optional<LineProblem> problem;
+      if (nl == nullptr || !FastParseLine(start, stop, &label, dense.data(), category.data())) {
+        problem = ParseLine(start, stop, nl != nullptr, line, &label, dense.data(), category.data());
+      }
       if (problem) {
         if (on_error_ == OnError::kFail) {
           batch->lines = line + 1;
@@ -109,17 +139,80 @@ class RangeParser {
         // The column stays in the reason so a skipped line says as much as a failed one.
         batch->rejects.push_back(
             RejectedLine{line, fmt::format("column {}: {}", problem->column, problem->what)});
+      } else {
+        if (has_label_) batch->label[row] = label;
+        for (int d = 0; d < kCriteoDense; ++d) batch->dense[d][row] = dense[d];
+        for (int c = 0; c < kCriteoCategorical; ++c) batch->category[c][row] = category[c];
+        ++row;
       }
       ++line;
       pos = static_cast<size_t>(stop - file) + 1;
+    }
+    batch->rows = row;
+    if (row < line_count) {
+      if (has_label_) batch->label.resize(static_cast<size_t>(row));
+      for (auto& column : batch->dense) column.resize(static_cast<size_t>(row));
+      for (auto& column : batch->category) column.resize(static_cast<size_t>(row));
     }
     batch->lines = line;
     return std::nullopt;
   }
 
  private:
+  // A well-formed line ending at `stop` (a newline) into label/dense/category; false if the
+  // line is not plainly well-formed (the careful parser then decides).
+  bool FastParseLine(const char* p, const char* stop, uint8_t* label, int64_t* dense,
+                     int64_t* category) const {
+    if (has_label_) {
+      if (stop - p < 2 || (p[0] != '0' && p[0] != '1') || p[1] != '\t') return false;
+      *label = static_cast<uint8_t>(p[0] - '0');
+      p += 2;
+    }
+    for (int d = 0; d < kCriteoDense; ++d) {
+      if (p >= stop) return false;
+      if (*p == '\t') {
+        dense[d] = kMissingDense;
+        ++p;
+        continue;
+      }
+      const bool negative = *p == '-';
+      if (negative) ++p;
+      const char* digits = p;
+      uint64_t value = 0;
+      while (p < stop && static_cast<unsigned>(*p - '0') < 10) {
+        value = value * 10 + static_cast<unsigned>(*p - '0');
+        ++p;
+      }
+      const auto count = p - digits;
+      if (count == 0 || count > 18 || p >= stop || *p != '\t') return false;
+      dense[d] = negative ? -static_cast<int64_t>(value) : static_cast<int64_t>(value);
+      ++p;
+    }
+    for (int c = 0; c < kCriteoCategorical; ++c) {
+      const char* digits = p;
+      uint32_t value = 0;
+      while (p < stop) {
+        const int8_t h = kHexValue[static_cast<unsigned char>(*p)];
+        if (h < 0) break;
+        value = (value << 4) | static_cast<uint32_t>(h);
+        ++p;
+      }
+      const auto count = p - digits;
+      if (count > 8) return false;
+      category[c] = count == 0 ? kMissingCategory : static_cast<int64_t>(value);
+      if (c + 1 < kCriteoCategorical) {
+        if (p >= stop || *p != '\t') return false;
+        ++p;
+      } else if (p != stop) {
+        return false;
+      }
+    }
+    return true;
+  }
+
   std::optional<LineProblem> ParseLine(const char* start, const char* stop, bool has_newline,
-                                       int64_t line, CriteoBatch* batch) {
+                                       int64_t line, uint8_t* label_out, int64_t* dense,
+                                       int64_t* category) {
     auto problem = [&](const char* at, std::string what) {
       return LineProblem{line, static_cast<int64_t>(at - start) + 1, std::move(what)};
     };
@@ -132,8 +225,6 @@ class RangeParser {
                            "and looks truncated");
     }
     uint8_t label = 0;
-    std::array<int64_t, kCriteoDense> dense{};
-    std::array<int64_t, kCriteoCategorical> category{};
     const char* field_start = start;
     for (int field = 0; field < fields_; ++field) {
       const char* field_end = field_start;
@@ -176,10 +267,7 @@ class RangeParser {
                        fmt::format("expected {} TAB-separated fields, found {}", fields_, found));
       }
     }
-    if (has_label_) batch->label.push_back(label);
-    for (int d = 0; d < kCriteoDense; ++d) batch->dense[d].push_back(dense[d]);
-    for (int c = 0; c < kCriteoCategorical; ++c) batch->category[c].push_back(category[c]);
-    ++batch->rows;
+    *label_out = label;
     return std::nullopt;
   }
 

@@ -9,16 +9,14 @@
 namespace aiok::etl {
 
 void Categorify::FitCategorical(const int64_t* values, size_t n) {
-  for (size_t i = 0; i < n; ++i) {
-    if (values[i] != kMissingValue) ++counts_[values[i]];
-  }
+  counts_.CountKeys(values, n, kMissingValue);
 }
 
 void Categorify::FinishFit() {
   std::vector<std::pair<int64_t, int64_t>> kept;  // (value, count)
-  for (const auto& [value, count] : counts_) {
+  counts_.ForEach([&](int64_t value, int64_t count) {
     if (count >= options_.freq_threshold) kept.emplace_back(value, count);
-  }
+  });
   std::sort(kept.begin(), kept.end(), [](const auto& a, const auto& b) {
     return a.second != b.second ? a.second > b.second : a.first < b.first;
   });
@@ -31,29 +29,23 @@ void Categorify::FinishFit() {
     vocabulary_.push_back(value);
     vocabulary_counts_.push_back(count);
   }
-  counts_.clear();
+  counts_.Clear();
   BuildLookup();
 }
 
 void Categorify::BuildLookup() {
-  lookup_.clear();
-  lookup_.reserve(vocabulary_.size());
+  lookup_ = IntHashMap(vocabulary_.size());
   for (size_t i = 0; i < vocabulary_.size(); ++i) {
-    lookup_.emplace(vocabulary_[i], kFirstVocabularyId + static_cast<int64_t>(i));
+    AIOK_CHECK(vocabulary_[i] != IntHashMap::kEmptyKey && vocabulary_[i] != kMissingValue,
+               ErrorKind::kInvalidInput, "categorify state: {} cannot be a value", vocabulary_[i]);
+    lookup_[vocabulary_[i]] = kFirstVocabularyId + static_cast<int64_t>(i);
   }
   fitted_ = true;
 }
 
 void Categorify::TransformCategorical(const int64_t* values, size_t n, int64_t* ids) const {
   AIOK_CHECK(fitted_, ErrorKind::kInternal, "categorify: transform before fit");
-  for (size_t i = 0; i < n; ++i) {
-    if (values[i] == kMissingValue) {
-      ids[i] = kMissingId;
-      continue;
-    }
-    auto it = lookup_.find(values[i]);
-    ids[i] = it == lookup_.end() ? kRareId : it->second;
-  }
+  lookup_.Lookup(values, n, kMissingValue, kMissingId, kRareId, ids);
 }
 
 nlohmann::json Categorify::SaveState() const {

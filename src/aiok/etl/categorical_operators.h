@@ -1,8 +1,9 @@
 // Operators that turn categorical values into dense ids for embedding tables.
 #pragma once
 
-#include <unordered_map>
 #include <vector>
+
+#include "aiok/core/int_hash_map.h"
 
 #include "aiok/etl/operator_base.h"
 
@@ -47,10 +48,10 @@ class Categorify final : public OperatorWithOptions<CategorifyOptions> {
  private:
   void BuildLookup();
 
-  std::unordered_map<int64_t, int64_t> counts_;
+  IntHashMap counts_;
   std::vector<int64_t> vocabulary_;
   std::vector<int64_t> vocabulary_counts_;
-  std::unordered_map<int64_t, int64_t> lookup_;
+  IntHashMap lookup_;  // value -> id
   bool fitted_ = false;
 };
 
