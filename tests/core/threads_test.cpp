@@ -63,10 +63,13 @@ TEST(OrderedTurns, AbortReleasesWaiters) {
 #include <ATen/Parallel.h>
 #include <omp.h>
 
+#include "aiok/core/torch_threads.h"
+
 namespace aiok {
 namespace {
 
 TEST(ApplyThreadSettings, SetsLibtorchAndOpenMpThreads) {
+  UseTorchThreads();
   ApplyThreadSettings(2);
   EXPECT_EQ(at::get_num_threads(), 2);
   EXPECT_EQ(omp_get_max_threads(), 2);

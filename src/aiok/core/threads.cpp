@@ -1,6 +1,5 @@
 #include "aiok/core/threads.h"
 
-#include <ATen/Parallel.h>
 #include <omp.h>
 #include <sched.h>
 
@@ -22,10 +21,24 @@ int AvailableCores() {
   return std::max(1u, std::thread::hardware_concurrency());
 }
 
+namespace {
+std::mutex g_hooks_mutex;
+std::vector<void (*)(int)>& ThreadHooks() {
+  static std::vector<void (*)(int)> hooks;
+  return hooks;
+}
+}  // namespace
+
+void AddThreadHook(void (*hook)(int threads)) {
+  std::lock_guard<std::mutex> lock(g_hooks_mutex);
+  ThreadHooks().push_back(hook);
+}
+
 void ApplyThreadSettings(int threads) {
   AIOK_CHECK(threads >= 1, ErrorKind::kConfig, "threads must be >= 1, got {}", threads);
   omp_set_num_threads(threads);
-  at::set_num_threads(threads);
+  std::lock_guard<std::mutex> lock(g_hooks_mutex);
+  for (auto hook : ThreadHooks()) hook(threads);
 }
 
 void ParallelFor(int64_t count, int threads, const std::function<void(int64_t)>& body) {

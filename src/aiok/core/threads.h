@@ -12,8 +12,14 @@ namespace aiok {
 /// Cores the process may run on (sched_getaffinity), at least 1.
 int AvailableCores();
 
-/// Sets libtorch's intra-op threads and OpenMP's threads to `threads` (>= 1).
+/// Sets OpenMP's threads to `threads` (>= 1) and runs every registered thread hook with it
+/// (libtorch's, once a part that uses libtorch registers it: see torch_threads.h).
 void ApplyThreadSettings(int threads);
+
+/// Adds a function that ApplyThreadSettings calls with the thread count. Lets libraries above
+/// core (libtorch users) follow --threads without core linking them: libtorch pulls in ~290
+/// shared libraries and 0.3 s of start-up, which commands that do not train should not pay.
+void AddThreadHook(void (*hook)(int threads));
 
 /// Runs body(i) for i in [0, count) on up to `threads` threads, handing out indices in order
 /// as threads become free. Rethrows the first exception after all threads stop; once one body
