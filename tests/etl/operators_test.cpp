@@ -178,3 +178,29 @@ TEST(OperatorRegistry, BadNamesAndOptionsNameThePlace) {
 
 }  // namespace
 }  // namespace aiok::etl
+
+namespace aiok::etl {
+namespace {
+
+TEST(Categorify, WideValuesMidStreamKeepEarlierCounts) {
+  // Narrow values first, then values outside 32 bits (and negative ones): the counts made
+  // before the switch to the wide table must survive it.
+  auto op = Make("categorify", {{"freq_threshold", 2}});
+  const int64_t big = int64_t{1} << 40;
+  Fit<int64_t>(*op, {{5, 5, 7}, {big, -7, big, 5, -7, 7, 9}});
+  // 5 x3, then big, -7 and 7 x2 in value order, 9 once (rare).
+  EXPECT_EQ(static_cast<Categorify&>(*op).vocabulary(), (std::vector<int64_t>{5, -7, 7, big}));
+  EXPECT_EQ(Ids(*op, {5, -7, 7, big, 9, kMissingValue, big + 1}),
+            (std::vector<int64_t>{2, 3, 4, 5, kRareId, kMissingId, kRareId}));
+  EXPECT_EQ(Ids(*Reloaded(*op), {big, -7}), (std::vector<int64_t>{5, 3}));
+}
+
+TEST(Categorify, NarrowVocabularyTreatsWideValuesAsUnseen) {
+  auto op = Make("categorify");
+  Fit<int64_t>(*op, {{0, 0xFFFFFFFF, 0xFFFFFFFF}});
+  EXPECT_EQ(Ids(*op, {0xFFFFFFFF, 0, int64_t{1} << 33, -5}),
+            (std::vector<int64_t>{2, 3, kRareId, kRareId}));
+}
+
+}  // namespace
+}  // namespace aiok::etl

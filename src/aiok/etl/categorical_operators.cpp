@@ -8,15 +8,47 @@
 
 namespace aiok::etl {
 
+namespace {
+constexpr size_t kPrefetchAhead = 8;
+bool FitsNarrow(int64_t value) { return value >= 0 && value <= int64_t{UINT32_MAX}; }
+}  // namespace
+
+void Categorify::WidenCounts() {
+  narrow_counts_.ForEach([&](uint32_t value, uint32_t count) {
+    wide_counts_.Add(value, count);
+  });
+  narrow_counts_.Clear();
+  wide_ = true;
+}
+
 void Categorify::FitCategorical(const int64_t* values, size_t n) {
-  counts_.CountKeys(values, n, kMissingValue);
+  for (size_t i = 0; i < n; ++i) {
+    if (i + kPrefetchAhead < n) {
+      const int64_t ahead = values[i + kPrefetchAhead];
+      if (wide_) {
+        wide_counts_.Prefetch(ahead);
+      } else {
+        narrow_counts_.Prefetch(static_cast<uint32_t>(ahead));
+      }
+    }
+    const int64_t value = values[i];
+    if (value == kMissingValue) continue;
+    if (!wide_ && !FitsNarrow(value)) WidenCounts();
+    if (wide_) {
+      wide_counts_.Increment(value);
+    } else {
+      narrow_counts_.Increment(static_cast<uint32_t>(value));
+    }
+  }
 }
 
 void Categorify::FinishFit() {
   std::vector<std::pair<int64_t, int64_t>> kept;  // (value, count)
-  counts_.ForEach([&](int64_t value, int64_t count) {
+  auto keep = [&](int64_t value, int64_t count) {
     if (count >= options_.freq_threshold) kept.emplace_back(value, count);
-  });
+  };
+  narrow_counts_.ForEach(keep);
+  wide_counts_.ForEach(keep);
   std::sort(kept.begin(), kept.end(), [](const auto& a, const auto& b) {
     return a.second != b.second ? a.second > b.second : a.first < b.first;
   });
@@ -29,23 +61,54 @@ void Categorify::FinishFit() {
     vocabulary_.push_back(value);
     vocabulary_counts_.push_back(count);
   }
-  counts_.Clear();
+  narrow_counts_.Clear();
+  wide_counts_.Clear();
   BuildLookup();
 }
 
 void Categorify::BuildLookup() {
-  lookup_ = IntHashMap(vocabulary_.size());
+  AIOK_CHECK(vocabulary_.size() < size_t{UINT32_MAX} - kFirstVocabularyId,
+             ErrorKind::kInvalidInput, "categorify: {} values is too many", vocabulary_.size());
+  wide_lookup_used_ = !std::all_of(vocabulary_.begin(), vocabulary_.end(), FitsNarrow);
+  narrow_lookup_ = FlatHashMap<uint32_t, uint32_t>(wide_lookup_used_ ? 0 : vocabulary_.size());
+  wide_lookup_ = FlatHashMap<int64_t, int64_t>(wide_lookup_used_ ? vocabulary_.size() : 0);
   for (size_t i = 0; i < vocabulary_.size(); ++i) {
-    AIOK_CHECK(vocabulary_[i] != IntHashMap::kEmptyKey && vocabulary_[i] != kMissingValue,
-               ErrorKind::kInvalidInput, "categorify state: {} cannot be a value", vocabulary_[i]);
-    lookup_[vocabulary_[i]] = kFirstVocabularyId + static_cast<int64_t>(i);
+    AIOK_CHECK(vocabulary_[i] != kMissingValue, ErrorKind::kInvalidInput,
+               "categorify state: {} marks a missing value and cannot be in the vocabulary",
+               kMissingValue);
+    const int64_t id = kFirstVocabularyId + static_cast<int64_t>(i);
+    if (wide_lookup_used_) {
+      wide_lookup_.Set(vocabulary_[i], id);
+    } else {
+      narrow_lookup_.Set(static_cast<uint32_t>(vocabulary_[i]), static_cast<uint32_t>(id));
+    }
   }
   fitted_ = true;
 }
 
 void Categorify::TransformCategorical(const int64_t* values, size_t n, int64_t* ids) const {
   AIOK_CHECK(fitted_, ErrorKind::kInternal, "categorify: transform before fit");
-  lookup_.Lookup(values, n, kMissingValue, kMissingId, kRareId, ids);
+  for (size_t i = 0; i < n; ++i) {
+    if (i + kPrefetchAhead < n) {
+      const int64_t ahead = values[i + kPrefetchAhead];
+      if (wide_lookup_used_) {
+        wide_lookup_.Prefetch(ahead);
+      } else {
+        narrow_lookup_.Prefetch(static_cast<uint32_t>(ahead));
+      }
+    }
+    const int64_t value = values[i];
+    if (value == kMissingValue) {
+      ids[i] = kMissingId;
+      continue;
+    }
+    // Get() answers 0 for an absent value; a value outside 32 bits cannot be in a narrow
+    // vocabulary.
+    const int64_t id = wide_lookup_used_ ? wide_lookup_.Get(value)
+                       : FitsNarrow(value) ? narrow_lookup_.Get(static_cast<uint32_t>(value))
+                                           : 0;
+    ids[i] = id == 0 ? kRareId : id;
+  }
 }
 
 nlohmann::json Categorify::SaveState() const {
@@ -59,7 +122,8 @@ void Categorify::LoadState(const nlohmann::json& state) {
              "categorify state: {} values but {} counts", vocabulary_.size(),
              vocabulary_counts_.size());
   BuildLookup();
-  AIOK_CHECK(lookup_.size() == vocabulary_.size(), ErrorKind::kInvalidInput,
+  const size_t distinct = wide_lookup_used_ ? wide_lookup_.size() : narrow_lookup_.size();
+  AIOK_CHECK(distinct == vocabulary_.size(), ErrorKind::kInvalidInput,
              "categorify state: the vocabulary repeats a value");
 }
 

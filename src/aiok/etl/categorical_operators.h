@@ -3,7 +3,7 @@
 
 #include <vector>
 
-#include "aiok/core/int_hash_map.h"
+#include "aiok/core/flat_hash_map.h"
 
 #include "aiok/etl/operator_base.h"
 
@@ -47,11 +47,20 @@ class Categorify final : public OperatorWithOptions<CategorifyOptions> {
 
  private:
   void BuildLookup();
+  void WidenCounts();
 
-  IntHashMap counts_;
+  // Counts of training values. Values that fit 32 bits (every Criteo category) use the
+  // narrow table with 8-byte slots; the first value that does not moves all counts to the
+  // wide one.
+  FlatHashMap<uint32_t, uint32_t> narrow_counts_;
+  FlatHashMap<int64_t, int64_t> wide_counts_;
+  bool wide_ = false;
   std::vector<int64_t> vocabulary_;
   std::vector<int64_t> vocabulary_counts_;
-  IntHashMap lookup_;  // value -> id
+  // value -> id, narrow while every vocabulary value fits 32 bits.
+  FlatHashMap<uint32_t, uint32_t> narrow_lookup_;
+  FlatHashMap<int64_t, int64_t> wide_lookup_;
+  bool wide_lookup_used_ = false;
   bool fitted_ = false;
 };
 
