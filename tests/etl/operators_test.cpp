@@ -204,3 +204,36 @@ TEST(Categorify, NarrowVocabularyTreatsWideValuesAsUnseen) {
 
 }  // namespace
 }  // namespace aiok::etl
+
+namespace aiok::etl {
+namespace {
+
+TEST(Categorify, CodesGiveTheSameIdsAsValues) {
+  // Fitting by FitEncode (train rows counted, all rows coded) and mapping codes must agree
+  // with Fit + TransformCategorical on the same data.
+  const std::vector<int64_t> batch1 = {7, 9, 5, kMissingValue, 7, 5, 11};
+  const std::vector<int64_t> batch2 = {9, 7, 4, 13, int64_t{1} << 40, 13};
+  auto by_values = Make("categorify", {{"freq_threshold", 2}});
+  by_values->FitCategorical(batch1.data(), batch1.size());
+  by_values->FitCategorical(batch2.data(), 3);  // train rows end inside batch 2
+  by_values->FinishFit();
+  auto by_codes = Make("categorify", {{"freq_threshold", 2}});
+  std::vector<int32_t> codes1(batch1.size()), codes2(batch2.size());
+  by_codes->FitEncode(batch1.data(), batch1.size(), batch1.size(), codes1.data());
+  by_codes->FitEncode(batch2.data(), batch2.size(), 3, codes2.data());
+  by_codes->FinishFit();
+  for (const auto* batch : {&batch1, &batch2}) {
+    const auto& codes = batch == &batch1 ? codes1 : codes2;
+    std::vector<int32_t> mapped(codes.size());
+    by_codes->MapCodes(codes.data(), codes.size(), mapped.data());
+    const auto expected = Ids(*by_values, *batch);
+    for (size_t i = 0; i < codes.size(); ++i) EXPECT_EQ(mapped[i], expected[i]) << i;
+  }
+  // 13 only in the rows after the train ones: never counted, so rare.
+  EXPECT_EQ(Ids(*by_codes, {13}), (std::vector<int64_t>{kRareId}));
+  // 7 three times; 5 and 9 twice each, tie broken by value.
+  EXPECT_EQ(static_cast<Categorify&>(*by_codes).vocabulary(), (std::vector<int64_t>{7, 5, 9}));
+}
+
+}  // namespace
+}  // namespace aiok::etl

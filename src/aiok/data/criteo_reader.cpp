@@ -120,15 +120,22 @@ class RangeParser {
     int64_t row = 0;
     std::array<int64_t, kCriteoDense> dense{};
     std::array<int64_t, kCriteoCategorical> category{};
+    // A newline follows every byte before `safe_end`, so the fast path may scan for it
+    // without a bound check; only a last line without a newline needs the careful path.
+    const char* last_newline = static_cast<const char*>(memrchr(file, '\n', file_size));
+    const size_t safe_end = last_newline == nullptr ? 0 : static_cast<size_t>(last_newline - file);
     while (line < line_count) {
       const char* start = file + pos;
-      const void* nl = std::memchr(start, '\n', file_size - pos);
-      const char* stop = nl == nullptr ? file + file_size : static_cast<const char*>(nl);
       uint8_t label = 0;
       // The fast path takes well-formed lines; anything else goes to the careful parser,
       // which either accepts it too or says exactly what is wrong.
+      const char* stop = pos <= safe_end
+                             ? FastParseLine(start, &label, dense.data(), category.data())
+                             : nullptr;
       std::optional<LineProblem> problem;
-      if (nl == nullptr || !FastParseLine(start, stop, &label, dense.data(), category.data())) {
+      if (stop == nullptr) {
+        const void* nl = std::memchr(start, '\n', file_size - pos);
+        stop = nl == nullptr ? file + file_size : static_cast<const char*>(nl);
         problem = ParseLine(start, stop, nl != nullptr, line, &label, dense.data(), category.data());
       }
       if (problem) {
@@ -159,17 +166,17 @@ class RangeParser {
   }
 
  private:
-  // A well-formed line ending at `stop` (a newline) into label/dense/category; false if the
-  // line is not plainly well-formed (the careful parser then decides).
-  bool FastParseLine(const char* p, const char* stop, uint8_t* label, int64_t* dense,
-                     int64_t* category) const {
+  // Parses a plainly well-formed line starting at `p` into label/dense/category and returns
+  // the position of its newline; nullptr if the line is anything else (the careful parser
+  // then decides). A newline must follow `p` somewhere in memory: every read stops at it.
+  const char* FastParseLine(const char* p, uint8_t* label, int64_t* dense,
+                            int64_t* category) const {
     if (has_label_) {
-      if (stop - p < 2 || (p[0] != '0' && p[0] != '1') || p[1] != '\t') return false;
+      if ((p[0] != '0' && p[0] != '1') || p[1] != '\t') return nullptr;
       *label = static_cast<uint8_t>(p[0] - '0');
       p += 2;
     }
     for (int d = 0; d < kCriteoDense; ++d) {
-      if (p >= stop) return false;
       if (*p == '\t') {
         dense[d] = kMissingDense;
         ++p;
@@ -179,35 +186,28 @@ class RangeParser {
       if (negative) ++p;
       const char* digits = p;
       uint64_t value = 0;
-      while (p < stop && static_cast<unsigned>(*p - '0') < 10) {
+      while (static_cast<unsigned>(*p - '0') < 10) {
         value = value * 10 + static_cast<unsigned>(*p - '0');
         ++p;
       }
       const auto count = p - digits;
-      if (count == 0 || count > 18 || p >= stop || *p != '\t') return false;
+      if (count == 0 || count > 18 || *p != '\t') return nullptr;
       dense[d] = negative ? -static_cast<int64_t>(value) : static_cast<int64_t>(value);
       ++p;
     }
     for (int c = 0; c < kCriteoCategorical; ++c) {
       const char* digits = p;
       uint32_t value = 0;
-      while (p < stop) {
-        const int8_t h = kHexValue[static_cast<unsigned char>(*p)];
-        if (h < 0) break;
+      for (int8_t h; (h = kHexValue[static_cast<unsigned char>(*p)]) >= 0; ++p) {
         value = (value << 4) | static_cast<uint32_t>(h);
-        ++p;
       }
       const auto count = p - digits;
-      if (count > 8) return false;
+      if (count > 8) return nullptr;
       category[c] = count == 0 ? kMissingCategory : static_cast<int64_t>(value);
-      if (c + 1 < kCriteoCategorical) {
-        if (p >= stop || *p != '\t') return false;
-        ++p;
-      } else if (p != stop) {
-        return false;
-      }
+      if (*p != (c + 1 < kCriteoCategorical ? '\t' : '\n')) return nullptr;
+      if (c + 1 < kCriteoCategorical) ++p;
     }
-    return true;
+    return p;
   }
 
   std::optional<LineProblem> ParseLine(const char* start, const char* stop, bool has_newline,
@@ -298,9 +298,14 @@ OnError ParseOnError(const std::string& text) {
   Throw(ErrorKind::kConfig, "on-error must be 'fail' or 'skip', got '{}'", text);
 }
 
+int64_t CriteoBatchCount(int64_t bytes, const CriteoReaderOptions& options) {
+  return (bytes + options.range_bytes - 1) / options.range_bytes;
+}
+
 CriteoReadSummary ReadCriteoTsv(const std::string& path, const CriteoReaderOptions& options,
                                 const RunContext& ctx,
-                                const std::function<void(CriteoBatch&)>& consume) {
+                                const std::function<void(CriteoBatch&)>& in_order,
+                                const std::function<void(CriteoBatch&, int64_t)>& concurrently) {
   AIOK_CHECK(options.range_bytes > 0, ErrorKind::kConfig, "range_bytes must be positive");
   const MappedFile file(path);
   if (file.size() == 0) {
@@ -312,7 +317,7 @@ CriteoReadSummary ReadCriteoTsv(const std::string& path, const CriteoReaderOptio
   summary.has_label = DetectLabel(file, options.label);
 
   const auto range = static_cast<size_t>(options.range_bytes);
-  const int64_t ranges = static_cast<int64_t>((file.size() + range - 1) / range);
+  const int64_t ranges = CriteoBatchCount(static_cast<int64_t>(file.size()), options);
   OrderedTurns turns;
   ParallelFor(ranges, ctx.threads, [&](int64_t index) {
     try {
@@ -334,9 +339,10 @@ CriteoReadSummary ReadCriteoTsv(const std::string& path, const CriteoReaderOptio
         summary.lines += batch.lines;
         summary.rows += batch.rows;
         summary.rejected += static_cast<int64_t>(batch.rejects.size());
-        consume(batch);
-        file.Release(begin, end);
+        in_order(batch);
       });
+      if (concurrently) concurrently(batch, index);
+      file.Release(begin, end);
     } catch (...) {
       turns.Abort();
       throw;

@@ -74,11 +74,18 @@ struct CriteoReadSummary {
   bool has_label = false;
 };
 
-/// Reads `path`, calling `consume` once per batch in file order (never concurrently). The
-/// consumer may move data out of the batch. Throws Error(kIo) for a missing or unreadable
-/// file, Error(kInvalidInput) for an empty file or (kFail) the first bad line.
-CriteoReadSummary ReadCriteoTsv(const std::string& path, const CriteoReaderOptions& options,
-                                const RunContext& ctx,
-                                const std::function<void(CriteoBatch&)>& consume);
+/// Reads `path`, calling `in_order` once per batch in file order (never concurrently), then —
+/// if given — `concurrently` for the same batch, outside the ordering, while other threads
+/// parse and consume other batches; its second argument numbers the batches 0, 1, ... in file
+/// order. Heavy work belongs in `concurrently`. Either may move data out of the batch. Throws
+/// Error(kIo) for a missing or unreadable file, Error(kInvalidInput) for an empty file or
+/// (kFail) the first bad line.
+CriteoReadSummary ReadCriteoTsv(
+    const std::string& path, const CriteoReaderOptions& options, const RunContext& ctx,
+    const std::function<void(CriteoBatch&)>& in_order,
+    const std::function<void(CriteoBatch&, int64_t)>& concurrently = nullptr);
+
+/// Number of batches ReadCriteoTsv makes of a file of `bytes` bytes.
+int64_t CriteoBatchCount(int64_t bytes, const CriteoReaderOptions& options);
 
 }  // namespace aiok::data

@@ -10,78 +10,67 @@ namespace aiok::etl {
 
 namespace {
 constexpr size_t kPrefetchAhead = 8;
-bool FitsNarrow(int64_t value) { return value >= 0 && value <= int64_t{UINT32_MAX}; }
 }  // namespace
-
-void Categorify::WidenCounts() {
-  narrow_counts_.ForEach([&](uint32_t value, uint32_t count) {
-    wide_counts_.Add(value, count);
-  });
-  narrow_counts_.Clear();
-  wide_ = true;
-}
 
 void Categorify::FitCategorical(const int64_t* values, size_t n) {
   for (size_t i = 0; i < n; ++i) {
-    if (i + kPrefetchAhead < n) {
-      const int64_t ahead = values[i + kPrefetchAhead];
-      if (wide_) {
-        wide_counts_.Prefetch(ahead);
-      } else {
-        narrow_counts_.Prefetch(static_cast<uint32_t>(ahead));
-      }
+    if (i + kPrefetchAhead < n) seen_.Prefetch(values[i + kPrefetchAhead]);
+    if (values[i] == kMissingValue) continue;
+    const auto code = static_cast<size_t>(seen_.Insert(values[i]));
+    if (code == seen_counts_.size()) seen_counts_.push_back(0);
+    ++seen_counts_[code];
+  }
+}
+
+void Categorify::FitEncode(const int64_t* values, size_t n, size_t train_rows, int32_t* codes) {
+  for (size_t i = 0; i < n; ++i) {
+    if (i + kPrefetchAhead < n) seen_.Prefetch(values[i + kPrefetchAhead]);
+    if (values[i] == kMissingValue) {
+      codes[i] = -1;
+      continue;
     }
-    const int64_t value = values[i];
-    if (value == kMissingValue) continue;
-    if (!wide_ && !FitsNarrow(value)) WidenCounts();
-    if (wide_) {
-      wide_counts_.Increment(value);
-    } else {
-      narrow_counts_.Increment(static_cast<uint32_t>(value));
-    }
+    const int32_t code = seen_.Insert(values[i]);
+    codes[i] = code;
+    if (static_cast<size_t>(code) == seen_counts_.size()) seen_counts_.push_back(0);
+    if (i < train_rows) ++seen_counts_[static_cast<size_t>(code)];
   }
 }
 
 void Categorify::FinishFit() {
-  std::vector<std::pair<int64_t, int64_t>> kept;  // (value, count)
-  auto keep = [&](int64_t value, int64_t count) {
-    if (count >= options_.freq_threshold) kept.emplace_back(value, count);
-  };
-  narrow_counts_.ForEach(keep);
-  wide_counts_.ForEach(keep);
-  std::sort(kept.begin(), kept.end(), [](const auto& a, const auto& b) {
-    return a.second != b.second ? a.second > b.second : a.first < b.first;
+  std::vector<int32_t> kept;  // codes of seen_
+  for (size_t code = 0; code < seen_counts_.size(); ++code) {
+    if (seen_counts_[code] >= options_.freq_threshold) kept.push_back(static_cast<int32_t>(code));
+  }
+  const auto& values = seen_.values();
+  std::sort(kept.begin(), kept.end(), [&](int32_t a, int32_t b) {
+    return seen_counts_[a] != seen_counts_[b] ? seen_counts_[a] > seen_counts_[b]
+                                              : values[a] < values[b];
   });
   if (options_.max_size > 0 && static_cast<int64_t>(kept.size()) > options_.max_size) {
     kept.resize(static_cast<size_t>(options_.max_size));
   }
   vocabulary_.clear();
   vocabulary_counts_.clear();
-  for (const auto& [value, count] : kept) {
-    vocabulary_.push_back(value);
-    vocabulary_counts_.push_back(count);
+  code_ids_.assign(seen_counts_.size(), static_cast<int32_t>(kRareId));
+  for (size_t i = 0; i < kept.size(); ++i) {
+    vocabulary_.push_back(values[kept[i]]);
+    vocabulary_counts_.push_back(seen_counts_[kept[i]]);
+    code_ids_[kept[i]] = static_cast<int32_t>(kFirstVocabularyId + static_cast<int64_t>(i));
   }
-  narrow_counts_.Clear();
-  wide_counts_.Clear();
+  seen_ = ValueDictionary();
+  seen_counts_ = {};
   BuildLookup();
 }
 
 void Categorify::BuildLookup() {
-  AIOK_CHECK(vocabulary_.size() < size_t{UINT32_MAX} - kFirstVocabularyId,
+  AIOK_CHECK(vocabulary_.size() < size_t{INT32_MAX} - kFirstVocabularyId,
              ErrorKind::kInvalidInput, "categorify: {} values is too many", vocabulary_.size());
-  wide_lookup_used_ = !std::all_of(vocabulary_.begin(), vocabulary_.end(), FitsNarrow);
-  narrow_lookup_ = FlatHashMap<uint32_t, uint32_t>(wide_lookup_used_ ? 0 : vocabulary_.size());
-  wide_lookup_ = FlatHashMap<int64_t, int64_t>(wide_lookup_used_ ? vocabulary_.size() : 0);
-  for (size_t i = 0; i < vocabulary_.size(); ++i) {
-    AIOK_CHECK(vocabulary_[i] != kMissingValue, ErrorKind::kInvalidInput,
+  lookup_ = ValueDictionary(vocabulary_.size());
+  for (int64_t value : vocabulary_) {
+    AIOK_CHECK(value != kMissingValue, ErrorKind::kInvalidInput,
                "categorify state: {} marks a missing value and cannot be in the vocabulary",
                kMissingValue);
-    const int64_t id = kFirstVocabularyId + static_cast<int64_t>(i);
-    if (wide_lookup_used_) {
-      wide_lookup_.Set(vocabulary_[i], id);
-    } else {
-      narrow_lookup_.Set(static_cast<uint32_t>(vocabulary_[i]), static_cast<uint32_t>(id));
-    }
+    lookup_.Insert(value);
   }
   fitted_ = true;
 }
@@ -89,25 +78,24 @@ void Categorify::BuildLookup() {
 void Categorify::TransformCategorical(const int64_t* values, size_t n, int64_t* ids) const {
   AIOK_CHECK(fitted_, ErrorKind::kInternal, "categorify: transform before fit");
   for (size_t i = 0; i < n; ++i) {
-    if (i + kPrefetchAhead < n) {
-      const int64_t ahead = values[i + kPrefetchAhead];
-      if (wide_lookup_used_) {
-        wide_lookup_.Prefetch(ahead);
-      } else {
-        narrow_lookup_.Prefetch(static_cast<uint32_t>(ahead));
-      }
-    }
-    const int64_t value = values[i];
-    if (value == kMissingValue) {
+    if (i + kPrefetchAhead < n) lookup_.Prefetch(values[i + kPrefetchAhead]);
+    if (values[i] == kMissingValue) {
       ids[i] = kMissingId;
       continue;
     }
-    // Get() answers 0 for an absent value; a value outside 32 bits cannot be in a narrow
-    // vocabulary.
-    const int64_t id = wide_lookup_used_ ? wide_lookup_.Get(value)
-                       : FitsNarrow(value) ? narrow_lookup_.Get(static_cast<uint32_t>(value))
-                                           : 0;
-    ids[i] = id == 0 ? kRareId : id;
+    const int32_t index = lookup_.Find(values[i]);
+    ids[i] = index < 0 ? kRareId : kFirstVocabularyId + index;
+  }
+}
+
+void Categorify::MapCodes(const int32_t* codes, size_t n, int32_t* ids) const {
+  AIOK_CHECK(fitted_, ErrorKind::kInternal, "categorify: map codes before fit");
+  const int32_t* code_ids = code_ids_.data();
+  const auto known = static_cast<int32_t>(code_ids_.size());
+  for (size_t i = 0; i < n; ++i) {
+    const int32_t code = codes[i];
+    AIOK_ASSERT(code < known);
+    ids[i] = code < 0 ? static_cast<int32_t>(kMissingId) : code_ids[code];
   }
 }
 
@@ -122,8 +110,7 @@ void Categorify::LoadState(const nlohmann::json& state) {
              "categorify state: {} values but {} counts", vocabulary_.size(),
              vocabulary_counts_.size());
   BuildLookup();
-  const size_t distinct = wide_lookup_used_ ? wide_lookup_.size() : narrow_lookup_.size();
-  AIOK_CHECK(distinct == vocabulary_.size(), ErrorKind::kInvalidInput,
+  AIOK_CHECK(lookup_.size() == vocabulary_.size(), ErrorKind::kInvalidInput,
              "categorify state: the vocabulary repeats a value");
 }
 

@@ -3,7 +3,7 @@
 
 #include <vector>
 
-#include "aiok/core/flat_hash_map.h"
+#include "aiok/etl/value_dictionary.h"
 
 #include "aiok/etl/operator_base.h"
 
@@ -36,6 +36,9 @@ class Categorify final : public OperatorWithOptions<CategorifyOptions> {
   void FitCategorical(const int64_t* values, size_t n) override;
   void FinishFit() override;
   void TransformCategorical(const int64_t* values, size_t n, int64_t* ids) const override;
+  bool supports_codes() const override { return true; }
+  void FitEncode(const int64_t* values, size_t n, size_t train_rows, int32_t* codes) override;
+  void MapCodes(const int32_t* codes, size_t n, int32_t* ids) const override;
   int64_t cardinality() const override {
     return kFirstVocabularyId + static_cast<int64_t>(vocabulary_.size());
   }
@@ -47,20 +50,16 @@ class Categorify final : public OperatorWithOptions<CategorifyOptions> {
 
  private:
   void BuildLookup();
-  void WidenCounts();
 
-  // Counts of training values. Values that fit 32 bits (every Criteo category) use the
-  // narrow table with 8-byte slots; the first value that does not moves all counts to the
-  // wide one.
-  FlatHashMap<uint32_t, uint32_t> narrow_counts_;
-  FlatHashMap<int64_t, int64_t> wide_counts_;
-  bool wide_ = false;
+  // While fitting: every value met (train or not) by code, and its train count.
+  ValueDictionary seen_;
+  std::vector<int64_t> seen_counts_;
+  // After fitting: id of each code of seen_ (for MapCodes).
+  std::vector<int32_t> code_ids_;
   std::vector<int64_t> vocabulary_;
   std::vector<int64_t> vocabulary_counts_;
-  // value -> id, narrow while every vocabulary value fits 32 bits.
-  FlatHashMap<uint32_t, uint32_t> narrow_lookup_;
-  FlatHashMap<int64_t, int64_t> wide_lookup_;
-  bool wide_lookup_used_ = false;
+  // Vocabulary value -> its index (id - kFirstVocabularyId).
+  ValueDictionary lookup_;
   bool fitted_ = false;
 };
 

@@ -8,6 +8,7 @@
 #include <cmath>
 #include <cstring>
 #include <filesystem>
+#include <mutex>
 #include <optional>
 
 #include "aiok/core/atomic_file.h"
@@ -92,31 +93,70 @@ std::optional<size_t> FitOperatorOfPhase(const ColumnChain& chain, int phase) {
   return std::nullopt;
 }
 
-// Feeds the first `train_rows` rows of a batch to the operators of fit phase `phase`,
-// column by column in parallel.
-void FitBatch(Pipeline& pipeline, int phase, const CriteoBatch& batch, int64_t train_rows,
-              int threads) {
-  if (train_rows == 0) return;
+// Parsed rows kept between passes. Categorical columns whose operator supports codes keep
+// int32 codes instead of int64 values (the values are dropped once coded).
+struct CachedBatch {
+  CriteoBatch rows;
+  std::vector<std::vector<int32_t>> codes;  // per categorical column; empty if not coded
+};
+
+// Feeds the first `train_rows` rows of a batch to the operators of fit phase `phase`. Safe
+// to call for several batches at once: each column's operator is fitted under its lock in
+// `column_locks` (categorical columns first, then dense), and a caller takes whichever
+// column is free. With `codes`, operators that support codes encode every row of the batch
+// as they fit (see Operator::FitEncode).
+void FitBatch(Pipeline& pipeline, int phase, CriteoBatch& batch, int64_t train_rows,
+              std::vector<std::vector<int32_t>>* codes, std::vector<std::mutex>& column_locks) {
   auto& dense = pipeline.dense();
   auto& categorical = pipeline.categorical();
   const auto n = static_cast<size_t>(train_rows);
-  // Largest work first: categorical columns hash, dense ones only convert.
-  const int64_t tasks = static_cast<int64_t>(categorical.size() + dense.size());
-  ParallelFor(tasks, threads, [&](int64_t task) {
-    if (task < static_cast<int64_t>(categorical.size())) {
+  const auto rows = static_cast<size_t>(batch.rows);
+  if (codes) codes->resize(categorical.size());
+  auto fit_column = [&](size_t task) {
+    if (task < categorical.size()) {
       ColumnChain& chain = categorical[task];
-      if (FitOperatorOfPhase(chain, phase)) chain.ops[0]->FitCategorical(batch.category[task].data(), n);
+      if (!FitOperatorOfPhase(chain, phase)) return;
+      Operator& op = *chain.ops[0];
+      std::vector<int64_t>& values = batch.category[task];
+      if (codes && op.supports_codes()) {
+        std::vector<int32_t>& column_codes = (*codes)[task];
+        column_codes.resize(rows);
+        op.FitEncode(values.data(), rows, n, column_codes.data());
+        values = {};  // the codes stand for the values from now on
+      } else if (n > 0) {
+        op.FitCategorical(values.data(), n);
+      }
       return;
     }
-    const size_t d = static_cast<size_t>(task) - categorical.size();
+    const size_t d = task - categorical.size();
     ColumnChain& chain = dense[d];
     const auto op = FitOperatorOfPhase(chain, phase);
-    if (!op) return;
+    if (!op || n == 0) return;
     std::vector<double> values;
     ToDouble(batch.dense[d], n, &values);
     chain.TransformDensePrefix(values.data(), n, *op);
     chain.ops[*op]->FitDense(values.data(), n);
-  });
+  };
+  std::vector<size_t> pending(categorical.size() + dense.size());
+  for (size_t i = 0; i < pending.size(); ++i) pending[i] = i;
+  while (!pending.empty()) {
+    bool progressed = false;
+    for (auto it = pending.begin(); it != pending.end();) {
+      std::unique_lock<std::mutex> lock(column_locks[*it], std::try_to_lock);
+      if (!lock.owns_lock()) {
+        ++it;
+        continue;
+      }
+      fit_column(*it);
+      it = pending.erase(it);
+      progressed = true;
+    }
+    if (!progressed) {  // every remaining column is busy: wait for the first
+      std::lock_guard<std::mutex> lock(column_locks[pending.front()]);
+      fit_column(pending.front());
+      pending.erase(pending.begin());
+    }
+  }
 }
 
 void FinishPhase(Pipeline& pipeline, int phase) {
@@ -135,7 +175,8 @@ struct TransformedBatch {
   std::vector<int32_t> categorical;  // rows x categorical
 };
 
-TransformedBatch TransformBatch(const Pipeline& pipeline, CriteoBatch& batch, int threads) {
+TransformedBatch TransformBatch(const Pipeline& pipeline, CriteoBatch& batch,
+                                const std::vector<std::vector<int32_t>>* codes, int threads) {
   const auto rows = static_cast<size_t>(batch.rows);
   const size_t n_dense = pipeline.dense().size();
   const size_t n_cat = pipeline.categorical().size();
@@ -146,10 +187,16 @@ TransformedBatch TransformBatch(const Pipeline& pipeline, CriteoBatch& batch, in
   out.categorical.resize(rows * n_cat);
   ParallelFor(static_cast<int64_t>(n_cat + n_dense), threads, [&](int64_t task) {
     if (task < static_cast<int64_t>(n_cat)) {
-      const ColumnChain& chain = pipeline.categorical()[task];
-      std::vector<int64_t> ids(rows);
-      chain.ops[0]->TransformCategorical(batch.category[task].data(), rows, ids.data());
-      for (size_t r = 0; r < rows; ++r) out.categorical[r * n_cat + task] = static_cast<int32_t>(ids[r]);
+      const Operator& op = *pipeline.categorical()[task].ops[0];
+      std::vector<int32_t> ids(rows);
+      if (codes && !(*codes)[task].empty()) {
+        op.MapCodes((*codes)[task].data(), rows, ids.data());
+      } else {
+        std::vector<int64_t> wide_ids(rows);
+        op.TransformCategorical(batch.category[task].data(), rows, wide_ids.data());
+        for (size_t r = 0; r < rows; ++r) ids[r] = static_cast<int32_t>(wide_ids[r]);
+      }
+      for (size_t r = 0; r < rows; ++r) out.categorical[r * n_cat + task] = ids[r];
       return;
     }
     const size_t d = static_cast<size_t>(task) - n_cat;
@@ -161,8 +208,11 @@ TransformedBatch TransformBatch(const Pipeline& pipeline, CriteoBatch& batch, in
   return out;
 }
 
-int64_t BatchBytes(const CriteoBatch& batch) {
-  return batch.rows * (1 + 8 * (data::kCriteoDense + data::kCriteoCategorical));
+int64_t BatchBytes(const CachedBatch& batch) {
+  int64_t bytes = batch.rows.rows * (1 + 8 * data::kCriteoDense);
+  for (const auto& column : batch.rows.category) bytes += 8 * static_cast<int64_t>(column.size());
+  for (const auto& column : batch.codes) bytes += 4 * static_cast<int64_t>(column.size());
+  return bytes;
 }
 
 std::string IsoTime(time_t t) {
@@ -258,59 +308,70 @@ EtlSummary RunCriteoEtl(const PipelineSpec& spec, const EtlOptions& options,
     }
   }
 
-  // Pass 1: parse, reject, fit phase 0 on train rows, cache while it fits.
-  std::vector<CriteoBatch> cache;
-  bool cached = true;
+  // Pass 1: parse, reject, fit phase 0 on train rows (coding rows while they are cached),
+  // cache while it fits. Fitting runs on the reader's threads, batches side by side.
+  std::vector<std::mutex> column_locks(data::kCriteoDense + data::kCriteoCategorical);
+  std::vector<CachedBatch> cache(static_cast<size_t>(
+      data::CriteoBatchCount(static_cast<int64_t>(fs::file_size(options.input)), reader_options)));
+  std::mutex cache_mutex;
+  bool cached = options.cache_mb > 0;
   int64_t cache_bytes = 0;
   const int phases = pipeline.FitPhases();
+  auto train_rows_of = [&](const CriteoBatch& batch) {
+    return RowsBelow(RowLines(batch), ranges.train.end);
+  };
   {
     Progress progress("etl: parse and fit", lines, "lines");
-    read = data::ReadCriteoTsv(options.input, reader_options, ctx, [&](CriteoBatch& batch) {
-      for (const auto& reject : batch.rejects) {
-        rejects->Write(fmt::format("{}\t{}\n", reject.line, reject.reason));
-      }
-      if (phases > 0) {
-        const int64_t train_rows = RowsBelow(RowLines(batch), ranges.train.end);
-        FitBatch(pipeline, 0, batch, train_rows, ctx.threads);
-      }
-      if (cached) {
-        cache_bytes += BatchBytes(batch);
-        if (cache_bytes > options.cache_mb * (int64_t{1} << 20)) {
-          cached = false;
-          cache.clear();
-          cache.shrink_to_fit();
-        } else {
-          cache.push_back(std::move(batch));
-        }
-      }
-      progress.Advance(batch.lines);
-    });
+    read = data::ReadCriteoTsv(
+        options.input, reader_options, ctx,
+        [&](CriteoBatch& batch) {
+          for (const auto& reject : batch.rejects) {
+            rejects->Write(fmt::format("{}\t{}\n", reject.line, reject.reason));
+          }
+        },
+        [&](CriteoBatch& batch, int64_t index) {
+          CachedBatch entry;
+          bool keep;
+          {
+            std::lock_guard<std::mutex> lock(cache_mutex);
+            keep = cached;
+          }
+          if (phases > 0) {
+            FitBatch(pipeline, 0, batch, train_rows_of(batch), keep ? &entry.codes : nullptr,
+                     column_locks);
+          }
+          progress.Advance(batch.lines);
+          if (!keep) return;
+          entry.rows = std::move(batch);
+          std::lock_guard<std::mutex> lock(cache_mutex);
+          if (!cached) return;
+          cache_bytes += BatchBytes(entry);
+          if (cache_bytes > options.cache_mb * (int64_t{1} << 20)) {
+            cached = false;
+            cache = {};
+            return;
+          }
+          cache[static_cast<size_t>(index)] = std::move(entry);
+        });
   }
   summary.input_passes = 1;
   if (phases > 0) FinishPhase(pipeline, 0);
 
-  // Runs `body` over every batch in file order, from the cache or by reading again.
-  auto for_each_batch = [&](const char* label, const std::function<void(CriteoBatch&)>& body) {
-    Progress progress(label, lines, "lines");
-    if (cached) {
-      for (CriteoBatch& batch : cache) {
-        ctx.cancel->ThrowIfCancelled();
-        body(batch);
-        progress.Advance(batch.lines);
-      }
-      return;
-    }
-    ++summary.input_passes;
-    data::ReadCriteoTsv(options.input, reader_options, ctx, [&](CriteoBatch& batch) {
-      body(batch);
-      progress.Advance(batch.lines);
-    });
-  };
-
+  // Later fit phases (dense chains with several fitted operators) go over the cache or read
+  // the input again.
   for (int phase = 1; phase < phases; ++phase) {
-    for_each_batch("etl: fit", [&](CriteoBatch& batch) {
-      FitBatch(pipeline, phase, batch, RowsBelow(RowLines(batch), ranges.train.end), ctx.threads);
-    });
+    Progress progress("etl: fit", lines, "lines");
+    auto fit = [&](CriteoBatch& batch, int64_t) {
+      FitBatch(pipeline, phase, batch, train_rows_of(batch), nullptr, column_locks);
+      progress.Advance(batch.lines);
+    };
+    if (cached) {
+      ParallelFor(static_cast<int64_t>(cache.size()), ctx.threads,
+                  [&](int64_t i) { fit(cache[i].rows, i); });
+    } else {
+      ++summary.input_passes;
+      data::ReadCriteoTsv(options.input, reader_options, ctx, [](CriteoBatch&) {}, fit);
+    }
     FinishPhase(pipeline, phase);
   }
 
@@ -351,26 +412,30 @@ EtlSummary RunCriteoEtl(const PipelineSpec& spec, const EtlOptions& options,
       }
     }
   };
-  if (cached) {
-    // Batches transform in parallel, one per thread, and are written in order.
+  {
     Progress progress("etl: transform", lines, "lines");
-    OrderedTurns turns;
-    ParallelFor(static_cast<int64_t>(cache.size()), ctx.threads, [&](int64_t i) {
-      try {
-        ctx.cancel->ThrowIfCancelled();
-        const TransformedBatch t = TransformBatch(pipeline, cache[i], 1);
-        turns.Commit(i, [&] { write(t); });
-        progress.Advance(cache[i].lines);
-        cache[i] = CriteoBatch();  // free as we go
-      } catch (...) {
-        turns.Abort();
-        throw;
-      }
-    });
-  } else {
-    for_each_batch("etl: transform", [&](CriteoBatch& batch) {
-      write(TransformBatch(pipeline, batch, ctx.threads));
-    });
+    if (cached) {
+      // Batches transform in parallel, one per thread, and are written in order.
+      OrderedTurns turns;
+      ParallelFor(static_cast<int64_t>(cache.size()), ctx.threads, [&](int64_t i) {
+        try {
+          ctx.cancel->ThrowIfCancelled();
+          const TransformedBatch t = TransformBatch(pipeline, cache[i].rows, &cache[i].codes, 1);
+          turns.Commit(i, [&] { write(t); });
+          progress.Advance(cache[i].rows.lines);
+          cache[i] = CachedBatch();  // free as we go
+        } catch (...) {
+          turns.Abort();
+          throw;
+        }
+      });
+    } else {
+      ++summary.input_passes;
+      data::ReadCriteoTsv(options.input, reader_options, ctx, [&](CriteoBatch& batch) {
+        write(TransformBatch(pipeline, batch, nullptr, ctx.threads));
+        progress.Advance(batch.lines);
+      });
+    }
   }
   for (auto& writer : writers) writer->Close();
   if (rejects) rejects->Commit();

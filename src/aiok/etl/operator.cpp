@@ -14,6 +14,9 @@ void Operator::FitCategorical(const int64_t*, size_t) {
 void Operator::TransformDense(double*, size_t) const { AIOK_ASSERT(false); }
 void Operator::TransformCategorical(const int64_t*, size_t, int64_t*) const { AIOK_ASSERT(false); }
 
+void Operator::FitEncode(const int64_t*, size_t, size_t, int32_t*) { AIOK_ASSERT(false); }
+void Operator::MapCodes(const int32_t*, size_t, int32_t*) const { AIOK_ASSERT(false); }
+
 void OperatorRegistry::Register(const std::string& name, Factory factory) {
   AIOK_ASSERT(factories_.count(name) == 0);
   factories_[name] = std::move(factory);

@@ -44,6 +44,15 @@ class Operator {
   /// For categorical operators: ids are in [0, cardinality()).
   virtual int64_t cardinality() const { return 0; }
 
+  /// Categorical operators that build a dictionary while fitting can encode rows in the same
+  /// pass: FitEncode counts the first `train_rows` of `values` as Fit would and gives every
+  /// value a code (-1 for missing); after FinishFit, MapCodes turns codes into ids with an
+  /// array lookup instead of a hash lookup. The ETL keeps codes, not raw values, between its
+  /// passes. Codes are valid only within the process that fitted.
+  virtual bool supports_codes() const { return false; }
+  virtual void FitEncode(const int64_t* values, size_t n, size_t train_rows, int32_t* codes);
+  virtual void MapCodes(const int32_t* codes, size_t n, int32_t* ids) const;
+
   /// The options as JSON (what the pipeline file said, with defaults filled in).
   virtual nlohmann::json Options() = 0;
   /// The fitted state as JSON, and back. Loading a state makes the operator fitted.
