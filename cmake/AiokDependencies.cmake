@@ -20,3 +20,15 @@ endif()
 if(AIOK_BUILD_BENCH)
   find_package(benchmark REQUIRED)
 endif()
+
+# DuckDB: header and shared library fetched by scripts/setup.sh (pinned, checksummed).
+set(AIOK_DUCKDB_DIR "${PROJECT_SOURCE_DIR}/third_party/duckdb")
+if(NOT EXISTS "${AIOK_DUCKDB_DIR}/lib/libduckdb.so")
+  message(FATAL_ERROR "DuckDB not found in ${AIOK_DUCKDB_DIR}: run scripts/setup.sh first")
+endif()
+add_library(duckdb SHARED IMPORTED)
+set_target_properties(duckdb PROPERTIES
+  IMPORTED_LOCATION "${AIOK_DUCKDB_DIR}/lib/libduckdb.so"
+  INTERFACE_INCLUDE_DIRECTORIES "${AIOK_DUCKDB_DIR}/include")
+# Binaries find libduckdb.so where setup.sh put it.
+list(APPEND CMAKE_BUILD_RPATH "${AIOK_DUCKDB_DIR}/lib")

@@ -105,6 +105,73 @@ TEST_F(CliTest, DatagenWritesTheDirectoryAndSummarizes) {
   EXPECT_EQ(r.err, "") << "--quiet prints nothing on success";
 }
 
+TEST_F(CliTest, EtlAndDatasetCommandsEndToEnd) {
+  const std::string raw = (dir_ / "raw").string();
+  const std::string ds = (dir_ / "ds").string();
+  ASSERT_EQ(Run("datagen criteo --rows 3000 -q --out " + raw).exit_code, 0);
+  const RunResult etl = Run("etl --input " + raw + "/train.txt --out " + ds + " -q");
+  ASSERT_EQ(etl.exit_code, 0) << etl.err;
+  EXPECT_NE(etl.out.find("etl: 3000 rows (0 rejected)"), std::string::npos) << etl.out;
+  const RunResult info = Run("dataset info " + ds);
+  EXPECT_EQ(info.exit_code, 0);
+  EXPECT_NE(info.out.find("valid     214 rows"), std::string::npos) << info.out;
+  const RunResult head = Run("dataset head " + ds + " --split valid -n 2");
+  EXPECT_EQ(head.exit_code, 0);
+  EXPECT_EQ(std::count(head.out.begin(), head.out.end(), '\n'), 3) << head.out;
+  EXPECT_EQ(head.out.rfind("label\tI1\t", 0), 0u) << head.out;
+  for (const char* format : {"tsv", "parquet"}) {
+    const std::string out = (dir_ / (std::string("test.") + format)).string();
+    const RunResult exported =
+        Run("dataset export " + ds + " --split test --format " + format + " --out " + out);
+    EXPECT_EQ(exported.exit_code, 0) << exported.err;
+    EXPECT_TRUE(fs::exists(out)) << format;
+  }
+  ExpectUsageError("dataset head " + ds + " --split nope", "--split");
+  const RunResult not_dataset = Run("dataset info " + raw);
+  EXPECT_EQ(not_dataset.exit_code, 1);
+  EXPECT_NE(not_dataset.err.find("not a dataset directory"), std::string::npos);
+}
+
+TEST_F(CliTest, EtlUsageAndInputErrors) {
+  ExpectUsageError("etl --out x", "--input");
+  ExpectUsageError("etl --input x --out y --preset nope", "--preset");
+  ExpectUsageError("etl --input x --out y --on-error ignore", "--on-error");
+  std::ofstream(dir_ / "p.yaml") << "steps:\n  - columns: [I1..I13]\n    ops: [log1p]\n";
+  std::ofstream(dir_ / "in.txt") << "1\t2\n";
+  ExpectUsageError("etl --input " + (dir_ / "in.txt").string() + " --out y --pipeline " +
+                       (dir_ / "p.yaml").string() + " --freq-threshold 5",
+                   "--freq-threshold goes with --preset");
+  ExpectUsageError("etl --input " + (dir_ / "in.txt").string() + " --out " +
+                       (dir_ / "o").string() + " --pipeline " + (dir_ / "p.yaml").string(),
+                   "needs fill_missing");
+  const RunResult missing = Run("etl --input " + (dir_ / "nope.txt").string() + " --out " +
+                                (dir_ / "o").string());
+  EXPECT_EQ(missing.exit_code, 1);
+  EXPECT_NE(missing.err.find("nope.txt"), std::string::npos) << missing.err;
+  const RunResult bad = Run("etl --input " + (dir_ / "in.txt").string() + " --out " +
+                            (dir_ / "o").string());
+  EXPECT_EQ(bad.exit_code, 1);
+  EXPECT_NE(bad.err.find("in.txt:1:"), std::string::npos) << bad.err;
+  EXPECT_FALSE(fs::exists(dir_ / "o"));
+}
+
+TEST_F(CliTest, EtlSkipModeReportsRejects) {
+  const std::string raw = (dir_ / "raw").string();
+  ASSERT_EQ(Run("datagen criteo --rows 500 -q --out " + raw).exit_code, 0);
+  {
+    std::ofstream(raw + "/train.txt", std::ios::app) << "1\tnot a row\n";
+  }
+  const std::string ds = (dir_ / "ds").string();
+  const RunResult r = Run("etl --input " + raw + "/train.txt --out " + ds + " --on-error skip -q");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.out.find("500 rows (1 rejected, see " + ds + "/rejects.tsv)"), std::string::npos)
+      << r.out;
+  std::ifstream rejects(ds + "/rejects.tsv");
+  std::stringstream text;
+  text << rejects.rdbuf();
+  EXPECT_NE(text.str().find("501\tcolumn"), std::string::npos) << text.str();
+}
+
 TEST_F(CliTest, InterruptLeavesNoFileThatLooksComplete) {
   // SIGINT half a second into a long run: exit 130, and neither the data files nor the
   // manifest (nor any temporary) are left behind.

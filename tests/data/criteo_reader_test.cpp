@@ -5,6 +5,8 @@
 
 #include <filesystem>
 #include <fstream>
+#include <map>
+#include <mutex>
 #include <sstream>
 
 #include "aiok/core/atomic_file.h"
@@ -236,6 +238,32 @@ TEST_F(CriteoReaderTest, FailModeReportsTheFirstBadLineInFileOrder) {
     FAIL();
   } catch (const Error& e) {
     EXPECT_NE(std::string(e.what()).find("late.tsv:201:"), std::string::npos) << e.what();
+  }
+}
+
+TEST_F(CriteoReaderTest, ConcurrentCallbackSeesEveryBatchOnceAfterItsOrderedCommit) {
+  std::string contents;
+  for (int i = 0; i < 500; ++i) contents += GoodLine(i % 2);
+  CriteoReaderOptions options;
+  options.range_bytes = 4096;
+  ctx_.threads = 3;
+  std::mutex mutex;
+  std::vector<int64_t> committed_first_rows;  // in in_order order
+  std::map<int64_t, int64_t> concurrent_first_rows;  // index -> first row
+  const auto summary = ReadCriteoTsv(
+      Write("c.tsv", contents), options, ctx_,
+      [&](CriteoBatch& batch) { committed_first_rows.push_back(batch.first_row); },
+      [&](CriteoBatch& batch, int64_t index) {
+        std::lock_guard<std::mutex> lock(mutex);
+        EXPECT_EQ(concurrent_first_rows.count(index), 0u);
+        concurrent_first_rows[index] = batch.first_row;
+      });
+  EXPECT_EQ(summary.rows, 500);
+  const int64_t batches = CriteoBatchCount(summary.bytes, options);
+  ASSERT_EQ(static_cast<int64_t>(committed_first_rows.size()), batches);
+  ASSERT_EQ(static_cast<int64_t>(concurrent_first_rows.size()), batches);
+  for (int64_t i = 0; i < batches; ++i) {
+    EXPECT_EQ(concurrent_first_rows[i], committed_first_rows[i]) << "batch " << i;
   }
 }
 

@@ -14,6 +14,7 @@
 #include "aiok/core/error.h"
 #include "aiok/data/criteo_generator.h"
 #include "aiok/data/dataset.h"
+#include "aiok/data/duckdb_client.h"
 
 namespace aiok::etl {
 namespace {
@@ -268,6 +269,31 @@ TEST_F(CriteoEtlTest, EmptyAndMissingInputs) {
   } catch (const Error& e) {
     EXPECT_EQ(e.kind(), ErrorKind::kIo);
     EXPECT_NE(std::string(e.what()).find("no_such_file.txt"), std::string::npos);
+  }
+}
+
+TEST_F(CriteoEtlTest, ParquetInputGivesTheSameDataset) {
+  // The same rows as Parquet (written by DuckDB from the TSV) make the same dataset.
+  std::string columns = "'label': 'INTEGER'";
+  for (int d = 1; d <= 13; ++d) columns += fmt::format(", 'I{}': 'BIGINT'", d);
+  for (int c = 1; c <= 26; ++c) columns += fmt::format(", 'C{}': 'VARCHAR'", c);
+  const std::string parquet = Out("raw.parquet");
+  {
+    data::DuckDb db(2);
+    db.Query("COPY (SELECT * FROM read_csv(" + data::SqlString(Raw()) +
+                 ", delim='\\t', header=false, columns={" + columns + "})) TO " +
+                 data::SqlString(parquet) + " (FORMAT PARQUET)",
+             "test");
+  }
+  Run(Raw(), Out("from_tsv"));
+  Run(parquet, Out("from_parquet"));
+  EXPECT_EQ(data::ReadDatasetSchema(Out("from_parquet")).source["format"], "parquet");
+  for (const char* split : {"train", "valid", "test"}) {
+    const SplitRows a = ReadSplit(Out("from_tsv"), split);
+    const SplitRows b = ReadSplit(Out("from_parquet"), split);
+    EXPECT_EQ(a.labels, b.labels) << split;
+    EXPECT_EQ(a.dense, b.dense) << split;
+    EXPECT_EQ(a.categorical, b.categorical) << split;
   }
 }
 

@@ -8,6 +8,7 @@
 #include "aiok/core/atomic_file.h"
 #include "aiok/core/error.h"
 #include "aiok/data/dataset.h"
+#include "aiok/data/dataset_export.h"
 
 namespace aiok::cli {
 namespace {
@@ -50,40 +51,6 @@ void PrintInfo(const DatasetState& state) {
   fmt::print("  cardinalities {}\n", cards);
 }
 
-// Writes up to `limit` rows of a split as TSV (all rows when limit < 0) through `emit`.
-void WriteRows(const DatasetState& state, int64_t limit,
-               const std::function<void(const std::string&)>& emit) {
-  const data::DatasetSchema schema = data::ReadDatasetSchema(state.dir);
-  const data::SplitReader reader(state.dir, schema, state.split);
-  const size_t n_dense = schema.dense_columns.size();
-  const size_t n_cat = schema.categorical_columns.size();
-  std::string text;
-  if (state.header) {
-    text = "label";
-    for (const auto& name : schema.dense_columns) text += "\t" + name;
-    for (const auto& name : schema.categorical_columns) text += "\t" + name;
-    text += "\n";
-  }
-  int64_t written = 0;
-  for (const auto& shard : reader.shards()) {
-    for (int64_t r = 0; r < shard.rows && (limit < 0 || written < limit); ++r, ++written) {
-      fmt::format_to(std::back_inserter(text), "{}", shard.labels[r]);
-      for (size_t d = 0; d < n_dense; ++d) {
-        fmt::format_to(std::back_inserter(text), "\t{}", shard.dense[r * n_dense + d]);
-      }
-      for (size_t c = 0; c < n_cat; ++c) {
-        fmt::format_to(std::back_inserter(text), "\t{}", shard.categorical[r * n_cat + c]);
-      }
-      text += '\n';
-      if (text.size() > (1 << 20)) {
-        emit(text);
-        text.clear();
-      }
-    }
-  }
-  emit(text);
-}
-
 }  // namespace
 
 void AddDatasetCommand(CLI::App& app) {
@@ -112,7 +79,8 @@ void AddDatasetCommand(CLI::App& app) {
   AddCommonFlags(head, &state->common);
   head->callback([state] {
     StartRun(state->common);
-    WriteRows(*state, state->rows, [](const std::string& text) { fmt::print("{}", text); });
+    data::WriteSplitTsv(state->dir, state->split, state->rows, state->header,
+                        [](const std::string& text) { fmt::print("{}", text); });
   });
 
   auto* export_command = dataset->add_subcommand("export", "Write a split to a file");
@@ -121,17 +89,18 @@ void AddDatasetCommand(CLI::App& app) {
       ->check(CLI::IsMember(data::SplitNames()))
       ->capture_default_str();
   export_command->add_option("--format", state->format, "output format")
-      ->check(CLI::IsMember({"tsv"}))
+      ->check(CLI::IsMember({"tsv", "parquet"}))
       ->capture_default_str();
   export_command->add_option("--out", state->out, "file to write")->required();
   export_command->add_flag("--header,!--no-header", state->header,
-                           "write a line of column names first");
+                           "tsv: write a line of column names first");
   AddCommonFlags(export_command, &state->common);
   export_command->callback([state] {
-    StartRun(state->common);
-    AtomicFileWriter writer(state->out);
-    WriteRows(*state, -1, [&](const std::string& text) { writer.Write(text); });
-    writer.Commit();
+    const RunContext ctx = StartRun(state->common);
+    const int64_t rows = data::ExportSplit(state->dir, state->split, state->format, state->out,
+                                           state->header, ctx.threads);
+    fmt::print("dataset export: {} rows of {} -> {} ({})\n", rows, state->split, state->out,
+               state->format);
   });
 }
 

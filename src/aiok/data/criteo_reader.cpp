@@ -9,6 +9,7 @@
 
 #include "aiok/core/error.h"
 #include "aiok/core/threads.h"
+#include "aiok/data/field_parsing.h"
 #include "aiok/data/mapped_file.h"
 
 namespace aiok::data {
@@ -21,59 +22,11 @@ struct LineProblem {
   std::string what;
 };
 
-std::string Shown(std::string_view text) {
-  constexpr size_t kMax = 40;
-  std::string shown(text.substr(0, kMax));
-  for (char& c : shown) {
-    if (c == '\r') c = ' ';  // keep the message on one line
-  }
-  return fmt::format("\"{}{}\"", shown, text.size() > kMax ? "..." : "");
-}
-
 std::string FieldName(int field, bool has_label) {
   const int index = has_label ? field - 1 : field;
   if (index < 0) return "label";
   if (index < kCriteoDense) return CriteoDenseName(index);
   return CriteoCategoricalName(index - kCriteoDense);
-}
-
-bool ParseInt(std::string_view text, int64_t* value) {
-  size_t i = 0;
-  bool negative = false;
-  if (text[0] == '-') {
-    negative = true;
-    i = 1;
-  }
-  // 18 digits cannot overflow int64.
-  if (i == text.size() || text.size() - i > 18) return false;
-  int64_t v = 0;
-  for (; i < text.size(); ++i) {
-    const unsigned digit = static_cast<unsigned char>(text[i]) - '0';
-    if (digit > 9) return false;
-    v = v * 10 + digit;
-  }
-  *value = negative ? -v : v;
-  return true;
-}
-
-bool ParseHex32(std::string_view text, int64_t* value) {
-  if (text.size() > 8) return false;
-  uint32_t v = 0;
-  for (char c : text) {
-    unsigned digit;
-    if (c >= '0' && c <= '9') {
-      digit = static_cast<unsigned>(c - '0');
-    } else if (c >= 'a' && c <= 'f') {
-      digit = static_cast<unsigned>(c - 'a' + 10);
-    } else if (c >= 'A' && c <= 'F') {
-      digit = static_cast<unsigned>(c - 'A' + 10);
-    } else {
-      return false;
-    }
-    v = (v << 4) | digit;
-  }
-  *value = v;
-  return true;
 }
 
 // Value of a hex digit, -1 for any other byte.

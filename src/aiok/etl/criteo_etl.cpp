@@ -16,6 +16,7 @@
 #include "aiok/core/progress.h"
 #include "aiok/core/threads.h"
 #include "aiok/data/criteo_layout.h"
+#include "aiok/data/criteo_source.h"
 #include "aiok/data/dataset.h"
 #include "aiok/data/mapped_file.h"
 
@@ -36,23 +37,6 @@ std::vector<std::string> CategoricalNames() {
     names.push_back(data::CriteoCategoricalName(c));
   }
   return names;
-}
-
-// Lines in a text file, counting a last line without a newline.
-int64_t CountLines(const data::MappedFile& file) {
-  int64_t lines = 0;
-  const char* p = file.data();
-  const char* end = p + file.size();
-  while (p < end) {
-    const void* nl = std::memchr(p, '\n', static_cast<size_t>(end - p));
-    if (nl == nullptr) {
-      ++lines;
-      break;
-    }
-    ++lines;
-    p = static_cast<const char*>(nl) + 1;
-  }
-  return lines;
 }
 
 // 0-based source line of each accepted row of a batch.
@@ -263,12 +247,10 @@ EtlSummary RunCriteoEtl(const PipelineSpec& spec, const EtlOptions& options,
   Pipeline pipeline(spec, DenseNames(), CategoricalNames(), "pipeline");
   CheckReplaceable(options.out_dir);
 
-  // Split boundaries are source lines, so they do not move when lines are rejected.
-  int64_t lines = 0;
-  {
-    const data::MappedFile file(options.input);
-    lines = CountLines(file);
-  }
+  // Split boundaries are source lines (rows for Parquet), so they do not move when lines are
+  // rejected.
+  const data::CriteoSource source(options.input, ctx.threads);
+  const int64_t lines = source.records();
   const data::SplitRanges ranges = data::KaggleSplits(lines);
 
   TempDirectory temp{options.out_dir + ".tmp-" + std::to_string(getpid())};
@@ -311,8 +293,7 @@ EtlSummary RunCriteoEtl(const PipelineSpec& spec, const EtlOptions& options,
   // Pass 1: parse, reject, fit phase 0 on train rows (coding rows while they are cached),
   // cache while it fits. Fitting runs on the reader's threads, batches side by side.
   std::vector<std::mutex> column_locks(data::kCriteoDense + data::kCriteoCategorical);
-  std::vector<CachedBatch> cache(static_cast<size_t>(
-      data::CriteoBatchCount(static_cast<int64_t>(fs::file_size(options.input)), reader_options)));
+  std::vector<CachedBatch> cache(static_cast<size_t>(source.BatchCount(reader_options)));
   std::mutex cache_mutex;
   bool cached = options.cache_mb > 0;
   int64_t cache_bytes = 0;
@@ -322,8 +303,8 @@ EtlSummary RunCriteoEtl(const PipelineSpec& spec, const EtlOptions& options,
   };
   {
     Progress progress("etl: parse and fit", lines, "lines");
-    read = data::ReadCriteoTsv(
-        options.input, reader_options, ctx,
+    read = source.Read(
+        reader_options, ctx,
         [&](CriteoBatch& batch) {
           for (const auto& reject : batch.rejects) {
             rejects->Write(fmt::format("{}\t{}\n", reject.line, reject.reason));
@@ -370,7 +351,7 @@ EtlSummary RunCriteoEtl(const PipelineSpec& spec, const EtlOptions& options,
                   [&](int64_t i) { fit(cache[i].rows, i); });
     } else {
       ++summary.input_passes;
-      data::ReadCriteoTsv(options.input, reader_options, ctx, [](CriteoBatch&) {}, fit);
+      source.Read(reader_options, ctx, [](CriteoBatch&) {}, fit);
     }
     FinishPhase(pipeline, phase);
   }
@@ -431,10 +412,13 @@ EtlSummary RunCriteoEtl(const PipelineSpec& spec, const EtlOptions& options,
       });
     } else {
       ++summary.input_passes;
-      data::ReadCriteoTsv(options.input, reader_options, ctx, [&](CriteoBatch& batch) {
-        write(TransformBatch(pipeline, batch, nullptr, ctx.threads));
-        progress.Advance(batch.lines);
-      });
+      source.Read(
+          reader_options, ctx,
+          [&](CriteoBatch& batch) {
+            write(TransformBatch(pipeline, batch, nullptr, ctx.threads));
+            progress.Advance(batch.lines);
+          },
+          nullptr);
     }
   }
   for (auto& writer : writers) writer->Close();
@@ -445,7 +429,7 @@ EtlSummary RunCriteoEtl(const PipelineSpec& spec, const EtlOptions& options,
   struct stat info {};
   ::stat(options.input.c_str(), &info);
   schema.source = {{"path", fs::absolute(options.input).string()},
-                   {"format", "criteo-tsv"},
+                   {"format", source.format()},
                    {"bytes", read.bytes},
                    {"mtime", IsoTime(info.st_mtime)},
                    {"lines", lines}};

@@ -1,0 +1,52 @@
+#include "aiok/data/criteo_source.h"
+
+#include <cstring>
+
+#include "aiok/data/criteo_parquet_reader.h"
+#include "aiok/data/mapped_file.h"
+
+namespace aiok::data {
+namespace {
+
+// Lines in a text file, counting a last line without a newline.
+int64_t CountLines(const MappedFile& file) {
+  int64_t lines = 0;
+  const char* p = file.data();
+  const char* end = p + file.size();
+  while (p < end) {
+    ++lines;
+    const void* nl = std::memchr(p, '\n', static_cast<size_t>(end - p));
+    if (nl == nullptr) break;
+    p = static_cast<const char*>(nl) + 1;
+  }
+  return lines;
+}
+
+}  // namespace
+
+CriteoSource::CriteoSource(std::string path, int threads) : path_(std::move(path)) {
+  const MappedFile file(path_);  // throws kIo naming a missing file
+  bytes_ = static_cast<int64_t>(file.size());
+  if (IsParquetFile(path_)) {
+    format_ = "parquet";
+    records_ = CountParquetRows(path_, threads);
+  } else {
+    format_ = "criteo-tsv";
+    records_ = CountLines(file);
+  }
+}
+
+int64_t CriteoSource::BatchCount(const CriteoReaderOptions& options) const {
+  if (format_ == "parquet") return (records_ + kParquetBatchRows - 1) / kParquetBatchRows;
+  return CriteoBatchCount(bytes_, options);
+}
+
+CriteoReadSummary CriteoSource::Read(
+    const CriteoReaderOptions& options, const RunContext& ctx,
+    const std::function<void(CriteoBatch&)>& in_order,
+    const std::function<void(CriteoBatch&, int64_t)>& concurrently) const {
+  if (format_ == "parquet") return ReadCriteoParquet(path_, options, ctx, in_order, concurrently);
+  return ReadCriteoTsv(path_, options, ctx, in_order, concurrently);
+}
+
+}  // namespace aiok::data
