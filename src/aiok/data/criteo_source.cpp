@@ -1,5 +1,6 @@
 #include "aiok/data/criteo_source.h"
 
+#include <algorithm>
 #include <cstring>
 
 #include "aiok/data/criteo_parquet_reader.h"
@@ -8,17 +9,25 @@
 namespace aiok::data {
 namespace {
 
-// Lines in a text file, counting a last line without a newline.
+// Lines in a text file, counting a last line without a newline. Scanned pages are released
+// as it goes, so counting a file larger than memory does not hold it resident.
 int64_t CountLines(const MappedFile& file) {
+  constexpr size_t kStep = size_t{64} << 20;
   int64_t lines = 0;
-  const char* p = file.data();
-  const char* end = p + file.size();
-  while (p < end) {
-    ++lines;
-    const void* nl = std::memchr(p, '\n', static_cast<size_t>(end - p));
-    if (nl == nullptr) break;
-    p = static_cast<const char*>(nl) + 1;
+  const char* data = file.data();
+  const size_t size = file.size();
+  for (size_t begin = 0; begin < size; begin += kStep) {
+    const char* p = data + begin;
+    const char* end = data + std::min(size, begin + kStep);
+    while (p < end) {
+      const void* nl = std::memchr(p, '\n', static_cast<size_t>(end - p));
+      if (nl == nullptr) break;
+      ++lines;
+      p = static_cast<const char*>(nl) + 1;
+    }
+    file.Release(begin, begin + kStep);
   }
+  if (size > 0 && data[size - 1] != '\n') ++lines;  // a last line without a newline
   return lines;
 }
 

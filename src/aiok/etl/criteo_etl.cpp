@@ -295,7 +295,12 @@ EtlSummary RunCriteoEtl(const PipelineSpec& spec, const EtlOptions& options,
   std::vector<std::mutex> column_locks(data::kCriteoDense + data::kCriteoCategorical);
   std::vector<CachedBatch> cache(static_cast<size_t>(source.BatchCount(reader_options)));
   std::mutex cache_mutex;
-  bool cached = options.cache_mb > 0;
+  // Cache only if the whole input will fit (codes and dense values, ~209 bytes a row for the
+  // Criteo layout); the running count below stays as a guard.
+  constexpr int64_t kCachedBytesPerRow =
+      1 + 8 * data::kCriteoDense + 4 * data::kCriteoCategorical;
+  const int64_t cache_budget = options.cache_mb * (int64_t{1} << 20);
+  bool cached = lines * kCachedBytesPerRow <= cache_budget;
   int64_t cache_bytes = 0;
   const int phases = pipeline.FitPhases();
   auto train_rows_of = [&](const CriteoBatch& batch) {
@@ -327,7 +332,7 @@ EtlSummary RunCriteoEtl(const PipelineSpec& spec, const EtlOptions& options,
           std::lock_guard<std::mutex> lock(cache_mutex);
           if (!cached) return;
           cache_bytes += BatchBytes(entry);
-          if (cache_bytes > options.cache_mb * (int64_t{1} << 20)) {
+          if (cache_bytes > cache_budget) {
             cached = false;
             cache = {};
             return;
@@ -412,13 +417,20 @@ EtlSummary RunCriteoEtl(const PipelineSpec& spec, const EtlOptions& options,
       });
     } else {
       ++summary.input_passes;
+      // Each reader thread transforms its own batch; writes still go in file order.
+      OrderedTurns turns;
       source.Read(
-          reader_options, ctx,
-          [&](CriteoBatch& batch) {
-            write(TransformBatch(pipeline, batch, nullptr, ctx.threads));
-            progress.Advance(batch.lines);
-          },
-          nullptr);
+          reader_options, ctx, [](CriteoBatch&) {},
+          [&](CriteoBatch& batch, int64_t index) {
+            try {
+              const TransformedBatch t = TransformBatch(pipeline, batch, nullptr, 1);
+              turns.Commit(index, [&] { write(t); });
+              progress.Advance(batch.lines);
+            } catch (...) {
+              turns.Abort();
+              throw;
+            }
+          });
     }
   }
   for (auto& writer : writers) writer->Close();
