@@ -143,12 +143,15 @@ void FitBatch(Pipeline& pipeline, int phase, CriteoBatch& batch, int64_t train_r
   }
 }
 
-void FinishPhase(Pipeline& pipeline, int phase) {
+// Finishes the fit of phase `phase`, column by column in parallel (sorting vocabularies).
+void FinishPhase(Pipeline& pipeline, int phase, int threads) {
+  std::vector<ColumnChain*> chains;
   for (auto* group : {&pipeline.dense(), &pipeline.categorical()}) {
-    for (ColumnChain& chain : *group) {
-      if (auto op = FitOperatorOfPhase(chain, phase)) chain.ops[*op]->FinishFit();
-    }
+    for (ColumnChain& chain : *group) chains.push_back(&chain);
   }
+  ParallelFor(static_cast<int64_t>(chains.size()), threads, [&](int64_t i) {
+    if (auto op = FitOperatorOfPhase(*chains[i], phase)) chains[i]->ops[*op]->FinishFit();
+  });
 }
 
 // A batch after the pipeline: what the shards hold.
@@ -249,7 +252,11 @@ EtlSummary RunCriteoEtl(const PipelineSpec& spec, const EtlOptions& options,
 
   // Split boundaries are source lines (rows for Parquet), so they do not move when lines are
   // rejected.
+  auto since_start = [&] {
+    return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  };
   const data::CriteoSource source(options.input, ctx.threads);
+  spdlog::debug("etl: counted {} records in {:.3f}s", source.records(), since_start());
   const int64_t lines = source.records();
   const data::SplitRanges ranges = data::KaggleSplits(lines);
 
@@ -341,7 +348,9 @@ EtlSummary RunCriteoEtl(const PipelineSpec& spec, const EtlOptions& options,
         });
   }
   summary.input_passes = 1;
-  if (phases > 0) FinishPhase(pipeline, 0);
+  spdlog::debug("etl: parsed and fitted at {:.3f}s", since_start());
+  if (phases > 0) FinishPhase(pipeline, 0, ctx.threads);
+  spdlog::debug("etl: fit finished at {:.3f}s", since_start());
 
   // Later fit phases (dense chains with several fitted operators) go over the cache or read
   // the input again.
@@ -358,7 +367,7 @@ EtlSummary RunCriteoEtl(const PipelineSpec& spec, const EtlOptions& options,
       ++summary.input_passes;
       source.Read(reader_options, ctx, [](CriteoBatch&) {}, fit);
     }
-    FinishPhase(pipeline, phase);
+    FinishPhase(pipeline, phase, ctx.threads);
   }
 
   // Transform and write every split.
@@ -434,6 +443,7 @@ EtlSummary RunCriteoEtl(const PipelineSpec& spec, const EtlOptions& options,
     }
   }
   for (auto& writer : writers) writer->Close();
+  spdlog::debug("etl: transformed and written at {:.3f}s", since_start());
   if (rejects) rejects->Commit();
 
   fs::create_directories(temp.path + "/etl_state");
@@ -449,7 +459,9 @@ EtlSummary RunCriteoEtl(const PipelineSpec& spec, const EtlOptions& options,
   schema.rejected = read.rejected;
   schema.pipeline = spec.ToJson();
   WriteFileAtomic(temp.path + "/schema.json", schema.ToJson().dump(2) + "\n");
+  spdlog::debug("etl: state and schema written at {:.3f}s", since_start());
   ReplaceDirectory(temp.path, options.out_dir);
+  spdlog::debug("etl: output in place at {:.3f}s", since_start());
   temp.keep = true;
 
   summary.lines = read.lines;
