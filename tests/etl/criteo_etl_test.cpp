@@ -11,6 +11,7 @@
 #include <sstream>
 
 #include "aiok/core/atomic_file.h"
+#include "aiok/core/config.h"
 #include "aiok/core/error.h"
 #include "aiok/data/criteo_generator.h"
 #include "aiok/data/dataset.h"
@@ -144,14 +145,13 @@ fs::path* CriteoEtlTest::root_ = nullptr;
 
 TEST_F(CriteoEtlTest, PresetMatchesStraightforwardImplementation) {
   const Straightforward expected(Raw(), 3);
-  EtlOptions cached;
-  cached.shard_rows = 1000;  // several shards per split
-  Run(Raw(), Out("cached"), cached);
-  EtlOptions streamed;
-  streamed.cache_mb = 0;  // forces a second read of the input
-  const EtlSummary summary = Run(Raw(), Out("streamed"), streamed);
-  EXPECT_EQ(summary.input_passes, 2);
-  for (const char* dir : {"cached", "streamed"}) {
+  EtlOptions several_shards;
+  several_shards.shard_rows = 1000;  // several shards per split
+  Run(Raw(), Out("shards_1000"), several_shards);
+  EtlOptions small_batches;
+  small_batches.shard_rows = 333;  // shard boundaries inside batches
+  Run(Raw(), Out("small"), small_batches);
+  for (const char* dir : {"shards_1000", "small"}) {
     for (const char* split : {"train", "valid", "test"}) {
       const SplitRows got = ReadSplit(Out(dir), split);
       const SplitRows& want = expected.splits.at(split);
@@ -162,6 +162,78 @@ TEST_F(CriteoEtlTest, PresetMatchesStraightforwardImplementation) {
         ASSERT_NEAR(got.dense[i], want.dense[i], 1e-6) << dir << " " << split << " value " << i;
       }
     }
+  }
+}
+
+TEST_F(CriteoEtlTest, FittedDenseChainsAndFitFreeCategoriesMatchByHand) {
+  // Dense: fill with the train median, then standardize with train statistics of the filled
+  // values: two fit phases, so dense values leave pass 1 raw and are finished afterwards.
+  // Categorical: hash_bucket (no fit) on C1..C13, categorify on C14..C26.
+  const std::string yaml = R"(
+steps:
+  - columns: [I1..I13]
+    ops: [{fill_missing: {strategy: median}}, {normalize: {method: standard}}]
+  - columns: [C1..C13]
+    ops: [{hash_bucket: {buckets: 1000}}]
+  - columns: [C14..C26]
+    ops: [{categorify: {freq_threshold: 2}}]
+)";
+  EtlOptions options;
+  options.input = Raw();
+  options.out_dir = Out("fitted_dense");
+  options.shard_rows = 2500;
+  RunCriteoEtl(PipelineSpec::FromJson(ParseConfigText(yaml, "p.yaml"), "p.yaml"), options, ctx_);
+
+  const Straightforward raw(Raw(), 2);
+  const int64_t train_end = 6000;
+  std::vector<std::vector<double>> filled(13);
+  std::vector<double> mean(13), stddev(13);
+  for (int d = 0; d < 13; ++d) {
+    std::vector<double> present;
+    for (int64_t r = 0; r < train_end; ++r) {
+      if (!raw.rows[r][1 + d].empty()) present.push_back(std::stod(raw.rows[r][1 + d]));
+    }
+    std::sort(present.begin(), present.end());
+    const size_t n = present.size();
+    const double median = (present[(n - 1) / 2] + present[n / 2]) / 2;
+    double sum = 0;
+    for (int64_t r = 0; r < 7000; ++r) {
+      const std::string& f = raw.rows[r][1 + d];
+      filled[d].push_back(f.empty() ? median : std::stod(f));
+      if (r < train_end) sum += filled[d].back();
+    }
+    mean[d] = sum / train_end;
+    double m2 = 0;
+    for (int64_t r = 0; r < train_end; ++r) m2 += (filled[d][r] - mean[d]) * (filled[d][r] - mean[d]);
+    stddev[d] = std::sqrt(m2 / train_end);
+  }
+  OperatorRegistry registry;
+  RegisterBuiltinOperators(registry);
+  auto bucket = registry.Create("hash_bucket", {{"buckets", 1000}}, "test");
+  const SplitRows test = ReadSplit(Out("fitted_dense"), "test");
+  ASSERT_EQ(test.labels.size(), 500u);
+  for (int64_t i = 0; i < 500; ++i) {
+    const int64_t r = 6500 + i;
+    for (int d = 0; d < 13; ++d) {
+      const double want = stddev[d] > 0 ? (filled[d][r] - mean[d]) / stddev[d]
+                                        : filled[d][r] - mean[d];
+      ASSERT_NEAR(test.dense[i * 13 + d], want, 1e-4 * (1 + std::fabs(want))) << "I" << d + 1;
+    }
+    for (int c = 0; c < 13; ++c) {
+      const std::string& f = raw.rows[r][14 + c];
+      const int64_t value = f.empty() ? kMissingValue : std::stoll(f, nullptr, 16);
+      int64_t id;
+      bucket->TransformCategorical(&value, 1, &id);
+      ASSERT_EQ(test.categorical[i * 26 + c], id) << "C" << c + 1;
+    }
+    for (int c = 13; c < 26; ++c) {
+      ASSERT_EQ(test.categorical[i * 26 + c], raw.splits.at("test").categorical[i * 26 + c])
+          << "C" << c + 1;
+    }
+  }
+  // No raw intermediate files are left in the dataset.
+  for (const auto& entry : fs::recursive_directory_iterator(Out("fitted_dense"))) {
+    EXPECT_EQ(entry.path().string().find(".raw."), std::string::npos) << entry.path();
   }
 }
 

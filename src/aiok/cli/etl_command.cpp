@@ -37,13 +37,13 @@ void RunEtl(EtlState& state, CLI::App* command) {
   }
   const etl::EtlSummary summary = etl::RunCriteoEtl(spec, state.options, ctx);
   const data::DatasetSchema schema = data::ReadDatasetSchema(state.options.out_dir);
-  fmt::print("etl: {} rows ({} rejected{}) in {} ({} rows/s, input read {}x) -> {}; "
+  fmt::print("etl: {} rows ({} rejected{}) in {} ({} rows/s) -> {}; "
              "train {} / valid {} / test {} rows\n",
              summary.rows, summary.rejected,
              summary.rejected > 0 ? ", see " + state.options.out_dir + "/rejects.tsv" : "",
              HumanSeconds(summary.seconds),
              HumanCount(static_cast<double>(summary.rows) / std::max(summary.seconds, 1e-9)),
-             summary.input_passes, state.options.out_dir, schema.split("train").rows,
+             state.options.out_dir, schema.split("train").rows,
              schema.split("valid").rows, schema.split("test").rows);
 }
 
@@ -73,10 +73,6 @@ void AddEtlCommand(CLI::App& app) {
       ->capture_default_str();
   command->add_option("--shard-rows", state->options.shard_rows, "rows per shard file")
       ->check(CLI::Range(int64_t{1}, int64_t{1} << 40))
-      ->capture_default_str();
-  command->add_option("--cache-mb", state->options.cache_mb,
-                      "memory for parsed rows between passes; beyond it the input is read again")
-      ->check(CLI::Range(int64_t{0}, int64_t{1} << 30))
       ->capture_default_str();
   AddCommonFlags(command, &state->common);
   command->callback([state, command] { RunEtl(*state, command); });

@@ -12,8 +12,9 @@
 
 namespace aiok::data {
 
-MappedFile::MappedFile(std::string path) : path_(std::move(path)) {
-  const int fd = ::open(path_.c_str(), O_RDONLY | O_CLOEXEC);
+MappedFile::MappedFile(std::string path, bool writable)
+    : path_(std::move(path)), writable_(writable) {
+  const int fd = ::open(path_.c_str(), (writable ? O_RDWR : O_RDONLY) | O_CLOEXEC);
   if (fd < 0) Throw(ErrorKind::kIo, "cannot open '{}': {}", path_, std::strerror(errno));
   struct stat info {};
   if (::fstat(fd, &info) != 0 || !S_ISREG(info.st_mode)) {
@@ -22,7 +23,8 @@ MappedFile::MappedFile(std::string path) : path_(std::move(path)) {
   }
   size_ = static_cast<size_t>(info.st_size);
   if (size_ > 0) {
-    void* map = ::mmap(nullptr, size_, PROT_READ, MAP_PRIVATE, fd, 0);
+    void* map = ::mmap(nullptr, size_, writable ? PROT_READ | PROT_WRITE : PROT_READ,
+                       writable ? MAP_SHARED : MAP_PRIVATE, fd, 0);
     if (map == MAP_FAILED) {
       const int err = errno;
       ::close(fd);
@@ -32,6 +34,11 @@ MappedFile::MappedFile(std::string path) : path_(std::move(path)) {
     data_ = static_cast<const char*>(map);
   }
   ::close(fd);
+}
+
+char* MappedFile::mutable_data() const {
+  AIOK_ASSERT(writable_);
+  return const_cast<char*>(data_);
 }
 
 MappedFile::~MappedFile() {

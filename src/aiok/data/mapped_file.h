@@ -8,14 +8,17 @@ namespace aiok::data {
 
 class MappedFile {
  public:
-  /// Maps `path`. Throws Error(kIo) naming the path if it cannot be opened or mapped. An empty
-  /// file maps to size() == 0 and data() == nullptr.
-  explicit MappedFile(std::string path);
+  /// Maps `path` read-only, or shared and writable with `writable` (writes go to the file).
+  /// Throws Error(kIo) naming the path if it cannot be opened or mapped. An empty file maps
+  /// to size() == 0 and data() == nullptr.
+  explicit MappedFile(std::string path, bool writable = false);
   ~MappedFile();
   MappedFile(const MappedFile&) = delete;
   MappedFile& operator=(const MappedFile&) = delete;
 
   const char* data() const { return data_; }
+  /// The bytes, for writing; only for a writable mapping.
+  char* mutable_data() const;
   size_t size() const { return size_; }
   const std::string& path() const { return path_; }
 
@@ -27,6 +30,7 @@ class MappedFile {
   std::string path_;
   const char* data_ = nullptr;
   size_t size_ = 0;
+  bool writable_ = false;
 };
 
 }  // namespace aiok::data

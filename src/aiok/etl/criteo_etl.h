@@ -1,9 +1,10 @@
 // `aiok etl` on Criteo-layout input: fit a pipeline on the train split, transform every split,
 // and write a dataset directory (data/dataset.h).
 //
-// Passes: the input is parsed once while the first fit phase runs on train rows; parsed
-// batches are kept in memory while they fit in `cache_mb`, otherwise later passes (further
-// fit phases, the transform) parse the input again — so any size streams in bounded memory.
+// The input is read once (etl/batch_encoder.h): pass 1 parses, fits on the train rows and
+// writes the shards — categorical codes where ids wait for the fit, raw dense values where
+// a dense chain still needs fitting — and pass 2 finishes the shards in place. Memory stays
+// bounded whatever the input size.
 #pragma once
 
 #include <string>
@@ -19,7 +20,6 @@ struct EtlOptions {
   std::string out_dir;  ///< dataset directory to write
   data::OnError on_error = data::OnError::kFail;
   int64_t shard_rows = int64_t{1} << 20;
-  int64_t cache_mb = 4096;  ///< memory for parsed batches between passes
 };
 
 struct EtlSummary {
@@ -27,7 +27,6 @@ struct EtlSummary {
   int64_t rows = 0;
   int64_t rejected = 0;
   int64_t input_bytes = 0;
-  int input_passes = 0;  ///< times the input file was read
   double seconds = 0.0;
 };
 
