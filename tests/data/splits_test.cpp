@@ -1,5 +1,7 @@
 #include "aiok/data/splits.h"
 
+#include "aiok/core/error.h"
+
 #include <gtest/gtest.h>
 
 namespace aiok::data {
@@ -38,6 +40,39 @@ TEST(KaggleSplits, CoverEveryRowOnceWithNearEqualDays) {
     for (int day = 0; day < kKaggleDays; ++day) {
       const int64_t size = KaggleDayStart(rows, day + 1) - KaggleDayStart(rows, day);
       EXPECT_LE(std::abs(size - rows / kKaggleDays), 1) << rows << " rows, day " << day;
+    }
+  }
+}
+
+}  // namespace
+}  // namespace aiok::data
+
+namespace aiok::data {
+namespace {
+
+TEST(SplitRule, KaggleByDefaultAndFractions) {
+  const SplitRanges kaggle = SplitRule::Parse("kaggle").Apply(100);
+  EXPECT_EQ(kaggle.train.end, 85);
+  const SplitRanges fractions = SplitRule::Parse("fractions:0.8,0.15").Apply(1000);
+  EXPECT_EQ(fractions.train.begin, 0);
+  EXPECT_EQ(fractions.train.end, 800);
+  EXPECT_EQ(fractions.valid.end, 950);
+  EXPECT_EQ(fractions.test.end, 1000);
+  const SplitRanges no_valid = SplitRule::Parse("fractions:0.9,0").Apply(10);
+  EXPECT_EQ(no_valid.valid.size(), 0);
+  EXPECT_EQ(no_valid.test.size(), 1);
+}
+
+TEST(SplitRule, BadRulesShowTheForms) {
+  for (const char* bad : {"random", "fractions:", "fractions:0.9", "fractions:0.9,0.2",
+                          "fractions:0,0.5", "fractions:0.8,0.1x"}) {
+    try {
+      SplitRule::Parse(bad);
+      ADD_FAILURE() << bad;
+    } catch (const Error& e) {
+      EXPECT_NE(std::string(e.what()).find("expected 'kaggle' or 'fractions:T,V'"),
+                std::string::npos)
+          << e.what();
     }
   }
 }

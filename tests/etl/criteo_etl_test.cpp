@@ -264,6 +264,26 @@ TEST_F(CriteoEtlTest, SchemaRecordsSplitsCardinalitiesSourceAndTruth) {
   EXPECT_EQ(std::memcmp(test.truth.data(), all.data() + 6500 * 4, 500 * 4), 0);
 }
 
+TEST_F(CriteoEtlTest, FractionSplitRuleCutsAtTheFractions) {
+  EtlOptions options;
+  options.split_rule = "fractions:0.5,0.25";
+  Run(Raw(), Out("fractions"), options);
+  const data::DatasetSchema schema = data::ReadDatasetSchema(Out("fractions"));
+  EXPECT_EQ(schema.split_rule, "fractions:0.5,0.25");
+  EXPECT_EQ(schema.split("train").rows, 3500);
+  EXPECT_EQ(schema.split("valid").rows, 1750);
+  EXPECT_EQ(schema.split("test").rows, 1750);
+  EXPECT_EQ(schema.split("valid").lines.begin, 3500);
+  EXPECT_EQ(schema.split("test").lines.begin, 5250);
+  EXPECT_THROW(
+      {
+        EtlOptions bad;
+        bad.split_rule = "random";
+        Run(Raw(), Out("bad_rule"), bad);
+      },
+      Error);
+}
+
 TEST_F(CriteoEtlTest, FittedStateReloadsToIdenticalTransform) {
   Run(Raw(), Out("state"));
   const auto state = nlohmann::json::parse(ReadFile(Out("state") + "/etl_state/pipeline.json"));

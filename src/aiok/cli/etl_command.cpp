@@ -71,6 +71,10 @@ void AddEtlCommand(CLI::App& app) {
                       "bad lines: fail (stop, naming the line) or skip (write DIR/rejects.tsv)")
       ->check(CLI::IsMember({"fail", "skip"}))
       ->capture_default_str();
+  command->add_option("--split", state->options.split_rule,
+                      "train/valid/test by position: kaggle (days 0-5 / 6a / 6b) or "
+                      "fractions:T,V (e.g. fractions:0.8,0.1)")
+      ->capture_default_str();
   command->add_option("--shard-rows", state->options.shard_rows, "rows per shard file")
       ->check(CLI::Range(int64_t{1}, int64_t{1} << 40))
       ->capture_default_str();

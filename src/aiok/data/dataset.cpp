@@ -49,8 +49,8 @@ nlohmann::json DatasetSchema::ToJson() const {
   return {{"format_version", kDatasetFormatVersion},
           {"columns", columns},
           {"splits", splits_json},
-          {"split_rule",
-           "kaggle: 7 near-equal days by source line; days 0-5 train, day 6 halves valid/test"},
+          {"split_rule", split_rule},
+          {"split_rule_meaning", SplitRule::Parse(split_rule).Describe()},
           {"source", source},
           {"rejected_lines", rejected},
           {"pipeline", pipeline},
@@ -89,6 +89,7 @@ DatasetSchema DatasetSchema::FromJson(const nlohmann::json& json, const std::str
     schema.source = json.at("source");
     schema.rejected = json.value("rejected_lines", int64_t{0});
     schema.pipeline = json.value("pipeline", nlohmann::json());
+    schema.split_rule = json.value("split_rule", "kaggle");
     return schema;
   } catch (const nlohmann::json::exception& e) {
     Throw(ErrorKind::kInvalidInput, "{}: not a valid dataset schema: {}", source, e.what());

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cstdint>
+#include <string>
 
 namespace aiok::data {
 
@@ -28,5 +29,26 @@ int64_t KaggleDayStart(int64_t rows, int day);
 
 /// The Kaggle train/valid/test split of `rows` rows.
 SplitRanges KaggleSplits(int64_t rows);
+
+/// How rows are cut into train, valid and test, by position:
+///   "kaggle"          the Kaggle convention above (the default);
+///   "fractions:T,V"   the first T of the rows train, the next V valid, the rest test.
+class SplitRule {
+ public:
+  /// Parses the forms above; anything else throws Error(kConfig) showing them.
+  static SplitRule Parse(const std::string& text);
+
+  SplitRanges Apply(int64_t rows) const;
+  /// The rule as written ("kaggle", "fractions:0.8,0.1").
+  const std::string& text() const { return text_; }
+  /// A sentence for schemas and reports.
+  std::string Describe() const;
+
+ private:
+  std::string text_;
+  bool kaggle_ = true;
+  double train_ = 0.0;
+  double valid_ = 0.0;
+};
 
 }  // namespace aiok::data

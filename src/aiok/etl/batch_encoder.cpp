@@ -234,6 +234,15 @@ void FinishShards(const Pipeline& pipeline, const BatchEncoder& encoder, const s
         for (size_t r = 0; r < rows; ++r) out[r * n_dense + d] = static_cast<float>(values[r]);
       }
     }
+    // Done with these pages: drop them from this process (written pages stay in the page
+    // cache for the file), so finishing a dataset larger than memory stays bounded too.
+    if (f.categorical) {
+      f.categorical->Release(block.begin * n_cat * sizeof(int32_t), block.end * n_cat * sizeof(int32_t));
+    }
+    if (f.raw_dense) {
+      f.raw_dense->Release(block.begin * n_dense * sizeof(double), block.end * n_dense * sizeof(double));
+      f.dense->Release(block.begin * n_dense * sizeof(float), block.end * n_dense * sizeof(float));
+    }
     if (progress) progress->Advance(static_cast<int64_t>(rows));
   });
   for (size_t s = 0; s < shards.size(); ++s) {

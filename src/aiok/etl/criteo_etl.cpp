@@ -71,13 +71,14 @@ EtlSummary RunCriteoEtl(const PipelineSpec& spec, const EtlOptions& options,
     return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   };
   Pipeline pipeline(spec, DenseNames(), CategoricalNames(), "pipeline");
+  const data::SplitRule split_rule = data::SplitRule::Parse(options.split_rule);
   CheckReplaceable(options.out_dir);
 
   // Split boundaries are source lines (rows for Parquet), so they do not move when lines are
   // rejected.
   const data::CriteoSource source(options.input, ctx.threads);
   const int64_t lines = source.records();
-  const data::SplitRanges ranges = data::KaggleSplits(lines);
+  const data::SplitRanges ranges = split_rule.Apply(lines);
   spdlog::debug("etl: counted {} records in {:.3f}s", lines, since_start());
   StagingDirectory staging(options.out_dir);
   const std::string& dir = staging.path();
@@ -203,6 +204,7 @@ EtlSummary RunCriteoEtl(const PipelineSpec& spec, const EtlOptions& options,
   if (truth) schema.source["truth"] = fs::absolute(truth->path()).string();
   schema.rejected = read.rejected;
   schema.pipeline = spec.ToJson();
+  schema.split_rule = split_rule.text();
   WriteFileAtomic(dir + "/schema.json", schema.ToJson().dump(2) + "\n");
   staging.Publish();
   spdlog::debug("etl: output in place at {:.3f}s", since_start());

@@ -20,6 +20,7 @@ struct EtlOptions {
   std::string out_dir;  ///< dataset directory to write
   data::OnError on_error = data::OnError::kFail;
   int64_t shard_rows = int64_t{1} << 20;
+  std::string split_rule = "kaggle";  ///< see data::SplitRule
 };
 
 struct EtlSummary {
