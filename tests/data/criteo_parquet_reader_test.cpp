@@ -7,6 +7,7 @@
 
 #include "aiok/core/error.h"
 #include "aiok/data/criteo_generator.h"
+#include "batch_gathering.h"
 #include "aiok/data/duckdb_client.h"
 
 namespace aiok::data {
@@ -48,18 +49,7 @@ class CriteoParquetTest : public ::testing::Test {
     CriteoReaderOptions options;
     options.on_error = on_error;
     CriteoBatch all;
-    auto gather = [&](CriteoBatch& batch) {
-      all.rows += batch.rows;
-      all.label.insert(all.label.end(), batch.label.begin(), batch.label.end());
-      for (int d = 0; d < kCriteoDense; ++d) {
-        all.dense[d].insert(all.dense[d].end(), batch.dense[d].begin(), batch.dense[d].end());
-      }
-      for (int c = 0; c < kCriteoCategorical; ++c) {
-        all.category[c].insert(all.category[c].end(), batch.category[c].begin(),
-                               batch.category[c].end());
-      }
-      all.rejects.insert(all.rejects.end(), batch.rejects.begin(), batch.rejects.end());
-    };
+    auto gather = [&](CriteoBatch& batch) { AppendBatch(batch, &all); };
     if (parquet) {
       ReadCriteoParquet(path, options, ctx_, gather);
     } else {

@@ -12,6 +12,7 @@
 #include "aiok/core/atomic_file.h"
 #include "aiok/core/error.h"
 #include "aiok/data/criteo_generator.h"
+#include "batch_gathering.h"
 
 namespace aiok::data {
 namespace {
@@ -49,16 +50,7 @@ class CriteoReaderTest : public ::testing::Test {
     const CriteoReadSummary s = ReadCriteoTsv(path, options, ctx_, [&](CriteoBatch& batch) {
       EXPECT_EQ(batch.first_row, next_row) << "batches arrive in file order";
       next_row += batch.rows;
-      all.rows += batch.rows;
-      all.label.insert(all.label.end(), batch.label.begin(), batch.label.end());
-      for (int d = 0; d < kCriteoDense; ++d) {
-        all.dense[d].insert(all.dense[d].end(), batch.dense[d].begin(), batch.dense[d].end());
-      }
-      for (int c = 0; c < kCriteoCategorical; ++c) {
-        all.category[c].insert(all.category[c].end(), batch.category[c].begin(),
-                               batch.category[c].end());
-      }
-      all.rejects.insert(all.rejects.end(), batch.rejects.begin(), batch.rejects.end());
+      AppendBatch(batch, &all);
     });
     if (summary) *summary = s;
     return all;

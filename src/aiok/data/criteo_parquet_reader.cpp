@@ -117,12 +117,7 @@ CriteoReadSummary ReadCriteoParquet(const std::string& path, const CriteoReaderO
   int64_t batch_index = 0;
   auto flush = [&] {
     if (batch.lines == 0) return;
-    batch.first_line = summary.lines + 1;
-    batch.first_row = summary.rows;
-    for (RejectedLine& reject : batch.rejects) reject.line += batch.first_line;
-    summary.lines += batch.lines;
-    summary.rows += batch.rows;
-    summary.rejected += static_cast<int64_t>(batch.rejects.size());
+    NumberBatch(batch, &summary);
     in_order(batch);
     if (concurrently) concurrently(batch, batch_index);
     ++batch_index;

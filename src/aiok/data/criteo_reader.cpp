@@ -251,6 +251,15 @@ OnError ParseOnError(const std::string& text) {
   Throw(ErrorKind::kConfig, "on-error must be 'fail' or 'skip', got '{}'", text);
 }
 
+void NumberBatch(CriteoBatch& batch, CriteoReadSummary* summary) {
+  batch.first_line = summary->lines + 1;
+  batch.first_row = summary->rows;
+  for (RejectedLine& reject : batch.rejects) reject.line += batch.first_line;
+  summary->lines += batch.lines;
+  summary->rows += batch.rows;
+  summary->rejected += static_cast<int64_t>(batch.rejects.size());
+}
+
 int64_t CriteoBatchCount(int64_t bytes, const CriteoReaderOptions& options) {
   return (bytes + options.range_bytes - 1) / options.range_bytes;
 }
@@ -282,16 +291,11 @@ CriteoReadSummary ReadCriteoTsv(const std::string& path, const CriteoReaderOptio
       const std::optional<LineProblem> problem =
           parser.Parse(file.data(), file.size(), begin, end, &batch);
       turns.Commit(index, [&] {
-        batch.first_line = summary.lines + 1;
-        batch.first_row = summary.rows;
         if (problem) {
-          ThrowAt(TextLocation{path, batch.first_line + problem->relative_line, problem->column},
+          ThrowAt(TextLocation{path, summary.lines + 1 + problem->relative_line, problem->column},
                   "{}", problem->what);
         }
-        for (RejectedLine& reject : batch.rejects) reject.line += batch.first_line;
-        summary.lines += batch.lines;
-        summary.rows += batch.rows;
-        summary.rejected += static_cast<int64_t>(batch.rejects.size());
+        NumberBatch(batch, &summary);
         in_order(batch);
       });
       if (concurrently) concurrently(batch, index);

@@ -85,6 +85,10 @@ CriteoReadSummary ReadCriteoTsv(
     const std::function<void(CriteoBatch&)>& in_order,
     const std::function<void(CriteoBatch&, int64_t)>& concurrently = nullptr);
 
+/// Gives a parsed batch its place in the file — first line and row numbers, rejects' line
+/// numbers made absolute — and counts it into `summary`. Readers call it in file order.
+void NumberBatch(CriteoBatch& batch, CriteoReadSummary* summary);
+
 /// Number of batches ReadCriteoTsv makes of a file of `bytes` bytes.
 int64_t CriteoBatchCount(int64_t bytes, const CriteoReaderOptions& options);
 
