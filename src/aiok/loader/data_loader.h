@@ -1,0 +1,101 @@
+// The data connector: batches of a dataset directory's split for training and evaluation.
+// Shards are memory-mapped; a batch of consecutive rows inside one shard is handed out as a
+// view into the mapping (no copy), other batches are gathered. Background workers build the
+// next batches while the trainer works, in a fixed order (see EpochPlan), so runs repeat
+// exactly for a seed whatever the number of workers.
+#pragma once
+
+#include <atomic>
+#include <condition_variable>
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "aiok/core/options.h"
+#include "aiok/data/dataset.h"
+#include "aiok/loader/epoch_plan.h"
+
+namespace aiok::loader {
+
+struct LoaderOptions {
+  int64_t batch_size = 2048;
+  bool shuffle = true;
+  int64_t shuffle_window = int64_t{1} << 20;
+  bool drop_last = false;
+  int64_t prefetch = 4;
+  int64_t workers = 1;
+
+  template <typename V>
+  void Visit(V& v) {
+    v.Int("batch-size", &batch_size, 1, int64_t{1} << 24, "rows per batch");
+    v.Flag("shuffle", &shuffle, "visit rows in a seeded random order each epoch");
+    v.Int("shuffle-window", &shuffle_window, 1, int64_t{1} << 40,
+          "rows permuted together (after shuffling the shard order)");
+    v.Flag("drop-last", &drop_last, "drop the epoch's final partial batch");
+    v.Int("prefetch", &prefetch, 1, 1024, "batches built ahead of the trainer");
+    v.Int("loader-workers", &workers, 1, 64, "threads building batches");
+  }
+};
+
+/// One batch, row-major: labels [rows], dense [rows x dense], categorical [rows x cat].
+/// The pointers stay valid while the Batch (and its loader) lives.
+struct Batch {
+  int64_t index = 0;  ///< position in this rank's epoch
+  int64_t rows = 0;
+  const uint8_t* labels = nullptr;
+  const float* dense = nullptr;
+  const int32_t* categorical = nullptr;
+  bool copied = false;  ///< gathered into the storage below rather than viewed in place
+
+  std::vector<uint8_t> label_storage;
+  std::vector<float> dense_storage;
+  std::vector<int32_t> categorical_storage;
+};
+
+class DataLoader {
+ public:
+  /// Opens `split` of the dataset in `dir` for `rank` of `world_size` ranks.
+  DataLoader(const std::string& dir, const std::string& split, const LoaderOptions& options,
+             int rank = 0, int world_size = 1, uint64_t seed = 0);
+  ~DataLoader();
+  DataLoader(const DataLoader&) = delete;
+  DataLoader& operator=(const DataLoader&) = delete;
+
+  const data::DatasetSchema& schema() const { return schema_; }
+  int64_t rows() const { return reader_.rows(); }
+
+  /// Starts epoch `epoch` (its order depends on the seed and the epoch number), stopping the
+  /// previous one if it is not finished.
+  void StartEpoch(int64_t epoch);
+  /// Batches per epoch for this rank (the same on every rank).
+  int64_t batches() const;
+  /// The next batch of the epoch, in order; nullopt when the epoch is done.
+  std::optional<Batch> Next();
+
+ private:
+  Batch Build(int64_t index) const;
+  void Produce();
+  void StopWorkers();
+
+  data::DatasetSchema schema_;
+  data::SplitReader reader_;
+  LoaderOptions options_;
+  EpochPlanOptions plan_options_;
+  std::unique_ptr<EpochPlan> plan_;
+
+  // Batches built ahead, in a ring indexed by batch number mod prefetch.
+  std::mutex mutex_;
+  std::condition_variable changed_;
+  std::vector<std::optional<Batch>> ring_;
+  int64_t next_to_build_ = 0;
+  int64_t next_to_take_ = 0;
+  bool stopping_ = false;
+  std::exception_ptr error_;
+  std::vector<std::thread> workers_;
+};
+
+}  // namespace aiok::loader

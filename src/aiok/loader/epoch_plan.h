@@ -1,0 +1,65 @@
+// Which rows make up each batch of an epoch, for one rank — pure arithmetic, no I/O.
+//
+// Rows of a split are numbered 0..N-1 across its shards. With shuffling, an epoch visits the
+// shards in a seeded random order and, within consecutive windows of `shuffle_window` rows of
+// that stream, in a seeded random permutation (a keyed Feistel network, so no index array is
+// stored). The stream is cut into batches; batch k goes to rank k mod world_size. Every rank
+// gets the same number of batches: ranks that run out wrap around to the epoch's first
+// batches (as PyTorch's DistributedSampler pads), so with one rank every row appears exactly
+// once per epoch.
+#pragma once
+
+#include <cstdint>
+#include <vector>
+
+namespace aiok::loader {
+
+struct EpochPlanOptions {
+  int64_t batch_size = 2048;
+  bool shuffle = true;
+  int64_t shuffle_window = int64_t{1} << 20;  ///< rows permuted together
+  bool drop_last = false;  ///< drop the epoch's final partial batch
+  int rank = 0;
+  int world_size = 1;
+  uint64_t seed = 0;
+};
+
+/// A row: shard index and row within the shard.
+struct RowRef {
+  int32_t shard;
+  int64_t row;
+};
+
+class EpochPlan {
+ public:
+  /// `shard_rows` gives the rows of each shard in dataset order.
+  EpochPlan(std::vector<int64_t> shard_rows, const EpochPlanOptions& options, int64_t epoch);
+
+  /// Batches this rank gets this epoch (the same on every rank).
+  int64_t batches() const { return batches_per_rank_; }
+  /// Rows in this rank's batch `i` (the final global batch may be smaller).
+  int64_t BatchRows(int64_t i) const;
+  /// The rows of this rank's batch `i`, in order.
+  void BatchRowRefs(int64_t i, std::vector<RowRef>* out) const;
+  /// Whether this rank's batch `i` is rows [first, first + BatchRows(i)) of one shard, in
+  /// order (no shuffling, no shard boundary): then a loader can hand out views, not copies.
+  bool Contiguous(int64_t i, RowRef* first) const;
+
+  int64_t total_rows() const { return total_rows_; }
+
+ private:
+  int64_t GlobalBatch(int64_t i) const;
+  int64_t StreamPosition(int64_t position) const;  // shuffled position -> stream position
+  RowRef Locate(int64_t stream_position) const;
+
+  EpochPlanOptions options_;
+  std::vector<int64_t> shard_rows_;
+  std::vector<int32_t> shard_order_;     // stream order of shards
+  std::vector<int64_t> stream_offsets_;  // first stream position of each stream shard
+  int64_t total_rows_ = 0;
+  int64_t global_batches_ = 0;
+  int64_t batches_per_rank_ = 0;
+  uint64_t key_ = 0;
+};
+
+}  // namespace aiok::loader
