@@ -1,0 +1,91 @@
+#include "aiok/models/dlrm.h"
+
+#include <gtest/gtest.h>
+
+#include "aiok/core/error.h"
+
+namespace aiok::models {
+namespace {
+
+DlrmOptions Tiny(Interaction interaction) {
+  DlrmOptions options;
+  options.dense_features = 3;
+  options.table_sizes = {5, 7};
+  options.embedding_dim = 2;
+  options.bottom_mlp = {4, 2};
+  options.top_mlp = {3, 1};
+  options.interaction = interaction;
+  return options;
+}
+
+TEST(Dlrm, DotInteractionByHand) {
+  Dlrm model(Tiny(Interaction::kDot));
+  // Bottom output b and embeddings e1, e2 for one row; features: b, then <e1,b>, <e2,b>, <e2,e1>.
+  const torch::Tensor b = torch::tensor({{1.0f, 2.0f}});
+  const torch::Tensor e = torch::tensor({{{3.0f, 4.0f}, {5.0f, 6.0f}}});
+  const torch::Tensor z = model->Interact(b, e);
+  EXPECT_TRUE(torch::equal(z, torch::tensor({{1.0f, 2.0f, 11.0f, 17.0f, 39.0f}})));
+  EXPECT_EQ(Tiny(Interaction::kDot).InteractionWidth(), 5);
+}
+
+TEST(Dlrm, DotWithSelfAndCatByHand) {
+  const torch::Tensor b = torch::tensor({{1.0f, 2.0f}});
+  const torch::Tensor e = torch::tensor({{{3.0f, 4.0f}, {5.0f, 6.0f}}});
+  Dlrm with_self(Tiny(Interaction::kDotWithSelf));
+  // Lower triangle with the diagonal, row by row: <b,b>; <e1,b>, <e1,e1>; <e2,b>, <e2,e1>, <e2,e2>.
+  EXPECT_TRUE(torch::equal(with_self->Interact(b, e),
+                           torch::tensor({{1.0f, 2.0f, 5.0f, 11.0f, 25.0f, 17.0f, 39.0f, 61.0f}})));
+  Dlrm cat(Tiny(Interaction::kCat));
+  EXPECT_TRUE(torch::equal(cat->Interact(b, e),
+                           torch::tensor({{1.0f, 2.0f, 3.0f, 4.0f, 5.0f, 6.0f}})));
+}
+
+TEST(Dlrm, ForwardShapesAndKaggleWidth) {
+  for (auto interaction : {Interaction::kDot, Interaction::kDotWithSelf, Interaction::kCat}) {
+    Dlrm model(Tiny(interaction));
+    const torch::Tensor logits =
+        model->forward(torch::randn({6, 3}), torch::tensor({{0, 1}, {4, 6}, {2, 3}, {0, 0}, {1, 1}, {3, 5}},
+                                                          torch::kInt32));
+    EXPECT_EQ(logits.sizes(), torch::IntArrayRef({6}));
+  }
+  DlrmOptions kaggle;
+  kaggle.table_sizes = std::vector<int64_t>(26, 10);
+  ApplyDlrmPreset("dlrm-kaggle", &kaggle);
+  EXPECT_EQ(kaggle.InteractionWidth(), 16 + 27 * 26 / 2);  // 367, as in the reference
+}
+
+TEST(Dlrm, TrainingStepMovesEveryPart) {
+  Dlrm model(Tiny(Interaction::kDot));
+  const torch::Tensor embedding_before = model->embedding()->weight.clone();
+  std::vector<torch::Tensor> before;
+  for (const auto& p : model->parameters()) before.push_back(p.clone());
+  torch::optim::SGD optimizer(model->parameters(), torch::optim::SGDOptions(0.1));
+  const torch::Tensor logits = model->forward(torch::randn({8, 3}),
+                                              torch::randint(0, 5, {8, 2}, torch::kInt32));
+  torch::binary_cross_entropy_with_logits(logits, torch::ones({8})).backward();
+  optimizer.step();
+  EXPECT_FALSE(torch::equal(embedding_before, model->embedding()->weight));
+  size_t changed = 0;
+  const auto after = model->parameters();
+  for (size_t i = 0; i < after.size(); ++i) changed += !torch::equal(before[i], after[i]);
+  EXPECT_EQ(changed, after.size());
+}
+
+TEST(Dlrm, OptionsAndPresetsAreChecked) {
+  DlrmOptions bad = Tiny(Interaction::kDot);
+  bad.bottom_mlp = {4, 3};  // must end at the embedding dim 2
+  EXPECT_THROW(Dlrm{bad}, Error);
+  bad = Tiny(Interaction::kDot);
+  bad.top_mlp = {3, 2};
+  EXPECT_THROW(Dlrm{bad}, Error);
+  DlrmOptions options;
+  EXPECT_THROW(ApplyDlrmPreset("dlrm-huge", &options), Error);
+  EXPECT_EQ(ParseMlpSizes("13-512-256-64-16", 13), (std::vector<int64_t>{512, 256, 64, 16}));
+  EXPECT_EQ(ParseMlpSizes("512-256-1", 13), (std::vector<int64_t>{512, 256, 1}));
+  EXPECT_THROW(ParseMlpSizes("512--1", 13), Error);
+  EXPECT_THROW(ParseMlpSizes("big", 13), Error);
+  EXPECT_THROW(ParseInteraction("sum"), Error);
+}
+
+}  // namespace
+}  // namespace aiok::models
