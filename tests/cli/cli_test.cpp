@@ -172,6 +172,27 @@ TEST_F(CliTest, EtlSkipModeReportsRejects) {
   EXPECT_NE(text.str().find("501\tcolumn"), std::string::npos) << text.str();
 }
 
+TEST_F(CliTest, TrainRunsThroughTheLibtorchPlugin) {
+  const std::string raw = (dir_ / "raw").string();
+  const std::string ds = (dir_ / "ds").string();
+  const std::string model = (dir_ / "model").string();
+  ASSERT_EQ(Run("datagen criteo --rows 5000 --card-scale 0.001 -q --out " + raw).exit_code, 0);
+  ASSERT_EQ(Run("etl --input " + raw + "/train.txt --out " + ds + " -q").exit_code, 0);
+  const RunResult help = Run("train --help");
+  EXPECT_EQ(help.exit_code, 0);
+  EXPECT_NE(help.out.find("--target-auc"), std::string::npos) << help.out;
+  const RunResult r = Run("train --data " + ds + " --out " + model +
+                          " --preset dlrm-tiny --batch-size 128 --max-steps 20 -q");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.out.find("train: 20 steps"), std::string::npos) << r.out;
+  EXPECT_TRUE(fs::exists(dir_ / "model" / "metrics.json"));
+  ExpectUsageError("train --out " + model, "--data");
+  ExpectUsageError("train --data " + ds + " --out " + model + " --optimizer rmsprop", "--optimizer");
+  const RunResult not_dataset = Run("train --data " + raw + " --out " + model);
+  EXPECT_EQ(not_dataset.exit_code, 1);
+  EXPECT_NE(not_dataset.err.find("not a dataset directory"), std::string::npos) << not_dataset.err;
+}
+
 TEST_F(CliTest, InterruptLeavesNoFileThatLooksComplete) {
   // SIGINT half a second into a long run: exit 130, and neither the data files nor the
   // manifest (nor any temporary) are left behind.

@@ -147,3 +147,25 @@ TEST_F(DataLoaderTest, BadSplitOrDirectory) {
 
 }  // namespace
 }  // namespace aiok::loader
+
+namespace aiok::loader {
+namespace {
+
+TEST_F(DataLoaderTest, StartingMidEpochGivesTheRestOfTheSameEpoch) {
+  LoaderOptions options;
+  options.batch_size = 128;
+  DataLoader loader(dir_, "train", options, 0, 1, 3);
+  loader.StartEpoch(2);
+  const auto whole = Epoch(loader);
+  loader.StartEpoch(2, 10);
+  std::vector<int64_t> rest;
+  while (auto batch = loader.Next()) {
+    for (int64_t r = 0; r < batch->rows; ++r) rest.push_back(static_cast<int64_t>(batch->dense[r * 2]));
+  }
+  ASSERT_EQ(rest.size(), whole.size() - 10 * 128);
+  EXPECT_TRUE(std::equal(rest.begin(), rest.end(), whole.begin() + 10 * 128));
+  EXPECT_THROW(loader.StartEpoch(0, loader.batches() + 1), Error);
+}
+
+}  // namespace
+}  // namespace aiok::loader

@@ -1,5 +1,8 @@
 #include "aiok/cli/cli_common.h"
 
+#include <cstdio>
+
+#include "aiok/core/error.h"
 #include "aiok/core/log.h"
 #include "aiok/core/threads.h"
 
@@ -27,6 +30,36 @@ RunContext StartRun(const CommonFlags& flags) {
   ctx.threads = flags.threads;
   ctx.cancel = &token;
   return ctx;
+}
+
+int RunWithExitCodes(CLI::App& app, const std::function<void()>& body) {
+  constexpr int kExitRuntime = 1;
+  constexpr int kExitUsage = 2;
+  constexpr int kExitInterrupted = 130;
+  try {
+    body();
+  } catch (const CLI::CallForHelp& e) {
+    return app.exit(e);
+  } catch (const CLI::CallForAllHelp& e) {
+    return app.exit(e);
+  } catch (const CLI::CallForVersion& e) {
+    return app.exit(e);
+  } catch (const CLI::ParseError& e) {
+    std::fprintf(stderr, "aiok: usage error: %s\nRun 'aiok --help' or 'aiok <command> --help'.\n",
+                 e.what());
+    return kExitUsage;
+  } catch (const Error& e) {
+    if (e.kind() == ErrorKind::kUsage || e.kind() == ErrorKind::kConfig) {
+      std::fprintf(stderr, "aiok: usage error: %s\nRun 'aiok --help' for the commands.\n", e.what());
+      return kExitUsage;
+    }
+    std::fprintf(stderr, "aiok: %s error: %s\n", ErrorKindName(e.kind()), e.what());
+    return e.kind() == ErrorKind::kCancelled ? kExitInterrupted : kExitRuntime;
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "aiok: error: %s\n", e.what());
+    return kExitRuntime;
+  }
+  return 0;
 }
 
 void FlagBinder::Int(const char* name, int64_t* value, int64_t min, int64_t max,

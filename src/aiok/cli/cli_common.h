@@ -5,6 +5,7 @@
 #include <CLI/CLI.hpp>
 
 #include <cstdint>
+#include <functional>
 #include <string>
 
 #include "aiok/core/context.h"
@@ -26,6 +27,11 @@ void AddCommonFlags(CLI::App* command, CommonFlags* flags);
 /// Applies the common flags (logging, libtorch/OpenMP threads) and returns the run context.
 /// The cancellation token is cancelled by SIGINT/SIGTERM.
 RunContext StartRun(const CommonFlags& flags);
+
+/// Runs `body`, turning what it throws into the documented exit codes — 0 success, 2 usage
+/// (CLI11 parse errors, kUsage, kConfig), 1 runtime, 130 interrupted — with a one-line cause
+/// on stderr. `app` prints help and version requests.
+int RunWithExitCodes(CLI::App& app, const std::function<void()>& body);
 
 /// Adds one --flag per declared option of `options`, with its default, bounds and help.
 template <typename Options>

@@ -12,22 +12,11 @@
 #include "aiok/cli/dataset_command.h"
 #include "aiok/cli/datagen_command.h"
 #include "aiok/cli/etl_command.h"
+#include "aiok/cli/cli_common.h"
+#include "aiok/cli/torch_commands.h"
 #include "aiok/core/error.h"
 
 namespace {
-
-constexpr int kExitRuntime = 1;
-constexpr int kExitUsage = 2;
-constexpr int kExitInterrupted = 130;
-
-int ExitCodeFor(aiok::ErrorKind kind) {
-  switch (kind) {
-    case aiok::ErrorKind::kUsage:
-    case aiok::ErrorKind::kConfig: return kExitUsage;
-    case aiok::ErrorKind::kCancelled: return kExitInterrupted;
-    default: return kExitRuntime;
-  }
-}
 
 // CLI11 reports an unknown command word only as "a subcommand is required"; name the word and
 // the valid commands instead. Command words come before the first flag.
@@ -67,30 +56,11 @@ int main(int argc, char** argv) {
   aiok::cli::AddDatagenCommand(app);
   aiok::cli::AddEtlCommand(app);
   aiok::cli::AddDatasetCommand(app);
-  try {
+  int plugin_exit_code = 0;
+  aiok::cli::AddTorchCommands(app, &plugin_exit_code);
+  const int exit_code = aiok::cli::RunWithExitCodes(app, [&] {
     CheckCommandWords(app, argc, argv);
     app.parse(argc, argv);
-  } catch (const CLI::CallForHelp& e) {
-    return app.exit(e);
-  } catch (const CLI::CallForAllHelp& e) {
-    return app.exit(e);
-  } catch (const CLI::CallForVersion& e) {
-    return app.exit(e);
-  } catch (const CLI::ParseError& e) {
-    std::fprintf(stderr, "aiok: usage error: %s\nRun 'aiok --help' or 'aiok <command> --help'.\n",
-                 e.what());
-    return kExitUsage;
-  } catch (const aiok::Error& e) {
-    if (e.kind() == aiok::ErrorKind::kUsage) {
-      std::fprintf(stderr, "aiok: usage error: %s\nRun 'aiok --help' for the commands.\n",
-                   e.what());
-      return kExitUsage;
-    }
-    std::fprintf(stderr, "aiok: %s error: %s\n", aiok::ErrorKindName(e.kind()), e.what());
-    return ExitCodeFor(e.kind());
-  } catch (const std::exception& e) {
-    std::fprintf(stderr, "aiok: error: %s\n", e.what());
-    return kExitRuntime;
-  }
-  return 0;
+  });
+  return exit_code != 0 ? exit_code : plugin_exit_code;
 }

@@ -34,14 +34,17 @@ void DataLoader::StopWorkers() {
   workers_.clear();
 }
 
-void DataLoader::StartEpoch(int64_t epoch) {
+void DataLoader::StartEpoch(int64_t epoch, int64_t first_batch) {
   StopWorkers();
   std::vector<int64_t> shard_rows;
   for (const auto& shard : reader_.shards()) shard_rows.push_back(shard.rows);
   plan_ = std::make_unique<EpochPlan>(shard_rows, plan_options_, epoch);
   ring_.assign(static_cast<size_t>(options_.prefetch), std::nullopt);
-  next_to_build_ = 0;
-  next_to_take_ = 0;
+  AIOK_CHECK(first_batch >= 0 && first_batch <= plan_->batches(), ErrorKind::kInvalidInput,
+             "loader: cannot start epoch {} at batch {} of {}", epoch, first_batch,
+             plan_->batches());
+  next_to_build_ = first_batch;
+  next_to_take_ = first_batch;
   stopping_ = false;
   error_ = nullptr;
   for (int64_t w = 0; w < options_.workers; ++w) workers_.emplace_back([this] { Produce(); });

@@ -68,9 +68,9 @@ class DataLoader {
   const data::DatasetSchema& schema() const { return schema_; }
   int64_t rows() const { return reader_.rows(); }
 
-  /// Starts epoch `epoch` (its order depends on the seed and the epoch number), stopping the
-  /// previous one if it is not finished.
-  void StartEpoch(int64_t epoch);
+  /// Starts epoch `epoch` (its order depends on the seed and the epoch number) at batch
+  /// `first_batch` (to resume mid-epoch), stopping the previous one if it is not finished.
+  void StartEpoch(int64_t epoch, int64_t first_batch = 0);
   /// Batches per epoch for this rank (the same on every rank).
   int64_t batches() const;
   /// The next batch of the epoch, in order; nullopt when the epoch is done.

@@ -1,0 +1,293 @@
+#include "aiok/train/trainer.h"
+
+#include <spdlog/spdlog.h>
+#include <torch/torch.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cmath>
+#include <filesystem>
+
+#include "aiok/core/atomic_file.h"
+#include "aiok/core/error.h"
+#include "aiok/core/metrics.h"
+#include "aiok/core/progress.h"
+#include "aiok/core/threads.h"
+#include "aiok/core/torch_threads.h"
+#include "aiok/data/mapped_file.h"
+#include "aiok/models/dlrm.h"
+#include "aiok/train/schedule.h"
+
+namespace aiok::train {
+namespace {
+namespace fs = std::filesystem;
+using Clock = std::chrono::steady_clock;
+
+models::DlrmOptions ModelOptions(const TrainOptions& o, const data::DatasetSchema& schema) {
+  models::DlrmOptions dlrm;
+  dlrm.dense_features = static_cast<int64_t>(schema.dense_columns.size());
+  dlrm.table_sizes = schema.cardinalities;
+  models::ApplyDlrmPreset(o.preset, &dlrm);
+  if (o.emb_dim > 0) {
+    dlrm.embedding_dim = o.emb_dim;
+    dlrm.bottom_mlp.back() = o.emb_dim;  // the bottom MLP must end at the embedding width
+  }
+  if (!o.mlp_bot.empty()) dlrm.bottom_mlp = models::ParseMlpSizes(o.mlp_bot, dlrm.dense_features);
+  if (!o.mlp_top.empty()) dlrm.top_mlp = models::ParseMlpSizes(o.mlp_top, -1);
+  dlrm.interaction = models::ParseInteraction(o.interaction);
+  dlrm.embedding_update = models::ParseSparseUpdate(o.embedding_update);
+  dlrm.embedding_lr = o.embedding_lr;
+  dlrm.Validate();
+  return dlrm;
+}
+
+// The batch's arrays as tensors: views, no copies (the batch outlives their use).
+struct BatchTensors {
+  torch::Tensor dense;
+  torch::Tensor categorical;
+  torch::Tensor labels;
+};
+
+BatchTensors ToTensors(const loader::Batch& batch, int64_t n_dense, int64_t n_cat) {
+  BatchTensors t;
+  t.dense = torch::from_blob(const_cast<float*>(batch.dense), {batch.rows, n_dense}, torch::kFloat32);
+  t.categorical =
+      torch::from_blob(const_cast<int32_t*>(batch.categorical), {batch.rows, n_cat}, torch::kInt32);
+  t.labels = torch::from_blob(const_cast<uint8_t*>(batch.labels), {batch.rows}, torch::kUInt8)
+                 .to(torch::kFloat32);
+  return t;
+}
+
+SplitMetrics Evaluate(models::Dlrm& model, const std::string& dir, const std::string& split,
+                      int64_t batch_size) {
+  loader::LoaderOptions options;
+  options.batch_size = batch_size;
+  options.shuffle = false;
+  options.workers = 1;
+  loader::DataLoader loader(dir, split, options);
+  const auto n_dense = static_cast<int64_t>(loader.schema().dense_columns.size());
+  const auto n_cat = static_cast<int64_t>(loader.schema().categorical_columns.size());
+  std::vector<float> probabilities;
+  std::vector<uint8_t> labels;
+  probabilities.reserve(static_cast<size_t>(loader.rows()));
+  labels.reserve(static_cast<size_t>(loader.rows()));
+  model->eval();
+  {
+    torch::NoGradGuard no_grad;
+    while (auto batch = loader.Next()) {
+      const BatchTensors t = ToTensors(*batch, n_dense, n_cat);
+      const torch::Tensor p = torch::sigmoid(model->forward(t.dense, t.categorical)).contiguous();
+      probabilities.insert(probabilities.end(), p.data_ptr<float>(), p.data_ptr<float>() + batch->rows);
+      labels.insert(labels.end(), batch->labels, batch->labels + batch->rows);
+    }
+  }
+  model->train();
+  SplitMetrics m;
+  m.rows = static_cast<int64_t>(labels.size());
+  m.auc = BinaryAuc(probabilities.data(), labels.data(), labels.size());
+  m.logloss = BinaryLogLoss(probabilities.data(), labels.data(), labels.size());
+  int64_t correct = 0;
+  for (size_t i = 0; i < labels.size(); ++i) correct += (probabilities[i] >= 0.5f) == (labels[i] == 1);
+  m.accuracy = labels.empty() ? 0.0 : static_cast<double>(correct) / static_cast<double>(labels.size());
+  const auto& info = loader.schema().split(split);
+  if (!info.truth_file.empty()) {
+    const data::MappedFile truth(dir + "/" + info.truth_file);
+    if (truth.size() == labels.size() * sizeof(float)) {
+      m.bayes_auc = BinaryAuc(reinterpret_cast<const float*>(truth.data()), labels.data(), labels.size());
+    }
+  }
+  return m;
+}
+
+// Where a run stands: enough to continue it exactly.
+struct Position {
+  uint64_t seed = 0;  // the loader's order depends on it: a resumed run must use the same
+  int64_t epoch = 0;
+  int64_t next_batch = 0;
+  int64_t step = 0;
+  int64_t samples = 0;
+  double train_seconds = 0.0;
+};
+
+void SaveCheckpoint(models::Dlrm& model, const DenseOptimizer& optimizer, const Position& at,
+                    const std::string& out_dir) {
+  const std::string final_dir = out_dir + "/checkpoint";
+  const std::string temp = final_dir + ".tmp-" + std::to_string(getpid());
+  fs::remove_all(temp);
+  fs::create_directories(temp);
+  torch::save(model, temp + "/model.pt");
+  torch::serialize::OutputArchive archive;
+  optimizer.Save(archive);
+  archive.save_to(temp + "/optimizer.pt");
+  WriteFileAtomic(temp + "/position.json",
+                  nlohmann::json{{"seed", at.seed},
+                                 {"epoch", at.epoch},
+                                 {"next_batch", at.next_batch},
+                                 {"step", at.step},
+                                 {"samples", at.samples},
+                                 {"train_seconds", at.train_seconds}}
+                      .dump(2));
+  // Replace the previous checkpoint only once the new one is complete.
+  const std::string old = final_dir + ".old-" + std::to_string(getpid());
+  if (fs::exists(final_dir)) fs::rename(final_dir, old);
+  fs::rename(temp, final_dir);
+  fs::remove_all(old);
+}
+
+Position LoadCheckpoint(models::Dlrm& model, DenseOptimizer& optimizer, const std::string& out_dir) {
+  const std::string dir = out_dir + "/checkpoint";
+  torch::load(model, dir + "/model.pt");
+  torch::serialize::InputArchive archive;
+  archive.load_from(dir + "/optimizer.pt");
+  optimizer.Load(archive);
+  const auto json = nlohmann::json::parse(ReadFile(dir + "/position.json"));
+  Position at;
+  at.seed = json.at("seed");
+  at.epoch = json.at("epoch");
+  at.next_batch = json.at("next_batch");
+  at.step = json.at("step");
+  at.samples = json.at("samples");
+  at.train_seconds = json.at("train_seconds");
+  return at;
+}
+
+}  // namespace
+
+nlohmann::json SplitMetrics::ToJson() const {
+  nlohmann::json json = {{"rows", rows}, {"auc", auc}, {"logloss", logloss}, {"accuracy", accuracy}};
+  if (bayes_auc >= 0) {
+    json["bayes_auc"] = bayes_auc;
+    json["gap_to_bayes"] = bayes_auc - auc;
+  }
+  return json;
+}
+
+TrainResult Train(const TrainOptions& options, const loader::LoaderOptions& loader_options,
+                  const OptimizerOptions& optimizer_options, const RunContext& ctx) {
+  ValidateOptions(const_cast<TrainOptions&>(options), "train");
+  UseTorchThreads();
+  ApplyThreadSettings(ctx.threads);
+  const data::DatasetSchema schema = data::ReadDatasetSchema(options.data_dir);
+  const models::DlrmOptions dlrm = ModelOptions(options, schema);
+  torch::manual_seed(ctx.seed);
+  models::Dlrm model(dlrm);
+  auto optimizer = DenseOptimizer::Create(optimizer_options, model->parameters());
+  loader::DataLoader train(options.data_dir, "train", loader_options, 0, 1, ctx.seed);
+  const auto n_dense = static_cast<int64_t>(schema.dense_columns.size());
+  const auto n_cat = static_cast<int64_t>(schema.categorical_columns.size());
+  fs::create_directories(options.out_dir);
+
+  const int64_t steps_per_epoch = train.batches();
+  int64_t total_steps = options.epochs * steps_per_epoch;
+  if (options.max_steps > 0) total_steps = std::min(total_steps, options.max_steps);
+  const ScheduleOptions schedule{options.warmup_steps, options.decay, total_steps, 0.0};
+
+  Position at;
+  at.seed = ctx.seed;
+  if (options.resume && fs::exists(options.out_dir + "/checkpoint/position.json")) {
+    at = LoadCheckpoint(model, *optimizer, options.out_dir);
+    AIOK_CHECK(at.seed == ctx.seed, ErrorKind::kConfig,
+               "the checkpoint in {} was made with --seed {}; resume with the same seed (got {})",
+               options.out_dir, at.seed, ctx.seed);
+    spdlog::info("train: resuming at step {} (epoch {}, batch {})", at.step, at.epoch, at.next_batch);
+  }
+
+  TrainResult result;
+  std::vector<nlohmann::json> curve;
+  bool reached = false;
+  auto evaluate_valid = [&] {
+    const SplitMetrics valid = Evaluate(model, options.data_dir, "valid", options.eval_batch_size);
+    curve.push_back({{"step", at.step}, {"train_seconds", at.train_seconds}, {"valid_auc", valid.auc},
+                     {"valid_logloss", valid.logloss}});
+    spdlog::info("train: step {} valid AUC {:.4f} logloss {:.4f}", at.step, valid.auc, valid.logloss);
+    if (options.target_auc > 0 && !reached && valid.auc >= options.target_auc) {
+      reached = true;
+      result.seconds_to_target = at.train_seconds;
+    }
+    return valid;
+  };
+
+  Progress progress("train", total_steps, "steps");
+  progress.Advance(at.step);
+  const int64_t first_step = at.step;
+  double loss_average = NAN;
+  bool done = at.step >= total_steps;
+  for (int64_t epoch = at.epoch; epoch < options.epochs && !done; ++epoch) {
+    train.StartEpoch(epoch, epoch == at.epoch ? at.next_batch : 0);
+    while (auto batch = train.Next()) {
+      ctx.cancel->ThrowIfCancelled();
+      const auto step_start = Clock::now();
+      const double factor = LearningRateFactor(schedule, at.step);
+      optimizer->SetLr(optimizer_options.lr * factor);
+      model->embedding()->set_lr(options.embedding_lr * factor);
+      const BatchTensors t = ToTensors(*batch, n_dense, n_cat);
+      const torch::Tensor logits = model->forward(t.dense, t.categorical);
+      const torch::Tensor loss = torch::binary_cross_entropy_with_logits(logits, t.labels);
+      optimizer->ZeroGrad();
+      loss.backward();
+      optimizer->Step();
+      const double loss_value = loss.item<double>();
+      loss_average = std::isnan(loss_average) ? loss_value : 0.98 * loss_average + 0.02 * loss_value;
+      at.train_seconds += std::chrono::duration<double>(Clock::now() - step_start).count();
+      ++at.step;
+      at.samples += batch->rows;
+      at.epoch = epoch;
+      at.next_batch = batch->index + 1;
+      progress.Advance(1);
+      if (options.eval_every > 0 && at.step % options.eval_every == 0) evaluate_valid();
+      if (options.checkpoint_every > 0 && at.step % options.checkpoint_every == 0) {
+        SaveCheckpoint(model, *optimizer, at, options.out_dir);
+      }
+      if (at.step >= total_steps || reached) {
+        done = true;
+        break;
+      }
+    }
+    if (!done) {
+      at.epoch = epoch + 1;
+      at.next_batch = 0;
+    }
+    if (options.eval_every == 0 || done) evaluate_valid();
+    if (reached) done = true;
+  }
+  progress.Finish();
+  SaveCheckpoint(model, *optimizer, at, options.out_dir);
+  torch::save(model, options.out_dir + "/model.pt");
+
+  result.steps = at.step;
+  result.steps_this_run = at.step - first_step;
+  result.train_seconds = at.train_seconds;
+  result.samples_per_second = at.train_seconds > 0 ? static_cast<double>(at.samples) / at.train_seconds : 0.0;
+  result.valid = Evaluate(model, options.data_dir, "valid", options.eval_batch_size);
+  result.test = Evaluate(model, options.data_dir, "test", options.eval_batch_size);
+  nlohmann::json config = OptionsToJson(const_cast<TrainOptions&>(options));
+  config.update(OptionsToJson(const_cast<loader::LoaderOptions&>(loader_options)));
+  config.update(OptionsToJson(const_cast<OptimizerOptions&>(optimizer_options)));
+  result.metrics = {{"model", options.model},
+                    {"architecture",
+                     {{"embedding_dim", dlrm.embedding_dim},
+                      {"bottom_mlp", dlrm.bottom_mlp},
+                      {"top_mlp", dlrm.top_mlp},
+                      {"interaction", options.interaction},
+                      {"table_sizes", dlrm.table_sizes}}},
+                    {"config", config},
+                    {"seed", ctx.seed},
+                    {"threads", ctx.threads},
+                    {"precision", "fp32"},
+                    {"train",
+                     {{"steps", at.step},
+                      {"samples", at.samples},
+                      {"wall_seconds", at.train_seconds},
+                      {"samples_per_second", result.samples_per_second},
+                      {"final_loss", loss_average}}},
+                    {"time_to_target_seconds",
+                     result.seconds_to_target >= 0 ? nlohmann::json(result.seconds_to_target)
+                                                   : nlohmann::json(nullptr)},
+                    {"valid", result.valid.ToJson()},
+                    {"test", result.test.ToJson()},
+                    {"curve", curve}};
+  WriteFileAtomic(options.out_dir + "/metrics.json", result.metrics.dump(2) + "\n");
+  return result;
+}
+
+}  // namespace aiok::train

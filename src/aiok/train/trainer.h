@@ -1,0 +1,87 @@
+// Training a model on a dataset directory: the loop, evaluation, checkpoints and metrics.
+// Torch-free header: the CLI declares the options without loading libtorch.
+#pragma once
+
+#include <cstdint>
+#include <nlohmann/json.hpp>
+#include <string>
+
+#include "aiok/core/context.h"
+#include "aiok/core/options.h"
+#include "aiok/loader/data_loader.h"
+#include "aiok/train/optimizer.h"
+
+namespace aiok::train {
+
+struct TrainOptions {
+  std::string data_dir;
+  std::string out_dir;
+  std::string model = "dlrm";
+  std::string preset = "dlrm-kaggle";
+  int64_t emb_dim = 0;          ///< 0: the preset's
+  std::string mlp_bot;          ///< "": the preset's
+  std::string mlp_top;          ///< "": the preset's
+  std::string interaction = "dot";
+  std::string embedding_update = "rowwise-adagrad";
+  double embedding_lr = 0.05;
+  int64_t epochs = 1;
+  int64_t max_steps = 0;        ///< stop after this many steps (0: no limit)
+  int64_t warmup_steps = 0;
+  std::string decay = "none";
+  double target_auc = 0.0;      ///< stop when valid AUC reaches it (0: off)
+  int64_t eval_every = 0;       ///< evaluate on valid every K steps (0: each epoch end)
+  int64_t checkpoint_every = 0; ///< checkpoint every K steps (0: only at the end)
+  bool resume = false;          ///< continue from OUT/checkpoint if present
+  int64_t eval_batch_size = 16384;
+
+  template <typename V>
+  void Visit(V& v) {
+    v.Text("model", &model, {"dlrm"}, "model family");
+    v.Text("preset", &preset, {"dlrm-kaggle", "dlrm-small", "dlrm-tiny"}, "architecture preset");
+    v.Int("emb-dim", &emb_dim, 0, 4096, "embedding width (0: the preset's)");
+    v.Text("mlp-bot", &mlp_bot, {}, "bottom MLP sizes, e.g. 13-512-256-64-16 (empty: preset)");
+    v.Text("mlp-top", &mlp_top, {}, "top MLP sizes, e.g. 512-256-1 (empty: preset)");
+    v.Text("interaction", &interaction, {"dot", "dot-self", "cat"}, "feature interaction");
+    v.Text("embedding-update", &embedding_update, {"sgd", "adagrad", "rowwise-adagrad"},
+           "in-place update of the embedding rows");
+    v.Real("embedding-lr", &embedding_lr, 0.0, 100.0, "peak learning rate of the embeddings");
+    v.Int("epochs", &epochs, 1, 1000, "passes over the train split");
+    v.Int("max-steps", &max_steps, 0, kNoIntLimit, "stop after this many steps (0: no limit)");
+    v.Int("warmup-steps", &warmup_steps, 0, kNoIntLimit, "linear learning-rate warmup");
+    v.Text("decay", &decay, {"none", "linear", "cosine"}, "learning-rate decay after warmup");
+    v.Real("target-auc", &target_auc, 0.0, 1.0, "stop when valid AUC reaches it (0: off)");
+    v.Int("eval-every", &eval_every, 0, kNoIntLimit, "evaluate every K steps (0: each epoch)");
+    v.Int("checkpoint-every", &checkpoint_every, 0, kNoIntLimit,
+          "checkpoint every K steps (0: at the end)");
+    v.Flag("resume", &resume, "continue from OUT/checkpoint");
+    v.Int("eval-batch-size", &eval_batch_size, 1, int64_t{1} << 24, "rows per evaluation batch");
+  }
+};
+
+/// Metrics of one split.
+struct SplitMetrics {
+  double auc = 0.0;
+  double logloss = 0.0;
+  double accuracy = 0.0;
+  double bayes_auc = -1.0;  ///< from the dataset's true probabilities; -1 when unknown
+  int64_t rows = 0;
+  nlohmann::json ToJson() const;
+};
+
+struct TrainResult {
+  int64_t steps = 0;            ///< where the run ended (counting steps before a resume)
+  int64_t steps_this_run = 0;   ///< steps taken by this call
+  double train_seconds = 0.0;
+  double samples_per_second = 0.0;
+  double seconds_to_target = -1.0;  ///< -1: target not set or not reached
+  SplitMetrics valid;
+  SplitMetrics test;
+  nlohmann::json metrics;  ///< what OUT/metrics.json holds
+};
+
+/// Trains with `options`, `loader` (batch size, shuffle, ...) and `optimizer`, writing
+/// OUT/metrics.json, OUT/checkpoint (model, optimizer, position) and OUT/model.pt.
+TrainResult Train(const TrainOptions& options, const loader::LoaderOptions& loader,
+                  const OptimizerOptions& optimizer, const RunContext& ctx);
+
+}  // namespace aiok::train
