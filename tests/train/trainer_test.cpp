@@ -123,6 +123,19 @@ TEST_F(TrainerTest, ResumedRunEndsWithTheSameWeightsAsAnUninterruptedOne) {
   EXPECT_THROW(Train(rest, Loader(), Adagrad(), other), Error);
 }
 
+TEST_F(TrainerTest, Bf16TrainsAsWellAsFp32) {
+  TrainOptions fp32 = Options("fp32");
+  TrainOptions bf16 = Options("bf16");
+  bf16.precision = "bf16";
+  const TrainResult a = Train(fp32, Loader(), Adagrad(), ctx_);
+  const TrainResult b = Train(bf16, Loader(), Adagrad(), ctx_);
+  EXPECT_GT(b.test.auc, 0.78);
+  EXPECT_NEAR(b.test.auc, a.test.auc, 0.01);
+  const auto metrics = nlohmann::json::parse(ReadFile(bf16.out_dir + "/metrics.json"));
+  EXPECT_EQ(metrics["precision"], "bf16");
+  EXPECT_TRUE(metrics["cpu_native_bf16"].is_boolean());
+}
+
 TEST_F(TrainerTest, TargetAucStopsEarlyAndReportsTheTime) {
   TrainOptions o = Options("target");
   o.epochs = 3;

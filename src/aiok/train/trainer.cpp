@@ -1,6 +1,7 @@
 #include "aiok/train/trainer.h"
 
 #include <spdlog/spdlog.h>
+#include <ATen/autocast_mode.h>
 #include <torch/torch.h>
 #include <unistd.h>
 
@@ -22,6 +23,35 @@ namespace aiok::train {
 namespace {
 namespace fs = std::filesystem;
 using Clock = std::chrono::steady_clock;
+
+// Turns CPU autocast to bf16 on for its lifetime: Linear and bmm run in bf16 (oneDNN, with
+// AVX512-BF16 or AMX where the CPU has them); EmbeddingBag-style lookups and the loss stay fp32.
+class Bf16Autocast {
+ public:
+  explicit Bf16Autocast(bool enabled) : enabled_(enabled) {
+    if (!enabled_) return;
+    at::autocast::set_autocast_cpu_dtype(at::kBFloat16);
+    at::autocast::set_cpu_enabled(true);
+    at::autocast::increment_nesting();
+  }
+  ~Bf16Autocast() {
+    if (!enabled_) return;
+    if (at::autocast::decrement_nesting() == 0) at::autocast::clear_cache();
+    at::autocast::set_cpu_enabled(false);
+  }
+  Bf16Autocast(const Bf16Autocast&) = delete;
+  Bf16Autocast& operator=(const Bf16Autocast&) = delete;
+
+ private:
+  bool enabled_;
+};
+
+// Whether the CPU computes bf16 natively (AVX512-BF16 or AMX), from /proc/cpuinfo.
+bool CpuHasNativeBf16() {
+  const std::string info = ReadFile("/proc/cpuinfo");
+  return info.find(" avx512_bf16") != std::string::npos ||
+         info.find(" amx_bf16") != std::string::npos;
+}
 
 models::DlrmOptions ModelOptions(const TrainOptions& o, const data::DatasetSchema& schema) {
   models::DlrmOptions dlrm;
@@ -207,6 +237,11 @@ TrainResult Train(const TrainOptions& options, const loader::LoaderOptions& load
     return valid;
   };
 
+  const bool bf16 = options.precision == "bf16";
+  const bool native_bf16 = CpuHasNativeBf16();
+  if (bf16 && !native_bf16) {
+    spdlog::warn("train: this CPU has no native bf16 (AVX512-BF16 or AMX); bf16 will be slow");
+  }
   Progress progress("train", total_steps, "steps");
   progress.Advance(at.step);
   const int64_t first_step = at.step;
@@ -214,15 +249,23 @@ TrainResult Train(const TrainOptions& options, const loader::LoaderOptions& load
   bool done = at.step >= total_steps;
   for (int64_t epoch = at.epoch; epoch < options.epochs && !done; ++epoch) {
     train.StartEpoch(epoch, epoch == at.epoch ? at.next_batch : 0);
-    while (auto batch = train.Next()) {
-      ctx.cancel->ThrowIfCancelled();
+    for (;;) {
+      // A step's time includes waiting for its batch; evaluation and checkpoints are not.
       const auto step_start = Clock::now();
+      const std::optional<loader::Batch> batch = train.Next();
+      if (!batch) break;
+      ctx.cancel->ThrowIfCancelled();
       const double factor = LearningRateFactor(schedule, at.step);
       optimizer->SetLr(optimizer_options.lr * factor);
       model->embedding()->set_lr(options.embedding_lr * factor);
       const BatchTensors t = ToTensors(*batch, n_dense, n_cat);
-      const torch::Tensor logits = model->forward(t.dense, t.categorical);
-      const torch::Tensor loss = torch::binary_cross_entropy_with_logits(logits, t.labels);
+      torch::Tensor logits;
+      {
+        Bf16Autocast autocast(bf16);
+        logits = model->forward(t.dense, t.categorical);
+      }
+      const torch::Tensor loss =
+          torch::binary_cross_entropy_with_logits(logits.to(torch::kFloat32), t.labels);
       optimizer->ZeroGrad();
       loss.backward();
       optimizer->Step();
@@ -273,7 +316,8 @@ TrainResult Train(const TrainOptions& options, const loader::LoaderOptions& load
                     {"config", config},
                     {"seed", ctx.seed},
                     {"threads", ctx.threads},
-                    {"precision", "fp32"},
+                    {"precision", options.precision},
+                    {"cpu_native_bf16", native_bf16},
                     {"train",
                      {{"steps", at.step},
                       {"samples", at.samples},

@@ -33,9 +33,13 @@ struct TrainOptions {
   int64_t checkpoint_every = 0; ///< checkpoint every K steps (0: only at the end)
   bool resume = false;          ///< continue from OUT/checkpoint if present
   int64_t eval_batch_size = 16384;
+  std::string precision = "fp32";
 
   template <typename V>
   void Visit(V& v) {
+    v.Text("precision", &precision, {"fp32", "bf16"},
+           "bf16: MLPs and interaction under bf16 autocast (fp32 master weights, fp32 "
+           "embeddings)");
     v.Text("model", &model, {"dlrm"}, "model family");
     v.Text("preset", &preset, {"dlrm-kaggle", "dlrm-small", "dlrm-tiny"}, "architecture preset");
     v.Int("emb-dim", &emb_dim, 0, 4096, "embedding width (0: the preset's)");
