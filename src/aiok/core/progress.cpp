@@ -58,6 +58,11 @@ void Progress::Advance(int64_t n) {
   Render(false);
 }
 
+void Progress::SetDetail(std::string detail) {
+  std::lock_guard<std::mutex> lock(detail_mutex_);
+  detail_ = std::move(detail);
+}
+
 void Progress::Finish() {
   std::lock_guard<std::mutex> lock(render_mutex_);
   if (finished_) return;
@@ -78,6 +83,10 @@ void Progress::Render(bool final_line) {
   } else {
     line += fmt::format("{} {}, {} {}/s, {}", HumanCount(done), unit_, HumanCount(rate), unit_,
                         HumanSeconds(elapsed));
+  }
+  {
+    std::lock_guard<std::mutex> lock(detail_mutex_);
+    if (!detail_.empty()) line += ", " + detail_;
   }
   if (terminal_) {
     // \r and erase-to-end-of-line redraw in place; the final line ends it.

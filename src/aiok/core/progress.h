@@ -23,6 +23,9 @@ class Progress {
   /// Adds `n` to the count; may redraw. Safe to call from several threads.
   void Advance(int64_t n);
 
+  /// Extra text shown after the rate ("loss 0.4512, valid AUC 0.7801"). Thread-safe.
+  void SetDetail(std::string detail);
+
   /// Prints the final line (count, elapsed time, rate). Called by the destructor if not before.
   void Finish();
 
@@ -42,6 +45,8 @@ class Progress {
   std::chrono::steady_clock::time_point start_;
   std::chrono::steady_clock::time_point last_render_;
   std::mutex render_mutex_;
+  std::mutex detail_mutex_;
+  std::string detail_;
 };
 
 /// "1.23M", "456k", "789": a count with an SI suffix.

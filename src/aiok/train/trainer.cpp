@@ -224,12 +224,15 @@ TrainResult Train(const TrainOptions& options, const loader::LoaderOptions& load
 
   TrainResult result;
   std::vector<nlohmann::json> curve;
+  std::string last_valid;  // shown in the progress line
   bool reached = false;
   auto evaluate_valid = [&] {
     const SplitMetrics valid = Evaluate(model, options.data_dir, "valid", options.eval_batch_size);
     curve.push_back({{"step", at.step}, {"train_seconds", at.train_seconds}, {"valid_auc", valid.auc},
                      {"valid_logloss", valid.logloss}});
-    spdlog::info("train: step {} valid AUC {:.4f} logloss {:.4f}", at.step, valid.auc, valid.logloss);
+    last_valid = fmt::format(", valid AUC {:.4f}", valid.auc);
+    // The progress line shows the last valid AUC; the full record is in metrics.json.
+    spdlog::debug("train: step {} valid AUC {:.4f} logloss {:.4f}", at.step, valid.auc, valid.logloss);
     if (options.target_auc > 0 && !reached && valid.auc >= options.target_auc) {
       reached = true;
       result.seconds_to_target = at.train_seconds;
@@ -246,6 +249,11 @@ TrainResult Train(const TrainOptions& options, const loader::LoaderOptions& load
   progress.Advance(at.step);
   const int64_t first_step = at.step;
   double loss_average = NAN;
+  auto progress_detail = [&] {
+    return fmt::format("{} samples/s, loss {:.4f}{}",
+                       HumanCount(static_cast<double>(at.samples) / std::max(at.train_seconds, 1e-9)),
+                       loss_average, last_valid);
+  };
   bool done = at.step >= total_steps;
   for (int64_t epoch = at.epoch; epoch < options.epochs && !done; ++epoch) {
     train.StartEpoch(epoch, epoch == at.epoch ? at.next_batch : 0);
@@ -276,6 +284,7 @@ TrainResult Train(const TrainOptions& options, const loader::LoaderOptions& load
       at.samples += batch->rows;
       at.epoch = epoch;
       at.next_batch = batch->index + 1;
+      progress.SetDetail(progress_detail());
       progress.Advance(1);
       if (options.eval_every > 0 && at.step % options.eval_every == 0) evaluate_valid();
       if (options.checkpoint_every > 0 && at.step % options.checkpoint_every == 0) {
@@ -293,6 +302,7 @@ TrainResult Train(const TrainOptions& options, const loader::LoaderOptions& load
     if (options.eval_every == 0 || done) evaluate_valid();
     if (reached) done = true;
   }
+  progress.SetDetail(progress_detail());
   progress.Finish();
   SaveCheckpoint(model, *optimizer, at, options.out_dir);
   torch::save(model, options.out_dir + "/model.pt");
