@@ -125,6 +125,7 @@ TEST_F(TrainerTest, ResumedRunEndsWithTheSameWeightsAsAnUninterruptedOne) {
 
 TEST_F(TrainerTest, Bf16TrainsAsWellAsFp32) {
   TrainOptions fp32 = Options("fp32");
+  fp32.precision = "fp32";
   TrainOptions bf16 = Options("bf16");
   bf16.precision = "bf16";
   const TrainResult a = Train(fp32, Loader(), Adagrad(), ctx_);

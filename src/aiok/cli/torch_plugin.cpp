@@ -40,7 +40,9 @@ void AddTrain(CLI::App& app) {
                r.steps, HumanSeconds(r.train_seconds), HumanCount(r.samples_per_second), r.valid.auc,
                r.test.auc, bayes, r.test.logloss,
                r.seconds_to_target >= 0
-                   ? fmt::format("; target reached after {}", HumanSeconds(r.seconds_to_target))
+                   ? fmt::format("; target reached after {} of training ({} with evaluations)",
+                                 HumanSeconds(r.seconds_to_target),
+                                 HumanSeconds(r.wall_seconds_to_target))
                    : "",
                state->options.out_dir);
   });

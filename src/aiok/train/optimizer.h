@@ -16,7 +16,7 @@ namespace aiok::train {
 
 struct OptimizerOptions {
   std::string name = "adagrad";
-  double lr = 0.01;
+  double lr = 0.02;
   double weight_decay = 0.0;
   double momentum = 0.0;  ///< sgd
   double beta1 = 0.9;     ///< adam, adamw, lamb

@@ -208,9 +208,12 @@ TrainResult Train(const TrainOptions& options, const loader::LoaderOptions& load
   fs::create_directories(options.out_dir);
 
   const int64_t steps_per_epoch = train.batches();
-  int64_t total_steps = options.epochs * steps_per_epoch;
-  if (options.max_steps > 0) total_steps = std::min(total_steps, options.max_steps);
-  const ScheduleOptions schedule{options.warmup_steps, options.decay, total_steps, 0.0};
+  // The learning-rate plan spans the epochs; --max-steps only stops early, so a run cut short
+  // by it (and resumed) follows the same plan as an uninterrupted one.
+  const int64_t planned_steps = options.epochs * steps_per_epoch;
+  const int64_t total_steps =
+      options.max_steps > 0 ? std::min(planned_steps, options.max_steps) : planned_steps;
+  const ScheduleOptions schedule{options.warmup_steps, options.decay, planned_steps, 0.0};
 
   Position at;
   at.seed = ctx.seed;
@@ -223,6 +226,7 @@ TrainResult Train(const TrainOptions& options, const loader::LoaderOptions& load
   }
 
   TrainResult result;
+  const auto run_start = Clock::now();
   std::vector<nlohmann::json> curve;
   std::string last_valid;  // shown in the progress line
   bool reached = false;
@@ -236,12 +240,18 @@ TrainResult Train(const TrainOptions& options, const loader::LoaderOptions& load
     if (options.target_auc > 0 && !reached && valid.auc >= options.target_auc) {
       reached = true;
       result.seconds_to_target = at.train_seconds;
+      result.wall_seconds_to_target =
+          std::chrono::duration<double>(Clock::now() - run_start).count();
     }
     return valid;
   };
 
-  const bool bf16 = options.precision == "bf16";
   const bool native_bf16 = CpuHasNativeBf16();
+  const bool bf16 = options.precision == "bf16" || (options.precision == "auto" && native_bf16);
+  const std::string precision = bf16 ? "bf16" : "fp32";
+  // With a target, evaluate often enough to see it reached.
+  const int64_t eval_every =
+      options.eval_every > 0 ? options.eval_every : (options.target_auc > 0 ? 100 : 0);
   if (bf16 && !native_bf16) {
     spdlog::warn("train: this CPU has no native bf16 (AVX512-BF16 or AMX); bf16 will be slow");
   }
@@ -286,7 +296,7 @@ TrainResult Train(const TrainOptions& options, const loader::LoaderOptions& load
       at.next_batch = batch->index + 1;
       progress.SetDetail(progress_detail());
       progress.Advance(1);
-      if (options.eval_every > 0 && at.step % options.eval_every == 0) evaluate_valid();
+      if (eval_every > 0 && at.step % eval_every == 0) evaluate_valid();
       if (options.checkpoint_every > 0 && at.step % options.checkpoint_every == 0) {
         SaveCheckpoint(model, *optimizer, at, options.out_dir);
       }
@@ -299,7 +309,7 @@ TrainResult Train(const TrainOptions& options, const loader::LoaderOptions& load
       at.epoch = epoch + 1;
       at.next_batch = 0;
     }
-    if (options.eval_every == 0 || done) evaluate_valid();
+    if (eval_every == 0 || done) evaluate_valid();
     if (reached) done = true;
   }
   progress.SetDetail(progress_detail());
@@ -326,7 +336,7 @@ TrainResult Train(const TrainOptions& options, const loader::LoaderOptions& load
                     {"config", config},
                     {"seed", ctx.seed},
                     {"threads", ctx.threads},
-                    {"precision", options.precision},
+                    {"precision", precision},
                     {"cpu_native_bf16", native_bf16},
                     {"train",
                      {{"steps", at.step},
@@ -337,6 +347,10 @@ TrainResult Train(const TrainOptions& options, const loader::LoaderOptions& load
                     {"time_to_target_seconds",
                      result.seconds_to_target >= 0 ? nlohmann::json(result.seconds_to_target)
                                                    : nlohmann::json(nullptr)},
+                    {"wall_time_to_target_seconds",
+                     result.wall_seconds_to_target >= 0
+                         ? nlohmann::json(result.wall_seconds_to_target)
+                         : nlohmann::json(nullptr)},
                     {"valid", result.valid.ToJson()},
                     {"test", result.test.ToJson()},
                     {"curve", curve}};

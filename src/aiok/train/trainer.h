@@ -26,20 +26,21 @@ struct TrainOptions {
   double embedding_lr = 0.05;
   int64_t epochs = 1;
   int64_t max_steps = 0;        ///< stop after this many steps (0: no limit)
-  int64_t warmup_steps = 0;
-  std::string decay = "none";
+  int64_t warmup_steps = 50;
+  std::string decay = "linear";
   double target_auc = 0.0;      ///< stop when valid AUC reaches it (0: off)
-  int64_t eval_every = 0;       ///< evaluate on valid every K steps (0: each epoch end)
+  int64_t eval_every = 0;       ///< evaluate on valid every K steps (0: each epoch end, or
+                                ///< every 100 steps when target_auc is set)
   int64_t checkpoint_every = 0; ///< checkpoint every K steps (0: only at the end)
   bool resume = false;          ///< continue from OUT/checkpoint if present
   int64_t eval_batch_size = 16384;
-  std::string precision = "fp32";
+  std::string precision = "auto";
 
   template <typename V>
   void Visit(V& v) {
-    v.Text("precision", &precision, {"fp32", "bf16"},
+    v.Text("precision", &precision, {"auto", "fp32", "bf16"},
            "bf16: MLPs and interaction under bf16 autocast (fp32 master weights, fp32 "
-           "embeddings)");
+           "embeddings); auto: bf16 where the CPU computes it natively, else fp32");
     v.Text("model", &model, {"dlrm"}, "model family");
     v.Text("preset", &preset, {"dlrm-kaggle", "dlrm-small", "dlrm-tiny"}, "architecture preset");
     v.Int("emb-dim", &emb_dim, 0, 4096, "embedding width (0: the preset's)");
@@ -54,7 +55,8 @@ struct TrainOptions {
     v.Int("warmup-steps", &warmup_steps, 0, kNoIntLimit, "linear learning-rate warmup");
     v.Text("decay", &decay, {"none", "linear", "cosine"}, "learning-rate decay after warmup");
     v.Real("target-auc", &target_auc, 0.0, 1.0, "stop when valid AUC reaches it (0: off)");
-    v.Int("eval-every", &eval_every, 0, kNoIntLimit, "evaluate every K steps (0: each epoch)");
+    v.Int("eval-every", &eval_every, 0, kNoIntLimit,
+          "evaluate every K steps (0: each epoch, or every 100 with --target-auc)");
     v.Int("checkpoint-every", &checkpoint_every, 0, kNoIntLimit,
           "checkpoint every K steps (0: at the end)");
     v.Flag("resume", &resume, "continue from OUT/checkpoint");
@@ -77,7 +79,8 @@ struct TrainResult {
   int64_t steps_this_run = 0;   ///< steps taken by this call
   double train_seconds = 0.0;
   double samples_per_second = 0.0;
-  double seconds_to_target = -1.0;  ///< -1: target not set or not reached
+  double seconds_to_target = -1.0;       ///< training-step time; -1: not set or not reached
+  double wall_seconds_to_target = -1.0;  ///< including evaluations
   SplitMetrics valid;
   SplitMetrics test;
   nlohmann::json metrics;  ///< what OUT/metrics.json holds
