@@ -41,11 +41,11 @@ constexpr double kNoRealLimit = std::numeric_limits<double>::infinity();
 /// Checks every key of `options` against its declared bounds and choices; throws
 /// Error(kConfig) naming the key, the bounds and the value found.
 template <typename Options>
-void ValidateOptions(Options& options, const std::string& owner);
+void ValidateOptions(const Options& options, const std::string& owner);
 
 /// The options as a JSON object keyed by option name.
 template <typename Options>
-nlohmann::json OptionsToJson(Options& options);
+nlohmann::json OptionsToJson(const Options& options);
 
 /// Sets options from a JSON object. Keys not given keep their values; an unknown key or a value
 /// of the wrong type throws Error(kConfig) naming `owner`, the key and the valid keys.
@@ -99,17 +99,20 @@ class OptionJsonReader final : public OptionVisitor {
 };
 }  // namespace detail
 
+// Visit() hands out pointers for binding, so it is not const; these readers walk a copy.
 template <typename Options>
-void ValidateOptions(Options& options, const std::string& owner) {
+void ValidateOptions(const Options& options, const std::string& owner) {
+  Options copy = options;
   detail::OptionValidator validator(owner);
-  options.Visit(validator);
+  copy.Visit(validator);
 }
 
 template <typename Options>
-nlohmann::json OptionsToJson(Options& options) {
+nlohmann::json OptionsToJson(const Options& options) {
+  Options copy = options;
   nlohmann::json out;
   detail::OptionJsonWriter writer(&out);
-  options.Visit(writer);
+  copy.Visit(writer);
   return out;
 }
 

@@ -31,7 +31,7 @@ class TorchDenseOptimizer final : public DenseOptimizer {
 
 std::unique_ptr<DenseOptimizer> DenseOptimizer::Create(const OptimizerOptions& o,
                                                        std::vector<torch::Tensor> params) {
-  ValidateOptions(const_cast<OptimizerOptions&>(o), "optimizer");
+  ValidateOptions(o, "optimizer");
   if (o.name == "sgd") {
     return std::make_unique<TorchDenseOptimizer<torch::optim::SGD, torch::optim::SGDOptions>>(
         std::move(params),

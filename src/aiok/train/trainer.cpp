@@ -194,7 +194,7 @@ nlohmann::json SplitMetrics::ToJson() const {
 
 TrainResult Train(const TrainOptions& options, const loader::LoaderOptions& loader_options,
                   const OptimizerOptions& optimizer_options, const RunContext& ctx) {
-  ValidateOptions(const_cast<TrainOptions&>(options), "train");
+  ValidateOptions(options, "train");
   UseTorchThreads();
   ApplyThreadSettings(ctx.threads);
   const data::DatasetSchema schema = data::ReadDatasetSchema(options.data_dir);
@@ -323,9 +323,9 @@ TrainResult Train(const TrainOptions& options, const loader::LoaderOptions& load
   result.samples_per_second = at.train_seconds > 0 ? static_cast<double>(at.samples) / at.train_seconds : 0.0;
   result.valid = Evaluate(model, options.data_dir, "valid", options.eval_batch_size);
   result.test = Evaluate(model, options.data_dir, "test", options.eval_batch_size);
-  nlohmann::json config = OptionsToJson(const_cast<TrainOptions&>(options));
-  config.update(OptionsToJson(const_cast<loader::LoaderOptions&>(loader_options)));
-  config.update(OptionsToJson(const_cast<OptimizerOptions&>(optimizer_options)));
+  nlohmann::json config = OptionsToJson(options);
+  config.update(OptionsToJson(loader_options));
+  config.update(OptionsToJson(optimizer_options));
   result.metrics = {{"model", options.model},
                     {"architecture",
                      {{"embedding_dim", dlrm.embedding_dim},
