@@ -10,7 +10,6 @@
 #include <cstdint>
 #include <vector>
 
-#include "aiok/core/hash.h"
 
 namespace aiok {
 
@@ -65,6 +64,7 @@ class FlatHashMap {
 
   void Clear() {
     slots_.assign(16, Slot{});
+    shift_ = 60;
     size_ = 0;
   }
 
@@ -79,8 +79,10 @@ class FlatHashMap {
     while (capacity < 2 * n) capacity *= 2;
     return capacity;
   }
+  // Fibonacci hashing: the top bits of key * 2^64/phi. One multiply, and the top bits depend
+  // on every bit of the key, so sequential keys spread as well as random ones.
   size_t Home(Key key) const {
-    return static_cast<size_t>(Mix64(static_cast<uint64_t>(key))) & (slots_.size() - 1);
+    return static_cast<size_t>((static_cast<uint64_t>(key) * 0x9E3779B97F4A7C15ull) >> shift_);
   }
   // The slot holding `key`, or the empty slot where it would go.
   size_t Probe(Key key) const {
@@ -92,6 +94,7 @@ class FlatHashMap {
   void Rehash(size_t capacity) {
     std::vector<Slot> old(capacity);
     old.swap(slots_);
+    shift_ = 64 - __builtin_ctzll(capacity);  // capacity is a power of two
     for (const Slot& slot : old) {
       if (slot.value != 0) slots_[Probe(slot.key)] = slot;
     }
@@ -99,6 +102,7 @@ class FlatHashMap {
 
   std::vector<Slot> slots_;
   size_t size_ = 0;
+  int shift_ = 60;
 };
 
 }  // namespace aiok
