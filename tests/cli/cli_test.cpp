@@ -81,7 +81,8 @@ TEST_F(CliTest, HelpListsTheFlagsAndExitsZero) {
   EXPECT_NE(top.out.find("datagen"), std::string::npos);
   const RunResult r = Run("datagen criteo --help");
   EXPECT_EQ(r.exit_code, 0);
-  for (const char* flag : {"--rows", "--card-scale", "--pos-rate", "--out", "--seed", "--threads"}) {
+  for (const char* flag :
+       {"--rows", "--card-scale", "--pos-rate", "--out", "--seed", "--threads"}) {
     EXPECT_NE(r.out.find(flag), std::string::npos) << flag << " missing from help:\n" << r.out;
   }
 }
@@ -96,7 +97,8 @@ TEST_F(CliTest, RuntimeErrorIsExitOneWithOneLineCause) {
 
 TEST_F(CliTest, DatagenWritesTheDirectoryAndSummarizes) {
   const fs::path out = dir_ / "data";
-  const RunResult r = Run("datagen criteo --rows 2000 --seed 5 --threads 2 -q --out " + out.string());
+  const RunResult r =
+      Run("datagen criteo --rows 2000 --seed 5 --threads 2 -q --out " + out.string());
   ASSERT_EQ(r.exit_code, 0) << r.err;
   EXPECT_TRUE(fs::exists(out / "train.txt"));
   EXPECT_EQ(fs::file_size(out / "truth.f32"), 2000u * 4u);
@@ -141,15 +143,15 @@ TEST_F(CliTest, EtlUsageAndInputErrors) {
   ExpectUsageError("etl --input " + (dir_ / "in.txt").string() + " --out y --pipeline " +
                        (dir_ / "p.yaml").string() + " --freq-threshold 5",
                    "--freq-threshold goes with --preset");
-  ExpectUsageError("etl --input " + (dir_ / "in.txt").string() + " --out " +
-                       (dir_ / "o").string() + " --pipeline " + (dir_ / "p.yaml").string(),
+  ExpectUsageError("etl --input " + (dir_ / "in.txt").string() + " --out " + (dir_ / "o").string() +
+                       " --pipeline " + (dir_ / "p.yaml").string(),
                    "needs fill_missing");
-  const RunResult missing = Run("etl --input " + (dir_ / "nope.txt").string() + " --out " +
-                                (dir_ / "o").string());
+  const RunResult missing =
+      Run("etl --input " + (dir_ / "nope.txt").string() + " --out " + (dir_ / "o").string());
   EXPECT_EQ(missing.exit_code, 1);
   EXPECT_NE(missing.err.find("nope.txt"), std::string::npos) << missing.err;
-  const RunResult bad = Run("etl --input " + (dir_ / "in.txt").string() + " --out " +
-                            (dir_ / "o").string());
+  const RunResult bad =
+      Run("etl --input " + (dir_ / "in.txt").string() + " --out " + (dir_ / "o").string());
   EXPECT_EQ(bad.exit_code, 1);
   EXPECT_NE(bad.err.find("in.txt:1:"), std::string::npos) << bad.err;
   EXPECT_FALSE(fs::exists(dir_ / "o"));
@@ -158,9 +160,7 @@ TEST_F(CliTest, EtlUsageAndInputErrors) {
 TEST_F(CliTest, EtlSkipModeReportsRejects) {
   const std::string raw = (dir_ / "raw").string();
   ASSERT_EQ(Run("datagen criteo --rows 500 -q --out " + raw).exit_code, 0);
-  {
-    std::ofstream(raw + "/train.txt", std::ios::app) << "1\tnot a row\n";
-  }
+  { std::ofstream(raw + "/train.txt", std::ios::app) << "1\tnot a row\n"; }
   const std::string ds = (dir_ / "ds").string();
   const RunResult r = Run("etl --input " + raw + "/train.txt --out " + ds + " --on-error skip -q");
   ASSERT_EQ(r.exit_code, 0) << r.err;
@@ -187,7 +187,8 @@ TEST_F(CliTest, TrainRunsThroughTheLibtorchPlugin) {
   EXPECT_NE(r.out.find("train: 20 steps"), std::string::npos) << r.out;
   EXPECT_TRUE(fs::exists(dir_ / "model" / "metrics.json"));
   ExpectUsageError("train --out " + model, "--data");
-  ExpectUsageError("train --data " + ds + " --out " + model + " --optimizer rmsprop", "--optimizer");
+  ExpectUsageError("train --data " + ds + " --out " + model + " --optimizer rmsprop",
+                   "--optimizer");
   const RunResult not_dataset = Run("train --data " + raw + " --out " + model);
   EXPECT_EQ(not_dataset.exit_code, 1);
   EXPECT_NE(not_dataset.err.find("not a dataset directory"), std::string::npos) << not_dataset.err;
@@ -202,7 +203,8 @@ TEST_F(CliTest, InterruptLeavesNoFileThatLooksComplete) {
   EXPECT_EQ(r.exit_code, 130) << r.err;
   EXPECT_NE(r.err.find("interrupted"), std::string::npos) << r.err;
   ASSERT_TRUE(fs::exists(out)) << "the run should have started writing";
-  for (const auto& entry : fs::directory_iterator(out)) ADD_FAILURE() << "left " << entry.path();
+  for (const auto& entry : fs::directory_iterator(out))
+    ADD_FAILURE() << "left " << entry.path();
 }
 
 }  // namespace

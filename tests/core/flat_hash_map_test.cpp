@@ -19,7 +19,8 @@ void CompareWithStdMap(Key (*draw)(std::mt19937_64&)) {
     ++reference[key];
   }
   EXPECT_EQ(table.size(), reference.size());
-  for (const auto& [key, count] : reference) ASSERT_EQ(table.Get(key), count);
+  for (const auto& [key, count] : reference)
+    ASSERT_EQ(table.Get(key), count);
   size_t visited = 0;
   table.ForEach([&](Key key, Value value) {
     ++visited;

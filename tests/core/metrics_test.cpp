@@ -20,9 +20,11 @@ double PairwiseAuc(const std::vector<float>& scores, const std::vector<uint8_t>&
   double wins = 0;
   double pairs = 0;
   for (size_t i = 0; i < scores.size(); ++i) {
-    if (!labels[i]) continue;
+    if (!labels[i])
+      continue;
     for (size_t j = 0; j < scores.size(); ++j) {
-      if (labels[j]) continue;
+      if (labels[j])
+        continue;
       pairs += 1;
       wins += scores[i] > scores[j] ? 1.0 : (scores[i] == scores[j] ? 0.5 : 0.0);
     }
@@ -58,9 +60,7 @@ TEST(BinaryAuc, OneClassIsUndefined) {
   EXPECT_TRUE(std::isnan(Auc({}, {})));
 }
 
-TEST(BinaryAuc, NanScoreIsRejected) {
-  EXPECT_THROW(Auc({0.1f, NAN}, {0, 1}), Error);
-}
+TEST(BinaryAuc, NanScoreIsRejected) { EXPECT_THROW(Auc({0.1f, NAN}, {0, 1}), Error); }
 
 TEST(BinaryAuc, MatchesPairwiseDefinitionWithManyTies) {
   std::mt19937 rng(7);

@@ -38,7 +38,8 @@ TEST(Options, DefaultsAreValid) { EXPECT_EQ(ValidationMessage(ToyOptions{}), "")
 TEST(Options, EveryBadValueNamesItsKeyBoundsAndValue) {
   ToyOptions bad_rows;
   bad_rows.rows = 0;
-  EXPECT_EQ(ValidationMessage(bad_rows), "toy: option 'rows' must be an integer in [1, 100], got 0");
+  EXPECT_EQ(ValidationMessage(bad_rows),
+            "toy: option 'rows' must be an integer in [1, 100], got 0");
   ToyOptions bad_rate;
   bad_rate.rate = 1.5;
   EXPECT_EQ(ValidationMessage(bad_rate), "toy: option 'rate' must be a number in [0, 1], got 1.5");

@@ -1,12 +1,12 @@
 #include "aiok/core/threads.h"
 
-#include "aiok/core/error.h"
-
 #include <gtest/gtest.h>
 
 #include <atomic>
 #include <stdexcept>
 #include <vector>
+
+#include "aiok/core/error.h"
 
 namespace aiok {
 namespace {
@@ -15,14 +15,16 @@ TEST(ParallelFor, VisitsEveryIndexOnce) {
   for (int threads : {1, 2, 5}) {
     std::vector<std::atomic<int>> seen(1000);
     ParallelFor(1000, threads, [&](int64_t i) { seen[i]++; });
-    for (const auto& count : seen) EXPECT_EQ(count.load(), 1);
+    for (const auto& count : seen)
+      EXPECT_EQ(count.load(), 1);
   }
 }
 
 TEST(ParallelFor, RethrowsTheWorkersException) {
   EXPECT_THROW(ParallelFor(100, 3,
                            [](int64_t i) {
-                             if (i == 37) throw std::runtime_error("boom");
+                             if (i == 37)
+                               throw std::runtime_error("boom");
                            }),
                std::runtime_error);
 }
@@ -33,11 +35,13 @@ TEST(OrderedTurns, CommitsInIndexOrderWhateverTheFinishingOrder) {
   ParallelFor(200, 4, [&](int64_t i) {
     // Later indices finish their work sooner, so they must wait for their turn.
     volatile double sink = 0;
-    for (int k = 0; k < (200 - i) * 100; ++k) sink = sink + k;
+    for (int k = 0; k < (200 - i) * 100; ++k)
+      sink = sink + k;
     turns.Commit(i, [&] { order.push_back(i); });
   });
   ASSERT_EQ(order.size(), 200u);
-  for (int64_t i = 0; i < 200; ++i) EXPECT_EQ(order[i], i);
+  for (int64_t i = 0; i < 200; ++i)
+    EXPECT_EQ(order[i], i);
 }
 
 TEST(OrderedTurns, AbortReleasesWaiters) {
@@ -46,8 +50,10 @@ TEST(OrderedTurns, AbortReleasesWaiters) {
   EXPECT_THROW(ParallelFor(50, 4,
                            [&](int64_t i) {
                              try {
-                               if (i == 0) throw std::runtime_error("first chunk failed");
-                               if (turns.Commit(i, [&] { committed++; })) FAIL();
+                               if (i == 0)
+                                 throw std::runtime_error("first chunk failed");
+                               if (turns.Commit(i, [&] { committed++; }))
+                                 FAIL();
                              } catch (...) {
                                turns.Abort();
                                throw;

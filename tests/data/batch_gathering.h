@@ -12,8 +12,7 @@ inline void AppendBatch(const CriteoBatch& from, CriteoBatch* to) {
     to->dense[d].insert(to->dense[d].end(), from.dense[d].begin(), from.dense[d].end());
   }
   for (int c = 0; c < kCriteoCategorical; ++c) {
-    to->category[c].insert(to->category[c].end(), from.category[c].begin(),
-                           from.category[c].end());
+    to->category[c].insert(to->category[c].end(), from.category[c].begin(), from.category[c].end());
   }
   to->rejects.insert(to->rejects.end(), from.rejects.begin(), from.rejects.end());
 }

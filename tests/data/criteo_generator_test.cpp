@@ -27,7 +27,8 @@ constexpr int64_t kRows = 60000;
 struct ParsedFile {
   std::vector<uint8_t> labels;
   std::vector<std::array<bool, kCriteoFields>> empty;
-  std::vector<std::set<std::string>> distinct = std::vector<std::set<std::string>>(kCriteoCategorical);
+  std::vector<std::set<std::string>> distinct =
+      std::vector<std::set<std::string>>(kCriteoCategorical);
 };
 
 std::vector<std::string> SplitTabs(const std::string& line) {
@@ -35,19 +36,25 @@ std::vector<std::string> SplitTabs(const std::string& line) {
   size_t start = 0;
   for (;;) {
     const size_t tab = line.find('\t', start);
-    fields.push_back(line.substr(start, tab == std::string::npos ? std::string::npos : tab - start));
-    if (tab == std::string::npos) return fields;
+    fields.push_back(
+        line.substr(start, tab == std::string::npos ? std::string::npos : tab - start));
+    if (tab == std::string::npos)
+      return fields;
     start = tab + 1;
   }
 }
 
 bool IsDecimal(const std::string& s, bool allow_negative) {
   size_t i = 0;
-  if (allow_negative && !s.empty() && s[0] == '-') i = 1;
-  if (i == s.size()) return false;
-  if (s.size() - i > 1 && s[i] == '0') return false;  // no leading zeros
+  if (allow_negative && !s.empty() && s[0] == '-')
+    i = 1;
+  if (i == s.size())
+    return false;
+  if (s.size() - i > 1 && s[i] == '0')
+    return false;  // no leading zeros
   for (; i < s.size(); ++i) {
-    if (s[i] < '0' || s[i] > '9') return false;
+    if (s[i] < '0' || s[i] > '9')
+      return false;
   }
   return true;
 }
@@ -79,7 +86,8 @@ ParsedFile ParseAndCheckFormat(const std::string& path) {
     bool ok = fields[0] == "0" || fields[0] == "1";
     for (int f = 1; f < kCriteoFields; ++f) {
       empty[f] = fields[f].empty();
-      if (empty[f]) continue;
+      if (empty[f])
+        continue;
       if (f <= kCriteoDense) {
         ok = ok && IsDecimal(fields[f], /*allow_negative=*/f == 2);  // only I2 goes negative
       } else {
@@ -87,7 +95,8 @@ ParsedFile ParseAndCheckFormat(const std::string& path) {
         parsed.distinct[f - 1 - kCriteoDense].insert(fields[f]);
       }
     }
-    if (!ok && bad_lines_reported++ < 5) ADD_FAILURE() << "line " << line_number << ": " << line;
+    if (!ok && bad_lines_reported++ < 5)
+      ADD_FAILURE() << "line " << line_number << ": " << line;
     parsed.labels.push_back(fields[0] == "1" ? 1 : 0);
     parsed.empty.push_back(empty);
   }
@@ -156,7 +165,8 @@ TEST_F(CriteoGeneratorTest, NoTemporaryFilesRemain) {
 TEST_F(CriteoGeneratorTest, MissingRatesFollowKaggle) {
   for (int f = 1; f < kCriteoFields; ++f) {
     double empty = 0;
-    for (const auto& row : parsed_->empty) empty += row[f];
+    for (const auto& row : parsed_->empty)
+      empty += row[f];
     const double rate = empty / kRows;
     const double expected = f <= kCriteoDense ? kCriteoDenseMissing[f - 1]
                                               : kCriteoCategoricalMissing[f - 1 - kCriteoDense];
@@ -216,7 +226,8 @@ TEST_F(CriteoGeneratorTest, LabelsAreCalibratedToTruth) {
   // the labels really are draws from truth.f32.
   const std::vector<float> truth = Truth("t1");
   std::vector<size_t> order(truth.size());
-  for (size_t i = 0; i < order.size(); ++i) order[i] = i;
+  for (size_t i = 0; i < order.size(); ++i)
+    order[i] = i;
   std::sort(order.begin(), order.end(), [&](size_t a, size_t b) { return truth[a] < truth[b]; });
   for (int bin = 0; bin < 10; ++bin) {
     double mean_truth = 0;

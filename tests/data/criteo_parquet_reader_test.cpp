@@ -7,8 +7,8 @@
 
 #include "aiok/core/error.h"
 #include "aiok/data/criteo_generator.h"
-#include "batch_gathering.h"
 #include "aiok/data/duckdb_client.h"
+#include "batch_gathering.h"
 
 namespace aiok::data {
 namespace {
@@ -17,8 +17,10 @@ namespace fs = std::filesystem;
 // SQL that reads a Criteo TSV with typed columns: label and I1..I13 integers, C1..C26 text.
 std::string ReadTsvSql(const std::string& path) {
   std::string columns = "'label': 'INTEGER'";
-  for (int d = 1; d <= 13; ++d) columns += fmt::format(", 'I{}': 'BIGINT'", d);
-  for (int c = 1; c <= 26; ++c) columns += fmt::format(", 'C{}': 'VARCHAR'", c);
+  for (int d = 1; d <= 13; ++d)
+    columns += fmt::format(", 'I{}': 'BIGINT'", d);
+  for (int c = 1; c <= 26; ++c)
+    columns += fmt::format(", 'C{}': 'VARCHAR'", c);
   return "read_csv(" + SqlString(path) + ", delim='\\t', header=false, columns={" + columns + "})";
 }
 
@@ -90,8 +92,10 @@ TEST_F(CriteoParquetTest, PandasStyleFloatsAndIntegerCategoriesAndAnyColumnOrder
   // Integer columns with gaps as DOUBLE (NaN for missing), categories as integers, columns
   // shuffled and an extra column: all read as the same rows.
   std::string select = "SELECT 'x' AS extra";
-  for (int c = 26; c >= 1; --c) select += fmt::format(", ('0x' || C{0})::BIGINT AS C{0}", c);
-  for (int d = 1; d <= 13; ++d) select += fmt::format(", coalesce(I{0}::DOUBLE, 'NaN'::DOUBLE) AS I{0}", d);
+  for (int c = 26; c >= 1; --c)
+    select += fmt::format(", ('0x' || C{0})::BIGINT AS C{0}", c);
+  for (int d = 1; d <= 13; ++d)
+    select += fmt::format(", coalesce(I{0}::DOUBLE, 'NaN'::DOUBLE) AS I{0}", d);
   const std::string parquet = MakeParquet("pandas.parquet", select + ", label FROM t");
   const CriteoBatch from_tsv = ReadAll(Tsv(), false);
   const CriteoBatch from_parquet = ReadAll(parquet, true);

@@ -21,8 +21,10 @@ namespace fs = std::filesystem;
 // A good 40-field line with recognizable values: I(k) = k, C(k) = k in hex.
 std::string GoodLine(int label = 1) {
   std::string line = std::to_string(label);
-  for (int d = 1; d <= kCriteoDense; ++d) line += "\t" + std::to_string(d);
-  for (int c = 1; c <= kCriteoCategorical; ++c) line += fmt::format("\t{:08x}", c);
+  for (int d = 1; d <= kCriteoDense; ++d)
+    line += "\t" + std::to_string(d);
+  for (int c = 1; c <= kCriteoCategorical; ++c)
+    line += fmt::format("\t{:08x}", c);
   return line + "\n";
 }
 
@@ -52,7 +54,8 @@ class CriteoReaderTest : public ::testing::Test {
       next_row += batch.rows;
       AppendBatch(batch, &all);
     });
-    if (summary) *summary = s;
+    if (summary)
+      *summary = s;
     return all;
   }
 
@@ -75,7 +78,8 @@ class CriteoReaderTest : public ::testing::Test {
 };
 
 TEST_F(CriteoReaderTest, ParsesValuesAndEmptyFields) {
-  std::string second = "0\t\t-2" + std::string(11, '\t') + "\tABCDEF01" + std::string(25, '\t') + "\n";
+  std::string second =
+      "0\t\t-2" + std::string(11, '\t') + "\tABCDEF01" + std::string(25, '\t') + "\n";
   const auto batch = ReadAll(Write("a.tsv", GoodLine() + second), CriteoReaderOptions{});
   ASSERT_EQ(batch.rows, 2);
   EXPECT_EQ(batch.label, (std::vector<uint8_t>{1, 0}));
@@ -128,8 +132,10 @@ TEST_F(CriteoReaderTest, WrongFieldCountNamesLineAndCount) {
   short_line = short_line.substr(0, short_line.rfind('\t')) + "\n";  // 39 fields
   const std::string message = FailMessage(GoodLine() + GoodLine() + short_line);
   EXPECT_NE(message.find("bad.tsv:3:"), std::string::npos) << message;
-  EXPECT_NE(message.find("expected 40 TAB-separated fields, found 39"), std::string::npos) << message;
-  const std::string extra = FailMessage(GoodLine() + GoodLine().substr(0, GoodLine().size() - 1) + "\tff\n");
+  EXPECT_NE(message.find("expected 40 TAB-separated fields, found 39"), std::string::npos)
+      << message;
+  const std::string extra =
+      FailMessage(GoodLine() + GoodLine().substr(0, GoodLine().size() - 1) + "\tff\n");
   EXPECT_NE(extra.find("bad.tsv:2:"), std::string::npos) << extra;
   EXPECT_NE(extra.find("found 41"), std::string::npos) << extra;
 }
@@ -142,8 +148,9 @@ TEST_F(CriteoReaderTest, NonIntegerNamesColumnAndField) {
                          "field, found \"5x\""),
             std::string::npos)
       << message;
-  EXPECT_NE(FailMessage("7" + GoodLine().substr(1)).find("label (field 1 of 40): expected label 0 or 1"),
-            std::string::npos);
+  EXPECT_NE(
+      FailMessage("7" + GoodLine().substr(1)).find("label (field 1 of 40): expected label 0 or 1"),
+      std::string::npos);
 }
 
 TEST_F(CriteoReaderTest, BadHexNamesColumnAndField) {
@@ -191,8 +198,8 @@ TEST_F(CriteoReaderTest, SkipModeReportsEveryRejectWithItsLine) {
   bad_int.replace(bad_int.find("\t5\t"), 3, "\tfive\t");
   std::string crlf = GoodLine();
   crlf.insert(crlf.size() - 1, "\r");
-  const std::string contents =
-      GoodLine(0) + bad_int + GoodLine(1) + "0\t1\t2\n" + crlf + GoodLine(0) + GoodLine().substr(0, 20);
+  const std::string contents = GoodLine(0) + bad_int + GoodLine(1) + "0\t1\t2\n" + crlf +
+                               GoodLine(0) + GoodLine().substr(0, 20);
   CriteoReaderOptions options;
   options.on_error = OnError::kSkip;
   options.range_bytes = 300;  // rejects spread over several batches
@@ -216,11 +223,13 @@ TEST_F(CriteoReaderTest, SkipModeReportsEveryRejectWithItsLine) {
 TEST_F(CriteoReaderTest, FailModeReportsTheFirstBadLineInFileOrder) {
   // Bad lines in several ranges parsed in parallel: the error names the earliest.
   std::string contents;
-  for (int i = 0; i < 200; ++i) contents += GoodLine();
+  for (int i = 0; i < 200; ++i)
+    contents += GoodLine();
   std::string bad = GoodLine();
   bad.replace(bad.find("00000003"), 8, "xx");
   contents += bad;
-  for (int i = 0; i < 200; ++i) contents += (i % 50 == 0 ? bad : GoodLine());
+  for (int i = 0; i < 200; ++i)
+    contents += (i % 50 == 0 ? bad : GoodLine());
   const std::string path = Write("late.tsv", contents);
   CriteoReaderOptions options;
   options.range_bytes = 2000;
@@ -235,12 +244,13 @@ TEST_F(CriteoReaderTest, FailModeReportsTheFirstBadLineInFileOrder) {
 
 TEST_F(CriteoReaderTest, ConcurrentCallbackSeesEveryBatchOnceAfterItsOrderedCommit) {
   std::string contents;
-  for (int i = 0; i < 500; ++i) contents += GoodLine(i % 2);
+  for (int i = 0; i < 500; ++i)
+    contents += GoodLine(i % 2);
   CriteoReaderOptions options;
   options.range_bytes = 4096;
   ctx_.threads = 3;
   std::mutex mutex;
-  std::vector<int64_t> committed_first_rows;  // in in_order order
+  std::vector<int64_t> committed_first_rows;         // in in_order order
   std::map<int64_t, int64_t> concurrent_first_rows;  // index -> first row
   const auto summary = ReadCriteoTsv(
       Write("c.tsv", contents), options, ctx_,

@@ -1,8 +1,8 @@
 #include "aiok/data/splits.h"
 
-#include "aiok/core/error.h"
-
 #include <gtest/gtest.h>
+
+#include "aiok/core/error.h"
 
 namespace aiok::data {
 namespace {

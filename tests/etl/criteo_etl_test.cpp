@@ -60,8 +60,10 @@ struct Straightforward {
       std::vector<std::string> fields;
       std::stringstream ss(line);
       std::string field;
-      while (std::getline(ss, field, '\t')) fields.push_back(field);
-      if (!line.empty() && line.back() == '\t') fields.push_back("");
+      while (std::getline(ss, field, '\t'))
+        fields.push_back(field);
+      if (!line.empty() && line.back() == '\t')
+        fields.push_back("");
       rows.push_back(fields);
     }
     const int64_t n = static_cast<int64_t>(rows.size());
@@ -71,14 +73,17 @@ struct Straightforward {
     for (int c = 0; c < 26; ++c) {
       std::map<int64_t, int64_t> counts;
       for (int64_t r = 0; r < train_end; ++r) {
-        if (!rows[r][14 + c].empty()) counts[std::stoll(rows[r][14 + c], nullptr, 16)]++;
+        if (!rows[r][14 + c].empty())
+          counts[std::stoll(rows[r][14 + c], nullptr, 16)]++;
       }
       std::vector<std::pair<int64_t, int64_t>> kept;
       for (auto [value, count] : counts) {
-        if (count >= threshold) kept.push_back({-count, value});
+        if (count >= threshold)
+          kept.push_back({-count, value});
       }
       std::sort(kept.begin(), kept.end());
-      for (size_t i = 0; i < kept.size(); ++i) ids[c][kept[i].second] = static_cast<int32_t>(i + 2);
+      for (size_t i = 0; i < kept.size(); ++i)
+        ids[c][kept[i].second] = static_cast<int32_t>(i + 2);
     }
     for (int64_t r = 0; r < n; ++r) {
       SplitRows& s = splits[r < train_end ? "train" : (r < valid_end ? "valid" : "test")];
@@ -191,7 +196,8 @@ steps:
   for (int d = 0; d < 13; ++d) {
     std::vector<double> present;
     for (int64_t r = 0; r < train_end; ++r) {
-      if (!raw.rows[r][1 + d].empty()) present.push_back(std::stod(raw.rows[r][1 + d]));
+      if (!raw.rows[r][1 + d].empty())
+        present.push_back(std::stod(raw.rows[r][1 + d]));
     }
     std::sort(present.begin(), present.end());
     const size_t n = present.size();
@@ -200,11 +206,13 @@ steps:
     for (int64_t r = 0; r < 7000; ++r) {
       const std::string& f = raw.rows[r][1 + d];
       filled[d].push_back(f.empty() ? median : std::stod(f));
-      if (r < train_end) sum += filled[d].back();
+      if (r < train_end)
+        sum += filled[d].back();
     }
     mean[d] = sum / train_end;
     double m2 = 0;
-    for (int64_t r = 0; r < train_end; ++r) m2 += (filled[d][r] - mean[d]) * (filled[d][r] - mean[d]);
+    for (int64_t r = 0; r < train_end; ++r)
+      m2 += (filled[d][r] - mean[d]) * (filled[d][r] - mean[d]);
     stddev[d] = std::sqrt(m2 / train_end);
   }
   OperatorRegistry registry;
@@ -215,8 +223,8 @@ steps:
   for (int64_t i = 0; i < 500; ++i) {
     const int64_t r = 6500 + i;
     for (int d = 0; d < 13; ++d) {
-      const double want = stddev[d] > 0 ? (filled[d][r] - mean[d]) / stddev[d]
-                                        : filled[d][r] - mean[d];
+      const double want =
+          stddev[d] > 0 ? (filled[d][r] - mean[d]) / stddev[d] : filled[d][r] - mean[d];
       ASSERT_NEAR(test.dense[i * 13 + d], want, 1e-4 * (1 + std::fabs(want))) << "I" << d + 1;
     }
     for (int c = 0; c < 13; ++c) {
@@ -253,7 +261,8 @@ TEST_F(CriteoEtlTest, SchemaRecordsSplitsCardinalitiesSourceAndTruth) {
     int32_t max_id = 0;
     for (const char* split : {"train", "valid", "test"}) {
       const SplitRows rows = ReadSplit(Out("schema"), split);
-      for (size_t r = 0; r < rows.labels.size(); ++r) max_id = std::max(max_id, rows.categorical[r * 26 + c]);
+      for (size_t r = 0; r < rows.labels.size(); ++r)
+        max_id = std::max(max_id, rows.categorical[r * 26 + c]);
     }
     EXPECT_LT(max_id, schema.cardinalities[c]) << "C" << c + 1;
   }
@@ -288,8 +297,10 @@ TEST_F(CriteoEtlTest, FittedStateReloadsToIdenticalTransform) {
   Run(Raw(), Out("state"));
   const auto state = nlohmann::json::parse(ReadFile(Out("state") + "/etl_state/pipeline.json"));
   std::vector<std::string> dense, cats;
-  for (int d = 1; d <= 13; ++d) dense.push_back("I" + std::to_string(d));
-  for (int c = 1; c <= 26; ++c) cats.push_back("C" + std::to_string(c));
+  for (int d = 1; d <= 13; ++d)
+    dense.push_back("I" + std::to_string(d));
+  for (int c = 1; c <= 26; ++c)
+    cats.push_back("C" + std::to_string(c));
   Pipeline reloaded = Pipeline::LoadState(state, dense, cats, "pipeline.json");
   // Re-transform the test split's raw rows with the reloaded state.
   const Straightforward raw(Raw(), 3);
@@ -301,14 +312,17 @@ TEST_F(CriteoEtlTest, FittedStateReloadsToIdenticalTransform) {
       values.push_back(f.empty() ? kMissingValue : std::stoll(f, nullptr, 16));
     }
     std::vector<int64_t> ids(values.size());
-    reloaded.categorical()[c].ops[0]->TransformCategorical(values.data(), values.size(), ids.data());
-    for (size_t r = 0; r < ids.size(); ++r) ASSERT_EQ(ids[r], test.categorical[r * 26 + c]);
+    reloaded.categorical()[c].ops[0]->TransformCategorical(values.data(), values.size(),
+                                                           ids.data());
+    for (size_t r = 0; r < ids.size(); ++r)
+      ASSERT_EQ(ids[r], test.categorical[r * 26 + c]);
   }
 }
 
 TEST_F(CriteoEtlTest, BadLineFailsNamingItAndLeavesNoOutput) {
   std::string text = ReadFile(Raw()).substr(0, 200000);
-  text = text.substr(0, text.rfind('\n', 100000) + 1) + "1\tx\n" + text.substr(text.rfind('\n', 100000) + 1);
+  text = text.substr(0, text.rfind('\n', 100000) + 1) + "1\tx\n" +
+         text.substr(text.rfind('\n', 100000) + 1);
   const std::string input = Write("bad.txt", text);
   try {
     Run(input, Out("failed"));
@@ -328,12 +342,14 @@ TEST_F(CriteoEtlTest, SkipModeWritesRejectsAndCountsThem) {
   std::vector<std::string> lines;
   std::stringstream ss(good);
   std::string line;
-  while (std::getline(ss, line)) lines.push_back(line);
-  lines.pop_back();  // may be cut
-  lines[3] = "1\t2";                          // wrong field count
+  while (std::getline(ss, line))
+    lines.push_back(line);
+  lines.pop_back();                                                // may be cut
+  lines[3] = "1\t2";                                               // wrong field count
   lines[10] = lines[10].substr(0, 2) + "q" + lines[10].substr(2);  // non-integer I1
   std::string text;
-  for (const auto& l : lines) text += l + "\n";
+  for (const auto& l : lines)
+    text += l + "\n";
   text += "0\t1\t2";  // truncated last line
   const std::string input = Write("mixed.txt", text);
   EtlOptions options;
@@ -346,10 +362,12 @@ TEST_F(CriteoEtlTest, SkipModeWritesRejectsAndCountsThem) {
   const std::string rejects = ReadFile(Out("skipped") + "/rejects.tsv");
   EXPECT_NE(rejects.find("4\tcolumn"), std::string::npos) << rejects;
   EXPECT_NE(rejects.find("11\tcolumn"), std::string::npos) << rejects;
-  EXPECT_NE(rejects.find(std::to_string(lines.size() + 1) + "\tcolumn"), std::string::npos) << rejects;
+  EXPECT_NE(rejects.find(std::to_string(lines.size() + 1) + "\tcolumn"), std::string::npos)
+      << rejects;
   EXPECT_NE(rejects.find("truncated"), std::string::npos);
   int64_t rows = 0;
-  for (const auto& split : schema.splits) rows += split.rows;
+  for (const auto& split : schema.splits)
+    rows += split.rows;
   EXPECT_EQ(rows, summary.rows);
 }
 
@@ -367,8 +385,10 @@ TEST_F(CriteoEtlTest, EmptyAndMissingInputs) {
 TEST_F(CriteoEtlTest, ParquetInputGivesTheSameDataset) {
   // The same rows as Parquet (written by DuckDB from the TSV) make the same dataset.
   std::string columns = "'label': 'INTEGER'";
-  for (int d = 1; d <= 13; ++d) columns += fmt::format(", 'I{}': 'BIGINT'", d);
-  for (int c = 1; c <= 26; ++c) columns += fmt::format(", 'C{}': 'VARCHAR'", c);
+  for (int d = 1; d <= 13; ++d)
+    columns += fmt::format(", 'I{}': 'BIGINT'", d);
+  for (int c = 1; c <= 26; ++c)
+    columns += fmt::format(", 'C{}': 'VARCHAR'", c);
   const std::string parquet = Out("raw.parquet");
   {
     data::DuckDb db(2);

@@ -227,7 +227,8 @@ TEST(Categorify, CodesGiveTheSameIdsAsValues) {
     std::vector<int32_t> mapped(codes.size());
     by_codes->MapCodes(codes.data(), codes.size(), mapped.data());
     const auto expected = Ids(*by_values, *batch);
-    for (size_t i = 0; i < codes.size(); ++i) EXPECT_EQ(mapped[i], expected[i]) << i;
+    for (size_t i = 0; i < codes.size(); ++i)
+      EXPECT_EQ(mapped[i], expected[i]) << i;
   }
   // 13 only in the rows after the train ones: never counted, so rare.
   EXPECT_EQ(Ids(*by_codes, {13}), (std::vector<int64_t>{kRareId}));

@@ -44,8 +44,10 @@ steps:
 
 TEST(Pipeline, CriteoPresetIsValid) {
   std::vector<std::string> dense, cats;
-  for (int d = 1; d <= 13; ++d) dense.push_back("I" + std::to_string(d));
-  for (int c = 1; c <= 26; ++c) cats.push_back("C" + std::to_string(c));
+  for (int d = 1; d <= 13; ++d)
+    dense.push_back("I" + std::to_string(d));
+  for (int c = 1; c <= 26; ++c)
+    cats.push_back("C" + std::to_string(c));
   Pipeline pipeline(CriteoPreset(3), dense, cats, "preset");
   EXPECT_EQ(pipeline.FitPhases(), 1);
   EXPECT_EQ(pipeline.categorical()[25].ops[0]->Options()["freq_threshold"], 3);
@@ -56,12 +58,14 @@ TEST(Pipeline, MistakesNameTheStepAndColumn) {
   const std::string cats_ok = "  - columns: [C1, C2]\n    ops: [categorify]\n";
   EXPECT_NE(BuildError("steps:\n" + dense_ok).find("no step handles column(s) C1, C2"),
             std::string::npos);
-  EXPECT_NE(BuildError("steps:\n" + dense_ok + cats_ok + "  - columns: [C1]\n    ops: [categorify]\n")
-                .find("step 3 (C1): column already handled by step 2"),
-            std::string::npos);
-  EXPECT_NE(BuildError("steps:\n" + dense_ok + cats_ok.substr(0, 19) + "3]\n    ops: [categorify]\n")
-                .find("step 2 (C3): unknown column"),
-            std::string::npos);
+  EXPECT_NE(
+      BuildError("steps:\n" + dense_ok + cats_ok + "  - columns: [C1]\n    ops: [categorify]\n")
+          .find("step 3 (C1): column already handled by step 2"),
+      std::string::npos);
+  EXPECT_NE(
+      BuildError("steps:\n" + dense_ok + cats_ok.substr(0, 19) + "3]\n    ops: [categorify]\n")
+          .find("step 2 (C3): unknown column"),
+      std::string::npos);
   EXPECT_NE(BuildError("steps:\n  - columns: [I1, I2]\n    ops: [log1p]\n" + cats_ok)
                 .find("step 1 (I1): a dense column needs fill_missing"),
             std::string::npos);

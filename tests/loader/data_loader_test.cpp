@@ -21,7 +21,8 @@ std::string MakeDataset(const fs::path& dir, int64_t rows, int64_t shard_rows) {
   schema.dense_columns = {"x", "half"};
   schema.categorical_columns = {"id", "seven"};
   schema.cardinalities = {rows, 8};
-  for (const auto& name : data::SplitNames()) schema.splits.push_back(data::SplitInfo{name, {}, 0, {}, ""});
+  for (const auto& name : data::SplitNames())
+    schema.splits.push_back(data::SplitInfo{name, {}, 0, {}, ""});
   {
     data::SplitWriter train(dir.string(), &schema.splits[0], 2, 2, shard_rows);
     for (int64_t r = 0; r < rows; ++r) {
@@ -82,7 +83,8 @@ TEST_F(DataLoaderTest, EveryRowOncePerEpochShuffledOrNot) {
       ASSERT_EQ(ids.size(), 10000u);
       EXPECT_EQ(std::set<int64_t>(ids.begin(), ids.end()).size(), 10000u);
       if (!shuffle) {
-        for (size_t i = 0; i < ids.size(); ++i) ASSERT_EQ(ids[i], static_cast<int64_t>(i));
+        for (size_t i = 0; i < ids.size(); ++i)
+          ASSERT_EQ(ids[i], static_cast<int64_t>(i));
       }
     }
   }
@@ -95,7 +97,8 @@ TEST_F(DataLoaderTest, UnshuffledBatchesInsideAShardAreViewsNotCopies) {
   DataLoader loader(dir_, "train", options);
   int copied = 0;
   int viewed = 0;
-  while (auto batch = loader.Next()) (batch->copied ? copied : viewed)++;
+  while (auto batch = loader.Next())
+    (batch->copied ? copied : viewed)++;
   // Shards hold rows [0, 3000), [3000, 6000), [6000, 9000), [9000, 10000): of the 15 batches
   // of 700 rows, those starting at 2800, 5600 and 8400 cross a shard boundary.
   EXPECT_EQ(copied, 3);
@@ -120,9 +123,11 @@ TEST_F(DataLoaderTest, RanksSplitTheEpoch) {
   int64_t batches = -1;
   for (int rank = 0; rank < 3; ++rank) {
     DataLoader loader(dir_, "train", options, rank, 3, 5);
-    if (batches < 0) batches = loader.batches();
+    if (batches < 0)
+      batches = loader.batches();
     EXPECT_EQ(loader.batches(), batches);
-    for (int64_t id : Epoch(loader)) all.insert(id);
+    for (int64_t id : Epoch(loader))
+      all.insert(id);
   }
   EXPECT_EQ(all.size(), 10000u);
 }
@@ -132,7 +137,8 @@ TEST_F(DataLoaderTest, RestartingAnEpochMidwayStopsCleanly) {
   options.batch_size = 100;
   options.workers = 2;
   DataLoader loader(dir_, "train", options);
-  for (int i = 0; i < 5; ++i) loader.Next();
+  for (int i = 0; i < 5; ++i)
+    loader.Next();
   loader.StartEpoch(1);
   EXPECT_EQ(Epoch(loader).size(), 10000u);
 }
@@ -160,7 +166,8 @@ TEST_F(DataLoaderTest, StartingMidEpochGivesTheRestOfTheSameEpoch) {
   loader.StartEpoch(2, 10);
   std::vector<int64_t> rest;
   while (auto batch = loader.Next()) {
-    for (int64_t r = 0; r < batch->rows; ++r) rest.push_back(static_cast<int64_t>(batch->dense[r * 2]));
+    for (int64_t r = 0; r < batch->rows; ++r)
+      rest.push_back(static_cast<int64_t>(batch->dense[r * 2]));
   }
   ASSERT_EQ(rest.size(), whole.size() - 10 * 128);
   EXPECT_TRUE(std::equal(rest.begin(), rest.end(), whole.begin() + 10 * 128));

@@ -13,7 +13,8 @@ namespace {
 // Global row number of a RowRef given shard sizes.
 int64_t Global(const std::vector<int64_t>& shard_rows, RowRef ref) {
   int64_t offset = 0;
-  for (int32_t s = 0; s < ref.shard; ++s) offset += shard_rows[s];
+  for (int32_t s = 0; s < ref.shard; ++s)
+    offset += shard_rows[s];
   return offset + ref.row;
 }
 
@@ -25,7 +26,8 @@ std::vector<int64_t> EpochRows(const std::vector<int64_t>& shard_rows, EpochPlan
   for (int64_t i = 0; i < plan.batches(); ++i) {
     plan.BatchRowRefs(i, &refs);
     EXPECT_EQ(static_cast<int64_t>(refs.size()), plan.BatchRows(i));
-    for (const RowRef& ref : refs) rows.push_back(Global(shard_rows, ref));
+    for (const RowRef& ref : refs)
+      rows.push_back(Global(shard_rows, ref));
   }
   return rows;
 }
@@ -38,7 +40,8 @@ TEST(EpochPlan, EveryRowOnceInOrderWithoutShuffle) {
   options.batch_size = 100;
   const auto rows = EpochRows(kShards, options, 0);
   ASSERT_EQ(rows.size(), 3742u);
-  for (size_t i = 0; i < rows.size(); ++i) ASSERT_EQ(rows[i], static_cast<int64_t>(i));
+  for (size_t i = 0; i < rows.size(); ++i)
+    ASSERT_EQ(rows[i], static_cast<int64_t>(i));
   EpochPlan plan(kShards, options, 0);
   EXPECT_EQ(plan.batches(), 38);
   EXPECT_EQ(plan.BatchRows(37), 42);  // the final partial batch is kept
@@ -63,7 +66,8 @@ TEST(EpochPlan, ShuffledEpochIsAPermutationThatChangesWithTheEpoch) {
   EXPECT_NE(epoch0, EpochRows(kShards, options, 0));
   // Shuffled for real: few rows keep their position.
   int64_t in_place = 0;
-  for (size_t i = 0; i < epoch0.size(); ++i) in_place += epoch0[i] == static_cast<int64_t>(i);
+  for (size_t i = 0; i < epoch0.size(); ++i)
+    in_place += epoch0[i] == static_cast<int64_t>(i);
   EXPECT_LT(in_place, 50);
 }
 
@@ -79,14 +83,17 @@ TEST(EpochPlan, RanksGetEqualBatchCountsAndTogetherCoverEveryRow) {
       for (int rank = 0; rank < world; ++rank) {
         options.rank = rank;
         EpochPlan plan(kShards, options, 3);
-        if (batches < 0) batches = plan.batches();
+        if (batches < 0)
+          batches = plan.batches();
         EXPECT_EQ(plan.batches(), batches) << "rank " << rank << " of " << world;
-        for (int64_t row : EpochRows(kShards, options, 3)) seen[row]++;
+        for (int64_t row : EpochRows(kShards, options, 3))
+          seen[row]++;
       }
       EXPECT_EQ(seen.size(), 3742u) << world;
       // Padding repeats at most world - 1 batches.
       int64_t repeats = 0;
-      for (const auto& [row, count] : seen) repeats += count - 1;
+      for (const auto& [row, count] : seen)
+        repeats += count - 1;
       EXPECT_LE(repeats, (world - 1) * 128) << world;
     }
   }

@@ -36,16 +36,16 @@ TEST(Dlrm, DotWithSelfAndCatByHand) {
   EXPECT_TRUE(torch::equal(with_self->Interact(b, e),
                            torch::tensor({{1.0f, 2.0f, 5.0f, 11.0f, 25.0f, 17.0f, 39.0f, 61.0f}})));
   Dlrm cat(Tiny(Interaction::kCat));
-  EXPECT_TRUE(torch::equal(cat->Interact(b, e),
-                           torch::tensor({{1.0f, 2.0f, 3.0f, 4.0f, 5.0f, 6.0f}})));
+  EXPECT_TRUE(
+      torch::equal(cat->Interact(b, e), torch::tensor({{1.0f, 2.0f, 3.0f, 4.0f, 5.0f, 6.0f}})));
 }
 
 TEST(Dlrm, ForwardShapesAndKaggleWidth) {
   for (auto interaction : {Interaction::kDot, Interaction::kDotWithSelf, Interaction::kCat}) {
     Dlrm model(Tiny(interaction));
-    const torch::Tensor logits =
-        model->forward(torch::randn({6, 3}), torch::tensor({{0, 1}, {4, 6}, {2, 3}, {0, 0}, {1, 1}, {3, 5}},
-                                                          torch::kInt32));
+    const torch::Tensor logits = model->forward(
+        torch::randn({6, 3}),
+        torch::tensor({{0, 1}, {4, 6}, {2, 3}, {0, 0}, {1, 1}, {3, 5}}, torch::kInt32));
     EXPECT_EQ(logits.sizes(), torch::IntArrayRef({6}));
   }
   DlrmOptions kaggle;

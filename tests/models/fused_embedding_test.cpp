@@ -15,9 +15,10 @@ struct Reference {
   Reference(const FusedEmbeddingImpl& fused) {
     const auto& sizes = fused.options().table_sizes;
     for (size_t t = 0; t < sizes.size(); ++t) {
-      auto bag = torch::nn::EmbeddingBag(torch::nn::EmbeddingBagOptions(sizes[t], fused.options().dim)
-                                             .mode(torch::kSum)
-                                             .sparse(true));
+      auto bag =
+          torch::nn::EmbeddingBag(torch::nn::EmbeddingBagOptions(sizes[t], fused.options().dim)
+                                      .mode(torch::kSum)
+                                      .sparse(true));
       torch::NoGradGuard no_grad;
       bag->weight.copy_(fused.weight.narrow(0, fused.offsets()[t], sizes[t]));
       tables.push_back(bag);
@@ -25,7 +26,8 @@ struct Reference {
   }
   std::vector<torch::Tensor> parameters() {
     std::vector<torch::Tensor> params;
-    for (auto& t : tables) params.push_back(t->weight);
+    for (auto& t : tables)
+      params.push_back(t->weight);
     return params;
   }
   torch::Tensor forward(const torch::Tensor& ids) {
@@ -39,7 +41,8 @@ struct Reference {
   }
   torch::Tensor weight() {
     std::vector<torch::Tensor> ws;
-    for (auto& t : tables) ws.push_back(t->weight);
+    for (auto& t : tables)
+      ws.push_back(t->weight);
     return torch::cat(ws, 0);
   }
 };
@@ -48,12 +51,15 @@ struct Reference {
 torch::Tensor Ids(int64_t batch, const std::vector<int64_t>& sizes, int64_t seed) {
   torch::manual_seed(seed);
   std::vector<torch::Tensor> columns;
-  for (int64_t size : sizes) columns.push_back(torch::randint(0, size, {batch}, torch::kInt64));
+  for (int64_t size : sizes)
+    columns.push_back(torch::randint(0, size, {batch}, torch::kInt64));
   return torch::stack(columns, 1).to(torch::kInt32);
 }
 
-void CompareWithTorch(SparseUpdate update, const std::function<std::unique_ptr<torch::optim::Optimizer>(
-                                               std::vector<torch::Tensor>)>& make_optimizer) {
+void CompareWithTorch(
+    SparseUpdate update,
+    const std::function<std::unique_ptr<torch::optim::Optimizer>(std::vector<torch::Tensor>)>&
+        make_optimizer) {
   FusedEmbeddingOptions options;
   options.table_sizes = {5, 17, 3};
   options.dim = 4;

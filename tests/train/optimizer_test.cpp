@@ -15,7 +15,8 @@ struct Problem {
   // float64, so that hand computations in double compare tightly.
   torch::Tensor w = torch::tensor({3.0, -4.0}, torch::dtype(torch::kFloat64).requires_grad(true));
   void Backward() {
-    if (w.grad().defined()) w.mutable_grad().zero_();
+    if (w.grad().defined())
+      w.mutable_grad().zero_();
     (torch::tensor({1.0, 2.0}, torch::kFloat64) * w).sum().backward();
   }
 };
@@ -89,7 +90,8 @@ TEST(DenseOptimizer, LambByHand) {
       u_norm += update[i] * update[i];
     }
     const double trust = std::sqrt(w_norm) / std::sqrt(u_norm);
-    for (int i = 0; i < 2; ++i) w[i] -= 0.1 * trust * update[i];
+    for (int i = 0; i < 2; ++i)
+      w[i] -= 0.1 * trust * update[i];
     const auto got = Values(problem.w);
     EXPECT_NEAR(got[0], w[0], 1e-9) << "step " << step;
     EXPECT_NEAR(got[1], w[1], 1e-9) << "step " << step;

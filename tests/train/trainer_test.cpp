@@ -69,8 +69,10 @@ class TrainerTest : public ::testing::Test {
     models::Dlrm model(dlrm);
     torch::load(model, path);
     std::vector<torch::Tensor> tensors;
-    for (const auto& p : model->parameters()) tensors.push_back(p.clone());
-    for (const auto& b : model->buffers()) tensors.push_back(b.clone());
+    for (const auto& p : model->parameters())
+      tensors.push_back(p.clone());
+    for (const auto& b : model->buffers())
+      tensors.push_back(b.clone());
     return tensors;
   }
 
@@ -116,7 +118,8 @@ TEST_F(TrainerTest, ResumedRunEndsWithTheSameWeightsAsAnUninterruptedOne) {
   const auto a = SavedTensors(whole.out_dir + "/model.pt", whole);
   const auto b = SavedTensors(rest.out_dir + "/model.pt", rest);
   ASSERT_EQ(a.size(), b.size());
-  for (size_t i = 0; i < a.size(); ++i) EXPECT_TRUE(torch::equal(a[i], b[i])) << "tensor " << i;
+  for (size_t i = 0; i < a.size(); ++i)
+    EXPECT_TRUE(torch::equal(a[i], b[i])) << "tensor " << i;
   // Resuming with another seed would continue in another order: refused.
   RunContext other = ctx_;
   other.seed = 6;

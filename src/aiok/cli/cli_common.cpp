@@ -50,7 +50,8 @@ int RunWithExitCodes(CLI::App& app, const std::function<void()>& body) {
     return kExitUsage;
   } catch (const Error& e) {
     if (e.kind() == ErrorKind::kUsage || e.kind() == ErrorKind::kConfig) {
-      std::fprintf(stderr, "aiok: usage error: %s\nRun 'aiok --help' for the commands.\n", e.what());
+      std::fprintf(stderr, "aiok: usage error: %s\nRun 'aiok --help' for the commands.\n",
+                   e.what());
       return kExitUsage;
     }
     std::fprintf(stderr, "aiok: %s error: %s\n", ErrorKindName(e.kind()), e.what());
@@ -62,8 +63,7 @@ int RunWithExitCodes(CLI::App& app, const std::function<void()>& body) {
   return 0;
 }
 
-void FlagBinder::Int(const char* name, int64_t* value, int64_t min, int64_t max,
-                     const char* help) {
+void FlagBinder::Int(const char* name, int64_t* value, int64_t min, int64_t max, const char* help) {
   command_->add_option(std::string("--") + name, *value, help)
       ->check(CLI::Range(min, max))
       ->capture_default_str();
@@ -75,10 +75,12 @@ void FlagBinder::Real(const char* name, double* value, double min, double max, c
       ->capture_default_str();
 }
 
-void FlagBinder::Text(const char* name, std::string* value,
-                      const std::vector<std::string>& choices, const char* help) {
-  auto* option = command_->add_option(std::string("--") + name, *value, help)->capture_default_str();
-  if (!choices.empty()) option->check(CLI::IsMember(choices));
+void FlagBinder::Text(const char* name, std::string* value, const std::vector<std::string>& choices,
+                      const char* help) {
+  auto* option =
+      command_->add_option(std::string("--") + name, *value, help)->capture_default_str();
+  if (!choices.empty())
+    option->check(CLI::IsMember(choices));
 }
 
 void FlagBinder::Flag(const char* name, bool* value, const char* help) {

@@ -36,11 +36,12 @@ void AddDatagenCommand(CLI::App& app) {
     command->callback([state, name] {
       const RunContext ctx = StartRun(state->common);
       const data::GeneratorSummary summary = state->generator->Generate(ctx, state->out_dir);
-      fmt::print("datagen {}: {} rows, {:.1f} MB in {} ({:.0f} MB/s); positive rate {:.4f}, "
-                 "Bayes-optimal AUC {:.4f} -> {}\n",
-                 name, summary.rows, summary.bytes / 1e6, HumanSeconds(summary.seconds),
-                 summary.bytes / 1e6 / std::max(summary.seconds, 1e-9), summary.positive_rate,
-                 summary.bayes_auc, summary.data_file);
+      fmt::print(
+          "datagen {}: {} rows, {:.1f} MB in {} ({:.0f} MB/s); positive rate {:.4f}, "
+          "Bayes-optimal AUC {:.4f} -> {}\n",
+          name, summary.rows, summary.bytes / 1e6, HumanSeconds(summary.seconds),
+          summary.bytes / 1e6 / std::max(summary.seconds, 1e-9), summary.positive_rate,
+          summary.bayes_auc, summary.data_file);
     });
   }
 }

@@ -37,14 +37,15 @@ void RunEtl(EtlState& state, CLI::App* command) {
   }
   const etl::EtlSummary summary = etl::RunCriteoEtl(spec, state.options, ctx);
   const data::DatasetSchema schema = data::ReadDatasetSchema(state.options.out_dir);
-  fmt::print("etl: {} rows ({} rejected{}) in {} ({} rows/s) -> {}; "
-             "train {} / valid {} / test {} rows\n",
-             summary.rows, summary.rejected,
-             summary.rejected > 0 ? ", see " + state.options.out_dir + "/rejects.tsv" : "",
-             HumanSeconds(summary.seconds),
-             HumanCount(static_cast<double>(summary.rows) / std::max(summary.seconds, 1e-9)),
-             state.options.out_dir, schema.split("train").rows,
-             schema.split("valid").rows, schema.split("test").rows);
+  fmt::print(
+      "etl: {} rows ({} rejected{}) in {} ({} rows/s) -> {}; "
+      "train {} / valid {} / test {} rows\n",
+      summary.rows, summary.rejected,
+      summary.rejected > 0 ? ", see " + state.options.out_dir + "/rejects.tsv" : "",
+      HumanSeconds(summary.seconds),
+      HumanCount(static_cast<double>(summary.rows) / std::max(summary.seconds, 1e-9)),
+      state.options.out_dir, schema.split("train").rows, schema.split("valid").rows,
+      schema.split("test").rows);
 }
 
 }  // namespace
@@ -53,8 +54,7 @@ void AddEtlCommand(CLI::App& app) {
   auto state = std::make_shared<EtlState>();
   auto* command = app.add_subcommand(
       "etl", "Fit a feature pipeline on the train split and write a dataset directory");
-  command->add_option("--input", state->options.input,
-                      "Criteo TSV file (Kaggle train.txt layout)")
+  command->add_option("--input", state->options.input, "Criteo TSV file (Kaggle train.txt layout)")
       ->required();
   command->add_option("--out", state->options.out_dir, "dataset directory to write")->required();
   auto* preset = command->add_option("--preset", state->preset, "built-in pipeline")
@@ -63,17 +63,20 @@ void AddEtlCommand(CLI::App& app) {
   command->add_option("--pipeline", state->pipeline_file, "pipeline YAML or JSON file")
       ->excludes(preset)
       ->check(CLI::ExistingFile);
-  command->add_option("--freq-threshold", state->freq_threshold,
-                      "criteo preset: values seen fewer times in train map to the rare id")
+  command
+      ->add_option("--freq-threshold", state->freq_threshold,
+                   "criteo preset: values seen fewer times in train map to the rare id")
       ->check(CLI::Range(int64_t{1}, int64_t{1} << 40))
       ->capture_default_str();
-  command->add_option("--on-error", state->on_error,
-                      "bad lines: fail (stop, naming the line) or skip (write DIR/rejects.tsv)")
+  command
+      ->add_option("--on-error", state->on_error,
+                   "bad lines: fail (stop, naming the line) or skip (write DIR/rejects.tsv)")
       ->check(CLI::IsMember({"fail", "skip"}))
       ->capture_default_str();
-  command->add_option("--split", state->options.split_rule,
-                      "train/valid/test by position: kaggle (days 0-5 / 6a / 6b) or "
-                      "fractions:T,V (e.g. fractions:0.8,0.1)")
+  command
+      ->add_option("--split", state->options.split_rule,
+                   "train/valid/test by position: kaggle (days 0-5 / 6a / 6b) or "
+                   "fractions:T,V (e.g. fractions:0.8,0.1)")
       ->capture_default_str();
   command->add_option("--shard-rows", state->options.shard_rows, "rows per shard file")
       ->check(CLI::Range(int64_t{1}, int64_t{1} << 40))

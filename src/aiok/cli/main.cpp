@@ -1,18 +1,18 @@
 // The `aiok` command. Thin: it parses flags, calls the parts, and maps errors to exit codes —
 // 0 success, 2 usage error, 1 runtime error (130 when interrupted) — with a one-line cause.
-#include <CLI/CLI.hpp>
 #include <fmt/format.h>
 #include <fmt/ranges.h>
 
+#include <CLI/CLI.hpp>
 #include <cstdio>
 #include <exception>
 #include <string>
 #include <vector>
 
-#include "aiok/cli/dataset_command.h"
-#include "aiok/cli/datagen_command.h"
-#include "aiok/cli/etl_command.h"
 #include "aiok/cli/cli_common.h"
+#include "aiok/cli/datagen_command.h"
+#include "aiok/cli/dataset_command.h"
+#include "aiok/cli/etl_command.h"
 #include "aiok/cli/torch_commands.h"
 #include "aiok/core/error.h"
 
@@ -25,16 +25,19 @@ void CheckCommandWords(CLI::App& app, int argc, char** argv) {
   for (int i = 1;; ++i) {
     const std::string word = i < argc ? argv[i] : "";
     const auto subcommands = current->get_subcommands([](CLI::App*) { return true; });
-    if (subcommands.empty()) return;
+    if (subcommands.empty())
+      return;
     std::vector<std::string> names;
     CLI::App* match = nullptr;
     for (CLI::App* sub : subcommands) {
       names.push_back(sub->get_name());
-      if (sub->get_name() == word) match = sub;
+      if (sub->get_name() == word)
+        match = sub;
     }
     if (word.empty() || word[0] == '-') {
       // Flags before a required command word: let CLI11 handle --help and --version.
-      if (i < argc) return;
+      if (i < argc)
+        return;
       aiok::Throw(aiok::ErrorKind::kUsage, "'{}' needs one of: {}", current->get_name(),
                   fmt::join(names, ", "));
     }

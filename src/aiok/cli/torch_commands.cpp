@@ -32,7 +32,8 @@ int RunPlugin(const std::string& command, const std::vector<std::string>& args) 
   std::vector<std::string> argv_storage = {"aiok", command};
   argv_storage.insert(argv_storage.end(), args.begin(), args.end());
   std::vector<char*> argv;
-  for (auto& arg : argv_storage) argv.push_back(arg.data());
+  for (auto& arg : argv_storage)
+    argv.push_back(arg.data());
   argv.push_back(nullptr);
   // The plugin stays loaded until exit: its threads and static objects may outlive the call.
   return main(static_cast<int>(argv_storage.size()), argv.data());
@@ -47,9 +48,8 @@ void AddTorchCommands(CLI::App& app, int* exit_code) {
     auto* command = app.add_subcommand(name, description);
     command->prefix_command();  // everything after the word goes to the plugin as it is
     command->set_help_flag();   // --help too: the plugin knows the flags
-    command->callback([command, name = name, exit_code] {
-      *exit_code = RunPlugin(name, command->remaining());
-    });
+    command->callback(
+        [command, name = name, exit_code] { *exit_code = RunPlugin(name, command->remaining()); });
   }
 }
 

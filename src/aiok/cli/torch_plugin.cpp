@@ -1,7 +1,8 @@
 // libaiok_torch.so: the commands that need libtorch (see torch_commands.h). The main binary
 // hands over its command line; this parses the command's flags and runs it.
-#include <CLI/CLI.hpp>
 #include <fmt/format.h>
+
+#include <CLI/CLI.hpp>
 
 #include "aiok/cli/cli_common.h"
 #include "aiok/core/progress.h"
@@ -35,16 +36,16 @@ void AddTrain(CLI::App& app) {
       bayes = fmt::format(" (Bayes-optimal {:.4f}, gap {:.4f})", r.test.bayes_auc,
                           r.test.bayes_auc - r.test.auc);
     }
-    fmt::print("train: {} steps in {} ({} samples/s); valid AUC {:.4f}; test AUC {:.4f}{}, "
-               "logloss {:.4f}{} -> {}/metrics.json\n",
-               r.steps, HumanSeconds(r.train_seconds), HumanCount(r.samples_per_second), r.valid.auc,
-               r.test.auc, bayes, r.test.logloss,
-               r.seconds_to_target >= 0
-                   ? fmt::format("; target reached after {} of training ({} with evaluations)",
-                                 HumanSeconds(r.seconds_to_target),
-                                 HumanSeconds(r.wall_seconds_to_target))
-                   : "",
-               state->options.out_dir);
+    fmt::print(
+        "train: {} steps in {} ({} samples/s); valid AUC {:.4f}; test AUC {:.4f}{}, "
+        "logloss {:.4f}{} -> {}/metrics.json\n",
+        r.steps, HumanSeconds(r.train_seconds), HumanCount(r.samples_per_second), r.valid.auc,
+        r.test.auc, bayes, r.test.logloss,
+        r.seconds_to_target >= 0
+            ? fmt::format("; target reached after {} of training ({} with evaluations)",
+                          HumanSeconds(r.seconds_to_target), HumanSeconds(r.wall_seconds_to_target))
+            : "",
+        state->options.out_dir);
   });
 }
 

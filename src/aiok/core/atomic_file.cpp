@@ -22,8 +22,10 @@ AtomicFileWriter::AtomicFileWriter(std::string path)
 }
 
 AtomicFileWriter::~AtomicFileWriter() {
-  if (fd_ >= 0) ::close(fd_);
-  if (!committed_) ::unlink(temp_path_.c_str());
+  if (fd_ >= 0)
+    ::close(fd_);
+  if (!committed_)
+    ::unlink(temp_path_.c_str());
 }
 
 void AtomicFileWriter::Write(const void* data, size_t size) {
@@ -32,7 +34,8 @@ void AtomicFileWriter::Write(const void* data, size_t size) {
   size_t left = size;
   while (left > 0) {
     const ssize_t n = ::write(fd_, bytes, left);
-    if (n < 0 && errno == EINTR) continue;
+    if (n < 0 && errno == EINTR)
+      continue;
     if (n <= 0) {
       Throw(ErrorKind::kIo, "cannot write '{}' after {} bytes: {}", temp_path_, size_,
             std::strerror(errno));
@@ -65,10 +68,12 @@ void WriteFileAtomic(const std::string& path, std::string_view contents) {
 
 std::string ReadFile(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
-  if (!in) Throw(ErrorKind::kIo, "cannot open '{}': {}", path, std::strerror(errno));
+  if (!in)
+    Throw(ErrorKind::kIo, "cannot open '{}': {}", path, std::strerror(errno));
   std::ostringstream buffer;
   buffer << in.rdbuf();
-  if (in.bad()) Throw(ErrorKind::kIo, "cannot read '{}'", path);
+  if (in.bad())
+    Throw(ErrorKind::kIo, "cannot read '{}'", path);
   return buffer.str();
 }
 

@@ -19,13 +19,17 @@ nlohmann::json ParsePlainScalar(const std::string& text) {
   static const std::regex kInt("[-+]?[0-9]+");
   static const std::regex kFloat(
       "[-+]?(\\.[0-9]+|[0-9]+(\\.[0-9]*)?)([eE][-+]?[0-9]+)?|[-+]?\\.(inf|Inf|INF)");
-  if (text == "true" || text == "True" || text == "TRUE") return true;
-  if (text == "false" || text == "False" || text == "FALSE") return false;
-  if (text == "null" || text == "~" || text.empty()) return nullptr;
+  if (text == "true" || text == "True" || text == "TRUE")
+    return true;
+  if (text == "false" || text == "False" || text == "FALSE")
+    return false;
+  if (text == "null" || text == "~" || text.empty())
+    return nullptr;
   if (std::regex_match(text, kInt)) {
     errno = 0;
     const long long value = std::strtoll(text.c_str(), nullptr, 10);
-    if (errno == 0) return static_cast<int64_t>(value);
+    if (errno == 0)
+      return static_cast<int64_t>(value);
   }
   if (std::regex_match(text, kFloat)) {
     if (text.find("inf") != std::string::npos || text.find("Inf") != std::string::npos ||
@@ -40,23 +44,28 @@ nlohmann::json ParsePlainScalar(const std::string& text) {
 
 nlohmann::json ScalarToJson(const YAML::Node& node) {
   // A quoted scalar is always a string.
-  if (node.Tag() == "!") return node.Scalar();
+  if (node.Tag() == "!")
+    return node.Scalar();
   return ParsePlainScalar(node.Scalar());
 }
 
 nlohmann::json NodeToJson(const YAML::Node& node) {
   switch (node.Type()) {
     case YAML::NodeType::Null:
-    case YAML::NodeType::Undefined: return nullptr;
-    case YAML::NodeType::Scalar: return ScalarToJson(node);
+    case YAML::NodeType::Undefined:
+      return nullptr;
+    case YAML::NodeType::Scalar:
+      return ScalarToJson(node);
     case YAML::NodeType::Sequence: {
       nlohmann::json out = nlohmann::json::array();
-      for (const auto& item : node) out.push_back(NodeToJson(item));
+      for (const auto& item : node)
+        out.push_back(NodeToJson(item));
       return out;
     }
     case YAML::NodeType::Map: {
       nlohmann::json out = nlohmann::json::object();
-      for (const auto& item : node) out[item.first.as<std::string>()] = NodeToJson(item.second);
+      for (const auto& item : node)
+        out[item.first.as<std::string>()] = NodeToJson(item.second);
       return out;
     }
   }
@@ -73,12 +82,14 @@ void EmitJson(YAML::Emitter& out, const nlohmann::json& value) {
     out << YAML::EndMap;
   } else if (value.is_array()) {
     out << YAML::BeginSeq;
-    for (const auto& item : value) EmitJson(out, item);
+    for (const auto& item : value)
+      EmitJson(out, item);
     out << YAML::EndSeq;
   } else if (value.is_string()) {
     // Quote strings that would read back as something else ("3", "true", "").
     const std::string& text = value.get_ref<const std::string&>();
-    if (!ParsePlainScalar(text).is_string()) out << YAML::DoubleQuoted;
+    if (!ParsePlainScalar(text).is_string())
+      out << YAML::DoubleQuoted;
     out << text;
   } else if (value.is_number_float() && !std::isfinite(value.get<double>())) {
     const double v = value.get<double>();
@@ -101,7 +112,9 @@ nlohmann::json ParseConfigText(const std::string& text, const std::string& sourc
   }
 }
 
-nlohmann::json LoadConfigFile(const std::string& path) { return ParseConfigText(ReadFile(path), path); }
+nlohmann::json LoadConfigFile(const std::string& path) {
+  return ParseConfigText(ReadFile(path), path);
+}
 
 std::string ToYaml(const nlohmann::json& value) {
   YAML::Emitter out;

@@ -9,7 +9,8 @@ namespace {
 CancellationToken* g_signal_token = nullptr;
 
 extern "C" void OnSignal(int signal_number) {
-  if (g_signal_token == nullptr) return;
+  if (g_signal_token == nullptr)
+    return;
   if (g_signal_token->cancelled() && signal_number == SIGINT) {
     // Second Ctrl-C: the user does not want to wait for a clean stop.
     std::signal(SIGINT, SIG_DFL);
@@ -21,7 +22,8 @@ extern "C" void OnSignal(int signal_number) {
 }  // namespace
 
 void CancellationToken::ThrowIfCancelled() const {
-  if (cancelled()) throw Error(ErrorKind::kCancelled, "interrupted");
+  if (cancelled())
+    throw Error(ErrorKind::kCancelled, "interrupted");
 }
 
 void CancelOnSignals(CancellationToken* token) {

@@ -4,13 +4,20 @@ namespace aiok {
 
 const char* ErrorKindName(ErrorKind kind) {
   switch (kind) {
-    case ErrorKind::kInvalidInput: return "invalid input";
-    case ErrorKind::kUsage: return "usage";
-    case ErrorKind::kConfig: return "config";
-    case ErrorKind::kIo: return "io";
-    case ErrorKind::kNotImplemented: return "not implemented";
-    case ErrorKind::kCancelled: return "cancelled";
-    case ErrorKind::kInternal: return "internal";
+    case ErrorKind::kInvalidInput:
+      return "invalid input";
+    case ErrorKind::kUsage:
+      return "usage";
+    case ErrorKind::kConfig:
+      return "config";
+    case ErrorKind::kIo:
+      return "io";
+    case ErrorKind::kNotImplemented:
+      return "not implemented";
+    case ErrorKind::kCancelled:
+      return "cancelled";
+    case ErrorKind::kInternal:
+      return "internal";
   }
   return "unknown";
 }
@@ -19,7 +26,8 @@ std::string TextLocation::ToString() const {
   std::string out = file.empty() ? "<input>" : file;
   if (line > 0) {
     out += ":" + std::to_string(line);
-    if (column > 0) out += ":" + std::to_string(column);
+    if (column > 0)
+      out += ":" + std::to_string(column);
   }
   return out;
 }
@@ -37,10 +45,12 @@ Error& Error::AddContext(std::string line) {
 
 void Error::Rebuild() {
   full_ = message_;
-  if (context_.empty()) return;
+  if (context_.empty())
+    return;
   full_ += " (";
   for (size_t i = 0; i < context_.size(); ++i) {
-    if (i > 0) full_ += "; ";
+    if (i > 0)
+      full_ += "; ";
     full_ += context_[i];
   }
   full_ += ")";

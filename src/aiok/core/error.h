@@ -78,15 +78,16 @@ template <typename... Args>
 }  // namespace aiok
 
 /// Checks a condition on user input or configuration; throws Error(kind, message) if false.
-#define AIOK_CHECK(condition, kind, ...)                  \
-  do {                                                    \
-    if (!(condition)) ::aiok::Throw((kind), __VA_ARGS__); \
+#define AIOK_CHECK(condition, kind, ...)  \
+  do {                                    \
+    if (!(condition))                     \
+      ::aiok::Throw((kind), __VA_ARGS__); \
   } while (false)
 
 /// Checks an invariant of aiok itself; a failure is a bug and says where in the source it is.
-#define AIOK_ASSERT(condition)                                                              \
-  do {                                                                                      \
-    if (!(condition))                                                                       \
+#define AIOK_ASSERT(condition)                                                          \
+  do {                                                                                  \
+    if (!(condition))                                                                   \
       ::aiok::Throw(::aiok::ErrorKind::kInternal, "internal check failed: {} at {}:{}", \
-                    #condition, __FILE__, __LINE__);                                        \
+                    #condition, __FILE__, __LINE__);                                    \
   } while (false)

@@ -10,7 +10,6 @@
 #include <cstdint>
 #include <vector>
 
-
 namespace aiok {
 
 template <typename Key, typename Value>
@@ -39,7 +38,8 @@ class FlatHashMap {
 
   /// Sets the value of `key`; `value` must not be 0.
   void Set(Key key, Value value) {
-    if (2 * (size_ + 1) > slots_.size()) Rehash(slots_.size() * 2);
+    if (2 * (size_ + 1) > slots_.size())
+      Rehash(slots_.size() * 2);
     Slot& slot = slots_[Probe(key)];
     if (slot.value == 0) {
       slot.key = key;
@@ -58,7 +58,8 @@ class FlatHashMap {
   template <typename F>
   void ForEach(F&& f) const {
     for (const Slot& slot : slots_) {
-      if (slot.value != 0) f(slot.key, slot.value);
+      if (slot.value != 0)
+        f(slot.key, slot.value);
     }
   }
 
@@ -76,7 +77,8 @@ class FlatHashMap {
 
   static size_t CapacityFor(size_t n) {
     size_t capacity = 16;
-    while (capacity < 2 * n) capacity *= 2;
+    while (capacity < 2 * n)
+      capacity *= 2;
     return capacity;
   }
   // Fibonacci hashing: the top bits of key * 2^64/phi. One multiply, and the top bits depend
@@ -88,7 +90,8 @@ class FlatHashMap {
   size_t Probe(Key key) const {
     const size_t mask = slots_.size() - 1;
     size_t i = Home(key);
-    while (slots_[i].value != 0 && slots_[i].key != key) i = (i + 1) & mask;
+    while (slots_[i].value != 0 && slots_[i].key != key)
+      i = (i + 1) & mask;
     return i;
   }
   void Rehash(size_t capacity) {
@@ -96,7 +99,8 @@ class FlatHashMap {
     old.swap(slots_);
     shift_ = 64 - __builtin_ctzll(capacity);  // capacity is a power of two
     for (const Slot& slot : old) {
-      if (slot.value != 0) slots_[Probe(slot.key)] = slot;
+      if (slot.value != 0)
+        slots_[Probe(slot.key)] = slot;
     }
   }
 

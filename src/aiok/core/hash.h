@@ -16,10 +16,14 @@ inline uint64_t Mix64(uint64_t x) {
 }
 
 /// Hash of a pair; order matters.
-inline uint64_t HashPair(uint64_t a, uint64_t b) { return Mix64(Mix64(a) ^ (b * 0xD6E8FEB86659FD93ull)); }
+inline uint64_t HashPair(uint64_t a, uint64_t b) {
+  return Mix64(Mix64(a) ^ (b * 0xD6E8FEB86659FD93ull));
+}
 
 /// Hash of a triple; order matters.
-inline uint64_t HashTriple(uint64_t a, uint64_t b, uint64_t c) { return HashPair(HashPair(a, b), c); }
+inline uint64_t HashTriple(uint64_t a, uint64_t b, uint64_t c) {
+  return HashPair(HashPair(a, b), c);
+}
 
 /// Uniform double in [0, 1) from the top 53 bits of a hash.
 inline double UnitDouble(uint64_t h) { return static_cast<double>(h >> 11) * 0x1.0p-53; }
@@ -28,9 +32,9 @@ inline double UnitDouble(uint64_t h) { return static_cast<double>(h >> 11) * 0x1
 /// centred and scaled to variance 1. Tails stop at +-3.46; fine for effect sizes, and far
 /// cheaper than Box-Muller.
 inline double ApproxNormal(uint64_t h) {
-  const double sum = static_cast<double>((h & 0xFFFF) + ((h >> 16) & 0xFFFF) +
-                                         ((h >> 32) & 0xFFFF) + (h >> 48)) +
-                     2.0;  // +0.5 per term centres each uniform in its cell
+  const double sum =
+      static_cast<double>((h & 0xFFFF) + ((h >> 16) & 0xFFFF) + ((h >> 32) & 0xFFFF) + (h >> 48)) +
+      2.0;  // +0.5 per term centres each uniform in its cell
   return (sum / 65536.0 - 2.0) * 1.7320508075688772;  // sqrt(12 / 4)
 }
 

@@ -16,9 +16,15 @@ void ConfigureLogging(Verbosity verbosity) {
   spdlog::set_default_logger(logger);
   spdlog::set_pattern("%^[%l]%$ %v");
   switch (verbosity) {
-    case Verbosity::kQuiet: spdlog::set_level(spdlog::level::warn); break;
-    case Verbosity::kNormal: spdlog::set_level(spdlog::level::info); break;
-    case Verbosity::kVerbose: spdlog::set_level(spdlog::level::debug); break;
+    case Verbosity::kQuiet:
+      spdlog::set_level(spdlog::level::warn);
+      break;
+    case Verbosity::kNormal:
+      spdlog::set_level(spdlog::level::info);
+      break;
+    case Verbosity::kVerbose:
+      spdlog::set_level(spdlog::level::debug);
+      break;
   }
 }
 

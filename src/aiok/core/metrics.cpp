@@ -12,7 +12,8 @@ namespace {
 
 // Maps a float to a uint32 whose unsigned order is the float's order (-0 and +0 equal).
 uint32_t OrderedBits(float value) {
-  if (value == 0.0f) value = 0.0f;
+  if (value == 0.0f)
+    value = 0.0f;
   uint32_t bits;
   std::memcpy(&bits, &value, sizeof bits);
   return (bits & 0x80000000u) ? ~bits : (bits | 0x80000000u);
@@ -27,9 +28,12 @@ void RadixSortByHigh32(std::vector<uint64_t>& keys) {
     const size_t buckets = size_t{1} << widths[pass];
     const uint64_t mask = buckets - 1;
     std::vector<size_t> offsets(buckets + 1, 0);
-    for (uint64_t key : keys) ++offsets[((key >> shifts[pass]) & mask) + 1];
-    for (size_t b = 0; b < buckets; ++b) offsets[b + 1] += offsets[b];
-    for (uint64_t key : keys) scratch[offsets[(key >> shifts[pass]) & mask]++] = key;
+    for (uint64_t key : keys)
+      ++offsets[((key >> shifts[pass]) & mask) + 1];
+    for (size_t b = 0; b < buckets; ++b)
+      offsets[b + 1] += offsets[b];
+    for (uint64_t key : keys)
+      scratch[offsets[(key >> shifts[pass]) & mask]++] = key;
     keys.swap(scratch);
   }
 }
@@ -65,12 +69,14 @@ double BinaryAuc(const float* scores, const uint8_t* labels, size_t n) {
     positives += group_pos;
   }
   const double negatives = negatives_below;
-  if (positives == 0.0 || negatives == 0.0) return std::numeric_limits<double>::quiet_NaN();
+  if (positives == 0.0 || negatives == 0.0)
+    return std::numeric_limits<double>::quiet_NaN();
   return wins / (positives * negatives);
 }
 
 double BinaryLogLoss(const float* probabilities, const uint8_t* labels, size_t n) {
-  if (n == 0) return std::numeric_limits<double>::quiet_NaN();
+  if (n == 0)
+    return std::numeric_limits<double>::quiet_NaN();
   constexpr double kEps = 1e-7;
   double total = 0.0;
   for (size_t i = 0; i < n; ++i) {
@@ -81,9 +87,11 @@ double BinaryLogLoss(const float* probabilities, const uint8_t* labels, size_t n
 }
 
 double PositiveRate(const uint8_t* labels, size_t n) {
-  if (n == 0) return std::numeric_limits<double>::quiet_NaN();
+  if (n == 0)
+    return std::numeric_limits<double>::quiet_NaN();
   size_t positives = 0;
-  for (size_t i = 0; i < n; ++i) positives += labels[i] != 0;
+  for (size_t i = 0; i < n; ++i)
+    positives += labels[i] != 0;
   return static_cast<double>(positives) / static_cast<double>(n);
 }
 

@@ -12,11 +12,12 @@
 namespace aiok::detail {
 namespace {
 std::string Limit(int64_t v) { return v == kNoIntLimit ? "inf" : std::to_string(v); }
-std::string Limit(double v) { return std::isinf(v) ? (v > 0 ? "inf" : "-inf") : fmt::format("{}", v); }
+std::string Limit(double v) {
+  return std::isinf(v) ? (v > 0 ? "inf" : "-inf") : fmt::format("{}", v);
+}
 }  // namespace
 
-void OptionValidator::Int(const char* name, int64_t* value, int64_t min, int64_t max,
-                          const char*) {
+void OptionValidator::Int(const char* name, int64_t* value, int64_t min, int64_t max, const char*) {
   AIOK_CHECK(*value >= min && *value <= max, ErrorKind::kConfig,
              "{}: option '{}' must be an integer in [{}, {}], got {}", owner_, name, Limit(min),
              Limit(max), *value);
@@ -59,7 +60,8 @@ template <typename T, typename TypeCheck>
 void ReadKey(const nlohmann::json& in, const char* name, T* value, TypeCheck type_ok,
              const std::string& owner, const char* expected) {
   auto it = in.find(name);
-  if (it == in.end()) return;
+  if (it == in.end())
+    return;
   AIOK_CHECK(type_ok(*it), ErrorKind::kConfig, "{}: option '{}' must be {}, got {}", owner, name,
              expected, it->dump());
   *value = it->template get<T>();
@@ -68,22 +70,24 @@ void ReadKey(const nlohmann::json& in, const char* name, T* value, TypeCheck typ
 
 void OptionJsonReader::Int(const char* name, int64_t* value, int64_t, int64_t, const char*) {
   known_.emplace_back(name);
-  ReadKey(*in_, name, value, [](const auto& j) { return j.is_number_integer(); }, owner_,
-          "an integer");
+  ReadKey(
+      *in_, name, value, [](const auto& j) { return j.is_number_integer(); }, owner_, "an integer");
 }
 void OptionJsonReader::Real(const char* name, double* value, double, double, const char*) {
   known_.emplace_back(name);
-  ReadKey(*in_, name, value, [](const auto& j) { return j.is_number(); }, owner_, "a number");
+  ReadKey(
+      *in_, name, value, [](const auto& j) { return j.is_number(); }, owner_, "a number");
 }
-void OptionJsonReader::Text(const char* name, std::string* value,
-                            const std::vector<std::string>&, const char*) {
+void OptionJsonReader::Text(const char* name, std::string* value, const std::vector<std::string>&,
+                            const char*) {
   known_.emplace_back(name);
-  ReadKey(*in_, name, value, [](const auto& j) { return j.is_string(); }, owner_, "a string");
+  ReadKey(
+      *in_, name, value, [](const auto& j) { return j.is_string(); }, owner_, "a string");
 }
 void OptionJsonReader::Flag(const char* name, bool* value, const char*) {
   known_.emplace_back(name);
-  ReadKey(*in_, name, value, [](const auto& j) { return j.is_boolean(); }, owner_,
-          "true or false");
+  ReadKey(
+      *in_, name, value, [](const auto& j) { return j.is_boolean(); }, owner_, "true or false");
 }
 
 void OptionJsonReader::CheckAllKeysUsed() const {

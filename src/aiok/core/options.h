@@ -9,10 +9,9 @@
 //   };
 #pragma once
 
-#include <nlohmann/json.hpp>
-
 #include <cstdint>
 #include <limits>
+#include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
 
@@ -26,8 +25,7 @@ class OptionVisitor {
   virtual void Int(const char* name, int64_t* value, int64_t min, int64_t max,
                    const char* help) = 0;
   /// A real key in [min, max].
-  virtual void Real(const char* name, double* value, double min, double max,
-                    const char* help) = 0;
+  virtual void Real(const char* name, double* value, double min, double max, const char* help) = 0;
   /// A text key; when `choices` is not empty the value must be one of them.
   virtual void Text(const char* name, std::string* value, const std::vector<std::string>& choices,
                     const char* help) = 0;

@@ -18,17 +18,23 @@ constexpr auto kPlainInterval = std::chrono::seconds(10);
 
 std::string HumanCount(double value) {
   const double magnitude = std::fabs(value);
-  if (magnitude >= 1e9) return fmt::format("{:.2f}G", value / 1e9);
-  if (magnitude >= 1e6) return fmt::format("{:.2f}M", value / 1e6);
-  if (magnitude >= 1e4) return fmt::format("{:.1f}k", value / 1e3);
+  if (magnitude >= 1e9)
+    return fmt::format("{:.2f}G", value / 1e9);
+  if (magnitude >= 1e6)
+    return fmt::format("{:.2f}M", value / 1e6);
+  if (magnitude >= 1e4)
+    return fmt::format("{:.1f}k", value / 1e3);
   return fmt::format("{:.0f}", value);
 }
 
 std::string HumanSeconds(double seconds) {
-  if (!std::isfinite(seconds)) return "?";
-  if (seconds < 60) return fmt::format("{:.1f}s", seconds);
+  if (!std::isfinite(seconds))
+    return "?";
+  if (seconds < 60)
+    return fmt::format("{:.1f}s", seconds);
   const auto whole = static_cast<int64_t>(seconds + 0.5);
-  if (whole < 3600) return fmt::format("{}m{:02}s", whole / 60, whole % 60);
+  if (whole < 3600)
+    return fmt::format("{}m{:02}s", whole / 60, whole % 60);
   return fmt::format("{}h{:02}m", whole / 3600, (whole % 3600) / 60);
 }
 
@@ -49,11 +55,14 @@ double Progress::ElapsedSeconds() const {
 
 void Progress::Advance(int64_t n) {
   count_.fetch_add(n, std::memory_order_relaxed);
-  if (!enabled_) return;
+  if (!enabled_)
+    return;
   const auto now = Clock::now();
-  if (now - last_render_ < (terminal_ ? kTerminalInterval : kPlainInterval)) return;
+  if (now - last_render_ < (terminal_ ? kTerminalInterval : kPlainInterval))
+    return;
   std::unique_lock<std::mutex> lock(render_mutex_, std::try_to_lock);
-  if (!lock.owns_lock() || finished_) return;
+  if (!lock.owns_lock() || finished_)
+    return;
   last_render_ = now;
   Render(false);
 }
@@ -65,9 +74,11 @@ void Progress::SetDetail(std::string detail) {
 
 void Progress::Finish() {
   std::lock_guard<std::mutex> lock(render_mutex_);
-  if (finished_) return;
+  if (finished_)
+    return;
   finished_ = true;
-  if (enabled_) Render(true);
+  if (enabled_)
+    Render(true);
 }
 
 void Progress::Render(bool final_line) {
@@ -86,7 +97,8 @@ void Progress::Render(bool final_line) {
   }
   {
     std::lock_guard<std::mutex> lock(detail_mutex_);
-    if (!detail_.empty()) line += ", " + detail_;
+    if (!detail_.empty())
+      line += ", " + detail_;
   }
   if (terminal_) {
     // \r and erase-to-end-of-line redraw in place; the final line ends it.

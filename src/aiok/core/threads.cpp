@@ -17,7 +17,8 @@ namespace aiok {
 int AvailableCores() {
   cpu_set_t set;
   CPU_ZERO(&set);
-  if (sched_getaffinity(0, sizeof(set), &set) == 0) return std::max(1, CPU_COUNT(&set));
+  if (sched_getaffinity(0, sizeof(set), &set) == 0)
+    return std::max(1, CPU_COUNT(&set));
   return std::max(1u, std::thread::hardware_concurrency());
 }
 
@@ -38,14 +39,17 @@ void ApplyThreadSettings(int threads) {
   AIOK_CHECK(threads >= 1, ErrorKind::kConfig, "threads must be >= 1, got {}", threads);
   omp_set_num_threads(threads);
   std::lock_guard<std::mutex> lock(g_hooks_mutex);
-  for (auto hook : ThreadHooks()) hook(threads);
+  for (auto hook : ThreadHooks())
+    hook(threads);
 }
 
 void ParallelFor(int64_t count, int threads, const std::function<void(int64_t)>& body) {
-  if (count <= 0) return;
+  if (count <= 0)
+    return;
   const int workers = static_cast<int>(std::min<int64_t>(std::max(threads, 1), count));
   if (workers == 1) {
-    for (int64_t i = 0; i < count; ++i) body(i);
+    for (int64_t i = 0; i < count; ++i)
+      body(i);
     return;
   }
   std::atomic<int64_t> next{0};
@@ -55,12 +59,14 @@ void ParallelFor(int64_t count, int threads, const std::function<void(int64_t)>&
   auto work = [&] {
     for (;;) {
       const int64_t i = next.fetch_add(1);
-      if (i >= count || failed.load()) return;
+      if (i >= count || failed.load())
+        return;
       try {
         body(i);
       } catch (...) {
         std::lock_guard<std::mutex> lock(error_mutex);
-        if (!first_error) first_error = std::current_exception();
+        if (!first_error)
+          first_error = std::current_exception();
         failed = true;
         return;
       }
@@ -68,10 +74,13 @@ void ParallelFor(int64_t count, int threads, const std::function<void(int64_t)>&
   };
   std::vector<std::thread> pool;
   pool.reserve(workers - 1);
-  for (int t = 1; t < workers; ++t) pool.emplace_back(work);
+  for (int t = 1; t < workers; ++t)
+    pool.emplace_back(work);
   work();
-  for (auto& thread : pool) thread.join();
-  if (first_error) std::rethrow_exception(first_error);
+  for (auto& thread : pool)
+    thread.join();
+  if (first_error)
+    std::rethrow_exception(first_error);
 }
 
 }  // namespace aiok
@@ -81,7 +90,8 @@ namespace aiok {
 bool OrderedTurns::Commit(int64_t index, const std::function<void()>& commit) {
   std::unique_lock<std::mutex> lock(mutex_);
   turn_changed_.wait(lock, [&] { return aborted_ || next_ == index; });
-  if (aborted_) return false;
+  if (aborted_)
+    return false;
   try {
     commit();
   } catch (...) {

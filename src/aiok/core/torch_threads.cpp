@@ -13,7 +13,8 @@ void SetTorchThreads(int threads) { at::set_num_threads(threads); }
 
 void UseTorchThreads() {
   static std::atomic<bool> added{false};
-  if (!added.exchange(true)) AddThreadHook(SetTorchThreads);
+  if (!added.exchange(true))
+    AddThreadHook(SetTorchThreads);
 }
 
 }  // namespace aiok

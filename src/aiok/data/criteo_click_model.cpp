@@ -11,34 +11,33 @@ namespace {
 
 // Random streams: every draw hashes (row seed, stream id), so fields never share numbers.
 enum Stream : uint64_t {
-  kDenseValue = 0,        // + column
-  kDenseNegative = 20,    // I2's small negatives
-  kCategoryRank = 40,     // + column
-  kMissingGroup = 80,     // + group
+  kDenseValue = 0,            // + column
+  kDenseNegative = 20,        // I2's small negatives
+  kCategoryRank = 40,         // + column
+  kMissingGroup = 80,         // + group
   kDenseOwnMissing = 100,     // + column, for columns outside a missing group
   kCategoryOwnMissing = 120,  // + column, likewise
-  kCategoryEffect = 1000, // + column, keyed by value rank (model-wide, not per row)
-  kPairFactor = 2000,     // + 2 * pair + side
-  kMissingEffect = 3000,  // + column (dense 0..12, categorical 13..38)
-  kValueKey = 4000,       // + column
+  kCategoryEffect = 1000,     // + column, keyed by value rank (model-wide, not per row)
+  kPairFactor = 2000,         // + 2 * pair + side
+  kMissingEffect = 3000,      // + column (dense 0..12, categorical 13..38)
+  kValueKey = 4000,           // + column
   kLabel = 5000,
 };
 
 // Integer columns: Lomax (Pareto II) counts, floor(scale * (u^(-1/alpha) - 1)), chosen so the
 // medians and heavy tails resemble Kaggle's I1..I13.
-constexpr std::array<double, kCriteoDense> kDenseScale = {1.7, 3.0, 7.0, 12.0, 4500.0, 45.0, 4.0,
-                                                           27.0, 70.0, 1.5, 2.5, 0.8, 10.0};
+constexpr std::array<double, kCriteoDense> kDenseScale = {1.7,  3.0,  7.0, 12.0, 4500.0, 45.0, 4.0,
+                                                          27.0, 70.0, 1.5, 2.5,  0.8,    10.0};
 constexpr std::array<double, kCriteoDense> kDenseAlpha = {1.5, 1.1, 1.3, 2.5, 1.2, 1.3, 1.1,
-                                                           3.0, 1.6, 3.0, 1.5, 1.2, 2.0};
+                                                          3.0, 1.6, 3.0, 1.5, 1.2, 2.0};
 constexpr double kDenseCap = 1e8;  // Kaggle's largest count is ~2.3e7
 
 // Effect of log1p(value) per integer column: slope, and curvature around the median so that a
 // linear model cannot capture it all.
-constexpr std::array<double, kCriteoDense> kDenseSlope = {0.50, 0.20, -0.15, 0.35, -0.18, 0.18,
-                                                           0.45, 0.10, 0.20, 0.55, 0.50, 0.25,
-                                                           -0.18};
+constexpr std::array<double, kCriteoDense> kDenseSlope = {
+    0.50, 0.20, -0.15, 0.35, -0.18, 0.18, 0.45, 0.10, 0.20, 0.55, 0.50, 0.25, -0.18};
 constexpr std::array<double, kCriteoDense> kDenseCurve = {0.0, -0.03, 0.0, 0.0, -0.06, 0.0, -0.05,
-                                                           0.0, -0.04, 0.0, 0.0, 0.0, 0.0};
+                                                          0.0, -0.04, 0.0, 0.0, 0.0,   0.0};
 
 // Standard deviation of the per-value effect of each categorical column.
 constexpr std::array<double, kCriteoCategorical> kCategoryEffectStd = {
@@ -55,11 +54,11 @@ constexpr double kFactorStd = 0.45;
 // Kaggle, where e.g. C19, C20, C25 and C26 are empty in the same rows.
 constexpr int kNoGroup = -1;
 constexpr std::array<int, kCriteoDense> kDenseGroup = {0, kNoGroup, 1, 1, 3, 1, 2,
-                                                        4, 2, 0, 2, 5, 1};
+                                                       4, 2,        0, 2, 5, 1};
 constexpr std::array<int, kCriteoCategorical> kCategoryGroup = {
-    kNoGroup, kNoGroup, 6, 6, kNoGroup, 8, kNoGroup, kNoGroup, kNoGroup, kNoGroup,
-    kNoGroup, 6, kNoGroup, kNoGroup, kNoGroup, 6, kNoGroup, kNoGroup, 7, 7, 6,
-    9, kNoGroup, 6, 7, 7};
+    kNoGroup, kNoGroup, 6, 6,        kNoGroup, 8,        kNoGroup, kNoGroup, kNoGroup,
+    kNoGroup, kNoGroup, 6, kNoGroup, kNoGroup, kNoGroup, 6,        kNoGroup, kNoGroup,
+    7,        7,        6, 9,        kNoGroup, 6,        7,        7};
 constexpr int kMissingGroups = 10;
 
 constexpr int kInterceptSample = 200000;
@@ -100,7 +99,8 @@ CriteoClickModel::CriteoClickModel(uint64_t seed, double card_scale, double posi
 double CriteoClickModel::Score(int64_t row, CriteoRow* out) const {
   const uint64_t base = HashPair(seed_, static_cast<uint64_t>(row));
   std::array<double, kMissingGroups> group_u;
-  for (int g = 0; g < kMissingGroups; ++g) group_u[g] = UnitDouble(HashPair(base, kMissingGroup + g));
+  for (int g = 0; g < kMissingGroups; ++g)
+    group_u[g] = UnitDouble(HashPair(base, kMissingGroup + g));
   // A column without a group draws its own uniform.
   auto missing_uniform = [&](int group, uint64_t stream) {
     return group == kNoGroup ? UnitDouble(HashPair(base, stream)) : group_u[group];
@@ -118,12 +118,14 @@ double CriteoClickModel::Score(int64_t row, CriteoRow* out) const {
     }
     // 1 - u keeps the base of the power in (0, 1].
     const double u = 1.0 - UnitDouble(HashPair(base, kDenseValue + d));
-    const double x = std::min(kDenseScale[d] * (std::pow(u, -1.0 / kDenseAlpha[d]) - 1.0), kDenseCap);
+    const double x =
+        std::min(kDenseScale[d] * (std::pow(u, -1.0 / kDenseAlpha[d]) - 1.0), kDenseCap);
     int64_t value = static_cast<int64_t>(x);
     if (d == 1) {
       // I2 is the one column with small negative values (-1, -2, -3) in about 5% of rows.
       const double v = UnitDouble(HashPair(base, kDenseNegative));
-      if (v < 0.05) value = -1 - static_cast<int64_t>(v * 60.0) % 3;
+      if (v < 0.05)
+        value = -1 - static_cast<int64_t>(v * 60.0) % 3;
     }
     out->dense[d] = value;
     const double f = std::log1p(static_cast<double>(std::max<int64_t>(value, 0)));
@@ -133,7 +135,8 @@ double CriteoClickModel::Score(int64_t row, CriteoRow* out) const {
 
   std::array<int64_t, kCriteoCategorical> rank{};
   for (int c = 0; c < kCriteoCategorical; ++c) {
-    const bool missing = missing_uniform(kCategoryGroup[c], kCategoryOwnMissing + c) < kCriteoCategoricalMissing[c];
+    const bool missing =
+        missing_uniform(kCategoryGroup[c], kCategoryOwnMissing + c) < kCriteoCategoricalMissing[c];
     out->category_missing[c] = missing;
     if (missing) {
       out->category[c] = 0;
@@ -154,7 +157,8 @@ double CriteoClickModel::Score(int64_t row, CriteoRow* out) const {
   for (int p = 0; p < kPairs; ++p) {
     const int a = kPairColumns[p][0];
     const int b = kPairColumns[p][1];
-    if (rank[a] < 0 || rank[b] < 0) continue;
+    if (rank[a] < 0 || rank[b] < 0)
+      continue;
     const uint64_t ka = HashTriple(seed_, kPairFactor + 2 * p, static_cast<uint64_t>(rank[a]));
     const uint64_t kb = HashTriple(seed_, kPairFactor + 2 * p + 1, static_cast<uint64_t>(rank[b]));
     double dot = 0.0;
@@ -198,7 +202,8 @@ double CriteoClickModel::SolveIntercept(double positive_rate, int64_t rows) cons
     slope /= static_cast<double>(sample);
     const double step = (mean - positive_rate) / std::max(slope, 1e-12);
     b -= step;
-    if (std::fabs(step) < 1e-10) break;
+    if (std::fabs(step) < 1e-10)
+      break;
   }
   return b;
 }

@@ -27,11 +27,13 @@ void AppendRow(const CriteoRow& row, std::string& out) {
   out.push_back(row.label ? '1' : '0');
   for (int d = 0; d < kCriteoDense; ++d) {
     out.push_back('\t');
-    if (!row.dense_missing[d]) AppendInt(out, row.dense[d]);
+    if (!row.dense_missing[d])
+      AppendInt(out, row.dense[d]);
   }
   for (int c = 0; c < kCriteoCategorical; ++c) {
     out.push_back('\t');
-    if (!row.category_missing[c]) AppendHex8(out, row.category[c]);
+    if (!row.category_missing[c])
+      AppendHex8(out, row.category[c]);
   }
   out.push_back('\n');
 }
@@ -116,7 +118,8 @@ GeneratorSummary CriteoGenerator::Generate(const RunContext& ctx, const std::str
   manifest["truth_format"] = "float32 little-endian, one per row, row order";
   manifest["intercept"] = model.intercept();
   std::vector<int64_t> cardinalities;
-  for (int c = 0; c < kCriteoCategorical; ++c) cardinalities.push_back(model.cardinality(c));
+  for (int c = 0; c < kCriteoCategorical; ++c)
+    cardinalities.push_back(model.cardinality(c));
   manifest["cardinalities"] = cardinalities;
   manifest["positive_rate"] = PositiveRate(labels.data(), labels.size());
   manifest["bayes"] = {{"all", ScoreRange(truth, labels, RowRange{0, rows})},

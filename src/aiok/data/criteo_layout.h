@@ -15,9 +15,8 @@ constexpr int kCriteoFields = 1 + kCriteoDense + kCriteoCategorical;
 
 /// Distinct values per categorical column in the full Kaggle train.txt (45.8M rows).
 constexpr std::array<int64_t, kCriteoCategorical> kCriteoCardinalities = {
-    1460,  583,   10131227, 2202608, 305,  24,     12517,   633, 3,      93145,  5683, 8351593, 3194,
-    27,    14992, 5461306,  10,      5652, 2173,   4,       7046547, 18, 15,     286181, 105,
-    142572};
+    1460, 583,   10131227, 2202608, 305,  24,   12517, 633,     3,  93145, 5683,   8351593, 3194,
+    27,   14992, 5461306,  10,      5652, 2173, 4,     7046547, 18, 15,    286181, 105,     142572};
 
 /// Fraction of empty fields per integer column in the Kaggle data (rounded).
 constexpr std::array<double, kCriteoDense> kCriteoDenseMissing = {
@@ -25,8 +24,8 @@ constexpr std::array<double, kCriteoDense> kCriteoDenseMissing = {
 
 /// Fraction of empty fields per categorical column in the Kaggle data (rounded).
 constexpr std::array<double, kCriteoCategorical> kCriteoCategoricalMissing = {
-    0.0, 0.0,   0.034, 0.034, 0.0, 0.121, 0.0,   0.0,   0.0, 0.0,   0.0, 0.034, 0.0,
-    0.0, 0.0,   0.034, 0.0,   0.0, 0.440, 0.440, 0.034, 0.762, 0.0, 0.034, 0.440, 0.440};
+    0.0, 0.0, 0.034, 0.034, 0.0, 0.121, 0.0,   0.0,   0.0,   0.0, 0.0,   0.034, 0.0,
+    0.0, 0.0, 0.034, 0.0,   0.0, 0.440, 0.440, 0.034, 0.762, 0.0, 0.034, 0.440, 0.440};
 
 /// "I1".."I13".
 std::string CriteoDenseName(int index);

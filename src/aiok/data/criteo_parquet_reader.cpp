@@ -20,12 +20,14 @@ namespace {
 enum class Source { kInteger, kReal, kText };
 
 Source SourceOf(const std::string& type) {
-  static const char* kIntegers[] = {"TINYINT", "SMALLINT", "INTEGER", "BIGINT", "UTINYINT",
+  static const char* kIntegers[] = {"TINYINT",   "SMALLINT", "INTEGER", "BIGINT",  "UTINYINT",
                                     "USMALLINT", "UINTEGER", "UBIGINT", "BOOLEAN", "HUGEINT"};
   for (const char* name : kIntegers) {
-    if (type == name) return Source::kInteger;
+    if (type == name)
+      return Source::kInteger;
   }
-  if (type == "FLOAT" || type == "DOUBLE" || type.rfind("DECIMAL", 0) == 0) return Source::kReal;
+  if (type == "FLOAT" || type == "DOUBLE" || type.rfind("DECIMAL", 0) == 0)
+    return Source::kReal;
   return Source::kText;
 }
 
@@ -34,9 +36,12 @@ std::string Quoted(const std::string& name) { return "\"" + name + "\""; }
 // The SQL expression that reads column `name` as its Source.
 std::string Select(const std::string& name, Source source) {
   switch (source) {
-    case Source::kInteger: return Quoted(name) + "::BIGINT";
-    case Source::kReal: return Quoted(name) + "::DOUBLE";
-    case Source::kText: return Quoted(name) + "::VARCHAR";
+    case Source::kInteger:
+      return Quoted(name) + "::BIGINT";
+    case Source::kReal:
+      return Quoted(name) + "::DOUBLE";
+    case Source::kText:
+      return Quoted(name) + "::VARCHAR";
   }
   return Quoted(name);
 }
@@ -47,8 +52,7 @@ std::string_view TextAt(duckdb_vector vector, size_t row) {
 }
 
 void CheckReadable(const std::string& path) {
-  AIOK_CHECK(std::filesystem::exists(path), ErrorKind::kIo, "cannot open '{}': no such file",
-             path);
+  AIOK_CHECK(std::filesystem::exists(path), ErrorKind::kIo, "cannot open '{}': no such file", path);
 }
 
 }  // namespace
@@ -63,17 +67,16 @@ bool IsParquetFile(const std::string& path) {
 int64_t CountParquetRows(const std::string& path, int threads) {
   CheckReadable(path);
   DuckDb db(threads);
-  DuckResult result =
-      db.Query("SELECT count(*) FROM read_parquet(" + SqlString(path) + ")", path);
+  DuckResult result = db.Query("SELECT count(*) FROM read_parquet(" + SqlString(path) + ")", path);
   DuckChunk chunk(result.NextChunk());
   AIOK_ASSERT(chunk && chunk.rows() == 1);
   return static_cast<const int64_t*>(duckdb_vector_get_data(chunk.column(0)))[0];
 }
 
-CriteoReadSummary ReadCriteoParquet(const std::string& path, const CriteoReaderOptions& options,
-                                    const RunContext& ctx,
-                                    const std::function<void(CriteoBatch&)>& in_order,
-                                    const std::function<void(CriteoBatch&, int64_t)>& concurrently) {
+CriteoReadSummary ReadCriteoParquet(
+    const std::string& path, const CriteoReaderOptions& options, const RunContext& ctx,
+    const std::function<void(CriteoBatch&)>& in_order,
+    const std::function<void(CriteoBatch&, int64_t)>& concurrently) {
   CheckReadable(path);
   DuckDb db(ctx.threads);
   const std::string table = "read_parquet(" + SqlString(path) + ")";
@@ -92,12 +95,16 @@ CriteoReadSummary ReadCriteoParquet(const std::string& path, const CriteoReaderO
   summary.has_label = options.label == LabelField::kPresent ||
                       (options.label == LabelField::kDetect && types.count("label"));
   std::vector<std::string> names;
-  if (summary.has_label) names.push_back("label");
-  for (int d = 0; d < kCriteoDense; ++d) names.push_back(CriteoDenseName(d));
-  for (int c = 0; c < kCriteoCategorical; ++c) names.push_back(CriteoCategoricalName(c));
+  if (summary.has_label)
+    names.push_back("label");
+  for (int d = 0; d < kCriteoDense; ++d)
+    names.push_back(CriteoDenseName(d));
+  for (int c = 0; c < kCriteoCategorical; ++c)
+    names.push_back(CriteoCategoricalName(c));
   std::vector<std::string> missing;
   for (const auto& name : names) {
-    if (!types.count(name)) missing.push_back(name);
+    if (!types.count(name))
+      missing.push_back(name);
   }
   AIOK_CHECK(missing.empty(), ErrorKind::kInvalidInput,
              "{}: missing column(s) {}; expected {}label, I1..I13, C1..C26", path,
@@ -116,10 +123,12 @@ CriteoReadSummary ReadCriteoParquet(const std::string& path, const CriteoReaderO
   CriteoBatch batch;
   int64_t batch_index = 0;
   auto flush = [&] {
-    if (batch.lines == 0) return;
+    if (batch.lines == 0)
+      return;
     NumberBatch(batch, &summary);
     in_order(batch);
-    if (concurrently) concurrently(batch, batch_index);
+    if (concurrently)
+      concurrently(batch, batch_index);
     ++batch_index;
     batch = CriteoBatch();
   };
@@ -142,7 +151,8 @@ CriteoReadSummary ReadCriteoParquet(const std::string& path, const CriteoReaderO
       std::array<int64_t, kCriteoDense> dense{};
       std::array<int64_t, kCriteoCategorical> category{};
       auto bad = [&](size_t column, const char* expected, const std::string& found) {
-        if (!problem) problem = fmt::format("{}: expected {}, found {}", names[column], expected, found);
+        if (!problem)
+          problem = fmt::format("{}: expected {}, found {}", names[column], expected, found);
       };
       if (summary.has_label) {
         const int64_t value =
@@ -156,14 +166,16 @@ CriteoReadSummary ReadCriteoParquet(const std::string& path, const CriteoReaderO
         const size_t column = static_cast<size_t>(first_dense + d);
         int64_t& out = dense[d];
         out = kMissingDense;
-        if (is_null(column, r)) continue;
+        if (is_null(column, r))
+          continue;
         switch (sources[column]) {
           case Source::kInteger:
             out = static_cast<const int64_t*>(duckdb_vector_get_data(vectors[column]))[r];
             break;
           case Source::kReal: {
             const double v = static_cast<const double*>(duckdb_vector_get_data(vectors[column]))[r];
-            if (std::isnan(v)) break;
+            if (std::isnan(v))
+              break;
             if (v != std::floor(v) || std::fabs(v) > 9e17) {
               bad(column, "a whole number", fmt::format("{}", v));
             } else {
@@ -176,7 +188,8 @@ CriteoReadSummary ReadCriteoParquet(const std::string& path, const CriteoReaderO
             if (!text.empty() && !ParseInt(text, &out)) {
               bad(column, "an integer or an empty field", Shown(text));
             }
-            if (text.empty()) out = kMissingDense;
+            if (text.empty())
+              out = kMissingDense;
             break;
           }
         }
@@ -185,16 +198,19 @@ CriteoReadSummary ReadCriteoParquet(const std::string& path, const CriteoReaderO
         const size_t column = static_cast<size_t>(first_category + c);
         int64_t& out = category[c];
         out = kMissingCategory;
-        if (is_null(column, r)) continue;
+        if (is_null(column, r))
+          continue;
         if (sources[column] == Source::kText) {
           const std::string_view text = TextAt(vectors[column], r);
           if (!text.empty() && !ParseHex32(text, &out)) {
             bad(column, "up to 8 hex digits or an empty field", Shown(text));
           }
-          if (text.empty()) out = kMissingCategory;
+          if (text.empty())
+            out = kMissingCategory;
         } else if (sources[column] == Source::kInteger) {
           out = static_cast<const int64_t*>(duckdb_vector_get_data(vectors[column]))[r];
-          if (out < 0) bad(column, "a non-negative category", std::to_string(out));
+          if (out < 0)
+            bad(column, "a non-negative category", std::to_string(out));
         } else {
           bad(column, "hex strings or integers", types[names[column]]);
         }
@@ -202,17 +218,21 @@ CriteoReadSummary ReadCriteoParquet(const std::string& path, const CriteoReaderO
       const int64_t row_in_batch = batch.lines++;
       if (problem) {
         if (options.on_error == OnError::kFail) {
-          Throw(ErrorKind::kInvalidInput, "{}: row {}: {}", path,
-                summary.lines + row_in_batch + 1, *problem);
+          Throw(ErrorKind::kInvalidInput, "{}: row {}: {}", path, summary.lines + row_in_batch + 1,
+                *problem);
         }
         batch.rejects.push_back(RejectedLine{row_in_batch, *problem});
         continue;
       }
-      if (summary.has_label) batch.label.push_back(label);
-      for (int d = 0; d < kCriteoDense; ++d) batch.dense[d].push_back(dense[d]);
-      for (int c = 0; c < kCriteoCategorical; ++c) batch.category[c].push_back(category[c]);
+      if (summary.has_label)
+        batch.label.push_back(label);
+      for (int d = 0; d < kCriteoDense; ++d)
+        batch.dense[d].push_back(dense[d]);
+      for (int c = 0; c < kCriteoCategorical; ++c)
+        batch.category[c].push_back(category[c]);
       ++batch.rows;
-      if (batch.lines == kParquetBatchRows) flush();
+      if (batch.lines == kParquetBatchRows)
+        flush();
     }
   }
   flush();

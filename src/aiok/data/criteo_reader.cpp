@@ -24,16 +24,20 @@ struct LineProblem {
 
 std::string FieldName(int field, bool has_label) {
   const int index = has_label ? field - 1 : field;
-  if (index < 0) return "label";
-  if (index < kCriteoDense) return CriteoDenseName(index);
+  if (index < 0)
+    return "label";
+  if (index < kCriteoDense)
+    return CriteoDenseName(index);
   return CriteoCategoricalName(index - kCriteoDense);
 }
 
 // Value of a hex digit, -1 for any other byte.
 constexpr std::array<int8_t, 256> MakeHexTable() {
   std::array<int8_t, 256> table{};
-  for (auto& v : table) v = -1;
-  for (int i = 0; i < 10; ++i) table['0' + i] = static_cast<int8_t>(i);
+  for (auto& v : table)
+    v = -1;
+  for (int i = 0; i < 10; ++i)
+    table['0' + i] = static_cast<int8_t>(i);
   for (int i = 0; i < 6; ++i) {
     table['a' + i] = static_cast<int8_t>(10 + i);
     table['A' + i] = static_cast<int8_t>(10 + i);
@@ -55,7 +59,8 @@ class RangeParser {
     size_t pos = begin;
     if (pos > 0 && file[pos - 1] != '\n') {
       const void* nl = std::memchr(file + pos, '\n', file_size - pos);
-      pos = nl == nullptr ? file_size : static_cast<size_t>(static_cast<const char*>(nl) - file) + 1;
+      pos =
+          nl == nullptr ? file_size : static_cast<size_t>(static_cast<const char*>(nl) - file) + 1;
     }
     // Count the lines first so every column is sized once and written by index.
     int64_t line_count = 0;
@@ -65,9 +70,12 @@ class RangeParser {
       p = nl == nullptr ? file_size : static_cast<size_t>(static_cast<const char*>(nl) - file) + 1;
     }
     const auto capacity = static_cast<size_t>(line_count);
-    if (has_label_) batch->label.resize(capacity);
-    for (auto& column : batch->dense) column.resize(capacity);
-    for (auto& column : batch->category) column.resize(capacity);
+    if (has_label_)
+      batch->label.resize(capacity);
+    for (auto& column : batch->dense)
+      column.resize(capacity);
+    for (auto& column : batch->category)
+      column.resize(capacity);
 
     int64_t line = 0;
     int64_t row = 0;
@@ -82,14 +90,14 @@ class RangeParser {
       uint8_t label = 0;
       // The fast path takes well-formed lines; anything else goes to the careful parser,
       // which either accepts it too or says exactly what is wrong.
-      const char* stop = pos <= safe_end
-                             ? FastParseLine(start, &label, dense.data(), category.data())
-                             : nullptr;
+      const char* stop =
+          pos <= safe_end ? FastParseLine(start, &label, dense.data(), category.data()) : nullptr;
       std::optional<LineProblem> problem;
       if (stop == nullptr) {
         const void* nl = std::memchr(start, '\n', file_size - pos);
         stop = nl == nullptr ? file + file_size : static_cast<const char*>(nl);
-        problem = ParseLine(start, stop, nl != nullptr, line, &label, dense.data(), category.data());
+        problem =
+            ParseLine(start, stop, nl != nullptr, line, &label, dense.data(), category.data());
       }
       if (problem) {
         if (on_error_ == OnError::kFail) {
@@ -100,9 +108,12 @@ class RangeParser {
         batch->rejects.push_back(
             RejectedLine{line, fmt::format("column {}: {}", problem->column, problem->what)});
       } else {
-        if (has_label_) batch->label[row] = label;
-        for (int d = 0; d < kCriteoDense; ++d) batch->dense[d][row] = dense[d];
-        for (int c = 0; c < kCriteoCategorical; ++c) batch->category[c][row] = category[c];
+        if (has_label_)
+          batch->label[row] = label;
+        for (int d = 0; d < kCriteoDense; ++d)
+          batch->dense[d][row] = dense[d];
+        for (int c = 0; c < kCriteoCategorical; ++c)
+          batch->category[c][row] = category[c];
         ++row;
       }
       ++line;
@@ -110,9 +121,12 @@ class RangeParser {
     }
     batch->rows = row;
     if (row < line_count) {
-      if (has_label_) batch->label.resize(static_cast<size_t>(row));
-      for (auto& column : batch->dense) column.resize(static_cast<size_t>(row));
-      for (auto& column : batch->category) column.resize(static_cast<size_t>(row));
+      if (has_label_)
+        batch->label.resize(static_cast<size_t>(row));
+      for (auto& column : batch->dense)
+        column.resize(static_cast<size_t>(row));
+      for (auto& column : batch->category)
+        column.resize(static_cast<size_t>(row));
     }
     batch->lines = line;
     return std::nullopt;
@@ -125,7 +139,8 @@ class RangeParser {
   const char* FastParseLine(const char* p, uint8_t* label, int64_t* dense,
                             int64_t* category) const {
     if (has_label_) {
-      if ((p[0] != '0' && p[0] != '1') || p[1] != '\t') return nullptr;
+      if ((p[0] != '0' && p[0] != '1') || p[1] != '\t')
+        return nullptr;
       *label = static_cast<uint8_t>(p[0] - '0');
       p += 2;
     }
@@ -136,7 +151,8 @@ class RangeParser {
         continue;
       }
       const bool negative = *p == '-';
-      if (negative) ++p;
+      if (negative)
+        ++p;
       const char* digits = p;
       uint64_t value = 0;
       while (static_cast<unsigned>(*p - '0') < 10) {
@@ -144,7 +160,8 @@ class RangeParser {
         ++p;
       }
       const auto count = p - digits;
-      if (count == 0 || count > 18 || *p != '\t') return nullptr;
+      if (count == 0 || count > 18 || *p != '\t')
+        return nullptr;
       dense[d] = negative ? -static_cast<int64_t>(value) : static_cast<int64_t>(value);
       ++p;
     }
@@ -155,10 +172,13 @@ class RangeParser {
         value = (value << 4) | static_cast<uint32_t>(h);
       }
       const auto count = p - digits;
-      if (count > 8) return nullptr;
+      if (count > 8)
+        return nullptr;
       category[c] = count == 0 ? kMissingCategory : static_cast<int64_t>(value);
-      if (*p != (c + 1 < kCriteoCategorical ? '\t' : '\n')) return nullptr;
-      if (c + 1 < kCriteoCategorical) ++p;
+      if (*p != (c + 1 < kCriteoCategorical ? '\t' : '\n'))
+        return nullptr;
+      if (c + 1 < kCriteoCategorical)
+        ++p;
     }
     return p;
   }
@@ -174,24 +194,26 @@ class RangeParser {
                      "expected LF line endings, found CR LF (convert the file with dos2unix)");
     }
     if (!has_newline) {
-      return problem(stop, "expected a newline at the end of the line; the file ends mid-line "
-                           "and looks truncated");
+      return problem(stop,
+                     "expected a newline at the end of the line; the file ends mid-line "
+                     "and looks truncated");
     }
     uint8_t label = 0;
     const char* field_start = start;
     for (int field = 0; field < fields_; ++field) {
       const char* field_end = field_start;
-      while (field_end < stop && *field_end != '\t') ++field_end;
+      while (field_end < stop && *field_end != '\t')
+        ++field_end;
       const std::string_view text(field_start, static_cast<size_t>(field_end - field_start));
       const int index = has_label_ ? field - 1 : field;
       auto bad_field = [&](const char* expected) {
-        return problem(field_start,
-                       fmt::format("{} (field {} of {}): expected {}, found {}",
-                                   FieldName(field, has_label_), field + 1, fields_, expected,
-                                   Shown(text)));
+        return problem(field_start, fmt::format("{} (field {} of {}): expected {}, found {}",
+                                                FieldName(field, has_label_), field + 1, fields_,
+                                                expected, Shown(text)));
       };
       if (index < 0) {
-        if (text != "0" && text != "1") return bad_field("label 0 or 1");
+        if (text != "0" && text != "1")
+          return bad_field("label 0 or 1");
         label = text[0] == '1' ? 1 : 0;
       } else if (index < kCriteoDense) {
         if (text.empty()) {
@@ -214,8 +236,7 @@ class RangeParser {
         }
         field_start = field_end + 1;
       } else if (field_end != stop) {
-        const int64_t found =
-            fields_ + static_cast<int64_t>(std::count(field_end, stop, '\t'));
+        const int64_t found = fields_ + static_cast<int64_t>(std::count(field_end, stop, '\t'));
         return problem(field_end,
                        fmt::format("expected {} TAB-separated fields, found {}", fields_, found));
       }
@@ -230,13 +251,16 @@ class RangeParser {
 };
 
 bool DetectLabel(const MappedFile& file, LabelField setting) {
-  if (setting != LabelField::kDetect) return setting == LabelField::kPresent;
+  if (setting != LabelField::kDetect)
+    return setting == LabelField::kPresent;
   const char* start = file.data();
   const void* nl = std::memchr(start, '\n', file.size());
   const char* stop = nl == nullptr ? start + file.size() : static_cast<const char*>(nl);
   const int64_t fields = 1 + std::count(start, stop, '\t');
-  if (fields == kCriteoFields) return true;
-  if (fields == kCriteoFields - 1) return false;
+  if (fields == kCriteoFields)
+    return true;
+  if (fields == kCriteoFields - 1)
+    return false;
   ThrowAt(TextLocation{file.path(), 1, 0},
           "expected {} TAB-separated fields (label, I1..I13, C1..C26) or {} (without the "
           "label), found {}",
@@ -246,15 +270,18 @@ bool DetectLabel(const MappedFile& file, LabelField setting) {
 }  // namespace
 
 OnError ParseOnError(const std::string& text) {
-  if (text == "fail") return OnError::kFail;
-  if (text == "skip") return OnError::kSkip;
+  if (text == "fail")
+    return OnError::kFail;
+  if (text == "skip")
+    return OnError::kSkip;
   Throw(ErrorKind::kConfig, "on-error must be 'fail' or 'skip', got '{}'", text);
 }
 
 void NumberBatch(CriteoBatch& batch, CriteoReadSummary* summary) {
   batch.first_line = summary->lines + 1;
   batch.first_row = summary->rows;
-  for (RejectedLine& reject : batch.rejects) reject.line += batch.first_line;
+  for (RejectedLine& reject : batch.rejects)
+    reject.line += batch.first_line;
   summary->lines += batch.lines;
   summary->rows += batch.rows;
   summary->rejected += static_cast<int64_t>(batch.rejects.size());
@@ -298,7 +325,8 @@ CriteoReadSummary ReadCriteoTsv(const std::string& path, const CriteoReaderOptio
         NumberBatch(batch, &summary);
         in_order(batch);
       });
-      if (concurrently) concurrently(batch, index);
+      if (concurrently)
+        concurrently(batch, index);
       file.Release(begin, end);
     } catch (...) {
       turns.Abort();

@@ -27,7 +27,8 @@ int64_t CountLines(const MappedFile& file, int threads) {
     int64_t count = 0;
     while (p < end) {
       const void* nl = std::memchr(p, '\n', static_cast<size_t>(end - p));
-      if (nl == nullptr) break;
+      if (nl == nullptr)
+        break;
       ++count;
       p = static_cast<const char*>(nl) + 1;
     }
@@ -35,8 +36,10 @@ int64_t CountLines(const MappedFile& file, int threads) {
     file.Release(begin, begin + kStep);
   });
   int64_t lines = 0;
-  for (int64_t count : newlines) lines += count;
-  if (size > 0 && data[size - 1] != '\n') ++lines;  // a last line without a newline
+  for (int64_t count : newlines)
+    lines += count;
+  if (size > 0 && data[size - 1] != '\n')
+    ++lines;  // a last line without a newline
   return lines;
 }
 
@@ -55,7 +58,8 @@ CriteoSource::CriteoSource(std::string path, int threads) : path_(std::move(path
 }
 
 int64_t CriteoSource::BatchCount(const CriteoReaderOptions& options) const {
-  if (format_ == "parquet") return (records_ + kParquetBatchRows - 1) / kParquetBatchRows;
+  if (format_ == "parquet")
+    return (records_ + kParquetBatchRows - 1) / kParquetBatchRows;
   return CriteoBatchCount(bytes_, options);
 }
 
@@ -63,7 +67,8 @@ CriteoReadSummary CriteoSource::Read(
     const CriteoReaderOptions& options, const RunContext& ctx,
     const std::function<void(CriteoBatch&)>& in_order,
     const std::function<void(CriteoBatch&, int64_t)>& concurrently) const {
-  if (format_ == "parquet") return ReadCriteoParquet(path_, options, ctx, in_order, concurrently);
+  if (format_ == "parquet")
+    return ReadCriteoParquet(path_, options, ctx, in_order, concurrently);
   return ReadCriteoTsv(path_, options, ctx, in_order, concurrently);
 }
 

@@ -15,7 +15,8 @@ const std::vector<std::string>& SplitNames() {
 
 const SplitInfo& DatasetSchema::split(const std::string& name) const {
   for (const auto& s : splits) {
-    if (s.name == name) return s;
+    if (s.name == name)
+      return s;
   }
   Throw(ErrorKind::kUsage, "unknown split '{}' (valid: train, valid, test)", name);
 }
@@ -41,10 +42,10 @@ nlohmann::json DatasetSchema::ToJson() const {
                         {"dense", shard.dense_file},
                         {"categorical", shard.categorical_file}});
     }
-    splits_json[s.name] = {{"source_lines", {s.lines.begin, s.lines.end}},
-                           {"rows", s.rows},
-                           {"shards", shards}};
-    if (!s.truth_file.empty()) splits_json[s.name]["truth"] = s.truth_file;
+    splits_json[s.name] = {
+        {"source_lines", {s.lines.begin, s.lines.end}}, {"rows", s.rows}, {"shards", shards}};
+    if (!s.truth_file.empty())
+      splits_json[s.name]["truth"] = s.truth_file;
   }
   return {{"format_version", kDatasetFormatVersion},
           {"columns", columns},
@@ -55,8 +56,9 @@ nlohmann::json DatasetSchema::ToJson() const {
           {"rejected_lines", rejected},
           {"pipeline", pipeline},
           {"fitted_state", "etl_state/pipeline.json"},
-          {"shard_layout", "little-endian row-major: label uint8 [rows], dense float32 "
-                           "[rows x dense], categorical int32 [rows x categorical]"}};
+          {"shard_layout",
+           "little-endian row-major: label uint8 [rows], dense float32 "
+           "[rows x dense], categorical int32 [rows x categorical]"}};
 }
 
 DatasetSchema DatasetSchema::FromJson(const nlohmann::json& json, const std::string& source) {
@@ -67,7 +69,8 @@ DatasetSchema DatasetSchema::FromJson(const nlohmann::json& json, const std::str
     DatasetSchema schema;
     for (const auto& column : json.at("columns")) {
       const std::string role = column.at("role");
-      if (role == "dense") schema.dense_columns.push_back(column.at("name"));
+      if (role == "dense")
+        schema.dense_columns.push_back(column.at("name"));
       if (role == "categorical") {
         schema.categorical_columns.push_back(column.at("name"));
         schema.cardinalities.push_back(column.at("cardinality"));
@@ -80,8 +83,8 @@ DatasetSchema DatasetSchema::FromJson(const nlohmann::json& json, const std::str
       split.lines = RowRange{s.at("source_lines")[0], s.at("source_lines")[1]};
       split.rows = s.at("rows");
       for (const auto& shard : s.at("shards")) {
-        split.shards.push_back(
-            ShardInfo{shard.at("rows"), shard.at("label"), shard.at("dense"), shard.at("categorical")});
+        split.shards.push_back(ShardInfo{shard.at("rows"), shard.at("label"), shard.at("dense"),
+                                         shard.at("categorical")});
       }
       split.truth_file = s.value("truth", "");
       schema.splits.push_back(std::move(split));
@@ -139,7 +142,8 @@ void SplitWriter::OpenShard() {
 }
 
 void SplitWriter::CloseShard() {
-  if (!label_) return;
+  if (!label_)
+    return;
   label_->Commit();
   dense_->Commit();
   categorical_->Commit();
@@ -184,7 +188,8 @@ void SplitWriter::AppendTruth(const float* truth, int64_t rows) {
 
 void SplitWriter::Close() {
   CloseShard();
-  if (truth_) truth_->Commit();
+  if (truth_)
+    truth_->Commit();
   truth_.reset();
 }
 

@@ -51,8 +51,8 @@ struct DatasetSchema {
   std::vector<SplitInfo> splits;       ///< train, valid, test
   nlohmann::json source;               ///< path, format, bytes, mtime, lines
   int64_t rejected = 0;
-  nlohmann::json pipeline;             ///< the pipeline spec that made it
-  std::string split_rule = "kaggle";   ///< see SplitRule
+  nlohmann::json pipeline;            ///< the pipeline spec that made it
+  std::string split_rule = "kaggle";  ///< see SplitRule
 
   const SplitInfo& split(const std::string& name) const;
   nlohmann::json ToJson() const;

@@ -22,15 +22,18 @@ int64_t ExportParquet(const std::string& dir, const std::string& split, const st
   const size_t n_cat = schema.categorical_columns.size();
   DuckDb db(threads);
   std::string create = "CREATE TABLE rows_out (label UTINYINT";
-  for (const auto& name : schema.dense_columns) create += ", \"" + name + "\" FLOAT";
-  for (const auto& name : schema.categorical_columns) create += ", \"" + name + "\" INTEGER";
+  for (const auto& name : schema.dense_columns)
+    create += ", \"" + name + "\" FLOAT";
+  for (const auto& name : schema.categorical_columns)
+    create += ", \"" + name + "\" INTEGER";
   db.Query(create + ")", "export");
   duckdb_appender appender = nullptr;
-  AIOK_CHECK(duckdb_appender_create(db.connection(), nullptr, "rows_out", &appender) ==
-                 DuckDBSuccess,
-             ErrorKind::kInternal, "cannot create a DuckDB appender");
+  AIOK_CHECK(
+      duckdb_appender_create(db.connection(), nullptr, "rows_out", &appender) == DuckDBSuccess,
+      ErrorKind::kInternal, "cannot create a DuckDB appender");
   auto check = [&](duckdb_state state) {
-    if (state == DuckDBSuccess) return;
+    if (state == DuckDBSuccess)
+      return;
     const std::string message = duckdb_appender_error(appender);
     duckdb_appender_destroy(&appender);
     Throw(ErrorKind::kInternal, "export to '{}': {}", out, message);
@@ -71,8 +74,10 @@ void WriteSplitTsv(const std::string& dir, const std::string& split, int64_t lim
   std::string text;
   if (header) {
     text = "label";
-    for (const auto& name : schema.dense_columns) text += "\t" + name;
-    for (const auto& name : schema.categorical_columns) text += "\t" + name;
+    for (const auto& name : schema.dense_columns)
+      text += "\t" + name;
+    for (const auto& name : schema.categorical_columns)
+      text += "\t" + name;
     text += "\n";
   }
   int64_t written = 0;
@@ -97,7 +102,8 @@ void WriteSplitTsv(const std::string& dir, const std::string& split, int64_t lim
 
 int64_t ExportSplit(const std::string& dir, const std::string& split, const std::string& format,
                     const std::string& out, bool header, int threads) {
-  if (format == "parquet") return ExportParquet(dir, split, out, threads);
+  if (format == "parquet")
+    return ExportParquet(dir, split, out, threads);
   AIOK_CHECK(format == "tsv", ErrorKind::kUsage, "unknown export format '{}' (valid: tsv, parquet)",
              format);
   AtomicFileWriter writer(out);

@@ -5,7 +5,8 @@
 namespace aiok::data {
 
 DuckResult::~DuckResult() {
-  if (valid_) duckdb_destroy_result(&result_);
+  if (valid_)
+    duckdb_destroy_result(&result_);
 }
 
 DuckResult::DuckResult(DuckResult&& other) noexcept : result_(other.result_), valid_(other.valid_) {
@@ -23,8 +24,10 @@ DuckDb::DuckDb(int threads) {
 }
 
 DuckDb::~DuckDb() {
-  if (connection_) duckdb_disconnect(&connection_);
-  if (database_) duckdb_close(&database_);
+  if (connection_)
+    duckdb_disconnect(&connection_);
+  if (database_)
+    duckdb_close(&database_);
 }
 
 DuckResult DuckDb::Query(const std::string& sql, const std::string& context) {
@@ -42,7 +45,8 @@ std::string SqlString(const std::string& text) {
   std::string out = "'";
   for (char c : text) {
     out += c;
-    if (c == '\'') out += '\'';
+    if (c == '\'')
+      out += '\'';
   }
   return out + "'";
 }

@@ -35,13 +35,15 @@ class DuckChunk {
  public:
   explicit DuckChunk(duckdb_data_chunk chunk) : chunk_(chunk) {}
   ~DuckChunk() {
-    if (chunk_) duckdb_destroy_data_chunk(&chunk_);
+    if (chunk_)
+      duckdb_destroy_data_chunk(&chunk_);
   }
   DuckChunk(const DuckChunk&) = delete;
   DuckChunk& operator=(const DuckChunk&) = delete;
   DuckChunk& operator=(DuckChunk&& other) noexcept {
     if (this != &other) {
-      if (chunk_) duckdb_destroy_data_chunk(&chunk_);
+      if (chunk_)
+        duckdb_destroy_data_chunk(&chunk_);
       chunk_ = other.chunk_;
       other.chunk_ = nullptr;
     }

@@ -14,7 +14,8 @@ inline std::string Shown(std::string_view text) {
   constexpr size_t kMax = 40;
   std::string shown(text.substr(0, kMax));
   for (char& c : shown) {
-    if (c == '\r') c = ' ';  // keep the message on one line
+    if (c == '\r')
+      c = ' ';  // keep the message on one line
   }
   return fmt::format("\"{}{}\"", shown, text.size() > kMax ? "..." : "");
 }
@@ -28,11 +29,13 @@ inline bool ParseInt(std::string_view text, int64_t* value) {
     i = 1;
   }
   // 18 digits cannot overflow int64.
-  if (i == text.size() || text.size() - i > 18) return false;
+  if (i == text.size() || text.size() - i > 18)
+    return false;
   int64_t v = 0;
   for (; i < text.size(); ++i) {
     const unsigned digit = static_cast<unsigned char>(text[i]) - '0';
-    if (digit > 9) return false;
+    if (digit > 9)
+      return false;
     v = v * 10 + digit;
   }
   *value = negative ? -v : v;
@@ -41,7 +44,8 @@ inline bool ParseInt(std::string_view text, int64_t* value) {
 
 /// 1 to 8 hex digits (either case) as a 32-bit value; `text` must not be empty.
 inline bool ParseHex32(std::string_view text, int64_t* value) {
-  if (text.size() > 8) return false;
+  if (text.size() > 8)
+    return false;
   uint32_t v = 0;
   for (char c : text) {
     unsigned digit;

@@ -23,7 +23,8 @@ std::unique_ptr<Generator> GeneratorRegistry::Create(const std::string& name) co
 
 std::vector<std::string> GeneratorRegistry::Names() const {
   std::vector<std::string> names;
-  for (const auto& [name, entry] : entries_) names.push_back(name);
+  for (const auto& [name, entry] : entries_)
+    names.push_back(name);
   return names;
 }
 

@@ -17,11 +17,11 @@ namespace aiok::data {
 /// What a finished generation reports back.
 struct GeneratorSummary {
   int64_t rows = 0;
-  int64_t bytes = 0;        ///< size of the main data file
-  double seconds = 0.0;     ///< wall time of the generation
+  int64_t bytes = 0;     ///< size of the main data file
+  double seconds = 0.0;  ///< wall time of the generation
   double positive_rate = 0.0;
-  double bayes_auc = 0.0;   ///< AUC of the true probabilities against the drawn labels
-  std::string data_file;    ///< path of the main data file
+  double bayes_auc = 0.0;  ///< AUC of the true probabilities against the drawn labels
+  std::string data_file;   ///< path of the main data file
 };
 
 class Generator {

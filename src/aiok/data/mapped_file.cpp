@@ -15,7 +15,8 @@ namespace aiok::data {
 MappedFile::MappedFile(std::string path, bool writable)
     : path_(std::move(path)), writable_(writable) {
   const int fd = ::open(path_.c_str(), (writable ? O_RDWR : O_RDONLY) | O_CLOEXEC);
-  if (fd < 0) Throw(ErrorKind::kIo, "cannot open '{}': {}", path_, std::strerror(errno));
+  if (fd < 0)
+    Throw(ErrorKind::kIo, "cannot open '{}': {}", path_, std::strerror(errno));
   struct stat info {};
   if (::fstat(fd, &info) != 0 || !S_ISREG(info.st_mode)) {
     ::close(fd);
@@ -42,15 +43,18 @@ char* MappedFile::mutable_data() const {
 }
 
 MappedFile::~MappedFile() {
-  if (data_ != nullptr) ::munmap(const_cast<char*>(data_), size_);
+  if (data_ != nullptr)
+    ::munmap(const_cast<char*>(data_), size_);
 }
 
 void MappedFile::Release(size_t begin, size_t end) const {
-  if (data_ == nullptr) return;
+  if (data_ == nullptr)
+    return;
   const size_t page = static_cast<size_t>(::sysconf(_SC_PAGESIZE));
   const size_t first = (begin + page - 1) / page * page;  // only whole pages inside the range
   const size_t last = std::min(end, size_) / page * page;
-  if (last > first) ::madvise(const_cast<char*>(data_) + first, last - first, MADV_DONTNEED);
+  if (last > first)
+    ::madvise(const_cast<char*>(data_) + first, last - first, MADV_DONTNEED);
 }
 
 }  // namespace aiok::data

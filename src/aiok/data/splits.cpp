@@ -24,14 +24,15 @@ SplitRanges KaggleSplits(int64_t rows) {
 SplitRule SplitRule::Parse(const std::string& text) {
   SplitRule rule;
   rule.text_ = text;
-  if (text == "kaggle") return rule;
+  if (text == "kaggle")
+    return rule;
   const std::string prefix = "fractions:";
   double train = -1;
   double valid = -1;
   char extra = 0;
-  const bool parsed = text.rfind(prefix, 0) == 0 &&
-                      std::sscanf(text.c_str() + prefix.size(), "%lf,%lf%c", &train, &valid,
-                                  &extra) == 2;
+  const bool parsed =
+      text.rfind(prefix, 0) == 0 &&
+      std::sscanf(text.c_str() + prefix.size(), "%lf,%lf%c", &train, &valid, &extra) == 2;
   AIOK_CHECK(parsed && train > 0 && valid >= 0 && train + valid <= 1.0, ErrorKind::kConfig,
              "split rule '{}': expected 'kaggle' or 'fractions:T,V' with T > 0, V >= 0 and "
              "T + V <= 1 (e.g. fractions:0.8,0.1)",
@@ -43,7 +44,8 @@ SplitRule SplitRule::Parse(const std::string& text) {
 }
 
 SplitRanges SplitRule::Apply(int64_t rows) const {
-  if (kaggle_) return KaggleSplits(rows);
+  if (kaggle_)
+    return KaggleSplits(rows);
   const auto train_end = static_cast<int64_t>(static_cast<double>(rows) * train_);
   const int64_t valid_end =
       std::min(rows, train_end + static_cast<int64_t>(static_cast<double>(rows) * valid_));

@@ -16,7 +16,8 @@ inline void AppendInt(std::string& out, int64_t value) {
     *--p = static_cast<char>('0' + magnitude % 10);
     magnitude /= 10;
   } while (magnitude != 0);
-  if (value < 0) *--p = '-';
+  if (value < 0)
+    *--p = '-';
   out.append(p, end);
 }
 

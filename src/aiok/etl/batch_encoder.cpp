@@ -33,8 +33,10 @@ std::vector<int64_t> RowLines(const data::CriteoBatch& batch) {
 std::optional<size_t> FitOperatorOfPhase(const ColumnChain& chain, int phase) {
   int seen = 0;
   for (size_t i = 0; i < chain.ops.size(); ++i) {
-    if (!chain.ops[i]->needs_fit()) continue;
-    if (seen++ == phase) return i;
+    if (!chain.ops[i]->needs_fit())
+      continue;
+    if (seen++ == phase)
+      return i;
   }
   return std::nullopt;
 }
@@ -48,10 +50,10 @@ void ToDouble(const std::vector<int64_t>& raw, size_t n, double* out) {
 }  // namespace
 
 BatchEncoder::BatchEncoder(Pipeline& pipeline)
-    : pipeline_(pipeline),
-      column_locks_(pipeline.dense().size() + pipeline.categorical().size()) {
+    : pipeline_(pipeline), column_locks_(pipeline.dense().size() + pipeline.categorical().size()) {
   for (const ColumnChain& chain : pipeline.dense()) {
-    if (chain.FitPhases() > 0) raw_dense_ = true;
+    if (chain.FitPhases() > 0)
+      raw_dense_ = true;
   }
   for (const ColumnChain& chain : pipeline.categorical()) {
     const Operator& op = *chain.ops[0];
@@ -88,14 +90,15 @@ EncodedBatch BatchEncoder::Encode(data::CriteoBatch& batch, int64_t train_end_li
     if (task < n_cat) {
       const Operator& op = *categorical[task].ops[0];
       if (coded_[task]) {
-        categorical[task].ops[0]->FitEncode(batch.category[task].data(), rows, n_train,
-                                            ids.data());
+        categorical[task].ops[0]->FitEncode(batch.category[task].data(), rows, n_train, ids.data());
       } else {
         wide_ids.resize(rows);
         op.TransformCategorical(batch.category[task].data(), rows, wide_ids.data());
-        for (size_t r = 0; r < rows; ++r) ids[r] = static_cast<int32_t>(wide_ids[r]);
+        for (size_t r = 0; r < rows; ++r)
+          ids[r] = static_cast<int32_t>(wide_ids[r]);
       }
-      for (size_t r = 0; r < rows; ++r) out.categorical[r * n_cat + task] = ids[r];
+      for (size_t r = 0; r < rows; ++r)
+        out.categorical[r * n_cat + task] = ids[r];
       return;
     }
     const size_t d = task - n_cat;
@@ -103,10 +106,12 @@ EncodedBatch BatchEncoder::Encode(data::CriteoBatch& batch, int64_t train_end_li
     ToDouble(batch.dense[d], rows, values.data());
     if (!raw_dense_) {
       chain.TransformDensePrefix(values.data(), rows, chain.ops.size());
-      for (size_t r = 0; r < rows; ++r) out.dense[r * n_dense + d] = static_cast<float>(values[r]);
+      for (size_t r = 0; r < rows; ++r)
+        out.dense[r * n_dense + d] = static_cast<float>(values[r]);
       return;
     }
-    for (size_t r = 0; r < rows; ++r) out.raw_dense[r * n_dense + d] = values[r];
+    for (size_t r = 0; r < rows; ++r)
+      out.raw_dense[r * n_dense + d] = values[r];
     if (const auto op = FitOperatorOfPhase(chain, 0); op && n_train > 0) {
       chain.TransformDensePrefix(values.data(), n_train, *op);
       dense[d].ops[*op]->FitDense(values.data(), n_train);
@@ -120,7 +125,8 @@ EncodedBatch BatchEncoder::Encode(data::CriteoBatch& batch, int64_t train_end_li
                         : raw_dense_ && FitOperatorOfPhase(dense[task - n_cat], 0).has_value();
   };
   std::vector<size_t> pending;
-  for (size_t task = 0; task < n_cat + n_dense; ++task) pending.push_back(task);
+  for (size_t task = 0; task < n_cat + n_dense; ++task)
+    pending.push_back(task);
   while (!pending.empty()) {
     std::vector<size_t> busy;
     for (size_t task : pending) {
@@ -152,13 +158,15 @@ void FitDensePhase(Pipeline& pipeline, int phase, const std::string& dir,
   ParallelFor(static_cast<int64_t>(n_dense), threads, [&](int64_t d) {
     ColumnChain& chain = dense[d];
     const auto op = FitOperatorOfPhase(chain, phase);
-    if (!op) return;
+    if (!op)
+      return;
     for (const data::ShardInfo& shard : train.shards) {
       const data::MappedFile raw(dir + "/" + data::RawDenseFile(shard));
       const auto* all = reinterpret_cast<const double*>(raw.data());
       const auto rows = static_cast<size_t>(shard.rows);
       std::vector<double> values(rows);
-      for (size_t r = 0; r < rows; ++r) values[r] = all[r * n_dense + d];
+      for (size_t r = 0; r < rows; ++r)
+        values[r] = all[r * n_dense + d];
       chain.TransformDensePrefix(values.data(), rows, *op);
       chain.ops[*op]->FitDense(values.data(), rows);
     }
@@ -177,7 +185,7 @@ void FinishShards(const Pipeline& pipeline, const BatchEncoder& encoder, const s
   struct ShardFiles {
     std::unique_ptr<data::MappedFile> categorical;  // writable, when codes are to be mapped
     std::unique_ptr<data::MappedFile> raw_dense;
-    std::unique_ptr<data::MappedFile> dense;        // writable, when raw values are to be finished
+    std::unique_ptr<data::MappedFile> dense;  // writable, when raw values are to be finished
   };
   std::vector<ShardFiles> files(shards.size());
   struct Block {
@@ -189,7 +197,8 @@ void FinishShards(const Pipeline& pipeline, const BatchEncoder& encoder, const s
   std::vector<Block> blocks;
   for (size_t s = 0; s < shards.size(); ++s) {
     const auto rows = static_cast<size_t>(shards[s]->rows);
-    if (rows == 0) continue;
+    if (rows == 0)
+      continue;
     if (any_coded) {
       files[s].categorical = std::make_unique<data::MappedFile>(
           dir + "/" + shards[s]->categorical_file, /*writable=*/true);
@@ -217,33 +226,42 @@ void FinishShards(const Pipeline& pipeline, const BatchEncoder& encoder, const s
       std::vector<int32_t> codes(rows);
       std::vector<int32_t> ids(rows);
       for (size_t c = 0; c < n_cat; ++c) {
-        if (!encoder.coded()[c]) continue;
-        for (size_t r = 0; r < rows; ++r) codes[r] = cat[r * n_cat + c];
+        if (!encoder.coded()[c])
+          continue;
+        for (size_t r = 0; r < rows; ++r)
+          codes[r] = cat[r * n_cat + c];
         pipeline.categorical()[c].ops[0]->MapCodes(codes.data(), rows, ids.data());
-        for (size_t r = 0; r < rows; ++r) cat[r * n_cat + c] = ids[r];
+        for (size_t r = 0; r < rows; ++r)
+          cat[r * n_cat + c] = ids[r];
       }
     }
     if (f.raw_dense) {
-      const auto* raw = reinterpret_cast<const double*>(f.raw_dense->data()) + block.begin * n_dense;
+      const auto* raw =
+          reinterpret_cast<const double*>(f.raw_dense->data()) + block.begin * n_dense;
       auto* out = reinterpret_cast<float*>(f.dense->mutable_data()) + block.begin * n_dense;
       std::vector<double> values(rows);
       for (size_t d = 0; d < n_dense; ++d) {
         const ColumnChain& chain = pipeline.dense()[d];
-        for (size_t r = 0; r < rows; ++r) values[r] = raw[r * n_dense + d];
+        for (size_t r = 0; r < rows; ++r)
+          values[r] = raw[r * n_dense + d];
         chain.TransformDensePrefix(values.data(), rows, chain.ops.size());
-        for (size_t r = 0; r < rows; ++r) out[r * n_dense + d] = static_cast<float>(values[r]);
+        for (size_t r = 0; r < rows; ++r)
+          out[r * n_dense + d] = static_cast<float>(values[r]);
       }
     }
     // Done with these pages: drop them from this process (written pages stay in the page
     // cache for the file), so finishing a dataset larger than memory stays bounded too.
     if (f.categorical) {
-      f.categorical->Release(block.begin * n_cat * sizeof(int32_t), block.end * n_cat * sizeof(int32_t));
+      f.categorical->Release(block.begin * n_cat * sizeof(int32_t),
+                             block.end * n_cat * sizeof(int32_t));
     }
     if (f.raw_dense) {
-      f.raw_dense->Release(block.begin * n_dense * sizeof(double), block.end * n_dense * sizeof(double));
+      f.raw_dense->Release(block.begin * n_dense * sizeof(double),
+                           block.end * n_dense * sizeof(double));
       f.dense->Release(block.begin * n_dense * sizeof(float), block.end * n_dense * sizeof(float));
     }
-    if (progress) progress->Advance(static_cast<int64_t>(rows));
+    if (progress)
+      progress->Advance(static_cast<int64_t>(rows));
   });
   for (size_t s = 0; s < shards.size(); ++s) {
     if (files[s].raw_dense) {
@@ -256,10 +274,12 @@ void FinishShards(const Pipeline& pipeline, const BatchEncoder& encoder, const s
 void FinishFitPhase(Pipeline& pipeline, int phase, int threads) {
   std::vector<ColumnChain*> chains;
   for (auto* group : {&pipeline.dense(), &pipeline.categorical()}) {
-    for (ColumnChain& chain : *group) chains.push_back(&chain);
+    for (ColumnChain& chain : *group)
+      chains.push_back(&chain);
   }
   ParallelFor(static_cast<int64_t>(chains.size()), threads, [&](int64_t i) {
-    if (auto op = FitOperatorOfPhase(*chains[i], phase)) chains[i]->ops[*op]->FinishFit();
+    if (auto op = FitOperatorOfPhase(*chains[i], phase))
+      chains[i]->ops[*op]->FinishFit();
   });
 }
 

@@ -26,8 +26,8 @@ namespace aiok::etl {
 struct EncodedBatch {
   std::vector<int64_t> lines;  ///< 0-based source line of each row
   std::vector<uint8_t> labels;
-  std::vector<float> dense;        ///< rows x dense, when the dense values are final
-  std::vector<double> raw_dense;   ///< rows x dense, when a dense chain still needs fitting
+  std::vector<float> dense;          ///< rows x dense, when the dense values are final
+  std::vector<double> raw_dense;     ///< rows x dense, when a dense chain still needs fitting
   std::vector<int32_t> categorical;  ///< rows x categorical: ids, or codes where coded()
 };
 

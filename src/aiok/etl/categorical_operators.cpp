@@ -15,10 +15,13 @@ constexpr size_t kPrefetchAhead = 16;
 
 void Categorify::FitCategorical(const int64_t* values, size_t n) {
   for (size_t i = 0; i < n; ++i) {
-    if (i + kPrefetchAhead < n) seen_.Prefetch(values[i + kPrefetchAhead]);
-    if (values[i] == kMissingValue) continue;
+    if (i + kPrefetchAhead < n)
+      seen_.Prefetch(values[i + kPrefetchAhead]);
+    if (values[i] == kMissingValue)
+      continue;
     const auto code = static_cast<size_t>(seen_.Insert(values[i]));
-    if (code == seen_counts_.size()) seen_counts_.push_back(0);
+    if (code == seen_counts_.size())
+      seen_counts_.push_back(0);
     ++seen_counts_[code];
   }
 }
@@ -28,7 +31,8 @@ void Categorify::FitEncode(const int64_t* values, size_t n, size_t train_rows, i
   // probes), then the counts of the train rows' codes (array increments). Done in one loop,
   // the count's address is known only after the probe and both stall.
   for (size_t i = 0; i < n; ++i) {
-    if (i + kPrefetchAhead < n) seen_.Prefetch(values[i + kPrefetchAhead]);
+    if (i + kPrefetchAhead < n)
+      seen_.Prefetch(values[i + kPrefetchAhead]);
     codes[i] = values[i] == kMissingValue ? -1 : seen_.Insert(values[i]);
   }
   seen_counts_.resize(seen_.size(), 0);
@@ -38,14 +42,16 @@ void Categorify::FitEncode(const int64_t* values, size_t n, size_t train_rows, i
     if (i + kPrefetchAhead < counted && codes[i + kPrefetchAhead] >= 0) {
       __builtin_prefetch(&counts[codes[i + kPrefetchAhead]], 1);
     }
-    if (codes[i] >= 0) ++counts[codes[i]];
+    if (codes[i] >= 0)
+      ++counts[codes[i]];
   }
 }
 
 void Categorify::FinishFit() {
   std::vector<int32_t> kept;  // codes of seen_
   for (size_t code = 0; code < seen_counts_.size(); ++code) {
-    if (seen_counts_[code] >= options_.freq_threshold) kept.push_back(static_cast<int32_t>(code));
+    if (seen_counts_[code] >= options_.freq_threshold)
+      kept.push_back(static_cast<int32_t>(code));
   }
   const auto& values = seen_.values();
   std::sort(kept.begin(), kept.end(), [&](int32_t a, int32_t b) {
@@ -69,8 +75,8 @@ void Categorify::FinishFit() {
 }
 
 void Categorify::BuildLookup() {
-  AIOK_CHECK(vocabulary_.size() < size_t{INT32_MAX} - kFirstVocabularyId,
-             ErrorKind::kInvalidInput, "categorify: {} values is too many", vocabulary_.size());
+  AIOK_CHECK(vocabulary_.size() < size_t{INT32_MAX} - kFirstVocabularyId, ErrorKind::kInvalidInput,
+             "categorify: {} values is too many", vocabulary_.size());
   lookup_ = ValueDictionary(vocabulary_.size());
   for (int64_t value : vocabulary_) {
     AIOK_CHECK(value != kMissingValue, ErrorKind::kInvalidInput,
@@ -84,7 +90,8 @@ void Categorify::BuildLookup() {
 void Categorify::TransformCategorical(const int64_t* values, size_t n, int64_t* ids) const {
   AIOK_CHECK(fitted_, ErrorKind::kInternal, "categorify: transform before fit");
   for (size_t i = 0; i < n; ++i) {
-    if (i + kPrefetchAhead < n) lookup_.Prefetch(values[i + kPrefetchAhead]);
+    if (i + kPrefetchAhead < n)
+      lookup_.Prefetch(values[i + kPrefetchAhead]);
     if (values[i] == kMissingValue) {
       ids[i] = kMissingId;
       continue;

@@ -3,9 +3,8 @@
 
 #include <vector>
 
-#include "aiok/etl/value_dictionary.h"
-
 #include "aiok/etl/operator_base.h"
+#include "aiok/etl/value_dictionary.h"
 
 namespace aiok::etl {
 

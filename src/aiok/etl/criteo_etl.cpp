@@ -24,7 +24,8 @@ namespace fs = std::filesystem;
 
 std::vector<std::string> DenseNames() {
   std::vector<std::string> names;
-  for (int d = 0; d < data::kCriteoDense; ++d) names.push_back(data::CriteoDenseName(d));
+  for (int d = 0; d < data::kCriteoDense; ++d)
+    names.push_back(data::CriteoDenseName(d));
   return names;
 }
 
@@ -52,11 +53,12 @@ std::string IsoTime(time_t t) {
 // Truth beside a generated input (truth.f32, one float per line), or null.
 std::unique_ptr<data::MappedFile> OpenTruth(const std::string& input, int64_t lines) {
   const std::string path = (fs::path(input).parent_path() / "truth.f32").string();
-  if (!fs::exists(path)) return nullptr;
+  if (!fs::exists(path))
+    return nullptr;
   auto truth = std::make_unique<data::MappedFile>(path);
   if (truth->size() != static_cast<size_t>(lines) * sizeof(float)) {
-    spdlog::warn("ignoring {}: {} bytes, expected {} for {} lines", path, truth->size(),
-                 lines * 4, lines);
+    spdlog::warn("ignoring {}: {} bytes, expected {} for {} lines", path, truth->size(), lines * 4,
+                 lines);
     return nullptr;
   }
   return truth;
@@ -93,7 +95,8 @@ EtlSummary RunCriteoEtl(const PipelineSpec& spec, const EtlOptions& options,
   for (auto* group : {&pipeline.dense(), &pipeline.categorical()}) {
     for (ColumnChain& chain : *group) {
       for (auto& op : chain.ops) {
-        if (!op->needs_fit()) op->FinishFit();
+        if (!op->needs_fit())
+          op->FinishFit();
       }
     }
   }
@@ -108,9 +111,9 @@ EtlSummary RunCriteoEtl(const PipelineSpec& spec, const EtlOptions& options,
   }
   std::vector<std::unique_ptr<data::SplitWriter>> writers;
   for (auto& split : schema.splits) {
-    writers.push_back(std::make_unique<data::SplitWriter>(
-        dir, &split, data::kCriteoDense, data::kCriteoCategorical, options.shard_rows,
-        encoder.raw_dense()));
+    writers.push_back(std::make_unique<data::SplitWriter>(dir, &split, data::kCriteoDense,
+                                                          data::kCriteoCategorical,
+                                                          options.shard_rows, encoder.raw_dense()));
   }
   // Appends an encoded batch to the splits its rows belong to, with their truth.
   auto write = [&](const EncodedBatch& batch) {
@@ -120,18 +123,19 @@ EtlSummary RunCriteoEtl(const PipelineSpec& spec, const EtlOptions& options,
     for (int s = 0; s < 3; ++s) {
       const int64_t begin = bounds[s];
       const int64_t rows = bounds[s + 1] - begin;
-      if (rows == 0) continue;
-      const void* dense = encoder.raw_dense()
-                              ? static_cast<const void*>(batch.raw_dense.data() +
-                                                         begin * data::kCriteoDense)
-                              : static_cast<const void*>(batch.dense.data() +
-                                                         begin * data::kCriteoDense);
+      if (rows == 0)
+        continue;
+      const void* dense =
+          encoder.raw_dense()
+              ? static_cast<const void*>(batch.raw_dense.data() + begin * data::kCriteoDense)
+              : static_cast<const void*>(batch.dense.data() + begin * data::kCriteoDense);
       writers[s]->Append(batch.labels.data() + begin, dense,
                          batch.categorical.data() + begin * data::kCriteoCategorical, rows);
       if (truth) {
         const auto* all = reinterpret_cast<const float*>(truth->data());
         std::vector<float> values(static_cast<size_t>(rows));
-        for (int64_t r = 0; r < rows; ++r) values[r] = all[batch.lines[begin + r]];
+        for (int64_t r = 0; r < rows; ++r)
+          values[r] = all[batch.lines[begin + r]];
         writers[s]->AppendTruth(values.data(), rows);
       }
     }
@@ -165,8 +169,10 @@ EtlSummary RunCriteoEtl(const PipelineSpec& spec, const EtlOptions& options,
           }
         });
   }
-  for (auto& writer : writers) writer->Close();
-  if (rejects) rejects->Commit();
+  for (auto& writer : writers)
+    writer->Close();
+  if (rejects)
+    rejects->Commit();
   spdlog::debug("etl: parsed, fitted and encoded at {:.3f}s", since_start());
   FinishFitPhase(pipeline, 0, ctx.threads);
   for (int phase = 1; phase < pipeline.FitPhases(); ++phase) {
@@ -177,7 +183,8 @@ EtlSummary RunCriteoEtl(const PipelineSpec& spec, const EtlOptions& options,
   // Pass 2 over the shards: codes to ids, raw dense values to final ones.
   std::vector<const data::ShardInfo*> shards;
   for (const auto& split : schema.splits) {
-    for (const auto& shard : split.shards) shards.push_back(&shard);
+    for (const auto& shard : split.shards)
+      shards.push_back(&shard);
   }
   {
     Progress progress("etl: finish shards", read.rows, "rows");
@@ -201,7 +208,8 @@ EtlSummary RunCriteoEtl(const PipelineSpec& spec, const EtlOptions& options,
                    {"bytes", read.bytes},
                    {"mtime", IsoTime(info.st_mtime)},
                    {"lines", lines}};
-  if (truth) schema.source["truth"] = fs::absolute(truth->path()).string();
+  if (truth)
+    schema.source["truth"] = fs::absolute(truth->path()).string();
   schema.rejected = read.rejected;
   schema.pipeline = spec.ToJson();
   schema.split_rule = split_rule.text();

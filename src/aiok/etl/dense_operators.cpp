@@ -14,9 +14,11 @@ void CheckFitted(bool fitted, const char* op) {
 }  // namespace
 
 void FillMissing::FitDense(const double* values, size_t n) {
-  if (options_.strategy != "median") return;
+  if (options_.strategy != "median")
+    return;
   for (size_t i = 0; i < n; ++i) {
-    if (!std::isnan(values[i])) ++counts_[values[i]];
+    if (!std::isnan(values[i]))
+      ++counts_[values[i]];
   }
 }
 
@@ -25,7 +27,8 @@ void FillMissing::FinishFit() {
     fill_ = options_.value;
   } else {
     int64_t total = 0;
-    for (const auto& [value, count] : counts_) total += count;
+    for (const auto& [value, count] : counts_)
+      total += count;
     // Values at 0-based ranks (total-1)/2 and total/2: equal for an odd count.
     const int64_t low_rank = (total - 1) / 2;
     const int64_t high_rank = total / 2;
@@ -33,7 +36,8 @@ void FillMissing::FinishFit() {
     double high = NAN;
     int64_t seen = 0;
     for (const auto& [value, count] : counts_) {
-      if (std::isnan(low) && seen + count > low_rank) low = value;
+      if (std::isnan(low) && seen + count > low_rank)
+        low = value;
       if (seen + count > high_rank) {
         high = value;
         break;
@@ -49,13 +53,17 @@ void FillMissing::FinishFit() {
 
 void FillMissing::TransformDense(double* values, size_t n) const {
   const double fill = fitted_ ? fill_ : options_.value;
-  if (options_.strategy == "median") CheckFitted(fitted_, name());
+  if (options_.strategy == "median")
+    CheckFitted(fitted_, name());
   for (size_t i = 0; i < n; ++i) {
-    if (std::isnan(values[i])) values[i] = fill;
+    if (std::isnan(values[i]))
+      values[i] = fill;
   }
 }
 
-nlohmann::json FillMissing::SaveState() const { return {{"fill", fitted_ ? fill_ : options_.value}}; }
+nlohmann::json FillMissing::SaveState() const {
+  return {{"fill", fitted_ ? fill_ : options_.value}};
+}
 
 void FillMissing::LoadState(const nlohmann::json& state) {
   fill_ = state.at("fill").get<double>();
@@ -70,8 +78,10 @@ void Clip::CheckOptions(const std::string& where) const {
 void Clip::TransformDense(double* values, size_t n) const {
   for (size_t i = 0; i < n; ++i) {
     // NaN fails both comparisons and stays NaN.
-    if (values[i] < options_.min) values[i] = options_.min;
-    if (values[i] > options_.max) values[i] = options_.max;
+    if (values[i] < options_.min)
+      values[i] = options_.min;
+    if (values[i] > options_.max)
+      values[i] = options_.max;
   }
 }
 
@@ -81,7 +91,8 @@ void Log1p::TransformDense(double* values, size_t n) const {
   constexpr int kTableSize = 16384;
   static const std::vector<double> table = [] {
     std::vector<double> t(kTableSize);
-    for (int k = 0; k < kTableSize; ++k) t[k] = std::log1p(static_cast<double>(k));
+    for (int k = 0; k < kTableSize; ++k)
+      t[k] = std::log1p(static_cast<double>(k));
     return t;
   }();
   for (size_t i = 0; i < n; ++i) {
@@ -100,17 +111,20 @@ void Normalize::FitDense(const double* values, size_t n) {
   int64_t count = 0;
   double sum = 0.0;
   for (size_t i = 0; i < n; ++i) {
-    if (std::isnan(values[i])) continue;
+    if (std::isnan(values[i]))
+      continue;
     ++count;
     sum += values[i];
     min_ = std::min(min_, values[i]);
     max_ = std::max(max_, values[i]);
   }
-  if (count == 0) return;
+  if (count == 0)
+    return;
   const double mean = sum / static_cast<double>(count);
   double m2 = 0.0;
   for (size_t i = 0; i < n; ++i) {
-    if (!std::isnan(values[i])) m2 += (values[i] - mean) * (values[i] - mean);
+    if (!std::isnan(values[i]))
+      m2 += (values[i] - mean) * (values[i] - mean);
   }
   // Merge this batch's (count, mean, m2) into the running ones.
   const double total = static_cast<double>(count_ + count);
@@ -135,7 +149,8 @@ void Normalize::FinishFit() {
 
 void Normalize::TransformDense(double* values, size_t n) const {
   CheckFitted(fitted_, name());
-  for (size_t i = 0; i < n; ++i) values[i] = (values[i] - shift_) * scale_;
+  for (size_t i = 0; i < n; ++i)
+    values[i] = (values[i] - shift_) * scale_;
 }
 
 nlohmann::json Normalize::SaveState() const {

@@ -33,7 +33,8 @@ std::unique_ptr<Operator> OperatorRegistry::Create(const std::string& name,
 
 std::vector<std::string> OperatorRegistry::Names() const {
   std::vector<std::string> names;
-  for (const auto& [name, factory] : factories_) names.push_back(name);
+  for (const auto& [name, factory] : factories_)
+    names.push_back(name);
   return names;
 }
 

@@ -64,7 +64,7 @@ class Operator {
 class OperatorRegistry {
  public:
   using Factory = std::function<std::unique_ptr<Operator>(const nlohmann::json& options,
-                                                           const std::string& where)>;
+                                                          const std::string& where)>;
   void Register(const std::string& name, Factory factory);
   /// `where` names the place in the pipeline for error messages. An unknown name throws
   /// Error(kConfig) listing the valid names.

@@ -10,7 +10,8 @@ namespace aiok::etl {
 namespace fs = std::filesystem;
 
 void CheckReplaceable(const std::string& out_dir) {
-  if (!fs::exists(out_dir)) return;
+  if (!fs::exists(out_dir))
+    return;
   AIOK_CHECK(fs::is_directory(out_dir), ErrorKind::kIo, "'{}' exists and is not a directory",
              out_dir);
   const bool empty = fs::directory_iterator(out_dir) == fs::directory_iterator();
@@ -28,7 +29,8 @@ StagingDirectory::StagingDirectory(std::string out_dir)
 
 StagingDirectory::~StagingDirectory() {
   std::error_code ec;
-  if (!published_) fs::remove_all(path_, ec);
+  if (!published_)
+    fs::remove_all(path_, ec);
 }
 
 void StagingDirectory::Publish() {

@@ -18,22 +18,23 @@ constexpr int kStateFormatVersion = 1;
 std::vector<std::string> ExpandColumns(const std::string& text, const std::string& where) {
   static const std::regex kRange("([A-Za-z_]+)([0-9]+)\\.\\.([A-Za-z_]+)([0-9]+)");
   std::smatch match;
-  if (!std::regex_match(text, match, kRange)) return {text};
+  if (!std::regex_match(text, match, kRange))
+    return {text};
   const int first = std::stoi(match[2]);
   const int last = std::stoi(match[4]);
   AIOK_CHECK(match[1] == match[3] && first <= last, ErrorKind::kConfig,
              "{}: bad column range '{}' (expected like C1..C26)", where, text);
   std::vector<std::string> columns;
-  for (int i = first; i <= last; ++i) columns.push_back(match[1].str() + std::to_string(i));
+  for (int i = first; i <= last; ++i)
+    columns.push_back(match[1].str() + std::to_string(i));
   return columns;
 }
 
 void CheckKeys(const nlohmann::json& object, const std::vector<std::string>& valid,
                const std::string& where) {
   for (const auto& item : object.items()) {
-    AIOK_CHECK(std::find(valid.begin(), valid.end(), item.key()) != valid.end(),
-               ErrorKind::kConfig, "{}: unknown key '{}' (valid: {})", where, item.key(),
-               fmt::join(valid, ", "));
+    AIOK_CHECK(std::find(valid.begin(), valid.end(), item.key()) != valid.end(), ErrorKind::kConfig,
+               "{}: unknown key '{}' (valid: {})", where, item.key(), fmt::join(valid, ", "));
   }
 }
 
@@ -47,8 +48,10 @@ PipelineSpec PipelineSpec::FromJson(const nlohmann::json& json, const std::strin
   int index = 0;
   for (const auto& step_json : json["steps"]) {
     const std::string where = fmt::format("{}: step {}", source, ++index);
-    AIOK_CHECK(step_json.is_object(), ErrorKind::kConfig, "{}: expected a map with 'columns' and "
-               "'ops'", where);
+    AIOK_CHECK(step_json.is_object(), ErrorKind::kConfig,
+               "{}: expected a map with 'columns' and "
+               "'ops'",
+               where);
     CheckKeys(step_json, {"columns", "ops"}, where);
     PipelineStep step;
     const auto& columns = step_json.value("columns", nlohmann::json());
@@ -73,8 +76,8 @@ PipelineSpec PipelineSpec::FromJson(const nlohmann::json& json, const std::strin
       AIOK_CHECK(op.is_object() && op.size() == 1, ErrorKind::kConfig,
                  "{}: each op is one 'name: {{options}}' entry, got {}", where, op.dump());
       const auto& options = op.begin().value();
-      step.ops.push_back(OperatorSpec{op.begin().key(),
-                                      options.is_null() ? nlohmann::json::object() : options});
+      step.ops.push_back(
+          OperatorSpec{op.begin().key(), options.is_null() ? nlohmann::json::object() : options});
     }
     spec.steps.push_back(std::move(step));
   }
@@ -85,7 +88,8 @@ nlohmann::json PipelineSpec::ToJson() const {
   nlohmann::json steps_json = nlohmann::json::array();
   for (const auto& step : steps) {
     nlohmann::json ops = nlohmann::json::array();
-    for (const auto& op : step.ops) ops.push_back({{op.name, op.options}});
+    for (const auto& op : step.ops)
+      ops.push_back({{op.name, op.options}});
     steps_json.push_back({{"columns", step.columns}, {"ops", ops}});
   }
   return {{"steps", steps_json}};
@@ -109,7 +113,8 @@ int ColumnChain::FitPhases() const {
 }
 
 void ColumnChain::TransformDensePrefix(double* values, size_t n, size_t end) const {
-  for (size_t i = 0; i < end; ++i) ops[i]->TransformDense(values, n);
+  for (size_t i = 0; i < end; ++i)
+    ops[i]->TransformDense(values, n);
 }
 
 Pipeline::Pipeline(const PipelineSpec& spec, const std::vector<std::string>& dense,
@@ -118,7 +123,8 @@ Pipeline::Pipeline(const PipelineSpec& spec, const std::vector<std::string>& den
   OperatorRegistry registry;
   RegisterBuiltinOperators(registry);
   std::map<std::string, ColumnChain> chains;
-  for (const auto& name : dense) chains[name] = ColumnChain{name, ColumnKind::kDense, {}};
+  for (const auto& name : dense)
+    chains[name] = ColumnChain{name, ColumnKind::kDense, {}};
   for (const auto& name : categorical) {
     chains[name] = ColumnChain{name, ColumnKind::kCategorical, {}};
   }
@@ -128,9 +134,8 @@ Pipeline::Pipeline(const PipelineSpec& spec, const std::vector<std::string>& den
     for (const std::string& column : step.columns) {
       const std::string where = fmt::format("{}: step {} ({})", source, s + 1, column);
       auto it = chains.find(column);
-      AIOK_CHECK(it != chains.end(), ErrorKind::kConfig,
-                 "{}: unknown column (columns: {}, {})", where, fmt::join(dense, ", "),
-                 fmt::join(categorical, ", "));
+      AIOK_CHECK(it != chains.end(), ErrorKind::kConfig, "{}: unknown column (columns: {}, {})",
+                 where, fmt::join(dense, ", "), fmt::join(categorical, ", "));
       AIOK_CHECK(covered_by.count(column) == 0, ErrorKind::kConfig,
                  "{}: column already handled by step {}", where, covered_by[column]);
       covered_by[column] = static_cast<int>(s + 1);
@@ -149,31 +154,39 @@ Pipeline::Pipeline(const PipelineSpec& spec, const std::vector<std::string>& den
         });
         AIOK_CHECK(fills, ErrorKind::kConfig,
                    "{}: a dense column needs fill_missing, or missing values would reach the "
-                   "model as NaN", where);
+                   "model as NaN",
+                   where);
       } else {
         AIOK_CHECK(chain.ops.size() == 1, ErrorKind::kConfig,
                    "{}: a categorical column takes exactly one operator (categorify or "
-                   "hash_bucket), got {}", where, chain.ops.size());
+                   "hash_bucket), got {}",
+                   where, chain.ops.size());
       }
     }
   }
   std::vector<std::string> uncovered;
   for (const auto& name : dense) {
-    if (!covered_by.count(name)) uncovered.push_back(name);
+    if (!covered_by.count(name))
+      uncovered.push_back(name);
   }
   for (const auto& name : categorical) {
-    if (!covered_by.count(name)) uncovered.push_back(name);
+    if (!covered_by.count(name))
+      uncovered.push_back(name);
   }
   AIOK_CHECK(uncovered.empty(), ErrorKind::kConfig, "{}: no step handles column(s) {}", source,
              fmt::join(uncovered, ", "));
-  for (const auto& name : dense) dense_.push_back(std::move(chains[name]));
-  for (const auto& name : categorical) categorical_.push_back(std::move(chains[name]));
+  for (const auto& name : dense)
+    dense_.push_back(std::move(chains[name]));
+  for (const auto& name : categorical)
+    categorical_.push_back(std::move(chains[name]));
 }
 
 int Pipeline::FitPhases() const {
   int phases = 0;
-  for (const auto& chain : dense_) phases = std::max(phases, chain.FitPhases());
-  for (const auto& chain : categorical_) phases = std::max(phases, chain.FitPhases());
+  for (const auto& chain : dense_)
+    phases = std::max(phases, chain.FitPhases());
+  for (const auto& chain : categorical_)
+    phases = std::max(phases, chain.FitPhases());
   return phases;
 }
 

@@ -82,8 +82,7 @@ class Pipeline {
   nlohmann::json SaveState() const;
   /// Rebuilds a fitted pipeline from SaveState() output.
   static Pipeline LoadState(const nlohmann::json& state, const std::vector<std::string>& dense,
-                            const std::vector<std::string>& categorical,
-                            const std::string& source);
+                            const std::vector<std::string>& categorical, const std::string& source);
 
  private:
   PipelineSpec spec_;

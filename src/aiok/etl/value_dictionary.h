@@ -24,14 +24,16 @@ class ValueDictionary {
       } else {
         const auto key = static_cast<uint32_t>(value);
         const uint32_t code = narrow_.Get(key);  // code + 1; 0 when absent
-        if (code != 0) return static_cast<int32_t>(code - 1);
+        if (code != 0)
+          return static_cast<int32_t>(code - 1);
         const int32_t added = Append(value);
         narrow_.Set(key, static_cast<uint32_t>(added) + 1);
         return added;
       }
     }
     const int64_t code = wide_table_.Get(value);
-    if (code != 0) return static_cast<int32_t>(code - 1);
+    if (code != 0)
+      return static_cast<int32_t>(code - 1);
     const int32_t added = Append(value);
     wide_table_.Set(value, int64_t{added} + 1);
     return added;
@@ -39,8 +41,10 @@ class ValueDictionary {
 
   /// The code of `value`, or -1.
   int32_t Find(int64_t value) const {
-    if (wide_) return static_cast<int32_t>(wide_table_.Get(value)) - 1;
-    if (value < 0 || value > int64_t{UINT32_MAX}) return -1;
+    if (wide_)
+      return static_cast<int32_t>(wide_table_.Get(value)) - 1;
+    if (value < 0 || value > int64_t{UINT32_MAX})
+      return -1;
     return static_cast<int32_t>(narrow_.Get(static_cast<uint32_t>(value))) - 1;
   }
 
@@ -62,7 +66,7 @@ class ValueDictionary {
   int32_t Append(int64_t value);  // the next code; throws past INT32_MAX values
 
   bool wide_ = false;
-  FlatHashMap<uint32_t, uint32_t> narrow_;     // value -> code + 1
+  FlatHashMap<uint32_t, uint32_t> narrow_;    // value -> code + 1
   FlatHashMap<int64_t, int64_t> wide_table_;  // value -> code + 1
   std::vector<int64_t> values_;
 };

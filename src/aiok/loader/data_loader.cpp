@@ -30,14 +30,16 @@ void DataLoader::StopWorkers() {
     stopping_ = true;
   }
   changed_.notify_all();
-  for (auto& worker : workers_) worker.join();
+  for (auto& worker : workers_)
+    worker.join();
   workers_.clear();
 }
 
 void DataLoader::StartEpoch(int64_t epoch, int64_t first_batch) {
   StopWorkers();
   std::vector<int64_t> shard_rows;
-  for (const auto& shard : reader_.shards()) shard_rows.push_back(shard.rows);
+  for (const auto& shard : reader_.shards())
+    shard_rows.push_back(shard.rows);
   plan_ = std::make_unique<EpochPlan>(shard_rows, plan_options_, epoch);
   ring_.assign(static_cast<size_t>(options_.prefetch), std::nullopt);
   AIOK_CHECK(first_batch >= 0 && first_batch <= plan_->batches(), ErrorKind::kInvalidInput,
@@ -47,7 +49,8 @@ void DataLoader::StartEpoch(int64_t epoch, int64_t first_batch) {
   next_to_take_ = first_batch;
   stopping_ = false;
   error_ = nullptr;
-  for (int64_t w = 0; w < options_.workers; ++w) workers_.emplace_back([this] { Produce(); });
+  for (int64_t w = 0; w < options_.workers; ++w)
+    workers_.emplace_back([this] { Produce(); });
 }
 
 void DataLoader::Produce() {
@@ -58,7 +61,8 @@ void DataLoader::Produce() {
       std::unique_lock<std::mutex> lock(mutex_);
       // Claim the next batch once its ring slot will be free.
       changed_.wait(lock, [&] { return stopping_ || next_to_build_ < next_to_take_ + prefetch; });
-      if (stopping_ || next_to_build_ >= plan_->batches()) return;
+      if (stopping_ || next_to_build_ >= plan_->batches())
+        return;
       index = next_to_build_++;
     }
     std::optional<Batch> batch;
@@ -66,7 +70,8 @@ void DataLoader::Produce() {
       batch = Build(index);
     } catch (...) {
       std::lock_guard<std::mutex> lock(mutex_);
-      if (!error_) error_ = std::current_exception();
+      if (!error_)
+        error_ = std::current_exception();
       stopping_ = true;
       changed_.notify_all();
       return;
@@ -82,10 +87,12 @@ void DataLoader::Produce() {
 std::optional<Batch> DataLoader::Next() {
   const auto prefetch = static_cast<int64_t>(ring_.size());
   std::unique_lock<std::mutex> lock(mutex_);
-  if (next_to_take_ >= plan_->batches()) return std::nullopt;
+  if (next_to_take_ >= plan_->batches())
+    return std::nullopt;
   auto& slot = ring_[static_cast<size_t>(next_to_take_ % prefetch)];
   changed_.wait(lock, [&] { return slot.has_value() || error_ != nullptr; });
-  if (error_) std::rethrow_exception(error_);
+  if (error_)
+    std::rethrow_exception(error_);
   std::optional<Batch> batch = std::move(slot);
   slot.reset();
   ++next_to_take_;

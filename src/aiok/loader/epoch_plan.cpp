@@ -12,9 +12,11 @@ namespace {
 // A keyed pseudo-random permutation of [0, n): a 4-round Feistel network on the smallest
 // even power-of-two domain that holds n, cycle-walking until the result falls inside.
 int64_t PermuteIndex(int64_t index, int64_t n, uint64_t key) {
-  if (n <= 1) return index;
+  if (n <= 1)
+    return index;
   int bits = 2;
-  while ((int64_t{1} << bits) < n) bits += 2;
+  while ((int64_t{1} << bits) < n)
+    bits += 2;
   const int half = bits / 2;
   const uint64_t mask = (uint64_t{1} << half) - 1;
   auto x = static_cast<uint64_t>(index);
@@ -74,11 +76,13 @@ int64_t EpochPlan::BatchRows(int64_t i) const {
 }
 
 int64_t EpochPlan::StreamPosition(int64_t position) const {
-  if (!options_.shuffle) return position;
+  if (!options_.shuffle)
+    return position;
   const int64_t window = position / options_.shuffle_window;
   const int64_t begin = window * options_.shuffle_window;
   const int64_t size = std::min(options_.shuffle_window, total_rows_ - begin);
-  return begin + PermuteIndex(position - begin, size, HashPair(key_, static_cast<uint64_t>(window)));
+  return begin +
+         PermuteIndex(position - begin, size, HashPair(key_, static_cast<uint64_t>(window)));
 }
 
 RowRef EpochPlan::Locate(int64_t stream_position) const {
@@ -92,14 +96,17 @@ void EpochPlan::BatchRowRefs(int64_t i, std::vector<RowRef>* out) const {
   const int64_t first = GlobalBatch(i) * options_.batch_size;
   const int64_t rows = BatchRows(i);
   out->resize(static_cast<size_t>(rows));
-  for (int64_t r = 0; r < rows; ++r) (*out)[r] = Locate(StreamPosition(first + r));
+  for (int64_t r = 0; r < rows; ++r)
+    (*out)[r] = Locate(StreamPosition(first + r));
 }
 
 bool EpochPlan::Contiguous(int64_t i, RowRef* first) const {
-  if (options_.shuffle) return false;
+  if (options_.shuffle)
+    return false;
   const int64_t start = GlobalBatch(i) * options_.batch_size;
   const RowRef head = Locate(start);
-  if (head.row + BatchRows(i) > shard_rows_[static_cast<size_t>(head.shard)]) return false;
+  if (head.row + BatchRows(i) > shard_rows_[static_cast<size_t>(head.shard)])
+    return false;
   *first = head;
   return true;
 }

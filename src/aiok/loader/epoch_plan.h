@@ -18,7 +18,7 @@ struct EpochPlanOptions {
   int64_t batch_size = 2048;
   bool shuffle = true;
   int64_t shuffle_window = int64_t{1} << 20;  ///< rows permuted together
-  bool drop_last = false;  ///< drop the epoch's final partial batch
+  bool drop_last = false;                     ///< drop the epoch's final partial batch
   int rank = 0;
   int world_size = 1;
   uint64_t seed = 0;

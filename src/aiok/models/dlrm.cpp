@@ -26,7 +26,8 @@ torch::nn::Sequential Mlp(int64_t input, const std::vector<int64_t>& sizes, bool
       layer->bias.normal_(0.0, std::sqrt(1.0 / static_cast<double>(out)));
     }
     mlp->push_back(layer);
-    if (!(last_plain && i + 1 == sizes.size())) mlp->push_back(torch::nn::ReLU());
+    if (!(last_plain && i + 1 == sizes.size()))
+      mlp->push_back(torch::nn::ReLU());
     in = out;
   }
   return mlp;
@@ -35,9 +36,12 @@ torch::nn::Sequential Mlp(int64_t input, const std::vector<int64_t>& sizes, bool
 }  // namespace
 
 Interaction ParseInteraction(const std::string& name) {
-  if (name == "dot") return Interaction::kDot;
-  if (name == "dot-self") return Interaction::kDotWithSelf;
-  if (name == "cat") return Interaction::kCat;
+  if (name == "dot")
+    return Interaction::kDot;
+  if (name == "dot-self")
+    return Interaction::kDotWithSelf;
+  if (name == "cat")
+    return Interaction::kCat;
   Throw(ErrorKind::kConfig, "unknown interaction '{}' (valid: dot, dot-self, cat)", name);
 }
 
@@ -60,9 +64,12 @@ void DlrmOptions::Validate() const {
 int64_t DlrmOptions::InteractionWidth() const {
   const int64_t vectors = 1 + static_cast<int64_t>(table_sizes.size());
   switch (interaction) {
-    case Interaction::kDot: return embedding_dim + vectors * (vectors - 1) / 2;
-    case Interaction::kDotWithSelf: return embedding_dim + vectors * (vectors + 1) / 2;
-    case Interaction::kCat: return embedding_dim * vectors;
+    case Interaction::kDot:
+      return embedding_dim + vectors * (vectors - 1) / 2;
+    case Interaction::kDotWithSelf:
+      return embedding_dim + vectors * (vectors + 1) / 2;
+    case Interaction::kCat:
+      return embedding_dim * vectors;
   }
   return 0;
 }
@@ -101,7 +108,8 @@ std::vector<int64_t> ParseMlpSizes(const std::string& text, int64_t drop_leading
     sizes.push_back(value);
   }
   AIOK_CHECK(!sizes.empty(), ErrorKind::kConfig, "MLP '{}': no layer sizes", text);
-  if (sizes.size() > 1 && sizes.front() == drop_leading_if) sizes.erase(sizes.begin());
+  if (sizes.size() > 1 && sizes.front() == drop_leading_if)
+    sizes.erase(sizes.begin());
   return sizes;
 }
 

@@ -25,10 +25,11 @@ Interaction ParseInteraction(const std::string& name);
 
 struct DlrmOptions {
   int64_t dense_features = 13;
-  std::vector<int64_t> table_sizes;       ///< rows per categorical table (schema cardinalities)
+  std::vector<int64_t> table_sizes;  ///< rows per categorical table (schema cardinalities)
   int64_t embedding_dim = 16;
-  std::vector<int64_t> bottom_mlp = {512, 256, 64, 16};  ///< hidden sizes; the last is embedding_dim
-  std::vector<int64_t> top_mlp = {512, 256, 1};           ///< hidden sizes; the last is 1
+  std::vector<int64_t> bottom_mlp = {512, 256, 64,
+                                     16};        ///< hidden sizes; the last is embedding_dim
+  std::vector<int64_t> top_mlp = {512, 256, 1};  ///< hidden sizes; the last is 1
   Interaction interaction = Interaction::kDot;
   SparseUpdate embedding_update = SparseUpdate::kSgd;
   double embedding_lr = 0.01;

@@ -30,11 +30,14 @@ class FusedLookup : public torch::autograd::Function<FusedLookup> {
 }  // namespace
 
 SparseUpdate ParseSparseUpdate(const std::string& name) {
-  if (name == "sgd") return SparseUpdate::kSgd;
-  if (name == "adagrad") return SparseUpdate::kAdagrad;
-  if (name == "rowwise-adagrad") return SparseUpdate::kRowWiseAdagrad;
-  Throw(ErrorKind::kConfig,
-        "unknown embedding update '{}' (valid: sgd, adagrad, rowwise-adagrad)", name);
+  if (name == "sgd")
+    return SparseUpdate::kSgd;
+  if (name == "adagrad")
+    return SparseUpdate::kAdagrad;
+  if (name == "rowwise-adagrad")
+    return SparseUpdate::kRowWiseAdagrad;
+  Throw(ErrorKind::kConfig, "unknown embedding update '{}' (valid: sgd, adagrad, rowwise-adagrad)",
+        name);
 }
 
 FusedEmbeddingImpl::FusedEmbeddingImpl(FusedEmbeddingOptions options)
@@ -51,7 +54,9 @@ FusedEmbeddingImpl::FusedEmbeddingImpl(FusedEmbeddingOptions options)
   offsets_tensor_ = torch::tensor(offsets_, torch::kInt64);
   weight = register_buffer("weight", torch::empty({total, options_.dim}));
   switch (options_.update) {
-    case SparseUpdate::kSgd: state = register_buffer("state", torch::empty({0})); break;
+    case SparseUpdate::kSgd:
+      state = register_buffer("state", torch::empty({0}));
+      break;
     case SparseUpdate::kAdagrad:
       state = register_buffer("state", torch::empty({total, options_.dim}));
       break;
@@ -69,14 +74,16 @@ void FusedEmbeddingImpl::reset() {
     const double bound = 1.0 / std::sqrt(static_cast<double>(options_.table_sizes[t]));
     weight.narrow(0, offsets_[t], options_.table_sizes[t]).uniform_(-bound, bound);
   }
-  if (state.numel() > 0) state.fill_(options_.initial_accumulator);
+  if (state.numel() > 0)
+    state.fill_(options_.initial_accumulator);
 }
 
 torch::Tensor FusedEmbeddingImpl::forward(const torch::Tensor& ids) {
   AIOK_CHECK(ids.dim() == 2 && ids.size(1) == static_cast<int64_t>(offsets_.size()),
              ErrorKind::kInvalidInput, "embedding: ids must be [batch, {}], got {}",
              offsets_.size(), c10::str(ids.sizes()));
-  if (!torch::GradMode::is_enabled() || !is_training()) return Gather(ids);
+  if (!torch::GradMode::is_enabled() || !is_training())
+    return Gather(ids);
   return FusedLookup::apply(trigger_, ids, this);
 }
 
@@ -96,13 +103,15 @@ void FusedEmbeddingImpl::ApplyGradient(const torch::Tensor& ids, const torch::Te
   const int64_t* id = id64.data_ptr<int64_t>();
   // Each lookup's weight row, then lookups grouped by row (duplicates summed below).
   std::vector<int64_t> row(static_cast<size_t>(n));
-  for (int64_t i = 0; i < n; ++i) row[i] = offsets_[static_cast<size_t>(i % tables)] + id[i];
+  for (int64_t i = 0; i < n; ++i)
+    row[i] = offsets_[static_cast<size_t>(i % tables)] + id[i];
   std::vector<int32_t> order(static_cast<size_t>(n));
   std::iota(order.begin(), order.end(), 0);
   std::sort(order.begin(), order.end(), [&](int32_t a, int32_t b) { return row[a] < row[b]; });
   std::vector<int64_t> group_start;
   for (int64_t k = 0; k < n; ++k) {
-    if (k == 0 || row[order[k]] != row[order[k - 1]]) group_start.push_back(k);
+    if (k == 0 || row[order[k]] != row[order[k - 1]])
+      group_start.push_back(k);
   }
   group_start.push_back(n);
 
@@ -119,13 +128,15 @@ void FusedEmbeddingImpl::ApplyGradient(const torch::Tensor& ids, const torch::Te
       std::fill(sum.begin(), sum.end(), 0.0f);
       for (int64_t k = group_start[gi]; k < group_start[gi + 1]; ++k) {
         const float* src = gp + static_cast<int64_t>(order[k]) * dim;
-        for (int64_t j = 0; j < dim; ++j) sum[j] += src[j];
+        for (int64_t j = 0; j < dim; ++j)
+          sum[j] += src[j];
       }
       const int64_t r = row[order[group_start[gi]]];
       float* wr = w + r * dim;
       switch (update) {
         case SparseUpdate::kSgd:
-          for (int64_t j = 0; j < dim; ++j) wr[j] -= lr * sum[j];
+          for (int64_t j = 0; j < dim; ++j)
+            wr[j] -= lr * sum[j];
           break;
         case SparseUpdate::kAdagrad: {
           float* sr = s + r * dim;
@@ -137,10 +148,12 @@ void FusedEmbeddingImpl::ApplyGradient(const torch::Tensor& ids, const torch::Te
         }
         case SparseUpdate::kRowWiseAdagrad: {
           float mean_square = 0.0f;
-          for (int64_t j = 0; j < dim; ++j) mean_square += sum[j] * sum[j];
+          for (int64_t j = 0; j < dim; ++j)
+            mean_square += sum[j] * sum[j];
           s[r] += mean_square / static_cast<float>(dim);
           const float scale = lr / (std::sqrt(s[r]) + eps);
-          for (int64_t j = 0; j < dim; ++j) wr[j] -= scale * sum[j];
+          for (int64_t j = 0; j < dim; ++j)
+            wr[j] -= scale * sum[j];
           break;
         }
       }

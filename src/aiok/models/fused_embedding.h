@@ -17,9 +17,9 @@ namespace aiok::models {
 
 /// How the embedding rows are updated during backward.
 enum class SparseUpdate {
-  kSgd,              ///< w -= lr * g
-  kAdagrad,          ///< s += g*g (per element); w -= lr * g / (sqrt(s) + eps)
-  kRowWiseAdagrad,   ///< s += mean(g*g) (one per row); w -= lr * g / (sqrt(s) + eps)
+  kSgd,             ///< w -= lr * g
+  kAdagrad,         ///< s += g*g (per element); w -= lr * g / (sqrt(s) + eps)
+  kRowWiseAdagrad,  ///< s += mean(g*g) (one per row); w -= lr * g / (sqrt(s) + eps)
 };
 
 /// "sgd", "adagrad", "rowwise-adagrad"; anything else throws Error(kConfig).

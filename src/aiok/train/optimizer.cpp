@@ -81,12 +81,14 @@ void Lamb::Step() {
   const double correction2 = 1.0 - std::pow(beta2_, static_cast<double>(step_));
   for (size_t i = 0; i < params_.size(); ++i) {
     torch::Tensor& p = params_[i];
-    if (!p.grad().defined()) continue;
+    if (!p.grad().defined())
+      continue;
     const torch::Tensor g = p.grad();
     m_[i].mul_(beta1_).add_(g, 1.0 - beta1_);
     v_[i].mul_(beta2_).addcmul_(g, g, 1.0 - beta2_);
     torch::Tensor update = (m_[i] / correction1) / ((v_[i] / correction2).sqrt() + eps_);
-    if (weight_decay_ != 0.0) update.add_(p, weight_decay_);
+    if (weight_decay_ != 0.0)
+      update.add_(p, weight_decay_);
     const double w_norm = p.norm().item<double>();
     const double u_norm = update.norm().item<double>();
     const double trust = (w_norm > 0.0 && u_norm > 0.0) ? w_norm / u_norm : 1.0;
@@ -96,7 +98,8 @@ void Lamb::Step() {
 
 void Lamb::ZeroGrad() {
   for (auto& p : params_) {
-    if (p.grad().defined()) p.mutable_grad().zero_();
+    if (p.grad().defined())
+      p.mutable_grad().zero_();
   }
 }
 

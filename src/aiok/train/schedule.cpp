@@ -13,12 +13,13 @@ double LearningRateFactor(const ScheduleOptions& o, int64_t step) {
   if (step < o.warmup_steps) {
     return static_cast<double>(step + 1) / static_cast<double>(o.warmup_steps);
   }
-  if (o.decay == "none" || o.total_steps <= o.warmup_steps) return 1.0;
+  if (o.decay == "none" || o.total_steps <= o.warmup_steps)
+    return 1.0;
   const double progress = std::clamp(static_cast<double>(step - o.warmup_steps) /
                                          static_cast<double>(o.total_steps - o.warmup_steps),
                                      0.0, 1.0);
-  const double shape = o.decay == "linear" ? 1.0 - progress
-                                           : 0.5 * (1.0 + std::cos(M_PI * progress));
+  const double shape =
+      o.decay == "linear" ? 1.0 - progress : 0.5 * (1.0 + std::cos(M_PI * progress));
   return o.final_factor + (1.0 - o.final_factor) * shape;
 }
 

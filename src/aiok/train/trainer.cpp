@@ -1,7 +1,7 @@
 #include "aiok/train/trainer.h"
 
-#include <spdlog/spdlog.h>
 #include <ATen/autocast_mode.h>
+#include <spdlog/spdlog.h>
 #include <torch/torch.h>
 #include <unistd.h>
 
@@ -29,14 +29,17 @@ using Clock = std::chrono::steady_clock;
 class Bf16Autocast {
  public:
   explicit Bf16Autocast(bool enabled) : enabled_(enabled) {
-    if (!enabled_) return;
+    if (!enabled_)
+      return;
     at::autocast::set_autocast_cpu_dtype(at::kBFloat16);
     at::autocast::set_cpu_enabled(true);
     at::autocast::increment_nesting();
   }
   ~Bf16Autocast() {
-    if (!enabled_) return;
-    if (at::autocast::decrement_nesting() == 0) at::autocast::clear_cache();
+    if (!enabled_)
+      return;
+    if (at::autocast::decrement_nesting() == 0)
+      at::autocast::clear_cache();
     at::autocast::set_cpu_enabled(false);
   }
   Bf16Autocast(const Bf16Autocast&) = delete;
@@ -62,8 +65,10 @@ models::DlrmOptions ModelOptions(const TrainOptions& o, const data::DatasetSchem
     dlrm.embedding_dim = o.emb_dim;
     dlrm.bottom_mlp.back() = o.emb_dim;  // the bottom MLP must end at the embedding width
   }
-  if (!o.mlp_bot.empty()) dlrm.bottom_mlp = models::ParseMlpSizes(o.mlp_bot, dlrm.dense_features);
-  if (!o.mlp_top.empty()) dlrm.top_mlp = models::ParseMlpSizes(o.mlp_top, -1);
+  if (!o.mlp_bot.empty())
+    dlrm.bottom_mlp = models::ParseMlpSizes(o.mlp_bot, dlrm.dense_features);
+  if (!o.mlp_top.empty())
+    dlrm.top_mlp = models::ParseMlpSizes(o.mlp_top, -1);
   dlrm.interaction = models::ParseInteraction(o.interaction);
   dlrm.embedding_update = models::ParseSparseUpdate(o.embedding_update);
   dlrm.embedding_lr = o.embedding_lr;
@@ -80,7 +85,8 @@ struct BatchTensors {
 
 BatchTensors ToTensors(const loader::Batch& batch, int64_t n_dense, int64_t n_cat) {
   BatchTensors t;
-  t.dense = torch::from_blob(const_cast<float*>(batch.dense), {batch.rows, n_dense}, torch::kFloat32);
+  t.dense =
+      torch::from_blob(const_cast<float*>(batch.dense), {batch.rows, n_dense}, torch::kFloat32);
   t.categorical =
       torch::from_blob(const_cast<int32_t*>(batch.categorical), {batch.rows, n_cat}, torch::kInt32);
   t.labels = torch::from_blob(const_cast<uint8_t*>(batch.labels), {batch.rows}, torch::kUInt8)
@@ -107,7 +113,8 @@ SplitMetrics Evaluate(models::Dlrm& model, const std::string& dir, const std::st
     while (auto batch = loader.Next()) {
       const BatchTensors t = ToTensors(*batch, n_dense, n_cat);
       const torch::Tensor p = torch::sigmoid(model->forward(t.dense, t.categorical)).contiguous();
-      probabilities.insert(probabilities.end(), p.data_ptr<float>(), p.data_ptr<float>() + batch->rows);
+      probabilities.insert(probabilities.end(), p.data_ptr<float>(),
+                           p.data_ptr<float>() + batch->rows);
       labels.insert(labels.end(), batch->labels, batch->labels + batch->rows);
     }
   }
@@ -117,13 +124,16 @@ SplitMetrics Evaluate(models::Dlrm& model, const std::string& dir, const std::st
   m.auc = BinaryAuc(probabilities.data(), labels.data(), labels.size());
   m.logloss = BinaryLogLoss(probabilities.data(), labels.data(), labels.size());
   int64_t correct = 0;
-  for (size_t i = 0; i < labels.size(); ++i) correct += (probabilities[i] >= 0.5f) == (labels[i] == 1);
-  m.accuracy = labels.empty() ? 0.0 : static_cast<double>(correct) / static_cast<double>(labels.size());
+  for (size_t i = 0; i < labels.size(); ++i)
+    correct += (probabilities[i] >= 0.5f) == (labels[i] == 1);
+  m.accuracy =
+      labels.empty() ? 0.0 : static_cast<double>(correct) / static_cast<double>(labels.size());
   const auto& info = loader.schema().split(split);
   if (!info.truth_file.empty()) {
     const data::MappedFile truth(dir + "/" + info.truth_file);
     if (truth.size() == labels.size() * sizeof(float)) {
-      m.bayes_auc = BinaryAuc(reinterpret_cast<const float*>(truth.data()), labels.data(), labels.size());
+      m.bayes_auc =
+          BinaryAuc(reinterpret_cast<const float*>(truth.data()), labels.data(), labels.size());
     }
   }
   return m;
@@ -149,22 +159,23 @@ void SaveCheckpoint(models::Dlrm& model, const DenseOptimizer& optimizer, const 
   torch::serialize::OutputArchive archive;
   optimizer.Save(archive);
   archive.save_to(temp + "/optimizer.pt");
-  WriteFileAtomic(temp + "/position.json",
-                  nlohmann::json{{"seed", at.seed},
-                                 {"epoch", at.epoch},
-                                 {"next_batch", at.next_batch},
-                                 {"step", at.step},
-                                 {"samples", at.samples},
-                                 {"train_seconds", at.train_seconds}}
-                      .dump(2));
+  WriteFileAtomic(temp + "/position.json", nlohmann::json{{"seed", at.seed},
+                                                          {"epoch", at.epoch},
+                                                          {"next_batch", at.next_batch},
+                                                          {"step", at.step},
+                                                          {"samples", at.samples},
+                                                          {"train_seconds", at.train_seconds}}
+                                               .dump(2));
   // Replace the previous checkpoint only once the new one is complete.
   const std::string old = final_dir + ".old-" + std::to_string(getpid());
-  if (fs::exists(final_dir)) fs::rename(final_dir, old);
+  if (fs::exists(final_dir))
+    fs::rename(final_dir, old);
   fs::rename(temp, final_dir);
   fs::remove_all(old);
 }
 
-Position LoadCheckpoint(models::Dlrm& model, DenseOptimizer& optimizer, const std::string& out_dir) {
+Position LoadCheckpoint(models::Dlrm& model, DenseOptimizer& optimizer,
+                        const std::string& out_dir) {
   const std::string dir = out_dir + "/checkpoint";
   torch::load(model, dir + "/model.pt");
   torch::serialize::InputArchive archive;
@@ -184,7 +195,8 @@ Position LoadCheckpoint(models::Dlrm& model, DenseOptimizer& optimizer, const st
 }  // namespace
 
 nlohmann::json SplitMetrics::ToJson() const {
-  nlohmann::json json = {{"rows", rows}, {"auc", auc}, {"logloss", logloss}, {"accuracy", accuracy}};
+  nlohmann::json json = {
+      {"rows", rows}, {"auc", auc}, {"logloss", logloss}, {"accuracy", accuracy}};
   if (bayes_auc >= 0) {
     json["bayes_auc"] = bayes_auc;
     json["gap_to_bayes"] = bayes_auc - auc;
@@ -222,7 +234,8 @@ TrainResult Train(const TrainOptions& options, const loader::LoaderOptions& load
     AIOK_CHECK(at.seed == ctx.seed, ErrorKind::kConfig,
                "the checkpoint in {} was made with --seed {}; resume with the same seed (got {})",
                options.out_dir, at.seed, ctx.seed);
-    spdlog::info("train: resuming at step {} (epoch {}, batch {})", at.step, at.epoch, at.next_batch);
+    spdlog::info("train: resuming at step {} (epoch {}, batch {})", at.step, at.epoch,
+                 at.next_batch);
   }
 
   TrainResult result;
@@ -232,11 +245,14 @@ TrainResult Train(const TrainOptions& options, const loader::LoaderOptions& load
   bool reached = false;
   auto evaluate_valid = [&] {
     const SplitMetrics valid = Evaluate(model, options.data_dir, "valid", options.eval_batch_size);
-    curve.push_back({{"step", at.step}, {"train_seconds", at.train_seconds}, {"valid_auc", valid.auc},
+    curve.push_back({{"step", at.step},
+                     {"train_seconds", at.train_seconds},
+                     {"valid_auc", valid.auc},
                      {"valid_logloss", valid.logloss}});
     last_valid = fmt::format(", valid AUC {:.4f}", valid.auc);
     // The progress line shows the last valid AUC; the full record is in metrics.json.
-    spdlog::debug("train: step {} valid AUC {:.4f} logloss {:.4f}", at.step, valid.auc, valid.logloss);
+    spdlog::debug("train: step {} valid AUC {:.4f} logloss {:.4f}", at.step, valid.auc,
+                  valid.logloss);
     if (options.target_auc > 0 && !reached && valid.auc >= options.target_auc) {
       reached = true;
       result.seconds_to_target = at.train_seconds;
@@ -260,9 +276,10 @@ TrainResult Train(const TrainOptions& options, const loader::LoaderOptions& load
   const int64_t first_step = at.step;
   double loss_average = NAN;
   auto progress_detail = [&] {
-    return fmt::format("{} samples/s, loss {:.4f}{}",
-                       HumanCount(static_cast<double>(at.samples) / std::max(at.train_seconds, 1e-9)),
-                       loss_average, last_valid);
+    return fmt::format(
+        "{} samples/s, loss {:.4f}{}",
+        HumanCount(static_cast<double>(at.samples) / std::max(at.train_seconds, 1e-9)),
+        loss_average, last_valid);
   };
   bool done = at.step >= total_steps;
   for (int64_t epoch = at.epoch; epoch < options.epochs && !done; ++epoch) {
@@ -271,7 +288,8 @@ TrainResult Train(const TrainOptions& options, const loader::LoaderOptions& load
       // A step's time includes waiting for its batch; evaluation and checkpoints are not.
       const auto step_start = Clock::now();
       const std::optional<loader::Batch> batch = train.Next();
-      if (!batch) break;
+      if (!batch)
+        break;
       ctx.cancel->ThrowIfCancelled();
       const double factor = LearningRateFactor(schedule, at.step);
       optimizer->SetLr(optimizer_options.lr * factor);
@@ -288,7 +306,8 @@ TrainResult Train(const TrainOptions& options, const loader::LoaderOptions& load
       loss.backward();
       optimizer->Step();
       const double loss_value = loss.item<double>();
-      loss_average = std::isnan(loss_average) ? loss_value : 0.98 * loss_average + 0.02 * loss_value;
+      loss_average =
+          std::isnan(loss_average) ? loss_value : 0.98 * loss_average + 0.02 * loss_value;
       at.train_seconds += std::chrono::duration<double>(Clock::now() - step_start).count();
       ++at.step;
       at.samples += batch->rows;
@@ -296,7 +315,8 @@ TrainResult Train(const TrainOptions& options, const loader::LoaderOptions& load
       at.next_batch = batch->index + 1;
       progress.SetDetail(progress_detail());
       progress.Advance(1);
-      if (eval_every > 0 && at.step % eval_every == 0) evaluate_valid();
+      if (eval_every > 0 && at.step % eval_every == 0)
+        evaluate_valid();
       if (options.checkpoint_every > 0 && at.step % options.checkpoint_every == 0) {
         SaveCheckpoint(model, *optimizer, at, options.out_dir);
       }
@@ -309,8 +329,10 @@ TrainResult Train(const TrainOptions& options, const loader::LoaderOptions& load
       at.epoch = epoch + 1;
       at.next_batch = 0;
     }
-    if (eval_every == 0 || done) evaluate_valid();
-    if (reached) done = true;
+    if (eval_every == 0 || done)
+      evaluate_valid();
+    if (reached)
+      done = true;
   }
   progress.SetDetail(progress_detail());
   progress.Finish();
@@ -320,40 +342,41 @@ TrainResult Train(const TrainOptions& options, const loader::LoaderOptions& load
   result.steps = at.step;
   result.steps_this_run = at.step - first_step;
   result.train_seconds = at.train_seconds;
-  result.samples_per_second = at.train_seconds > 0 ? static_cast<double>(at.samples) / at.train_seconds : 0.0;
+  result.samples_per_second =
+      at.train_seconds > 0 ? static_cast<double>(at.samples) / at.train_seconds : 0.0;
   result.valid = Evaluate(model, options.data_dir, "valid", options.eval_batch_size);
   result.test = Evaluate(model, options.data_dir, "test", options.eval_batch_size);
   nlohmann::json config = OptionsToJson(options);
   config.update(OptionsToJson(loader_options));
   config.update(OptionsToJson(optimizer_options));
-  result.metrics = {{"model", options.model},
-                    {"architecture",
-                     {{"embedding_dim", dlrm.embedding_dim},
-                      {"bottom_mlp", dlrm.bottom_mlp},
-                      {"top_mlp", dlrm.top_mlp},
-                      {"interaction", options.interaction},
-                      {"table_sizes", dlrm.table_sizes}}},
-                    {"config", config},
-                    {"seed", ctx.seed},
-                    {"threads", ctx.threads},
-                    {"precision", precision},
-                    {"cpu_native_bf16", native_bf16},
-                    {"train",
-                     {{"steps", at.step},
-                      {"samples", at.samples},
-                      {"wall_seconds", at.train_seconds},
-                      {"samples_per_second", result.samples_per_second},
-                      {"final_loss", loss_average}}},
-                    {"time_to_target_seconds",
-                     result.seconds_to_target >= 0 ? nlohmann::json(result.seconds_to_target)
-                                                   : nlohmann::json(nullptr)},
-                    {"wall_time_to_target_seconds",
-                     result.wall_seconds_to_target >= 0
-                         ? nlohmann::json(result.wall_seconds_to_target)
-                         : nlohmann::json(nullptr)},
-                    {"valid", result.valid.ToJson()},
-                    {"test", result.test.ToJson()},
-                    {"curve", curve}};
+  result.metrics = {
+      {"model", options.model},
+      {"architecture",
+       {{"embedding_dim", dlrm.embedding_dim},
+        {"bottom_mlp", dlrm.bottom_mlp},
+        {"top_mlp", dlrm.top_mlp},
+        {"interaction", options.interaction},
+        {"table_sizes", dlrm.table_sizes}}},
+      {"config", config},
+      {"seed", ctx.seed},
+      {"threads", ctx.threads},
+      {"precision", precision},
+      {"cpu_native_bf16", native_bf16},
+      {"train",
+       {{"steps", at.step},
+        {"samples", at.samples},
+        {"wall_seconds", at.train_seconds},
+        {"samples_per_second", result.samples_per_second},
+        {"final_loss", loss_average}}},
+      {"time_to_target_seconds", result.seconds_to_target >= 0
+                                     ? nlohmann::json(result.seconds_to_target)
+                                     : nlohmann::json(nullptr)},
+      {"wall_time_to_target_seconds", result.wall_seconds_to_target >= 0
+                                          ? nlohmann::json(result.wall_seconds_to_target)
+                                          : nlohmann::json(nullptr)},
+      {"valid", result.valid.ToJson()},
+      {"test", result.test.ToJson()},
+      {"curve", curve}};
   WriteFileAtomic(options.out_dir + "/metrics.json", result.metrics.dump(2) + "\n");
   return result;
 }

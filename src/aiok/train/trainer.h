@@ -18,21 +18,21 @@ struct TrainOptions {
   std::string out_dir;
   std::string model = "dlrm";
   std::string preset = "dlrm-kaggle";
-  int64_t emb_dim = 0;          ///< 0: the preset's
-  std::string mlp_bot;          ///< "": the preset's
-  std::string mlp_top;          ///< "": the preset's
+  int64_t emb_dim = 0;  ///< 0: the preset's
+  std::string mlp_bot;  ///< "": the preset's
+  std::string mlp_top;  ///< "": the preset's
   std::string interaction = "dot";
   std::string embedding_update = "rowwise-adagrad";
   double embedding_lr = 0.05;
   int64_t epochs = 1;
-  int64_t max_steps = 0;        ///< stop after this many steps (0: no limit)
+  int64_t max_steps = 0;  ///< stop after this many steps (0: no limit)
   int64_t warmup_steps = 50;
   std::string decay = "linear";
-  double target_auc = 0.0;      ///< stop when valid AUC reaches it (0: off)
-  int64_t eval_every = 0;       ///< evaluate on valid every K steps (0: each epoch end, or
-                                ///< every 100 steps when target_auc is set)
-  int64_t checkpoint_every = 0; ///< checkpoint every K steps (0: only at the end)
-  bool resume = false;          ///< continue from OUT/checkpoint if present
+  double target_auc = 0.0;       ///< stop when valid AUC reaches it (0: off)
+  int64_t eval_every = 0;        ///< evaluate on valid every K steps (0: each epoch end, or
+                                 ///< every 100 steps when target_auc is set)
+  int64_t checkpoint_every = 0;  ///< checkpoint every K steps (0: only at the end)
+  bool resume = false;           ///< continue from OUT/checkpoint if present
   int64_t eval_batch_size = 16384;
   std::string precision = "auto";
 
@@ -75,8 +75,8 @@ struct SplitMetrics {
 };
 
 struct TrainResult {
-  int64_t steps = 0;            ///< where the run ended (counting steps before a resume)
-  int64_t steps_this_run = 0;   ///< steps taken by this call
+  int64_t steps = 0;           ///< where the run ended (counting steps before a resume)
+  int64_t steps_this_run = 0;  ///< steps taken by this call
   double train_seconds = 0.0;
   double samples_per_second = 0.0;
   double seconds_to_target = -1.0;       ///< training-step time; -1: not set or not reached
