@@ -32,3 +32,7 @@ set_target_properties(duckdb PROPERTIES
   INTERFACE_INCLUDE_DIRECTORIES "${AIOK_DUCKDB_DIR}/include")
 # Binaries find libduckdb.so where setup.sh put it.
 list(APPEND CMAKE_BUILD_RPATH "${AIOK_DUCKDB_DIR}/lib")
+
+# oneDNN (libdnnl-dev, the same library libtorch uses): its sgemm runs AVX-512 kernels where
+# the environment pins OpenBLAS to Haswell ones; the fp32 MLPs call it directly.
+find_package(dnnl CONFIG REQUIRED)

@@ -25,6 +25,7 @@ as_root() { if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi; }
 packages=(
   build-essential cmake ninja-build pkg-config git ca-certificates
   libtorch-dev libopenblas0-openmp             # models; OpenBLAS or BLAS is ~16x slower
+  libdnnl-dev                                  # oneDNN sgemm for the fp32 MLPs (AVX-512)
   openmpi-bin libopenmpi-dev libgloo-dev       # multi-process training
   libcli11-dev libyaml-cpp-dev nlohmann-json3-dev libspdlog-dev libfmt-dev
   libsqlite3-dev sqlite3 libcpp-httplib-dev libxxhash-dev libzstd-dev

@@ -7,28 +7,20 @@
 #include <sstream>
 
 #include "aiok/core/error.h"
+#include "aiok/models/fast_linear.h"
 
 namespace aiok::models {
 namespace {
 
-// Linear layers with ReLU between them (and after the last one unless `last_plain`),
-// initialized as the DLRM reference does: weights N(0, sqrt(2 / (in + out))), biases
-// N(0, sqrt(1 / out)).
+// Linear layers (FastLinear: oneDNN GEMMs, DLRM reference initialization) with ReLU between
+// them, and after the last one unless `last_plain`.
 torch::nn::Sequential Mlp(int64_t input, const std::vector<int64_t>& sizes, bool last_plain) {
   torch::nn::Sequential mlp;
   int64_t in = input;
   for (size_t i = 0; i < sizes.size(); ++i) {
-    const int64_t out = sizes[i];
-    torch::nn::Linear layer(torch::nn::LinearOptions(in, out));
-    {
-      torch::NoGradGuard no_grad;
-      layer->weight.normal_(0.0, std::sqrt(2.0 / static_cast<double>(in + out)));
-      layer->bias.normal_(0.0, std::sqrt(1.0 / static_cast<double>(out)));
-    }
-    mlp->push_back(layer);
-    if (!(last_plain && i + 1 == sizes.size()))
-      mlp->push_back(torch::nn::ReLU());
-    in = out;
+    mlp->push_back(FastLinear(in, sizes[i]));
+    if (!(last_plain && i + 1 == sizes.size())) mlp->push_back(torch::nn::ReLU());
+    in = sizes[i];
   }
   return mlp;
 }
