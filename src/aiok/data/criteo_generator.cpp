@@ -126,7 +126,7 @@ GeneratorSummary CriteoGenerator::Generate(const RunContext& ctx, const std::str
                        {"train", ScoreRange(truth, labels, splits.train)},
                        {"valid", ScoreRange(truth, labels, splits.valid)},
                        {"test", ScoreRange(truth, labels, splits.test)}};
-  manifest["splits"] = "kaggle: 7 near-equal days by row; days 0-5 train, day 6 halves valid/test";
+  manifest["splits"] = SplitRule::Parse("kaggle").Describe();
   WriteFileAtomic(manifest_path, manifest.dump(2) + "\n");
 
   GeneratorSummary summary;

@@ -8,6 +8,7 @@
 #include <chrono>
 #include <cmath>
 #include <filesystem>
+#include <optional>
 
 #include "aiok/core/atomic_file.h"
 #include "aiok/core/error.h"
@@ -243,8 +244,15 @@ TrainResult Train(const TrainOptions& options, const loader::LoaderOptions& load
   std::vector<nlohmann::json> curve;
   std::string last_valid;  // shown in the progress line
   bool reached = false;
+  // The weights evaluated last, by step: a run that ends on an evaluation step (or right after
+  // the epoch-end evaluation) reuses it instead of scoring the same weights again.
+  std::optional<SplitMetrics> last_evaluation;
+  int64_t last_evaluation_step = -1;
   auto evaluate_valid = [&] {
+    if (last_evaluation && last_evaluation_step == at.step) return *last_evaluation;
     const SplitMetrics valid = Evaluate(model, options.data_dir, "valid", options.eval_batch_size);
+    last_evaluation = valid;
+    last_evaluation_step = at.step;
     curve.push_back({{"step", at.step},
                      {"train_seconds", at.train_seconds},
                      {"valid_auc", valid.auc},
@@ -344,7 +352,7 @@ TrainResult Train(const TrainOptions& options, const loader::LoaderOptions& load
   result.train_seconds = at.train_seconds;
   result.samples_per_second =
       at.train_seconds > 0 ? static_cast<double>(at.samples) / at.train_seconds : 0.0;
-  result.valid = Evaluate(model, options.data_dir, "valid", options.eval_batch_size);
+  result.valid = evaluate_valid();
   result.test = Evaluate(model, options.data_dir, "test", options.eval_batch_size);
   nlohmann::json config = OptionsToJson(options);
   config.update(OptionsToJson(loader_options));
