@@ -43,7 +43,11 @@ int RunPlugin(const std::string& command, const std::vector<std::string>& args) 
 
 void AddTorchCommands(CLI::App& app, int* exit_code) {
   const std::vector<std::pair<std::string, std::string>> commands = {
-      {"train", "Train a model on a dataset directory (aiok train --help for the flags)"}};
+      {"run", "From raw data (or built-in synthetic data) to a model bundle and a report"},
+      {"train", "Train a model on a dataset directory (aiok train --help for the flags)"},
+      {"predict", "Score raw rows with a model bundle"},
+      {"serve", "Serve a model bundle over HTTP"},
+      {"bundle", "Package a trained model with its ETL state as a bundle"}};
   for (const auto& [name, description] : commands) {
     auto* command = app.add_subcommand(name, description);
     command->prefix_command();  // everything after the word goes to the plugin as it is

@@ -336,4 +336,18 @@ CriteoReadSummary ReadCriteoTsv(const std::string& path, const CriteoReaderOptio
   return summary;
 }
 
+void ParseCriteoText(std::string_view text, bool has_label, OnError on_error,
+                     const std::string& source, CriteoBatch* batch) {
+  *batch = CriteoBatch{};
+  if (text.empty())
+    return;
+  RangeParser parser(has_label, on_error);
+  const std::optional<LineProblem> problem =
+      parser.Parse(text.data(), text.size(), 0, text.size(), batch);
+  if (problem)
+    ThrowAt(TextLocation{source, 1 + problem->relative_line, problem->column}, "{}", problem->what);
+  CriteoReadSummary summary;
+  NumberBatch(*batch, &summary);
+}
+
 }  // namespace aiok::data

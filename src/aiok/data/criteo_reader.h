@@ -10,6 +10,7 @@
 #include <functional>
 #include <limits>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "aiok/core/context.h"
@@ -88,6 +89,12 @@ CriteoReadSummary ReadCriteoTsv(
 /// Gives a parsed batch its place in the file — first line and row numbers, rejects' line
 /// numbers made absolute — and counts it into `summary`. Readers call it in file order.
 void NumberBatch(CriteoBatch& batch, CriteoReadSummary* summary);
+
+/// Parses Criteo TSV lines held in memory (each ending in '\n') with the parser ReadCriteoTsv
+/// uses, into `batch`, lines numbered from 1. Under kFail the first bad line throws
+/// Error(kInvalidInput) naming `source`, the line and the column; under kSkip it is a reject.
+void ParseCriteoText(std::string_view text, bool has_label, OnError on_error,
+                     const std::string& source, CriteoBatch* batch);
 
 /// Number of batches ReadCriteoTsv makes of a file of `bytes` bytes.
 int64_t CriteoBatchCount(int64_t bytes, const CriteoReaderOptions& options);

@@ -37,6 +37,40 @@ Interaction ParseInteraction(const std::string& name) {
   Throw(ErrorKind::kConfig, "unknown interaction '{}' (valid: dot, dot-self, cat)", name);
 }
 
+std::string InteractionName(Interaction interaction) {
+  switch (interaction) {
+    case Interaction::kDot:
+      return "dot";
+    case Interaction::kDotWithSelf:
+      return "dot-self";
+    case Interaction::kCat:
+      return "cat";
+  }
+  return "?";
+}
+
+nlohmann::json DlrmOptions::ArchitectureJson() const {
+  return {{"dense_features", dense_features}, {"embedding_dim", embedding_dim},
+          {"bottom_mlp", bottom_mlp},         {"top_mlp", top_mlp},
+          {"interaction", InteractionName(interaction)}, {"table_sizes", table_sizes}};
+}
+
+DlrmOptions DlrmOptions::FromArchitectureJson(const nlohmann::json& json) {
+  DlrmOptions options;
+  try {
+    options.dense_features = json.value("dense_features", int64_t{13});
+    options.embedding_dim = json.at("embedding_dim").get<int64_t>();
+    options.bottom_mlp = json.at("bottom_mlp").get<std::vector<int64_t>>();
+    options.top_mlp = json.at("top_mlp").get<std::vector<int64_t>>();
+    options.interaction = ParseInteraction(json.at("interaction").get<std::string>());
+    options.table_sizes = json.at("table_sizes").get<std::vector<int64_t>>();
+  } catch (const nlohmann::json::exception& e) {
+    Throw(ErrorKind::kInvalidInput, "dlrm architecture: {}", e.what());
+  }
+  options.Validate();
+  return options;
+}
+
 void DlrmOptions::Validate() const {
   AIOK_CHECK(dense_features >= 1, ErrorKind::kConfig, "dlrm: dense features must be >= 1");
   AIOK_CHECK(!table_sizes.empty(), ErrorKind::kConfig, "dlrm: no categorical tables");

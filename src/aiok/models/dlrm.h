@@ -6,6 +6,7 @@
 
 #include <torch/torch.h>
 
+#include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
 
@@ -22,6 +23,7 @@ enum class Interaction {
 
 /// "dot", "dot-self", "cat"; anything else throws Error(kConfig).
 Interaction ParseInteraction(const std::string& name);
+std::string InteractionName(Interaction interaction);
 
 struct DlrmOptions {
   int64_t dense_features = 13;
@@ -38,6 +40,10 @@ struct DlrmOptions {
   void Validate() const;
   /// Input width of the top MLP for these options.
   int64_t InteractionWidth() const;
+
+  /// The shape-defining options as JSON (what a saved model needs to be rebuilt), and back.
+  nlohmann::json ArchitectureJson() const;
+  static DlrmOptions FromArchitectureJson(const nlohmann::json& json);
 };
 
 /// Architectures by name: "dlrm-kaggle" (the reference DLRM's Kaggle configuration) and the

@@ -1,6 +1,5 @@
 #include "aiok/train/trainer.h"
 
-#include <ATen/autocast_mode.h>
 #include <spdlog/spdlog.h>
 #include <torch/torch.h>
 #include <unistd.h>
@@ -18,44 +17,13 @@
 #include "aiok/core/torch_threads.h"
 #include "aiok/data/mapped_file.h"
 #include "aiok/models/dlrm.h"
+#include "aiok/models/precision.h"
 #include "aiok/train/schedule.h"
 
 namespace aiok::train {
 namespace {
 namespace fs = std::filesystem;
 using Clock = std::chrono::steady_clock;
-
-// Turns CPU autocast to bf16 on for its lifetime: Linear and bmm run in bf16 (oneDNN, with
-// AVX512-BF16 or AMX where the CPU has them); EmbeddingBag-style lookups and the loss stay fp32.
-class Bf16Autocast {
- public:
-  explicit Bf16Autocast(bool enabled) : enabled_(enabled) {
-    if (!enabled_)
-      return;
-    at::autocast::set_autocast_cpu_dtype(at::kBFloat16);
-    at::autocast::set_cpu_enabled(true);
-    at::autocast::increment_nesting();
-  }
-  ~Bf16Autocast() {
-    if (!enabled_)
-      return;
-    if (at::autocast::decrement_nesting() == 0)
-      at::autocast::clear_cache();
-    at::autocast::set_cpu_enabled(false);
-  }
-  Bf16Autocast(const Bf16Autocast&) = delete;
-  Bf16Autocast& operator=(const Bf16Autocast&) = delete;
-
- private:
-  bool enabled_;
-};
-
-// Whether the CPU computes bf16 natively (AVX512-BF16 or AMX), from /proc/cpuinfo.
-bool CpuHasNativeBf16() {
-  const std::string info = ReadFile("/proc/cpuinfo");
-  return info.find(" avx512_bf16") != std::string::npos ||
-         info.find(" amx_bf16") != std::string::npos;
-}
 
 models::DlrmOptions ModelOptions(const TrainOptions& o, const data::DatasetSchema& schema) {
   models::DlrmOptions dlrm;
@@ -270,7 +238,7 @@ TrainResult Train(const TrainOptions& options, const loader::LoaderOptions& load
     return valid;
   };
 
-  const bool native_bf16 = CpuHasNativeBf16();
+  const bool native_bf16 = models::CpuHasNativeBf16();
   const bool bf16 = options.precision == "bf16" || (options.precision == "auto" && native_bf16);
   const std::string precision = bf16 ? "bf16" : "fp32";
   // With a target, evaluate often enough to see it reached.
@@ -305,7 +273,7 @@ TrainResult Train(const TrainOptions& options, const loader::LoaderOptions& load
       const BatchTensors t = ToTensors(*batch, n_dense, n_cat);
       torch::Tensor logits;
       {
-        Bf16Autocast autocast(bf16);
+        models::Bf16Autocast autocast(bf16);
         logits = model->forward(t.dense, t.categorical);
       }
       const torch::Tensor loss =
@@ -359,12 +327,7 @@ TrainResult Train(const TrainOptions& options, const loader::LoaderOptions& load
   config.update(OptionsToJson(optimizer_options));
   result.metrics = {
       {"model", options.model},
-      {"architecture",
-       {{"embedding_dim", dlrm.embedding_dim},
-        {"bottom_mlp", dlrm.bottom_mlp},
-        {"top_mlp", dlrm.top_mlp},
-        {"interaction", options.interaction},
-        {"table_sizes", dlrm.table_sizes}}},
+      {"architecture", dlrm.ArchitectureJson()},
       {"config", config},
       {"seed", ctx.seed},
       {"threads", ctx.threads},

@@ -1,0 +1,79 @@
+// aiok run: click-to-run (workflow/click_to_run.h).
+#include <fmt/format.h>
+
+#include <memory>
+
+#include "aiok/cli/cli_common.h"
+#include "aiok/cli/plugin_commands.h"
+#include "aiok/core/config.h"
+#include "aiok/core/error.h"
+#include "aiok/core/progress.h"
+#include "aiok/workflow/click_to_run.h"
+
+namespace aiok::cli {
+
+void AddRunCommand(CLI::App& app) {
+  struct State {
+    CommonFlags common;
+    std::string model = "dlrm";
+    std::string data;
+    int64_t rows = 0;
+    std::string out = "aiok-run";
+    std::string config_file;
+  };
+  auto state = std::make_shared<State>();
+  auto* command = app.add_subcommand(
+      "run", "From raw data (or built-in synthetic data) to a model bundle and a report");
+  command->add_option("--model", state->model, "model family")
+      ->check(CLI::IsMember({"dlrm"}))
+      ->capture_default_str();
+  auto* data = command->add_option("--data", state->data,
+                                   "raw rows: Criteo TSV or Parquet (default: synthetic data)");
+  command
+      ->add_option("--rows", state->rows,
+                   fmt::format("rows of synthetic data (default {})",
+                               workflow::kDefaultSyntheticRows))
+      ->check(CLI::Range(int64_t{1000}, int64_t{1} << 40))
+      ->excludes(data);
+  command->add_option("--out", state->out, "run directory (reruns skip unchanged stages)")
+      ->capture_default_str();
+  command->add_option("--config", state->config_file, "run configuration (YAML or JSON), e.g. "
+                                                      "an earlier DIR/run.yaml")
+      ->check(CLI::ExistingFile);
+  AddCommonFlags(command, &state->common);
+  command->callback([state, command] {
+    const RunContext ctx = StartRun(state->common);
+    workflow::RunConfig config =
+        state->config_file.empty()
+            ? workflow::RunConfig()
+            : workflow::RunConfig::FromJson(LoadConfigFile(state->config_file), state->config_file);
+    // Flags override the config file.
+    if (command->count("--data"))
+      config.input = state->data;
+    if (command->count("--rows")) {
+      config.input.clear();
+      config.synthetic["rows"] = state->rows;
+    }
+    if (command->count("--model"))
+      config.train.model = state->model;
+    if (command->count("--seed"))
+      config.seed = state->common.seed;
+    config.Validate();
+    const workflow::RunOutcome outcome = workflow::ClickToRun(config, state->out, ctx);
+    const auto& r = outcome.report;
+    const auto& test = r.at("train").at("test");
+    fmt::print("run: test AUC {:.4f}{} -> bundle {}\n", test.at("auc").get<double>(),
+               test.contains("bayes_auc")
+                   ? fmt::format(" (Bayes-optimal {:.4f})", test.at("bayes_auc").get<double>())
+                   : "",
+               r.at("bundle").get<std::string>());
+    fmt::print("run: report {}/report.md; stages:", state->out);
+    for (const auto& stage : outcome.stages)
+      fmt::print(" {} {} ({})", stage.name, stage.status, HumanSeconds(stage.seconds));
+    fmt::print("\nrun: predict with: {}\nrun: serve with:   {}\n",
+               r.at("commands").at("predict").get<std::string>(),
+               r.at("commands").at("serve").get<std::string>());
+  });
+}
+
+}  // namespace aiok::cli

@@ -1,0 +1,160 @@
+#include "aiok/serving/bundle.h"
+
+#include <xxhash.h>
+
+#include <filesystem>
+#include <fstream>
+
+#include "aiok/core/atomic_file.h"
+#include "aiok/core/error.h"
+#include "aiok/data/dataset.h"
+#include "aiok/etl/output_directory.h"
+
+namespace aiok::serving {
+namespace {
+namespace fs = std::filesystem;
+
+// The files besides bundle.json, in the order the manifest lists them.
+const std::vector<std::string>& PayloadFiles() {
+  static const std::vector<std::string> files = {"model.pt", "pipeline.json", "schema.json",
+                                                 "metrics.json"};
+  return files;
+}
+
+nlohmann::json ParseJsonFile(const std::string& path) {
+  const std::string text = ReadFile(path);
+  try {
+    return nlohmann::json::parse(text);
+  } catch (const nlohmann::json::parse_error& e) {
+    Throw(ErrorKind::kInvalidInput, "{}: not valid JSON ({})", path, e.what());
+  }
+}
+
+void CopyFile(const std::string& from, const std::string& to) {
+  AIOK_CHECK(fs::exists(from), ErrorKind::kIo, "{} is missing", from);
+  std::error_code error;
+  fs::copy_file(from, to, fs::copy_options::overwrite_existing, error);
+  AIOK_CHECK(!error, ErrorKind::kIo, "cannot copy {} to {}: {}", from, to, error.message());
+}
+
+// Refuses to replace anything but an earlier bundle.
+void CheckReplaceableBundle(const std::string& out_dir) {
+  if (!fs::exists(out_dir) || fs::is_empty(out_dir))
+    return;
+  AIOK_CHECK(fs::exists(out_dir + "/bundle.json"), ErrorKind::kIo,
+             "{} exists and is not a model bundle; choose another --out or remove it", out_dir);
+}
+
+}  // namespace
+
+std::string FileChecksum(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  AIOK_CHECK(in.good(), ErrorKind::kIo, "cannot read {}", path);
+  XXH3_state_t* state = XXH3_createState();
+  XXH3_128bits_reset(state);
+  std::vector<char> buffer(size_t{1} << 20);
+  while (in) {
+    in.read(buffer.data(), static_cast<std::streamsize>(buffer.size()));
+    XXH3_128bits_update(state, buffer.data(), static_cast<size_t>(in.gcount()));
+  }
+  const XXH128_hash_t hash = XXH3_128bits_digest(state);
+  XXH3_freeState(state);
+  return fmt::format("{:016x}{:016x}", hash.high64, hash.low64);
+}
+
+nlohmann::json WriteBundle(const std::string& dataset_dir, const std::string& model_dir,
+                           const std::string& out_dir) {
+  const data::DatasetSchema schema = data::ReadDatasetSchema(dataset_dir);
+  const nlohmann::json metrics = ParseJsonFile(model_dir + "/metrics.json");
+  AIOK_CHECK(metrics.contains("model") && metrics.contains("architecture"),
+             ErrorKind::kInvalidInput, "{}/metrics.json does not describe a trained model",
+             model_dir);
+  const auto& sizes = metrics.at("architecture").at("table_sizes");
+  AIOK_CHECK(sizes == nlohmann::json(schema.cardinalities), ErrorKind::kInvalidInput,
+             "the model in {} was not trained on the dataset {}: its embedding tables do not "
+             "match the dataset's cardinalities",
+             model_dir, dataset_dir);
+
+  CheckReplaceableBundle(out_dir);
+  etl::StagingDirectory staging(out_dir);
+  CopyFile(model_dir + "/model.pt", staging.path() + "/model.pt");
+  CopyFile(dataset_dir + "/etl_state/pipeline.json", staging.path() + "/pipeline.json");
+  CopyFile(dataset_dir + "/schema.json", staging.path() + "/schema.json");
+  CopyFile(model_dir + "/metrics.json", staging.path() + "/metrics.json");
+
+  nlohmann::json files = nlohmann::json::object();
+  for (const std::string& name : PayloadFiles()) {
+    const std::string path = staging.path() + "/" + name;
+    files[name] = {{"bytes", static_cast<int64_t>(fs::file_size(path))},
+                   {"xxh3_128", FileChecksum(path)}};
+  }
+  nlohmann::json manifest = {
+      {"format", kBundleFormatName},
+      {"format_version", kBundleFormatVersion},
+      {"model", {{"type", metrics.at("model")}, {"architecture", metrics.at("architecture")}}},
+      {"input",
+       {{"layout", "criteo"},
+        {"dense_columns", schema.dense_columns},
+        {"categorical_columns", schema.categorical_columns},
+        {"cardinalities", schema.cardinalities}}},
+      {"precision_trained", metrics.value("precision", "fp32")},
+      {"metrics", {{"valid", metrics.value("valid", nlohmann::json())},
+                   {"test", metrics.value("test", nlohmann::json())}}},
+      {"files", files}};
+  WriteFileAtomic(staging.path() + "/bundle.json", manifest.dump(2) + "\n");
+  staging.Publish();
+  return manifest;
+}
+
+Bundle OpenBundle(const std::string& dir) {
+  AIOK_CHECK(fs::is_directory(dir), ErrorKind::kIo, "{} is not a directory (expected a model bundle)",
+             dir);
+  const std::string manifest_path = dir + "/bundle.json";
+  AIOK_CHECK(fs::exists(manifest_path), ErrorKind::kInvalidInput,
+             "{} has no bundle.json: not a model bundle (make one with aiok run or aiok bundle)",
+             dir);
+  Bundle bundle;
+  bundle.dir = dir;
+  bundle.manifest = ParseJsonFile(manifest_path);
+  const nlohmann::json& m = bundle.manifest;
+  AIOK_CHECK(m.is_object() && m.value("format", "") == kBundleFormatName,
+             ErrorKind::kInvalidInput, "{}: format is not '{}'", manifest_path, kBundleFormatName);
+  const int version = m.value("format_version", -1);
+  AIOK_CHECK(version == kBundleFormatVersion, ErrorKind::kInvalidInput,
+             "{}: bundle format version {} is not supported (this aiok reads version {})",
+             manifest_path, version, kBundleFormatVersion);
+  try {
+    for (const std::string& name : PayloadFiles()) {
+      const std::string path = dir + "/" + name;
+      AIOK_CHECK(m.at("files").contains(name), ErrorKind::kInvalidInput,
+                 "{}: the manifest does not list {}", manifest_path, name);
+      const nlohmann::json& entry = m.at("files").at(name);
+      AIOK_CHECK(fs::exists(path), ErrorKind::kInvalidInput, "{} is missing from the bundle",
+                 path);
+      const auto bytes = static_cast<int64_t>(fs::file_size(path));
+      AIOK_CHECK(bytes == entry.at("bytes").get<int64_t>(), ErrorKind::kInvalidInput,
+                 "{} is damaged: {} bytes, the manifest says {}", path, bytes,
+                 entry.at("bytes").get<int64_t>());
+      const std::string checksum = FileChecksum(path);
+      AIOK_CHECK(checksum == entry.at("xxh3_128").get<std::string>(), ErrorKind::kInvalidInput,
+                 "{} is damaged: its checksum {} differs from the manifest's {}", path, checksum,
+                 entry.at("xxh3_128").get<std::string>());
+    }
+    bundle.model = m.at("model");
+    AIOK_CHECK(bundle.model.at("type") == "dlrm", ErrorKind::kInvalidInput,
+               "{}: model type {} is not supported (this aiok serves dlrm)", manifest_path,
+               bundle.model.at("type").dump());
+    bundle.dense_columns = m.at("input").at("dense_columns").get<std::vector<std::string>>();
+    bundle.categorical_columns =
+        m.at("input").at("categorical_columns").get<std::vector<std::string>>();
+  } catch (const nlohmann::json::exception& e) {
+    Throw(ErrorKind::kInvalidInput, "{}: incomplete manifest ({})", manifest_path, e.what());
+  }
+  bundle.pipeline_state = ParseJsonFile(dir + "/pipeline.json");
+  bundle.schema = ParseJsonFile(dir + "/schema.json");
+  bundle.metrics = ParseJsonFile(dir + "/metrics.json");
+  bundle.weights_path = dir + "/model.pt";
+  return bundle;
+}
+
+}  // namespace aiok::serving

@@ -1,0 +1,158 @@
+#include "aiok/serving/http_server.h"
+
+#include <httplib.h>
+#include <spdlog/spdlog.h>
+
+#include <atomic>
+#include <chrono>
+#include <thread>
+
+#include "aiok/core/error.h"
+#include "aiok/serving/bundle.h"
+#include "aiok/serving/micro_batcher.h"
+#include "aiok/serving/predictor.h"
+#include "aiok/serving/request_rows.h"
+
+namespace aiok::serving {
+namespace {
+
+void Reply(httplib::Response& response, int status, const nlohmann::json& body) {
+  response.status = status;
+  response.set_content(body.dump(), "application/json");
+}
+
+void ReplyError(httplib::Response& response, int status, const std::string& message) {
+  Reply(response, status, {{"error", message}});
+}
+
+nlohmann::json Metadata(const Bundle& bundle, const Predictor& predictor,
+                        const ServeOptions& options) {
+  return {{"model", bundle.model},
+          {"input", bundle.manifest.at("input")},
+          {"metrics", bundle.manifest.value("metrics", nlohmann::json::object())},
+          {"bundle",
+           {{"format", bundle.manifest.at("format")},
+            {"format_version", bundle.manifest.at("format_version")},
+            {"path", bundle.dir}}},
+          {"serving",
+           {{"precision", predictor.precision()},
+            {"max_batch", options.max_batch},
+            {"max_wait_ms", options.max_wait_ms},
+            {"max_rows_per_request", options.max_rows_per_request},
+            {"max_body_bytes", options.max_body_bytes}}}};
+}
+
+}  // namespace
+
+void Serve(const ServeOptions& options, const RunContext& ctx,
+           const std::function<void(int port)>& on_listening) {
+  ValidateOptions(options, "serve");
+  const Bundle bundle = OpenBundle(options.bundle_dir);
+  const Predictor predictor(bundle, options.precision);
+  const nlohmann::json metadata = Metadata(bundle, predictor, options);
+  MicroBatcher batcher(
+      [&](const float* dense, const int32_t* ids, int64_t rows, float* out) {
+        predictor.PredictFeatures(dense, ids, rows, out);
+      },
+      predictor.dense_columns(), predictor.categorical_columns(), options.max_batch,
+      std::chrono::milliseconds(options.max_wait_ms), options.max_queued_rows);
+
+  httplib::Server server;
+  const auto threads = static_cast<size_t>(options.http_threads);
+  server.new_task_queue = [threads] { return new httplib::ThreadPool(threads); };
+  server.set_payload_max_length(static_cast<size_t>(options.max_body_bytes));
+  server.set_keep_alive_max_count(100000);
+  server.set_tcp_nodelay(true);
+  std::atomic<int64_t> overloaded{0};
+
+  server.Get("/healthz", [](const httplib::Request&, httplib::Response& response) {
+    Reply(response, 200, {{"status", "ok"}});
+  });
+  server.Get("/v1/metadata", [&](const httplib::Request&, httplib::Response& response) {
+    nlohmann::json body = metadata;
+    body["serving"]["batches"] = batcher.batches();
+    body["serving"]["scored_rows"] = batcher.scored_rows();
+    body["serving"]["overloaded_requests"] = overloaded.load();
+    Reply(response, 200, body);
+  });
+  server.Post("/v1/predict", [&](const httplib::Request& request, httplib::Response& response) {
+    nlohmann::json json;
+    try {
+      json = nlohmann::json::parse(request.body);
+    } catch (const nlohmann::json::parse_error& e) {
+      return ReplyError(response, 400, fmt::format("malformed JSON: {}", e.what()));
+    }
+    if (json.is_object() && json.contains("rows") && json["rows"].is_array() &&
+        static_cast<int64_t>(json["rows"].size()) > options.max_rows_per_request) {
+      return ReplyError(response, 413,
+                        fmt::format("{} rows in one request; the limit is {} (--max-rows)",
+                                    json["rows"].size(), options.max_rows_per_request));
+    }
+    FeatureRows features;
+    try {
+      const data::CriteoBatch rows = ParseRequestRows(json, options.max_rows_per_request);
+      features.rows = rows.rows;
+      features.dense.resize(static_cast<size_t>(rows.rows * predictor.dense_columns()));
+      features.ids.resize(static_cast<size_t>(rows.rows * predictor.categorical_columns()));
+      predictor.Transform(rows, features.dense.data(), features.ids.data());
+    } catch (const Error& e) {
+      return ReplyError(response, 400, e.what());
+    }
+    std::optional<std::vector<float>> probabilities = batcher.Submit(std::move(features));
+    if (!probabilities) {
+      ++overloaded;
+      response.set_header("Retry-After", "1");
+      return ReplyError(response, 503, "overloaded: too many rows waiting; retry later");
+    }
+    Reply(response, 200, {{"probabilities", *probabilities}});
+  });
+  server.set_exception_handler(
+      [](const httplib::Request&, httplib::Response& response, std::exception_ptr error) {
+        std::string message = "internal error";
+        try {
+          std::rethrow_exception(error);
+        } catch (const std::exception& e) {
+          message = e.what();
+        } catch (...) {
+        }
+        spdlog::error("serve: {}", message);
+        ReplyError(response, 500, message);
+      });
+
+  int port = static_cast<int>(options.port);
+  if (port == 0) {
+    port = server.bind_to_any_port(options.host);
+    AIOK_CHECK(port > 0, ErrorKind::kIo, "cannot listen on {} (any port)", options.host);
+  } else {
+    AIOK_CHECK(server.bind_to_port(options.host, port), ErrorKind::kIo,
+               "cannot listen on {}:{} (in use, or not an address of this machine?)",
+               options.host, port);
+  }
+  // Stops the server when the run is cancelled: listen_after_bind() then returns once the
+  // requests in flight are answered.
+  std::atomic<bool> listening_done{false};
+  std::thread watcher([&] {
+    while (!listening_done.load()) {
+      if (ctx.cancel->cancelled()) {
+        spdlog::info("serve: stopping; answering the requests in flight");
+        server.stop();
+        return;
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    }
+  });
+  std::thread announce([&] {
+    while (!server.is_running() && !listening_done.load())
+      std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    if (server.is_running())
+      on_listening(port);
+  });
+  const bool ok = server.listen_after_bind();
+  listening_done.store(true);
+  announce.join();
+  watcher.join();
+  AIOK_CHECK(ok || ctx.cancel->cancelled(), ErrorKind::kIo, "the server on {}:{} failed",
+             options.host, port);
+}
+
+}  // namespace aiok::serving

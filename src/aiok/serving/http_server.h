@@ -1,0 +1,57 @@
+// `aiok serve`: a model bundle behind HTTP —
+//
+//   POST /v1/predict   {"rows": [...]} (see request_rows.h) -> {"probabilities": [...]}
+//   GET  /healthz      {"status": "ok"}
+//   GET  /v1/metadata  model type and architecture, input schema, metrics, bundle version,
+//                      serving settings
+//
+// Status codes: 400 malformed JSON or rows (the message names the row and field), 413 body or
+// row limit exceeded, 503 overloaded (queue full; retry later), 500 a failure inside aiok.
+// Concurrent requests are micro-batched (micro_batcher.h). On cancellation (SIGINT/SIGTERM)
+// the server stops accepting, answers what is in flight, and returns.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <string>
+
+#include "aiok/core/context.h"
+#include "aiok/core/options.h"
+
+namespace aiok::serving {
+
+struct ServeOptions {
+  std::string bundle_dir;
+  std::string host = "127.0.0.1";
+  int64_t port = 8080;  ///< 0: any free port (reported through on_listening)
+  int64_t max_batch = 512;
+  int64_t max_wait_ms = 2;
+  int64_t max_rows_per_request = 4096;
+  int64_t max_body_bytes = int64_t{16} << 20;
+  int64_t max_queued_rows = 65536;
+  int64_t http_threads = 64;
+  std::string precision = "fp32";
+
+  template <typename V>
+  void Visit(V& v) {
+    v.Text("host", &host, {}, "address to listen on");
+    v.Int("port", &port, 0, 65535, "port to listen on (0: any free port)");
+    v.Int("max-batch", &max_batch, 1, int64_t{1} << 20, "rows the model scores at most at once");
+    v.Int("max-wait-ms", &max_wait_ms, 0, 10000,
+          "how long a request may wait for others to share its batch");
+    v.Int("max-rows", &max_rows_per_request, 1, int64_t{1} << 24, "rows per request (else 413)");
+    v.Int("max-body-bytes", &max_body_bytes, 1024, int64_t{1} << 32,
+          "request body size (else 413)");
+    v.Int("max-queued-rows", &max_queued_rows, 1, int64_t{1} << 30,
+          "rows waiting to be scored before new requests get 503");
+    v.Int("http-threads", &http_threads, 1, 4096, "threads answering connections");
+    v.Text("precision", &precision, {"fp32", "bf16", "auto"}, "precision of the model");
+  }
+};
+
+/// Serves until `ctx.cancel` is set, then drains and returns. `on_listening` is called with
+/// the bound port once requests can be made.
+void Serve(const ServeOptions& options, const RunContext& ctx,
+           const std::function<void(int port)>& on_listening);
+
+}  // namespace aiok::serving

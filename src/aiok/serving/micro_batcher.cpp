@@ -1,0 +1,113 @@
+#include "aiok/serving/micro_batcher.h"
+
+#include <algorithm>
+#include <exception>
+
+namespace aiok::serving {
+
+MicroBatcher::MicroBatcher(Score score, int dense_columns, int categorical_columns,
+                           int64_t max_batch, std::chrono::microseconds max_wait,
+                           int64_t max_queued_rows)
+    : score_(std::move(score)),
+      dense_columns_(dense_columns),
+      categorical_columns_(categorical_columns),
+      max_batch_(std::max<int64_t>(1, max_batch)),
+      max_wait_(max_wait),
+      max_queued_rows_(std::max<int64_t>(1, max_queued_rows)),
+      worker_([this] { Run(); }) {}
+
+MicroBatcher::~MicroBatcher() {
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    stopping_ = true;
+  }
+  changed_.notify_all();
+  worker_.join();
+}
+
+std::optional<std::vector<float>> MicroBatcher::Submit(FeatureRows rows) {
+  if (rows.rows == 0)
+    return std::vector<float>();
+  std::future<std::vector<float>> result;
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    // One request may exceed the bound alone (it was within the per-request row limit); it
+    // is refused only when others are already waiting.
+    if (stopping_ || (queued_rows_ > 0 && queued_rows_ + rows.rows > max_queued_rows_))
+      return std::nullopt;
+    queued_rows_ += rows.rows;
+    Pending pending{std::move(rows), {}, std::chrono::steady_clock::now()};
+    result = pending.result.get_future();
+    queue_.push_back(std::move(pending));
+  }
+  changed_.notify_all();
+  return result.get();
+}
+
+int64_t MicroBatcher::batches() const {
+  std::lock_guard<std::mutex> lock(mutex_);
+  return batches_;
+}
+
+int64_t MicroBatcher::scored_rows() const {
+  std::lock_guard<std::mutex> lock(mutex_);
+  return scored_rows_;
+}
+
+void MicroBatcher::Run() {
+  std::unique_lock<std::mutex> lock(mutex_);
+  for (;;) {
+    changed_.wait(lock, [&] { return stopping_ || !queue_.empty(); });
+    if (queue_.empty())
+      return;  // stopping, nothing left
+    // Wait for the batch to fill, at most until the oldest request has waited max_wait.
+    const auto deadline = queue_.front().arrived + max_wait_;
+    changed_.wait_until(lock, deadline, [&] { return stopping_ || queued_rows_ >= max_batch_; });
+    std::vector<Pending> group;
+    int64_t rows = 0;
+    while (!queue_.empty() && (group.empty() || rows + queue_.front().rows.rows <= max_batch_)) {
+      rows += queue_.front().rows.rows;
+      group.push_back(std::move(queue_.front()));
+      queue_.pop_front();
+    }
+    queued_rows_ -= rows;
+    lock.unlock();
+    ScoreTogether(group);
+    lock.lock();
+    ++batches_;
+    scored_rows_ += rows;
+  }
+}
+
+void MicroBatcher::ScoreTogether(std::vector<Pending>& group) {
+  try {
+    int64_t rows = 0;
+    for (const Pending& p : group)
+      rows += p.rows.rows;
+    std::vector<float> probabilities(static_cast<size_t>(rows));
+    if (group.size() == 1) {
+      const FeatureRows& only = group[0].rows;
+      score_(only.dense.data(), only.ids.data(), rows, probabilities.data());
+    } else {
+      std::vector<float> dense;
+      std::vector<int32_t> ids;
+      dense.reserve(static_cast<size_t>(rows * dense_columns_));
+      ids.reserve(static_cast<size_t>(rows * categorical_columns_));
+      for (const Pending& p : group) {
+        dense.insert(dense.end(), p.rows.dense.begin(), p.rows.dense.end());
+        ids.insert(ids.end(), p.rows.ids.begin(), p.rows.ids.end());
+      }
+      score_(dense.data(), ids.data(), rows, probabilities.data());
+    }
+    auto next = probabilities.begin();
+    for (Pending& p : group) {
+      p.result.set_value(std::vector<float>(next, next + p.rows.rows));
+      next += p.rows.rows;
+    }
+  } catch (...) {
+    for (Pending& p : group)
+      p.result.set_exception(std::current_exception());
+  }
+}
+
+}  // namespace aiok::serving

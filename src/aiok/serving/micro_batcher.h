@@ -1,0 +1,76 @@
+// Micro-batching for the server: concurrent requests' rows are scored together, so the model
+// runs a few large batches instead of many tiny ones. A batch closes when it holds `max_batch`
+// rows or when its first request has waited `max_wait`; a request larger than `max_batch` is
+// scored alone. A bounded queue turns overload into a refusal (HTTP 503) instead of unbounded
+// latency and memory.
+#pragma once
+
+#include <chrono>
+#include <condition_variable>
+#include <cstdint>
+#include <deque>
+#include <functional>
+#include <future>
+#include <mutex>
+#include <optional>
+#include <thread>
+#include <vector>
+
+namespace aiok::serving {
+
+/// Rows already turned into features, row-major.
+struct FeatureRows {
+  int64_t rows = 0;
+  std::vector<float> dense;
+  std::vector<int32_t> ids;
+};
+
+class MicroBatcher {
+ public:
+  /// Scores `rows` rows of features into `out`.
+  using Score = std::function<void(const float* dense, const int32_t* ids, int64_t rows,
+                                   float* out)>;
+
+  MicroBatcher(Score score, int dense_columns, int categorical_columns, int64_t max_batch,
+               std::chrono::microseconds max_wait, int64_t max_queued_rows);
+  /// Scores what is queued, then stops.
+  ~MicroBatcher();
+  MicroBatcher(const MicroBatcher&) = delete;
+  MicroBatcher& operator=(const MicroBatcher&) = delete;
+
+  /// Queues the rows and waits for their probabilities. Returns nullopt without queueing when
+  /// the queue already holds `max_queued_rows` rows (overload) or the batcher is stopping.
+  /// Rethrows what scoring threw.
+  std::optional<std::vector<float>> Submit(FeatureRows rows);
+
+  /// Batches scored so far, and their rows (for metadata and tests).
+  int64_t batches() const;
+  int64_t scored_rows() const;
+
+ private:
+  struct Pending {
+    FeatureRows rows;
+    std::promise<std::vector<float>> result;
+    std::chrono::steady_clock::time_point arrived;
+  };
+  void Run();
+  void ScoreTogether(std::vector<Pending>& group);
+
+  Score score_;
+  int dense_columns_;
+  int categorical_columns_;
+  int64_t max_batch_;
+  std::chrono::microseconds max_wait_;
+  int64_t max_queued_rows_;
+
+  mutable std::mutex mutex_;
+  std::condition_variable changed_;
+  std::deque<Pending> queue_;
+  int64_t queued_rows_ = 0;
+  bool stopping_ = false;
+  int64_t batches_ = 0;
+  int64_t scored_rows_ = 0;
+  std::thread worker_;
+};
+
+}  // namespace aiok::serving

@@ -1,0 +1,138 @@
+#include "aiok/workflow/run_config.h"
+
+#include <set>
+
+#include "aiok/core/error.h"
+#include "aiok/core/options.h"
+#include "aiok/data/generator.h"
+
+namespace aiok::workflow {
+namespace {
+
+// The keys an options struct declares.
+template <typename Options>
+std::set<std::string> KeysOf() {
+  std::set<std::string> keys;
+  const nlohmann::json json = OptionsToJson(Options());  // items() must not outlive it
+  for (const auto& [key, value] : json.items())
+    keys.insert(key);
+  return keys;
+}
+
+// Routes each key of the `train` section to the options struct that declares it.
+template <typename Options>
+void ReadSection(Options& options, const nlohmann::json& section, const std::string& owner) {
+  const std::set<std::string> keys = KeysOf<Options>();
+  nlohmann::json mine = nlohmann::json::object();
+  for (const auto& [key, value] : section.items()) {
+    if (keys.count(key))
+      mine[key] = value;
+  }
+  OptionsFromJson(options, mine, owner);
+}
+
+// The criteo generator's options with `overrides` applied, as JSON.
+nlohmann::json SyntheticOptions(const nlohmann::json& overrides, const std::string& owner) {
+  data::GeneratorRegistry registry;
+  data::RegisterBuiltinGenerators(registry);
+  auto generator = registry.Create("criteo");
+  detail::OptionJsonReader reader(&overrides, owner);
+  generator->VisitOptions(reader);
+  reader.CheckAllKeysUsed();
+  generator->Validate();
+  nlohmann::json out;
+  detail::OptionJsonWriter writer(&out);
+  generator->VisitOptions(writer);
+  return out;
+}
+
+void CheckKeys(const nlohmann::json& section, const std::set<std::string>& valid,
+               const std::string& owner) {
+  AIOK_CHECK(section.is_object(), ErrorKind::kConfig, "{}: expected a mapping", owner);
+  for (const auto& [key, value] : section.items()) {
+    if (!valid.count(key)) {
+      std::string names;
+      for (const auto& name : valid)
+        names += (names.empty() ? "" : ", ") + name;
+      Throw(ErrorKind::kConfig, "{}: unknown key '{}' (valid: {})", owner, key, names);
+    }
+  }
+}
+
+}  // namespace
+
+RunConfig::RunConfig() {
+  synthetic = SyntheticOptions({{"rows", kDefaultSyntheticRows}}, "data.synthetic");
+  // A run checkpoints as it trains so that an interrupted run resumes, and evaluates often
+  // enough for the report's training curve.
+  train.checkpoint_every = 200;
+  train.eval_every = 200;
+}
+
+nlohmann::json RunConfig::ToJson() const {
+  nlohmann::json train_section = OptionsToJson(train);
+  train_section.update(OptionsToJson(loader));
+  train_section.update(OptionsToJson(optimizer));
+  train_section.erase("resume");  // the run decides that
+  return {{"data", {{"input", input}, {"synthetic", synthetic}}},
+          {"etl",
+           {{"preset", etl_preset},
+            {"freq_threshold", freq_threshold},
+            {"on_error", on_error},
+            {"split", split}}},
+          {"train", train_section},
+          {"seed", seed}};
+}
+
+RunConfig RunConfig::FromJson(const nlohmann::json& json, const std::string& source) {
+  RunConfig config;
+  if (json.is_null())
+    return config;
+  CheckKeys(json, {"data", "etl", "train", "seed"}, source);
+  try {
+    if (json.contains("data")) {
+      const nlohmann::json& data = json.at("data");
+      CheckKeys(data, {"input", "synthetic"}, source + ": data");
+      config.input = data.value("input", std::string());
+      if (data.contains("synthetic"))
+        config.synthetic = SyntheticOptions(data.at("synthetic"), source + ": data.synthetic");
+    }
+    if (json.contains("etl")) {
+      const nlohmann::json& etl = json.at("etl");
+      CheckKeys(etl, {"preset", "freq_threshold", "on_error", "split"}, source + ": etl");
+      config.etl_preset = etl.value("preset", config.etl_preset);
+      config.freq_threshold = etl.value("freq_threshold", config.freq_threshold);
+      config.on_error = etl.value("on_error", config.on_error);
+      config.split = etl.value("split", config.split);
+    }
+    if (json.contains("train")) {
+      const nlohmann::json& section = json.at("train");
+      std::set<std::string> valid = KeysOf<train::TrainOptions>();
+      for (const auto& keys : {KeysOf<loader::LoaderOptions>(), KeysOf<train::OptimizerOptions>()})
+        valid.insert(keys.begin(), keys.end());
+      CheckKeys(section, valid, source + ": train");
+      ReadSection(config.train, section, source + ": train");
+      ReadSection(config.loader, section, source + ": train");
+      ReadSection(config.optimizer, section, source + ": train");
+    }
+    if (json.contains("seed"))
+      config.seed = json.at("seed").get<uint64_t>();
+  } catch (const nlohmann::json::exception& e) {
+    Throw(ErrorKind::kConfig, "{}: {}", source, e.what());
+  }
+  config.Validate();
+  return config;
+}
+
+void RunConfig::Validate() const {
+  AIOK_CHECK(etl_preset == "criteo", ErrorKind::kConfig,
+             "etl.preset must be 'criteo' (the only built-in preset), got '{}'", etl_preset);
+  AIOK_CHECK(freq_threshold >= 1, ErrorKind::kConfig, "etl.freq_threshold must be >= 1");
+  AIOK_CHECK(on_error == "fail" || on_error == "skip", ErrorKind::kConfig,
+             "etl.on_error must be fail or skip, got '{}'", on_error);
+  ValidateOptions(train, "train");
+  ValidateOptions(loader, "train");
+  ValidateOptions(optimizer, "train");
+}
+
+}  // namespace aiok::workflow

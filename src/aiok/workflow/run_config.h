@@ -1,0 +1,50 @@
+// The configuration of `aiok run`: everything that decides its outputs, in one document that
+// is saved as DIR/run.yaml and can be passed back with --config —
+//
+//   data:
+//     input: ""            # raw Criteo TSV or Parquet; empty: built-in synthetic data
+//     synthetic: {rows: 4000000, card-scale: 0.01, pos-rate: 0.25}   # datagen criteo options
+//   etl: {preset: criteo, freq_threshold: 3, on_error: fail, split: kaggle}
+//   train: {model: dlrm, preset: dlrm-kaggle, epochs: 1, batch-size: 2048, lr: 0.02, ...}
+//   seed: 42
+//
+// `train` takes every `aiok train` flag by name.
+#pragma once
+
+#include <cstdint>
+#include <nlohmann/json.hpp>
+#include <string>
+
+#include "aiok/loader/data_loader.h"
+#include "aiok/train/optimizer.h"
+#include "aiok/train/trainer.h"
+
+namespace aiok::workflow {
+
+/// Rows of the built-in synthetic data: large enough for a model well above the 0.78 test
+/// AUC yardstick, small enough that the whole run takes a few minutes on 2 cores.
+constexpr int64_t kDefaultSyntheticRows = 4000000;
+
+struct RunConfig {
+  std::string input;  ///< raw data; empty: synthetic
+  nlohmann::json synthetic = nlohmann::json::object();  ///< datagen criteo options
+  std::string etl_preset = "criteo";
+  int64_t freq_threshold = 3;
+  std::string on_error = "fail";
+  std::string split = "kaggle";
+  train::TrainOptions train;
+  loader::LoaderOptions loader;
+  train::OptimizerOptions optimizer;
+  uint64_t seed = 42;
+
+  RunConfig();
+  /// The document above, with every default filled in.
+  nlohmann::json ToJson() const;
+  /// Reads a (possibly partial) document over the defaults; errors (kConfig) name `source`
+  /// and the key.
+  static RunConfig FromJson(const nlohmann::json& json, const std::string& source);
+  /// Checks every value; throws Error(kConfig) naming the key.
+  void Validate() const;
+};
+
+}  // namespace aiok::workflow
