@@ -33,6 +33,20 @@ TEST(FastLinear, MatchesTorchLinearForwardAndBackward) {
   Compare(300, 256, 1);
 }
 
+TEST(FastLinear, OneRowLeavesTheParametersAlone) {
+  // Regression: for one row the bias broadcast was a view of the bias, which the GEMM then
+  // accumulated into — every single-row forward (a served request) moved the bias.
+  torch::manual_seed(3);
+  FastLinear fast(7, 5);
+  const torch::Tensor bias = fast->bias.detach().clone();
+  const torch::Tensor x = torch::randn({1, 7});
+  torch::NoGradGuard no_grad;
+  const torch::Tensor first = fast->forward(x);
+  const torch::Tensor second = fast->forward(x);
+  EXPECT_TRUE(torch::equal(fast->bias, bias));
+  EXPECT_TRUE(torch::equal(first, second));
+}
+
 TEST(FastLinear, DefersToTorchUnderBf16Autocast) {
   FastLinear fast(8, 4);
   const torch::Tensor x = torch::randn({3, 8});

@@ -19,7 +19,9 @@ class LinearFunction : public torch::autograd::Function<LinearFunction> {
     const int64_t in = x.size(1);
     const int64_t out = weight.size(0);
     // y = x W^T + b: start from the bias broadcast to every row, then add the product.
-    torch::Tensor y = bias.unsqueeze(0).expand({batch, out}).contiguous();
+    // clone, not contiguous(): for one row the expanded view is already contiguous, and
+    // contiguous() would hand back the bias itself for the GEMM to overwrite.
+    torch::Tensor y = bias.unsqueeze(0).expand({batch, out}).clone(at::MemoryFormat::Contiguous);
     Sgemm(false, true, batch, out, in, 1.0f, x.data_ptr<float>(), in, weight.data_ptr<float>(),
           in, 1.0f, y.data_ptr<float>(), out);
     return y;

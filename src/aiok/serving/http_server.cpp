@@ -72,6 +72,7 @@ void Serve(const ServeOptions& options, const RunContext& ctx,
     nlohmann::json body = metadata;
     body["serving"]["batches"] = batcher.batches();
     body["serving"]["scored_rows"] = batcher.scored_rows();
+    body["serving"]["queued_rows"] = batcher.queued_rows();
     body["serving"]["overloaded_requests"] = overloaded.load();
     Reply(response, 200, body);
   });

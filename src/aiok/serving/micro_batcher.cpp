@@ -49,6 +49,11 @@ int64_t MicroBatcher::batches() const {
   return batches_;
 }
 
+int64_t MicroBatcher::queued_rows() const {
+  std::lock_guard<std::mutex> lock(mutex_);
+  return queued_rows_;
+}
+
 int64_t MicroBatcher::scored_rows() const {
   std::lock_guard<std::mutex> lock(mutex_);
   return scored_rows_;
@@ -74,8 +79,6 @@ void MicroBatcher::Run() {
     lock.unlock();
     ScoreTogether(group);
     lock.lock();
-    ++batches_;
-    scored_rows_ += rows;
   }
 }
 
@@ -98,6 +101,12 @@ void MicroBatcher::ScoreTogether(std::vector<Pending>& group) {
         ids.insert(ids.end(), p.rows.ids.begin(), p.rows.ids.end());
       }
       score_(dense.data(), ids.data(), rows, probabilities.data());
+    }
+    {
+      // Counted before anyone is answered, so an answered client sees its batch counted.
+      std::lock_guard<std::mutex> lock(mutex_);
+      ++batches_;
+      scored_rows_ += rows;
     }
     auto next = probabilities.begin();
     for (Pending& p : group) {

@@ -43,9 +43,10 @@ class MicroBatcher {
   /// Rethrows what scoring threw.
   std::optional<std::vector<float>> Submit(FeatureRows rows);
 
-  /// Batches scored so far, and their rows (for metadata and tests).
+  /// Batches scored so far and their rows, and rows waiting (for metadata and tests).
   int64_t batches() const;
   int64_t scored_rows() const;
+  int64_t queued_rows() const;
 
  private:
   struct Pending {

@@ -1,0 +1,202 @@
+// `aiok serve` started as a user starts it, on a free loopback port, answering good and bad
+// requests with the documented status codes, batching concurrent ones, draining on SIGTERM.
+#include <gtest/gtest.h>
+#include <httplib.h>
+
+#include <filesystem>
+#include <nlohmann/json.hpp>
+#include <regex>
+#include <thread>
+
+#include "process.h"
+
+namespace {
+namespace fs = std::filesystem;
+using aiok::testing::AiokProcess;
+
+class ServeTest : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    root_ = new fs::path(fs::temp_directory_path() / ("aiok_serve_" + std::to_string(getpid())));
+    fs::create_directories(*root_);
+    const int code = aiok::testing::RunAiok(
+        {"run", "--rows", "20000", "--out", (*root_ / "run").string(), "-q"},
+        (*root_ / "run.out").string(), (*root_ / "run.err").string());
+    ASSERT_EQ(code, 0) << aiok::testing::SlurpFile((*root_ / "run.err").string());
+  }
+  static void TearDownTestSuite() {
+    fs::remove_all(*root_);
+    delete root_;
+  }
+
+  void SetUp() override { Start("5"); }
+
+  void Start(const std::string& max_wait_ms) {
+    server_.reset();
+    server_ = std::make_unique<AiokProcess>(
+        std::vector<std::string>{"serve", "--model", (*root_ / "run" / "bundle").string(),
+                                 "--port", "0", "--max-rows", "8", "--max-body-bytes", "65536",
+                                 "--max-wait-ms", max_wait_ms},
+        (*root_ / "serve.out").string(), (*root_ / "serve.err").string());
+    ASSERT_TRUE(server_->started());
+    const std::regex listening("listening on http://127\\.0\\.0\\.1:([0-9]+)");
+    std::smatch match;
+    ASSERT_TRUE(server_->WaitFor(
+        [&] {
+          const std::string out = server_->out();
+          return std::regex_search(out, match, listening);
+        },
+        std::chrono::seconds(60)))
+        << server_->err();
+    const std::string out = server_->out();
+    std::regex_search(out, match, listening);
+    port_ = std::stoi(match[1]);
+  }
+  void TearDown() override { server_.reset(); }
+
+  httplib::Client Client() const {
+    httplib::Client client("127.0.0.1", port_);
+    client.set_read_timeout(30, 0);
+    return client;
+  }
+  httplib::Result Predict(const std::string& body) const {
+    return Client().Post("/v1/predict", body, "application/json");
+  }
+  // Unlabeled TSV lines of the run's data.
+  static std::vector<std::string> RawRows(int n) {
+    std::ifstream in(*root_ / "run" / "data" / "train.txt");
+    std::vector<std::string> rows;
+    for (std::string line; rows.size() < static_cast<size_t>(n) && std::getline(in, line);)
+      rows.push_back(line.substr(line.find('\t') + 1));
+    return rows;
+  }
+
+  static fs::path* root_;
+  std::unique_ptr<AiokProcess> server_;
+  int port_ = 0;
+};
+fs::path* ServeTest::root_ = nullptr;
+
+TEST_F(ServeTest, HealthAndMetadata) {
+  auto health = Client().Get("/healthz");
+  ASSERT_TRUE(health);
+  EXPECT_EQ(health->status, 200);
+  auto metadata = Client().Get("/v1/metadata");
+  ASSERT_TRUE(metadata);
+  EXPECT_EQ(metadata->status, 200);
+  const auto json = nlohmann::json::parse(metadata->body);
+  EXPECT_EQ(json.at("model").at("type"), "dlrm");
+  EXPECT_EQ(json.at("bundle").at("format_version"), 1);
+  EXPECT_EQ(json.at("input").at("categorical_columns").size(), 26u);
+  EXPECT_TRUE(json.at("metrics").at("test").contains("auc"));
+  auto missing = Client().Get("/v2/nothing");
+  ASSERT_TRUE(missing);
+  EXPECT_EQ(missing->status, 404);
+}
+
+TEST_F(ServeTest, PredictsTsvAndNamedRowsLikeAiokPredict) {
+  const std::vector<std::string> rows = RawRows(3);
+  nlohmann::json request = {{"rows", rows}};
+  request["rows"].push_back({{"I1", 3}, {"C1", "68fd1e64"}, {"C9", nullptr}});
+  auto response = Predict(request.dump());
+  ASSERT_TRUE(response);
+  ASSERT_EQ(response->status, 200) << response->body;
+  const auto p = nlohmann::json::parse(response->body).at("probabilities");
+  ASSERT_EQ(p.size(), 4u);
+  for (const auto& v : p) {
+    EXPECT_GT(v.get<double>(), 0.0);
+    EXPECT_LT(v.get<double>(), 1.0);
+  }
+  // The same rows through `aiok predict`.
+  std::string tsv;
+  for (const auto& row : rows)
+    tsv += row + "\n";
+  std::ofstream((*root_ / "rows.tsv").string()) << tsv;
+  ASSERT_EQ(aiok::testing::RunAiok({"predict", "--model", (*root_ / "run" / "bundle").string(),
+                                    "--input", (*root_ / "rows.tsv").string(), "--out",
+                                    (*root_ / "rows.out").string()},
+                                   (*root_ / "p.out").string(), (*root_ / "p.err").string()),
+            0);
+  std::ifstream predicted(*root_ / "rows.out");
+  for (size_t i = 0; i < rows.size(); ++i) {
+    double expected = 0;
+    predicted >> expected;
+    EXPECT_NEAR(p[i].get<double>(), expected, 1e-6) << "row " << i;
+  }
+}
+
+TEST_F(ServeTest, BadRequestsGetClearStatusCodes) {
+  auto malformed = Predict("{\"rows\": [");
+  ASSERT_TRUE(malformed);
+  EXPECT_EQ(malformed->status, 400);
+  EXPECT_NE(malformed->body.find("malformed JSON"), std::string::npos);
+
+  auto short_row = Predict(nlohmann::json{{"rows", {RawRows(1)[0], "1\t2"}}}.dump());
+  ASSERT_TRUE(short_row);
+  EXPECT_EQ(short_row->status, 400);
+  EXPECT_NE(short_row->body.find("row 1"), std::string::npos) << short_row->body;
+  EXPECT_NE(short_row->body.find("expected 39 TAB-separated fields"), std::string::npos);
+
+  auto bad_type = Predict(R"({"rows": [{"I2": "seven"}]})");
+  ASSERT_TRUE(bad_type);
+  EXPECT_EQ(bad_type->status, 400);
+  EXPECT_NE(bad_type->body.find("row 0, field I2"), std::string::npos) << bad_type->body;
+
+  auto too_many = Predict(nlohmann::json{{"rows", std::vector<nlohmann::json>(9, nlohmann::json::object())}}.dump());
+  ASSERT_TRUE(too_many);
+  EXPECT_EQ(too_many->status, 413);
+
+  auto too_big = Predict(std::string(70000, ' '));
+  ASSERT_TRUE(too_big);
+  EXPECT_EQ(too_big->status, 413);
+
+  // Still healthy afterwards.
+  auto health = Client().Get("/healthz");
+  ASSERT_TRUE(health);
+  EXPECT_EQ(health->status, 200);
+}
+
+TEST_F(ServeTest, ConcurrentRequestsAreBatched) {
+  const std::string body = nlohmann::json{{"rows", RawRows(2)}}.dump();
+  constexpr int kClients = 12;
+  constexpr int kRequests = 10;
+  std::atomic<int> ok{0};
+  std::vector<std::thread> clients;
+  for (int c = 0; c < kClients; ++c) {
+    clients.emplace_back([&] {
+      httplib::Client client = Client();
+      for (int r = 0; r < kRequests; ++r) {
+        auto response = client.Post("/v1/predict", body, "application/json");
+        ok += response && response->status == 200;
+      }
+    });
+  }
+  for (auto& t : clients)
+    t.join();
+  EXPECT_EQ(ok.load(), kClients * kRequests);
+  const auto serving = nlohmann::json::parse(Client().Get("/v1/metadata")->body).at("serving");
+  EXPECT_EQ(serving.at("scored_rows").get<int>(), 2 * kClients * kRequests);
+  EXPECT_LT(serving.at("batches").get<int>(), kClients * kRequests);
+
+}
+
+TEST_F(ServeTest, SigtermAnswersTheRequestsInFlightThenExits) {
+  // A lone request waits 400 ms for others to share its batch: SIGTERM lands while it waits.
+  Start("400");
+  const std::string body = nlohmann::json{{"rows", RawRows(2)}}.dump();
+  std::atomic<int> status{0};
+  std::thread in_flight([&] {
+    auto response = Predict(body);
+    status = response ? response->status : -1;
+  });
+  std::this_thread::sleep_for(std::chrono::milliseconds(150));
+  server_->Signal(SIGTERM);
+  in_flight.join();
+  EXPECT_EQ(status.load(), 200);
+  EXPECT_EQ(server_->Wait(), 0) << server_->err();
+  EXPECT_NE(server_->out().find("serve: stopped"), std::string::npos);
+  // And it no longer listens.
+  EXPECT_FALSE(Client().Get("/healthz"));
+}
+
+}  // namespace

@@ -1,0 +1,89 @@
+#include "aiok/serving/micro_batcher.h"
+
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <stdexcept>
+#include <thread>
+
+namespace aiok::serving {
+namespace {
+
+// One dense column; the "model" returns it times two.
+FeatureRows Rows(std::initializer_list<float> values) {
+  FeatureRows rows;
+  rows.rows = static_cast<int64_t>(values.size());
+  rows.dense = values;
+  return rows;
+}
+
+MicroBatcher::Score Double(std::atomic<int>* calls) {
+  return [calls](const float* dense, const int32_t*, int64_t rows, float* out) {
+    ++*calls;
+    for (int64_t i = 0; i < rows; ++i)
+      out[i] = 2 * dense[i];
+  };
+}
+
+TEST(MicroBatcherTest, ConcurrentRequestsShareBatchesAndGetTheirOwnAnswers) {
+  std::atomic<int> calls{0};
+  MicroBatcher batcher(Double(&calls), 1, 0, 64, std::chrono::milliseconds(20), 1000);
+  constexpr int kClients = 16;
+  std::vector<std::thread> clients;
+  std::atomic<int> wrong{0};
+  for (int c = 0; c < kClients; ++c) {
+    clients.emplace_back([&, c] {
+      for (int r = 0; r < 5; ++r) {
+        const float base = static_cast<float>(c * 100 + r * 10);
+        const auto got = batcher.Submit(Rows({base, base + 1, base + 2}));
+        if (!got || got->size() != 3 || (*got)[0] != 2 * base || (*got)[2] != 2 * (base + 2))
+          ++wrong;
+      }
+    });
+  }
+  for (auto& t : clients)
+    t.join();
+  EXPECT_EQ(wrong.load(), 0);
+  EXPECT_EQ(batcher.scored_rows(), kClients * 5 * 3);
+  // 80 requests with 16 clients waiting up to 20 ms for each other: far fewer model calls.
+  EXPECT_LT(calls.load(), kClients * 5 / 2);
+  EXPECT_EQ(batcher.batches(), calls.load());
+}
+
+TEST(MicroBatcherTest, AFullQueueRefusesInsteadOfWaiting) {
+  std::atomic<bool> release{false};
+  std::atomic<bool> started{false};
+  MicroBatcher batcher(
+      [&](const float*, const int32_t*, int64_t rows, float* out) {
+        started = true;
+        while (!release.load())
+          std::this_thread::sleep_for(std::chrono::milliseconds(1));
+        std::fill(out, out + rows, 0.5f);
+      },
+      1, 0, 4, std::chrono::milliseconds(0), 4);
+  // The first request is being scored (blocked); the second fills the queue.
+  auto wait_until = [](auto condition) {
+    while (!condition())
+      std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  };
+  std::thread first([&] { EXPECT_TRUE(batcher.Submit(Rows({1, 2, 3, 4}))); });
+  wait_until([&] { return batcher.queued_rows() == 0 && started.load(); });
+  std::thread second([&] { EXPECT_TRUE(batcher.Submit(Rows({1, 2, 3}))); });
+  wait_until([&] { return batcher.queued_rows() == 3; });
+  EXPECT_FALSE(batcher.Submit(Rows({1, 2})).has_value());  // 3 queued + 2 > 4
+  release.store(true);
+  first.join();
+  second.join();
+  EXPECT_EQ(batcher.scored_rows(), 7);
+}
+
+TEST(MicroBatcherTest, ScoringErrorsReachEveryRequestOfTheBatch) {
+  MicroBatcher batcher(
+      [](const float*, const int32_t*, int64_t, float*) { throw std::runtime_error("boom"); }, 1,
+      0, 8, std::chrono::milliseconds(1), 100);
+  EXPECT_THROW(batcher.Submit(Rows({1})), std::runtime_error);
+  EXPECT_TRUE(batcher.Submit(FeatureRows()).has_value());  // empty: answered at once
+}
+
+}  // namespace
+}  // namespace aiok::serving

@@ -1,0 +1,256 @@
+// Bundles and prediction on raw rows: round trip, damage, unseen values, file prediction.
+#include <gtest/gtest.h>
+#include <torch/torch.h>
+#include <unistd.h>
+
+#include <cmath>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+
+#include "aiok/core/atomic_file.h"
+#include "aiok/core/error.h"
+#include "aiok/data/criteo_generator.h"
+#include "aiok/data/dataset.h"
+#include "aiok/etl/categorical_operators.h"
+#include "aiok/etl/criteo_etl.h"
+#include "aiok/loader/data_loader.h"
+#include "aiok/models/dlrm.h"
+#include "aiok/serving/bundle.h"
+#include "aiok/serving/predict_file.h"
+#include "aiok/serving/predictor.h"
+#include "aiok/train/trainer.h"
+
+namespace aiok::serving {
+namespace {
+namespace fs = std::filesystem;
+
+std::vector<std::string> ReadLines(const std::string& path) {
+  std::ifstream in(path);
+  std::vector<std::string> lines;
+  for (std::string line; std::getline(in, line);)
+    lines.push_back(line);
+  return lines;
+}
+
+class ServingTest : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    root_ = new fs::path(fs::temp_directory_path() / ("aiok_serving_" + std::to_string(getpid())));
+    static CancellationToken token;
+    const RunContext ctx{7, 2, &token};
+    data::CriteoGenerator generator;
+    generator.options().rows = 40000;
+    generator.options().card_scale = 0.0005;
+    generator.Generate(ctx, (*root_ / "raw").string());
+    etl::EtlOptions etl;
+    etl.input = (*root_ / "raw" / "train.txt").string();
+    etl.out_dir = (*root_ / "ds").string();
+    etl::RunCriteoEtl(etl::CriteoPreset(3), etl, ctx);
+    train::TrainOptions options;
+    options.data_dir = (*root_ / "ds").string();
+    options.out_dir = (*root_ / "model").string();
+    options.preset = "dlrm-tiny";
+    options.precision = "fp32";
+    options.max_steps = 60;
+    loader::LoaderOptions loader;
+    loader.batch_size = 256;
+    train::Train(options, loader, train::OptimizerOptions(), ctx);
+    WriteBundle(options.data_dir, options.out_dir, bundle_dir());
+  }
+  static void TearDownTestSuite() {
+    fs::remove_all(*root_);
+    delete root_;
+  }
+  static std::string bundle_dir() { return (*root_ / "bundle").string(); }
+  static std::string raw_file() { return (*root_ / "raw" / "train.txt").string(); }
+
+  // A copy of the bundle to damage.
+  std::string CopyOfBundle(const std::string& name) const {
+    const fs::path copy = *root_ / name;
+    fs::remove_all(copy);
+    fs::copy(bundle_dir(), copy);
+    return copy.string();
+  }
+
+  static fs::path* root_;
+  CancellationToken token_;
+  RunContext ctx_{1, 2, &token_};
+};
+fs::path* ServingTest::root_ = nullptr;
+
+TEST_F(ServingTest, PredictionsOnRawTestRowsEqualTheTrainersOwnEvaluation) {
+  // The trainer's view: the saved model on the test split's shards.
+  const data::DatasetSchema schema = data::ReadDatasetSchema((*root_ / "ds").string());
+  const data::SplitInfo& test = schema.split("test");
+  const Bundle bundle = OpenBundle(bundle_dir());
+  models::Dlrm model(models::DlrmOptions::FromArchitectureJson(bundle.model.at("architecture")));
+  torch::load(model, (*root_ / "model" / "model.pt").string());
+  model->eval();
+  loader::LoaderOptions options;
+  options.shuffle = false;
+  options.batch_size = 4096;
+  loader::DataLoader loader((*root_ / "ds").string(), "test", options);
+  std::vector<float> expected;
+  torch::NoGradGuard no_grad;
+  while (auto batch = loader.Next()) {
+    const auto dense = torch::from_blob(const_cast<float*>(batch->dense), {batch->rows, 13});
+    const auto ids =
+        torch::from_blob(const_cast<int32_t*>(batch->categorical), {batch->rows, 26}, torch::kInt32);
+    const torch::Tensor p = torch::sigmoid(model->forward(dense, ids)).contiguous();
+    expected.insert(expected.end(), p.data_ptr<float>(), p.data_ptr<float>() + batch->rows);
+  }
+
+  // The bundle's view: the raw test lines, through predict.
+  const std::vector<std::string> lines = ReadLines(raw_file());
+  std::string test_rows;
+  for (int64_t i = test.lines.begin; i < test.lines.end; ++i)
+    test_rows += lines[static_cast<size_t>(i)] + "\n";
+  const std::string input = (*root_ / "test_rows.tsv").string();
+  WriteFileAtomic(input, test_rows);
+  PredictOptions predict;
+  predict.bundle_dir = bundle_dir();
+  predict.input = input;
+  predict.out = (*root_ / "test_predictions.txt").string();
+  predict.batch_size = 1000;  // other chunks than the loader's
+  const PredictSummary summary = PredictFile(predict, ctx_);
+  EXPECT_EQ(summary.rows, test.rows);
+  const std::vector<std::string> got = ReadLines(predict.out);
+  ASSERT_EQ(got.size(), expected.size());
+  for (size_t i = 0; i < got.size(); ++i)
+    ASSERT_NEAR(std::stof(got[i]), expected[i], 2e-6) << "row " << i;
+}
+
+TEST_F(ServingTest, UnseenCategoriesAndMissingFieldsGetTheReservedIds) {
+  const Predictor predictor(OpenBundle(bundle_dir()), "fp32");
+  data::CriteoBatch batch;
+  const std::string text = std::string(12, '\t') + "\t" +  // 13 empty dense fields
+                           "ffffffff" + std::string(25, '\t') + "\n";  // C1 unseen, rest empty
+  data::ParseCriteoText(text, false, data::OnError::kFail, "test", &batch);
+  ASSERT_EQ(batch.rows, 1);
+  std::vector<float> dense(13);
+  std::vector<int32_t> ids(26);
+  predictor.Transform(batch, dense.data(), ids.data());
+  for (float v : dense)
+    EXPECT_EQ(v, 0.0f);  // fill_missing(0) -> clip -> log1p(0)
+  EXPECT_EQ(ids[0], etl::kRareId);
+  for (size_t c = 1; c < ids.size(); ++c)
+    EXPECT_EQ(ids[c], etl::kMissingId);
+  float from_rows = 0.0f;
+  float from_features = 0.0f;
+  predictor.Predict(batch, &from_rows);
+  predictor.PredictFeatures(dense.data(), ids.data(), 1, &from_features);
+  float again = 0.0f;
+  predictor.PredictFeatures(dense.data(), ids.data(), 1, &again);
+  EXPECT_EQ(again, from_features);
+  EXPECT_GT(from_rows, 0.0f);
+  EXPECT_LT(from_rows, 1.0f);
+  EXPECT_EQ(from_rows, from_features);
+}
+
+TEST_F(ServingTest, DamagedOrForeignBundlesAreRefusedNamingTheFile) {
+  auto expect_refused = [&](const std::string& dir, const std::string& mentions) {
+    try {
+      OpenBundle(dir);
+      ADD_FAILURE() << "opened " << dir;
+    } catch (const Error& e) {
+      EXPECT_NE(std::string(e.what()).find(mentions), std::string::npos) << e.what();
+    }
+  };
+  {
+    const std::string dir = CopyOfBundle("flipped");
+    std::fstream f(dir + "/model.pt", std::ios::in | std::ios::out | std::ios::binary);
+    f.seekp(1000);
+    f.put('\x5a');
+    f.close();
+    expect_refused(dir, "model.pt is damaged");
+  }
+  {
+    const std::string dir = CopyOfBundle("truncated");
+    fs::resize_file(dir + "/pipeline.json", 100);
+    expect_refused(dir, "pipeline.json is damaged");
+  }
+  {
+    const std::string dir = CopyOfBundle("missing");
+    fs::remove(dir + "/schema.json");
+    expect_refused(dir, "schema.json is missing");
+  }
+  {
+    const std::string dir = CopyOfBundle("future");
+    auto manifest = nlohmann::json::parse(ReadFile(dir + "/bundle.json"));
+    manifest["format_version"] = 99;
+    WriteFileAtomic(dir + "/bundle.json", manifest.dump());
+    expect_refused(dir, "version 99 is not supported");
+  }
+  expect_refused((*root_ / "ds").string(), "no bundle.json");
+  // And an intact copy opens.
+  EXPECT_NO_THROW(OpenBundle(CopyOfBundle("intact")));
+}
+
+TEST_F(ServingTest, BundleRefusesAModelTrainedOnAnotherDataset) {
+  static CancellationToken token;
+  const RunContext ctx{3, 2, &token};
+  data::CriteoGenerator generator;
+  generator.options().rows = 5000;
+  generator.options().card_scale = 0.002;
+  generator.Generate(ctx, (*root_ / "raw2").string());
+  etl::EtlOptions etl;
+  etl.input = (*root_ / "raw2" / "train.txt").string();
+  etl.out_dir = (*root_ / "ds2").string();
+  etl::RunCriteoEtl(etl::CriteoPreset(3), etl, ctx);
+  EXPECT_THROW(WriteBundle(etl.out_dir, (*root_ / "model").string(), (*root_ / "b2").string()),
+               Error);
+  EXPECT_FALSE(fs::exists(*root_ / "b2"));
+}
+
+TEST_F(ServingTest, PredictFileKeepsLinesAlignedAndReportsBadOnes) {
+  // Two unlabeled rows around a bad one.
+  const std::vector<std::string> lines = ReadLines(raw_file());
+  auto without_label = [](const std::string& line) { return line.substr(line.find('\t') + 1); };
+  const std::string good1 = without_label(lines[0]);
+  const std::string good2 = without_label(lines[1]);
+  std::string bad = good1;
+  bad.replace(bad.rfind('\t') + 1, std::string::npos, "zz");  // C26 not hex
+  const std::string input = (*root_ / "mixed.tsv").string();
+  WriteFileAtomic(input, good1 + "\n" + bad + "\n" + good2 + "\n");
+
+  PredictOptions options;
+  options.bundle_dir = bundle_dir();
+  options.input = input;
+  options.out = (*root_ / "mixed_fail.txt").string();
+  try {
+    PredictFile(options, ctx_);
+    ADD_FAILURE() << "a bad line under --on-error fail must stop";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("mixed.tsv:2:"), std::string::npos) << e.what();
+    EXPECT_NE(std::string(e.what()).find("C26"), std::string::npos) << e.what();
+  }
+  EXPECT_FALSE(fs::exists(options.out));
+
+  options.on_error = data::OnError::kSkip;
+  options.out = (*root_ / "mixed_skip.txt").string();
+  const PredictSummary summary = PredictFile(options, ctx_);
+  EXPECT_EQ(summary.rows, 2);
+  EXPECT_EQ(summary.rejected, 1);
+  const std::vector<std::string> got = ReadLines(options.out);
+  ASSERT_EQ(got.size(), 3u);
+  EXPECT_EQ(got[1], "nan");
+  EXPECT_GT(std::stof(got[0]), 0.0f);
+  EXPECT_GT(std::stof(got[2]), 0.0f);
+  const std::vector<std::string> rejects = ReadLines(options.out + ".rejects.tsv");
+  ASSERT_EQ(rejects.size(), 2u);
+  EXPECT_EQ(rejects[1].substr(0, 2), "2\t");
+
+  // Rows with the label score the same as without it.
+  const std::string labeled = (*root_ / "labeled.tsv").string();
+  WriteFileAtomic(labeled, lines[0] + "\n" + lines[1] + "\n");
+  options.input = labeled;
+  options.out = (*root_ / "labeled.txt").string();
+  PredictFile(options, ctx_);
+  const std::vector<std::string> with_label = ReadLines(options.out);
+  EXPECT_EQ(with_label[0], got[0]);
+  EXPECT_EQ(with_label[1], got[2]);
+}
+
+}  // namespace
+}  // namespace aiok::serving
