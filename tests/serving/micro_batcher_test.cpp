@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <atomic>
+#include <optional>
 #include <stdexcept>
 #include <thread>
 
@@ -35,6 +36,9 @@ TEST(MicroBatcherTest, ConcurrentRequestsShareBatchesAndGetTheirOwnAnswers) {
     clients.emplace_back([&, c] {
       for (int r = 0; r < 5; ++r) {
         const float base = static_cast<float>(c * 100 + r * 10);
+        // As the server does: announce the request, parse it (here: sleep), submit.
+        const MicroBatcher::Arrival arrival(&batcher);
+        std::this_thread::sleep_for(std::chrono::milliseconds(2));
         const auto got = batcher.Submit(Rows({base, base + 1, base + 2}));
         if (!got || got->size() != 3 || (*got)[0] != 2 * base || (*got)[2] != 2 * (base + 2))
           ++wrong;
@@ -45,9 +49,35 @@ TEST(MicroBatcherTest, ConcurrentRequestsShareBatchesAndGetTheirOwnAnswers) {
     t.join();
   EXPECT_EQ(wrong.load(), 0);
   EXPECT_EQ(batcher.scored_rows(), kClients * 5 * 3);
-  // 80 requests with 16 clients waiting up to 20 ms for each other: far fewer model calls.
+  // 80 announced requests from 16 clients, waiting up to 20 ms for each other: far fewer
+  // model calls.
   EXPECT_LT(calls.load(), kClients * 5 / 2);
   EXPECT_EQ(batcher.batches(), calls.load());
+}
+
+TEST(MicroBatcherTest, ALoneRequestDoesNotWaitForCompanyThatIsNotComing) {
+  std::atomic<int> calls{0};
+  MicroBatcher batcher(Double(&calls), 1, 0, 64, std::chrono::seconds(5), 1000);
+  const auto start = std::chrono::steady_clock::now();
+  {
+    const MicroBatcher::Arrival arrival(&batcher);
+    EXPECT_TRUE(batcher.Submit(Rows({1})));
+  }
+  EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::seconds(1));
+  // With another request announced (being parsed), the batch waits for it.
+  std::atomic<bool> answered{false};
+  std::optional<MicroBatcher::Arrival> other;
+  other.emplace(&batcher);
+  std::thread first([&] {
+    const MicroBatcher::Arrival arrival(&batcher);
+    batcher.Submit(Rows({2}));
+    answered = true;
+  });
+  std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  EXPECT_FALSE(answered.load());
+  other.reset();  // the other request gave up (a parse error): stop waiting
+  first.join();
+  EXPECT_TRUE(answered.load());
 }
 
 TEST(MicroBatcherTest, AFullQueueRefusesInsteadOfWaiting) {

@@ -77,6 +77,7 @@ void Serve(const ServeOptions& options, const RunContext& ctx,
     Reply(response, 200, body);
   });
   server.Post("/v1/predict", [&](const httplib::Request& request, httplib::Response& response) {
+    const MicroBatcher::Arrival arrival(&batcher);  // batches being formed wait for this one
     nlohmann::json json;
     try {
       json = nlohmann::json::parse(request.body);

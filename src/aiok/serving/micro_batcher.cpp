@@ -25,6 +25,19 @@ MicroBatcher::~MicroBatcher() {
   worker_.join();
 }
 
+MicroBatcher::Arrival::Arrival(MicroBatcher* batcher) : batcher_(batcher) {
+  std::lock_guard<std::mutex> lock(batcher_->mutex_);
+  ++batcher_->announced_;
+}
+
+MicroBatcher::Arrival::~Arrival() {
+  {
+    std::lock_guard<std::mutex> lock(batcher_->mutex_);
+    --batcher_->announced_;
+  }
+  batcher_->changed_.notify_all();
+}
+
 std::optional<std::vector<float>> MicroBatcher::Submit(FeatureRows rows) {
   if (rows.rows == 0)
     return std::vector<float>();
@@ -67,7 +80,11 @@ void MicroBatcher::Run() {
       return;  // stopping, nothing left
     // Wait for the batch to fill, at most until the oldest request has waited max_wait.
     const auto deadline = queue_.front().arrived + max_wait_;
-    changed_.wait_until(lock, deadline, [&] { return stopping_ || queued_rows_ >= max_batch_; });
+    // Announced requests that have not queued yet are on their way: wait for them.
+    const auto queued_requests = [&] { return static_cast<int64_t>(queue_.size()); };
+    changed_.wait_until(lock, deadline, [&] {
+      return stopping_ || queued_rows_ >= max_batch_ || announced_ <= queued_requests();
+    });
     std::vector<Pending> group;
     int64_t rows = 0;
     while (!queue_.empty() && (group.empty() || rows + queue_.front().rows.rows <= max_batch_)) {

@@ -1,7 +1,8 @@
 // Micro-batching for the server: concurrent requests' rows are scored together, so the model
 // runs a few large batches instead of many tiny ones. A batch closes when it holds `max_batch`
-// rows or when its first request has waited `max_wait`; a request larger than `max_batch` is
-// scored alone. A bounded queue turns overload into a refusal (HTTP 503) instead of unbounded
+// rows, when its first request has waited `max_wait`, or as soon as no other request is on its
+// way (announced by the HTTP layer while it parses one): a lone request is scored at once,
+// not after max_wait. A request larger than `max_batch` is scored alone. A bounded queue turns overload into a refusal (HTTP 503) instead of unbounded
 // latency and memory.
 #pragma once
 
@@ -38,6 +39,19 @@ class MicroBatcher {
   MicroBatcher(const MicroBatcher&) = delete;
   MicroBatcher& operator=(const MicroBatcher&) = delete;
 
+  /// A request being parsed that will Submit soon (or give up): while any is announced, a
+  /// batch waits for it (up to max_wait). Destroying the Arrival withdraws the announcement.
+  class Arrival {
+   public:
+    explicit Arrival(MicroBatcher* batcher);
+    ~Arrival();
+    Arrival(const Arrival&) = delete;
+    Arrival& operator=(const Arrival&) = delete;
+
+   private:
+    MicroBatcher* batcher_;
+  };
+
   /// Queues the rows and waits for their probabilities. Returns nullopt without queueing when
   /// the queue already holds `max_queued_rows` rows (overload) or the batcher is stopping.
   /// Rethrows what scoring threw.
@@ -68,6 +82,7 @@ class MicroBatcher {
   std::condition_variable changed_;
   std::deque<Pending> queue_;
   int64_t queued_rows_ = 0;
+  int64_t announced_ = 0;
   bool stopping_ = false;
   int64_t batches_ = 0;
   int64_t scored_rows_ = 0;

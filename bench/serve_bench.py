@@ -1,0 +1,93 @@
+#!/usr/bin/python3
+"""Load test of `aiok serve`: wrk (a second process, loopback) posting /v1/predict at 1, 8 and
+64 concurrent connections. Reports requests/s, rows/s and p50/p99 latency as Markdown.
+
+usage: bench/serve_bench.py --bundle DIR --rows-file TSV [--rows-per-request 1]
+           [--seconds 10] [--connections 1,8,64] [--max-wait-ms 2]
+TSV holds raw Criteo rows (with or without the label); the request body carries the first
+rows-per-request of them as TSV lines. Server and load generator share the machine's cores.
+"""
+import argparse
+import json
+import os
+import re
+import signal
+import subprocess
+import tempfile
+import time
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+AIOK = os.path.join(ROOT, 'build', 'aiok')
+
+LUA = """wrk.method = "POST"
+wrk.headers["Content-Type"] = "application/json"
+wrk.body = io.open("{body}"):read("*a")
+"""
+
+
+def seconds_of(text):
+    value, unit = float(re.match(r'([\d.]+)', text).group(1)), re.search(r'(us|ms|s)$', text).group(1)
+    return value * {'us': 1e-6, 'ms': 1e-3, 's': 1.0}[unit]
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument('--bundle', required=True)
+    ap.add_argument('--rows-file', required=True)
+    ap.add_argument('--rows-per-request', type=int, default=1)
+    ap.add_argument('--seconds', type=int, default=10)
+    ap.add_argument('--connections', default='1,8,64')
+    ap.add_argument('--max-wait-ms', default='2')
+    args = ap.parse_args()
+
+    rows = []
+    with open(args.rows_file) as f:
+        for line in f:
+            fields = line.rstrip('\n').split('\t')
+            rows.append('\t'.join(fields[1:] if len(fields) == 40 else fields))
+            if len(rows) == args.rows_per_request:
+                break
+    work = tempfile.mkdtemp(prefix='aiok_serve_bench_')
+    body = os.path.join(work, 'body.json')
+    json.dump({'rows': rows}, open(body, 'w'))
+    script = os.path.join(work, 'post.lua')
+    open(script, 'w').write(LUA.format(body=body))
+
+    out = open(os.path.join(work, 'serve.out'), 'w+')
+    server = subprocess.Popen([AIOK, 'serve', '--model', args.bundle, '--port', '0',
+                               '--max-wait-ms', args.max_wait_ms, '-q'], stdout=out,
+                              stderr=subprocess.DEVNULL)
+    port = None
+    for _ in range(600):
+        out.seek(0)
+        m = re.search(r'listening on http://127\.0\.0\.1:(\d+)', out.read())
+        if m:
+            port = m.group(1)
+            break
+        time.sleep(0.05)
+    assert port, 'the server did not start'
+    print(f'{time.strftime("%Y-%m-%d")}, aiok serve (fp32, max-wait {args.max_wait_ms} ms) and '
+          f'wrk on the same {os.cpu_count()} cores, loopback, {args.rows_per_request} row(s) '
+          f'per request, {args.seconds} s per level')
+    print()
+    print('| connections | requests/s | rows/s | p50 latency | p99 latency | errors |')
+    print('|---|---|---|---|---|---|')
+    try:
+        for c in [int(x) for x in args.connections.split(',')]:
+            result = subprocess.run(
+                ['wrk', '-t', str(min(c, 2)), '-c', str(c), '-d', f'{args.seconds}s', '--latency',
+                 '-s', script, f'http://127.0.0.1:{port}/v1/predict'],
+                check=True, capture_output=True, text=True).stdout
+            rps = float(re.search(r'Requests/sec:\s+([\d.]+)', result).group(1))
+            p50 = seconds_of(re.search(r'50%\s+(\S+)', result).group(1))
+            p99 = seconds_of(re.search(r'99%\s+(\S+)', result).group(1))
+            errors = re.search(r'Non-2xx or 3xx responses: (\d+)', result)
+            print(f'| {c} | {rps:,.0f} | {rps * args.rows_per_request:,.0f} | {p50 * 1e3:.2f} ms '
+                  f'| {p99 * 1e3:.2f} ms | {errors.group(1) if errors else 0} |')
+    finally:
+        server.send_signal(signal.SIGTERM)
+        server.wait(timeout=60)
+
+
+if __name__ == '__main__':
+    main()
