@@ -151,5 +151,45 @@ TEST_F(TrainerTest, TargetAucStopsEarlyAndReportsTheTime) {
   EXPECT_EQ(r.steps % 20, 0);
 }
 
+TEST_F(TrainerTest, KeepsTheBestValidWeightsAndStopsWhenPatienceRunsOut) {
+  // Several epochs at high embedding rates overfit the small tables after the first.
+  TrainOptions o = Options("overfit");
+  o.epochs = 5;
+  o.embedding_lr = 0.5;
+  o.decay = "none";
+  o.patience = 2;
+  const TrainResult r = Train(o, Loader(), Adagrad(), ctx_);
+  const auto metrics = nlohmann::json::parse(ReadFile(o.out_dir + "/metrics.json"));
+  const auto& curve = metrics.at("curve");
+  ASSERT_GE(curve.size(), 2u);
+  double best = 0.0;
+  int64_t best_step = -1;
+  for (const auto& point : curve) {
+    if (point.at("valid_auc").get<double>() > best) {
+      best = point.at("valid_auc");
+      best_step = point.at("step");
+    }
+  }
+  // The final weights are the best evaluated ones, whatever came after them.
+  EXPECT_EQ(r.best_step, best_step);
+  EXPECT_DOUBLE_EQ(r.valid.auc, best);
+  EXPECT_EQ(r.restored_best, best_step != r.steps);
+  ASSERT_TRUE(r.restored_best) << "this setup is meant to overfit; curve: " << curve.dump();
+  EXPECT_LT(curve.back().at("valid_auc").get<double>(), best);
+  // Two evaluations without improvement stop the run before its 5 epochs.
+  EXPECT_TRUE(r.stopped_early);
+  EXPECT_EQ(static_cast<int64_t>(curve.size()), best_step / 201 + 2);  // epoch-end evaluations
+  EXPECT_LT(r.steps, 5 * 201);
+
+  // --no-keep-best ends with the last weights.
+  o.out_dir = (*root_ / "overfit_last").string();
+  o.keep_best = false;
+  o.patience = 0;
+  o.epochs = 3;
+  const TrainResult last = Train(o, Loader(), Adagrad(), ctx_);
+  EXPECT_FALSE(last.restored_best);
+  EXPECT_EQ(last.steps, 3 * 201);
+}
+
 }  // namespace
 }  // namespace aiok::train

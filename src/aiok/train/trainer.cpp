@@ -116,7 +116,16 @@ struct Position {
   int64_t step = 0;
   int64_t samples = 0;
   double train_seconds = 0.0;
+  double best_valid_auc = -1.0;  // best valid AUC evaluated so far (-1: none); weights in best.pt
+  int64_t best_step = -1;
+  int64_t evaluations_since_best = 0;
 };
+
+void SaveModelAtomically(models::Dlrm& model, const std::string& path) {
+  const std::string temp = path + ".tmp-" + std::to_string(getpid());
+  torch::save(model, temp);
+  fs::rename(temp, path);
+}
 
 void SaveCheckpoint(models::Dlrm& model, const DenseOptimizer& optimizer, const Position& at,
                     const std::string& out_dir) {
@@ -133,7 +142,11 @@ void SaveCheckpoint(models::Dlrm& model, const DenseOptimizer& optimizer, const 
                                                           {"next_batch", at.next_batch},
                                                           {"step", at.step},
                                                           {"samples", at.samples},
-                                                          {"train_seconds", at.train_seconds}}
+                                                          {"train_seconds", at.train_seconds},
+                                                          {"best_valid_auc", at.best_valid_auc},
+                                                          {"best_step", at.best_step},
+                                                          {"evaluations_since_best",
+                                                           at.evaluations_since_best}}
                                                .dump(2));
   // Replace the previous checkpoint only once the new one is complete.
   const std::string old = final_dir + ".old-" + std::to_string(getpid());
@@ -158,6 +171,9 @@ Position LoadCheckpoint(models::Dlrm& model, DenseOptimizer& optimizer,
   at.step = json.at("step");
   at.samples = json.at("samples");
   at.train_seconds = json.at("train_seconds");
+  at.best_valid_auc = json.value("best_valid_auc", -1.0);
+  at.best_step = json.value("best_step", int64_t{-1});
+  at.evaluations_since_best = json.value("evaluations_since_best", int64_t{0});
   return at;
 }
 
@@ -208,6 +224,7 @@ TrainResult Train(const TrainOptions& options, const loader::LoaderOptions& load
   }
 
   TrainResult result;
+  const std::string best_path = options.out_dir + "/best.pt";
   const auto run_start = Clock::now();
   std::vector<nlohmann::json> curve;
   std::string last_valid;  // shown in the progress line
@@ -229,6 +246,15 @@ TrainResult Train(const TrainOptions& options, const loader::LoaderOptions& load
     // The progress line shows the last valid AUC; the full record is in metrics.json.
     spdlog::debug("train: step {} valid AUC {:.4f} logloss {:.4f}", at.step, valid.auc,
                   valid.logloss);
+    if (valid.auc > at.best_valid_auc) {
+      at.best_valid_auc = valid.auc;
+      at.best_step = at.step;
+      at.evaluations_since_best = 0;
+      if (options.keep_best)
+        SaveModelAtomically(model, best_path);
+    } else {
+      ++at.evaluations_since_best;
+    }
     if (options.target_auc > 0 && !reached && valid.auc >= options.target_auc) {
       reached = true;
       result.seconds_to_target = at.train_seconds;
@@ -256,6 +282,9 @@ TrainResult Train(const TrainOptions& options, const loader::LoaderOptions& load
         "{} samples/s, loss {:.4f}{}",
         HumanCount(static_cast<double>(at.samples) / std::max(at.train_seconds, 1e-9)),
         loss_average, last_valid);
+  };
+  auto patience_exhausted = [&] {
+    return options.patience > 0 && at.evaluations_since_best >= options.patience;
   };
   bool done = at.step >= total_steps;
   for (int64_t epoch = at.epoch; epoch < options.epochs && !done; ++epoch) {
@@ -296,7 +325,8 @@ TrainResult Train(const TrainOptions& options, const loader::LoaderOptions& load
       if (options.checkpoint_every > 0 && at.step % options.checkpoint_every == 0) {
         SaveCheckpoint(model, *optimizer, at, options.out_dir);
       }
-      if (at.step >= total_steps || reached) {
+      if (at.step >= total_steps || reached || patience_exhausted()) {
+        result.stopped_early = !reached && at.step < total_steps;
         done = true;
         break;
       }
@@ -309,18 +339,32 @@ TrainResult Train(const TrainOptions& options, const loader::LoaderOptions& load
       evaluate_valid();
     if (reached)
       done = true;
+    if (patience_exhausted()) {
+      result.stopped_early = true;
+      done = true;
+    }
   }
   progress.SetDetail(progress_detail());
   progress.Finish();
   SaveCheckpoint(model, *optimizer, at, options.out_dir);
-  torch::save(model, options.out_dir + "/model.pt");
+  // The run's last weights are scored before a better earlier step may replace them.
+  result.valid = evaluate_valid();
+  if (options.keep_best && at.best_step >= 0 && at.best_step != at.step &&
+      fs::exists(best_path)) {
+    spdlog::info("train: valid AUC peaked at step {} ({:.4f}; last {:.4f}); keeping those weights",
+                 at.best_step, at.best_valid_auc, result.valid.auc);
+    torch::load(model, best_path);
+    result.restored_best = true;
+    result.valid = Evaluate(model, options.data_dir, "valid", options.eval_batch_size);
+  }
+  result.best_step = at.best_step;
+  SaveModelAtomically(model, options.out_dir + "/model.pt");
 
   result.steps = at.step;
   result.steps_this_run = at.step - first_step;
   result.train_seconds = at.train_seconds;
   result.samples_per_second =
       at.train_seconds > 0 ? static_cast<double>(at.samples) / at.train_seconds : 0.0;
-  result.valid = evaluate_valid();
   result.test = Evaluate(model, options.data_dir, "test", options.eval_batch_size);
   nlohmann::json config = OptionsToJson(options);
   config.update(OptionsToJson(loader_options));
@@ -345,6 +389,9 @@ TrainResult Train(const TrainOptions& options, const loader::LoaderOptions& load
       {"wall_time_to_target_seconds", result.wall_seconds_to_target >= 0
                                           ? nlohmann::json(result.wall_seconds_to_target)
                                           : nlohmann::json(nullptr)},
+      {"best_step", result.best_step},
+      {"restored_best", result.restored_best},
+      {"stopped_early", result.stopped_early},
       {"valid", result.valid.ToJson()},
       {"test", result.test.ToJson()},
       {"curve", curve}};

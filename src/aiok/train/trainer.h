@@ -33,6 +33,8 @@ struct TrainOptions {
                                  ///< every 100 steps when target_auc is set)
   int64_t checkpoint_every = 0;  ///< checkpoint every K steps (0: only at the end)
   bool resume = false;           ///< continue from OUT/checkpoint if present
+  bool keep_best = true;         ///< end with the weights of the best valid AUC evaluated
+  int64_t patience = 0;          ///< stop after K evaluations without a better valid AUC (0: off)
   int64_t eval_batch_size = 16384;
   std::string precision = "auto";
 
@@ -60,6 +62,11 @@ struct TrainOptions {
     v.Int("checkpoint-every", &checkpoint_every, 0, kNoIntLimit,
           "checkpoint every K steps (0: at the end)");
     v.Flag("resume", &resume, "continue from OUT/checkpoint");
+    v.Flag("keep-best", &keep_best,
+           "end with the weights of the best valid AUC seen (multi-epoch runs of CTR models "
+           "overfit after the first epoch)");
+    v.Int("patience", &patience, 0, kNoIntLimit,
+          "stop after K evaluations without a better valid AUC (0: never)");
     v.Int("eval-batch-size", &eval_batch_size, 1, int64_t{1} << 24, "rows per evaluation batch");
   }
 };
@@ -81,13 +88,17 @@ struct TrainResult {
   double samples_per_second = 0.0;
   double seconds_to_target = -1.0;       ///< training-step time; -1: not set or not reached
   double wall_seconds_to_target = -1.0;  ///< including evaluations
+  int64_t best_step = -1;                 ///< step of the best valid AUC (-1: none evaluated)
+  bool restored_best = false;             ///< the final weights are the best step's
+  bool stopped_early = false;             ///< by --patience
   SplitMetrics valid;
   SplitMetrics test;
   nlohmann::json metrics;  ///< what OUT/metrics.json holds
 };
 
 /// Trains with `options`, `loader` (batch size, shuffle, ...) and `optimizer`, writing
-/// OUT/metrics.json, OUT/checkpoint (model, optimizer, position) and OUT/model.pt.
+/// OUT/metrics.json, OUT/checkpoint (model, optimizer, position) and OUT/model.pt — the final
+/// weights, or with keep_best those of the best valid AUC (kept in OUT/best.pt meanwhile).
 TrainResult Train(const TrainOptions& options, const loader::LoaderOptions& loader,
                   const OptimizerOptions& optimizer, const RunContext& ctx);
 
