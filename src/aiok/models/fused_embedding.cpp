@@ -99,62 +99,58 @@ void FusedEmbeddingImpl::ApplyGradient(const torch::Tensor& ids, const torch::Te
   const int64_t tables = static_cast<int64_t>(offsets_.size());
   const torch::Tensor id64 = ids.to(torch::kInt64).contiguous();
   const torch::Tensor g = grad.to(torch::kFloat32).contiguous().view({-1, dim});
-  const int64_t n = id64.numel();
+  const int64_t batch = id64.size(0);
   const int64_t* id = id64.data_ptr<int64_t>();
-  // Each lookup's weight row, then lookups grouped by row (duplicates summed below).
-  std::vector<int64_t> row(static_cast<size_t>(n));
-  for (int64_t i = 0; i < n; ++i)
-    row[i] = offsets_[static_cast<size_t>(i % tables)] + id[i];
-  std::vector<int32_t> order(static_cast<size_t>(n));
-  std::iota(order.begin(), order.end(), 0);
-  std::sort(order.begin(), order.end(), [&](int32_t a, int32_t b) { return row[a] < row[b]; });
-  std::vector<int64_t> group_start;
-  for (int64_t k = 0; k < n; ++k) {
-    if (k == 0 || row[order[k]] != row[order[k - 1]])
-      group_start.push_back(k);
-  }
-  group_start.push_back(n);
-
   float* w = weight.data_ptr<float>();
   float* s = state.numel() > 0 ? state.data_ptr<float>() : nullptr;
   const float* gp = g.data_ptr<float>();
   const auto lr = static_cast<float>(options_.lr);
   const auto eps = static_cast<float>(options_.eps);
   const SparseUpdate update = options_.update;
-  const auto groups = static_cast<int64_t>(group_start.size()) - 1;
-  at::parallel_for(0, groups, 256, [&](int64_t begin, int64_t end) {
+  // Tables own disjoint weight rows, so they are updated side by side. Within a table, the
+  // batch's lookups are sorted by id (one 64-bit key: id, then position) so that duplicate
+  // ids are summed first and each row is updated once, as torch's coalesced sparse gradient.
+  at::parallel_for(0, tables, 1, [&](int64_t table_begin, int64_t table_end) {
+    std::vector<uint64_t> keys(static_cast<size_t>(batch));
     std::vector<float> sum(static_cast<size_t>(dim));
-    for (int64_t gi = begin; gi < end; ++gi) {
-      std::fill(sum.begin(), sum.end(), 0.0f);
-      for (int64_t k = group_start[gi]; k < group_start[gi + 1]; ++k) {
-        const float* src = gp + static_cast<int64_t>(order[k]) * dim;
-        for (int64_t j = 0; j < dim; ++j)
-          sum[j] += src[j];
-      }
-      const int64_t r = row[order[group_start[gi]]];
-      float* wr = w + r * dim;
-      switch (update) {
-        case SparseUpdate::kSgd:
+    for (int64_t t = table_begin; t < table_end; ++t) {
+      for (int64_t b = 0; b < batch; ++b)
+        keys[b] = (static_cast<uint64_t>(id[b * tables + t]) << 32) | static_cast<uint64_t>(b);
+      std::sort(keys.begin(), keys.end());
+      for (int64_t k = 0; k < batch;) {
+        const uint64_t row_id = keys[k] >> 32;
+        std::fill(sum.begin(), sum.end(), 0.0f);
+        for (; k < batch && (keys[k] >> 32) == row_id; ++k) {
+          const int64_t b = static_cast<int64_t>(keys[k] & 0xffffffffu);
+          const float* src = gp + (b * tables + t) * dim;
           for (int64_t j = 0; j < dim; ++j)
-            wr[j] -= lr * sum[j];
-          break;
-        case SparseUpdate::kAdagrad: {
-          float* sr = s + r * dim;
-          for (int64_t j = 0; j < dim; ++j) {
-            sr[j] += sum[j] * sum[j];
-            wr[j] -= lr * sum[j] / (std::sqrt(sr[j]) + eps);
-          }
-          break;
+            sum[j] += src[j];
         }
-        case SparseUpdate::kRowWiseAdagrad: {
-          float mean_square = 0.0f;
-          for (int64_t j = 0; j < dim; ++j)
-            mean_square += sum[j] * sum[j];
-          s[r] += mean_square / static_cast<float>(dim);
-          const float scale = lr / (std::sqrt(s[r]) + eps);
-          for (int64_t j = 0; j < dim; ++j)
-            wr[j] -= scale * sum[j];
-          break;
+        const int64_t r = offsets_[static_cast<size_t>(t)] + static_cast<int64_t>(row_id);
+        float* wr = w + r * dim;
+        switch (update) {
+          case SparseUpdate::kSgd:
+            for (int64_t j = 0; j < dim; ++j)
+              wr[j] -= lr * sum[j];
+            break;
+          case SparseUpdate::kAdagrad: {
+            float* sr = s + r * dim;
+            for (int64_t j = 0; j < dim; ++j) {
+              sr[j] += sum[j] * sum[j];
+              wr[j] -= lr * sum[j] / (std::sqrt(sr[j]) + eps);
+            }
+            break;
+          }
+          case SparseUpdate::kRowWiseAdagrad: {
+            float mean_square = 0.0f;
+            for (int64_t j = 0; j < dim; ++j)
+              mean_square += sum[j] * sum[j];
+            s[r] += mean_square / static_cast<float>(dim);
+            const float scale = lr / (std::sqrt(s[r]) + eps);
+            for (int64_t j = 0; j < dim; ++j)
+              wr[j] -= scale * sum[j];
+            break;
+          }
         }
       }
     }
