@@ -12,6 +12,7 @@
 #include "aiok/core/error.h"
 #include "aiok/data/criteo_generator.h"
 #include "aiok/data/dataset.h"
+#include "aiok/data/duckdb_client.h"
 #include "aiok/etl/categorical_operators.h"
 #include "aiok/etl/criteo_etl.h"
 #include "aiok/loader/data_loader.h"
@@ -250,6 +251,43 @@ TEST_F(ServingTest, PredictFileKeepsLinesAlignedAndReportsBadOnes) {
   const std::vector<std::string> with_label = ReadLines(options.out);
   EXPECT_EQ(with_label[0], got[0]);
   EXPECT_EQ(with_label[1], got[2]);
+}
+
+TEST_F(ServingTest, ParquetRowsWithoutTheLabelScoreLikeTheTsvRows) {
+  // The first 500 rows of the raw file, as TSV and as Parquet without the label column.
+  const std::vector<std::string> lines = ReadLines(raw_file());
+  std::string head;
+  for (size_t i = 0; i < 500; ++i)
+    head += lines[i] + "\n";
+  const std::string tsv = (*root_ / "head.tsv").string();
+  WriteFileAtomic(tsv, head);
+  std::string columns = "'label': 'INTEGER'";
+  std::string select = "SELECT ";
+  for (int d = 1; d <= 13; ++d) {
+    columns += fmt::format(", 'I{}': 'BIGINT'", d);
+    select += fmt::format("{}I{}", d > 1 ? ", " : "", d);
+  }
+  for (int c = 1; c <= 26; ++c) {
+    columns += fmt::format(", 'C{}': 'VARCHAR'", c);
+    select += fmt::format(", C{}", c);
+  }
+  const std::string parquet = (*root_ / "head.parquet").string();
+  data::DuckDb db(2);
+  db.Query("COPY (" + select + " FROM read_csv(" + data::SqlString(tsv) +
+               ", delim='\\t', header=false, columns={" + columns + "})) TO " +
+               data::SqlString(parquet) + " (FORMAT PARQUET)",
+           "test");
+
+  PredictOptions options;
+  options.bundle_dir = bundle_dir();
+  options.input = tsv;
+  options.out = (*root_ / "head_tsv.txt").string();
+  PredictFile(options, ctx_);
+  options.input = parquet;
+  options.out = (*root_ / "head_parquet.txt").string();
+  EXPECT_EQ(PredictFile(options, ctx_).rows, 500);
+  EXPECT_EQ(ReadLines((*root_ / "head_parquet.txt").string()),
+            ReadLines((*root_ / "head_tsv.txt").string()));
 }
 
 }  // namespace
