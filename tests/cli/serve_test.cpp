@@ -31,12 +31,13 @@ class ServeTest : public ::testing::Test {
 
   void SetUp() override { Start("5"); }
 
-  void Start(const std::string& max_wait_ms) {
+  void Start(const std::string& max_wait_ms, const std::string& max_queued_rows = "65536") {
     server_.reset();
     server_ = std::make_unique<AiokProcess>(
         std::vector<std::string>{"serve", "--model", (*root_ / "run" / "bundle").string(),
                                  "--port", "0", "--max-rows", "8", "--max-body-bytes", "65536",
-                                 "--max-wait-ms", max_wait_ms},
+                                 "--max-wait-ms", max_wait_ms, "--max-queued-rows",
+                                 max_queued_rows},
         (*root_ / "serve.out").string(), (*root_ / "serve.err").string());
     ASSERT_TRUE(server_->started());
     const std::regex listening("listening on http://127\\.0\\.0\\.1:([0-9]+)");
@@ -178,6 +179,42 @@ TEST_F(ServeTest, ConcurrentRequestsAreBatched) {
   EXPECT_EQ(serving.at("scored_rows").get<int>(), 2 * kClients * kRequests);
   EXPECT_LT(serving.at("batches").get<int>(), kClients * kRequests);
 
+}
+
+TEST_F(ServeTest, OverloadIsRefusedWith503NotACrash) {
+  // Room for one request's rows: concurrent requests beyond it are refused, never dropped.
+  Start("50", "2");
+  const std::string body = nlohmann::json{{"rows", RawRows(2)}}.dump();
+  std::atomic<int> ok{0};
+  std::atomic<int> refused{0};
+  std::atomic<int> other{0};
+  std::vector<std::thread> clients;
+  for (int c = 0; c < 16; ++c) {
+    clients.emplace_back([&] {
+      httplib::Client client = Client();
+      for (int r = 0; r < 5; ++r) {
+        auto response = client.Post("/v1/predict", body, "application/json");
+        if (response && response->status == 200) {
+          ++ok;
+        } else if (response && response->status == 503) {
+          ++refused;
+          EXPECT_EQ(response->get_header_value("Retry-After"), "1");
+        } else {
+          ++other;
+        }
+      }
+    });
+  }
+  for (auto& t : clients)
+    t.join();
+  EXPECT_GT(ok.load(), 0);
+  EXPECT_GT(refused.load(), 0);
+  EXPECT_EQ(other.load(), 0);
+  auto health = Client().Get("/healthz");
+  ASSERT_TRUE(health);
+  EXPECT_EQ(health->status, 200);
+  const auto serving = nlohmann::json::parse(Client().Get("/v1/metadata")->body).at("serving");
+  EXPECT_EQ(serving.at("overloaded_requests").get<int>(), refused.load());
 }
 
 TEST_F(ServeTest, SigtermAnswersTheRequestsInFlightThenExits) {
