@@ -191,6 +191,8 @@ nlohmann::json RunTraining(const RunConfig& config, const nlohmann::json& key,
 RunOutcome ClickToRun(const RunConfig& config, const std::string& out_dir,
                       const RunContext& run_ctx) {
   config.Validate();
+  AIOK_CHECK(config.input.empty() || fs::is_regular_file(config.input), ErrorKind::kIo,
+             "--data {}: no such file (expected raw Criteo TSV or Parquet rows)", config.input);
   CheckRunDirectory(out_dir);
   fs::create_directories(out_dir);
   RunContext ctx = run_ctx;
