@@ -21,6 +21,7 @@
 #include "aiok/serving/predict_file.h"
 #include "aiok/serving/predictor.h"
 #include "aiok/train/trainer.h"
+#include "../common/small_dataset.h"
 
 namespace aiok::serving {
 namespace {
@@ -38,16 +39,9 @@ class ServingTest : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
     root_ = new fs::path(fs::temp_directory_path() / ("aiok_serving_" + std::to_string(getpid())));
+    aiok::testing::MakeSmallDataset(*root_, 40000, 0.0005, 7);
     static CancellationToken token;
     const RunContext ctx{7, 2, &token};
-    data::CriteoGenerator generator;
-    generator.options().rows = 40000;
-    generator.options().card_scale = 0.0005;
-    generator.Generate(ctx, (*root_ / "raw").string());
-    etl::EtlOptions etl;
-    etl.input = (*root_ / "raw" / "train.txt").string();
-    etl.out_dir = (*root_ / "ds").string();
-    etl::RunCriteoEtl(etl::CriteoPreset(3), etl, ctx);
     train::TrainOptions options;
     options.data_dir = (*root_ / "ds").string();
     options.out_dir = (*root_ / "model").string();
@@ -189,17 +183,9 @@ TEST_F(ServingTest, DamagedOrForeignBundlesAreRefusedNamingTheFile) {
 }
 
 TEST_F(ServingTest, BundleRefusesAModelTrainedOnAnotherDataset) {
-  static CancellationToken token;
-  const RunContext ctx{3, 2, &token};
-  data::CriteoGenerator generator;
-  generator.options().rows = 5000;
-  generator.options().card_scale = 0.002;
-  generator.Generate(ctx, (*root_ / "raw2").string());
-  etl::EtlOptions etl;
-  etl.input = (*root_ / "raw2" / "train.txt").string();
-  etl.out_dir = (*root_ / "ds2").string();
-  etl::RunCriteoEtl(etl::CriteoPreset(3), etl, ctx);
-  EXPECT_THROW(WriteBundle(etl.out_dir, (*root_ / "model").string(), (*root_ / "b2").string()),
+  aiok::testing::MakeSmallDataset(*root_ / "other", 5000, 0.002, 3);
+  EXPECT_THROW(WriteBundle((*root_ / "other" / "ds").string(), (*root_ / "model").string(),
+                           (*root_ / "b2").string()),
                Error);
   EXPECT_FALSE(fs::exists(*root_ / "b2"));
 }

@@ -12,6 +12,7 @@
 #include "aiok/data/dataset.h"
 #include "aiok/etl/criteo_etl.h"
 #include "aiok/models/dlrm.h"
+#include "../common/small_dataset.h"
 
 namespace aiok::train {
 namespace {
@@ -21,17 +22,7 @@ class TrainerTest : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
     root_ = new fs::path(fs::temp_directory_path() / ("aiok_train_" + std::to_string(getpid())));
-    static CancellationToken token;
-    RunContext ctx{11, 2, &token};
-    // Small vocabularies: a little data already shows the hidden model's effects.
-    data::CriteoGenerator generator;
-    generator.options().rows = 60000;
-    generator.options().card_scale = 0.0005;
-    generator.Generate(ctx, (*root_ / "raw").string());
-    etl::EtlOptions etl;
-    etl.input = (*root_ / "raw" / "train.txt").string();
-    etl.out_dir = (*root_ / "ds").string();
-    etl::RunCriteoEtl(etl::CriteoPreset(3), etl, ctx);
+    aiok::testing::MakeSmallDataset(*root_, 60000, 0.0005, 11);
   }
   static void TearDownTestSuite() {
     fs::remove_all(*root_);
