@@ -66,6 +66,8 @@ class DlrmImpl : public torch::nn::Module {
   torch::Tensor Interact(const torch::Tensor& bottom, const torch::Tensor& embeddings) const;
 
   FusedEmbedding& embedding() { return embedding_; }
+  torch::nn::Sequential& bottom() { return bottom_; }
+  torch::nn::Sequential& top() { return top_; }
   const DlrmOptions& options() const { return options_; }
 
  private:

@@ -8,6 +8,7 @@
 #include "aiok/core/error.h"
 #include "aiok/etl/row_transformer.h"
 #include "aiok/models/dlrm.h"
+#include "aiok/models/dlrm_inference.h"
 #include "aiok/models/precision.h"
 
 namespace aiok::serving {
@@ -38,11 +39,13 @@ struct Predictor::Impl {
             e.what_without_backtrace());
     }
     model->eval();
+    inference = std::make_unique<models::DlrmInference>(*model, bf16);
   }
 
   etl::Pipeline pipeline;
   etl::RowTransformer transformer;
   models::Dlrm model;
+  std::unique_ptr<models::DlrmInference> inference;
   bool bf16;
   std::string precision;
 };
@@ -60,18 +63,7 @@ void Predictor::PredictFeatures(const float* dense, const int32_t* ids, int64_t 
                                 float* out) const {
   if (rows == 0)
     return;
-  torch::NoGradGuard no_grad;
-  const torch::Tensor dense_tensor = torch::from_blob(
-      const_cast<float*>(dense), {rows, dense_columns()}, torch::kFloat32);
-  const torch::Tensor id_tensor = torch::from_blob(
-      const_cast<int32_t*>(ids), {rows, categorical_columns()}, torch::kInt32);
-  torch::Tensor logits;
-  {
-    models::Bf16Autocast autocast(impl_->bf16);
-    logits = impl_->model->forward(dense_tensor, id_tensor);
-  }
-  const torch::Tensor p = torch::sigmoid(logits.to(torch::kFloat32)).contiguous();
-  std::copy(p.data_ptr<float>(), p.data_ptr<float>() + rows, out);
+  impl_->inference->Predict(dense, ids, rows, out);
 }
 
 void Predictor::Transform(const data::CriteoBatch& batch, float* dense, int32_t* ids) const {

@@ -17,6 +17,7 @@
 #include "aiok/core/torch_threads.h"
 #include "aiok/data/mapped_file.h"
 #include "aiok/models/dlrm.h"
+#include "aiok/models/dlrm_inference.h"
 #include "aiok/models/precision.h"
 #include "aiok/train/schedule.h"
 
@@ -70,24 +71,18 @@ SplitMetrics Evaluate(models::Dlrm& model, const std::string& dir, const std::st
   options.shuffle = false;
   options.workers = 1;
   loader::DataLoader loader(dir, split, options);
-  const auto n_dense = static_cast<int64_t>(loader.schema().dense_columns.size());
-  const auto n_cat = static_cast<int64_t>(loader.schema().categorical_columns.size());
   std::vector<float> probabilities;
   std::vector<uint8_t> labels;
   probabilities.reserve(static_cast<size_t>(loader.rows()));
   labels.reserve(static_cast<size_t>(loader.rows()));
-  model->eval();
-  {
-    torch::NoGradGuard no_grad;
-    while (auto batch = loader.Next()) {
-      const BatchTensors t = ToTensors(*batch, n_dense, n_cat);
-      const torch::Tensor p = torch::sigmoid(model->forward(t.dense, t.categorical)).contiguous();
-      probabilities.insert(probabilities.end(), p.data_ptr<float>(),
-                           p.data_ptr<float>() + batch->rows);
-      labels.insert(labels.end(), batch->labels, batch->labels + batch->rows);
-    }
+  // The inference engine `aiok predict` uses: fp32, no autograd, fused GEMM epilogues.
+  const models::DlrmInference inference(*model, /*bf16=*/false);
+  while (auto batch = loader.Next()) {
+    const size_t first = probabilities.size();
+    probabilities.resize(first + static_cast<size_t>(batch->rows));
+    inference.Predict(batch->dense, batch->categorical, batch->rows, probabilities.data() + first);
+    labels.insert(labels.end(), batch->labels, batch->labels + batch->rows);
   }
-  model->train();
   SplitMetrics m;
   m.rows = static_cast<int64_t>(labels.size());
   m.auc = BinaryAuc(probabilities.data(), labels.data(), labels.size());
