@@ -26,8 +26,11 @@ wrk.body = io.open("{body}"):read("*a")
 
 
 def seconds_of(text):
-    value, unit = float(re.match(r'([\d.]+)', text).group(1)), re.search(r'(us|ms|s)$', text).group(1)
-    return value * {'us': 1e-6, 'ms': 1e-3, 's': 1.0}[unit]
+    """wrk's durations: 512.00us, 1.20ms, 2.00s, 1.00m."""
+    m = re.fullmatch(r'([\d.]+)(us|ms|s|m)', text)
+    if not m:
+        raise ValueError(f'unexpected wrk duration {text!r}')
+    return float(m.group(1)) * {'us': 1e-6, 'ms': 1e-3, 's': 1.0, 'm': 60.0}[m.group(2)]
 
 
 def main():

@@ -201,6 +201,9 @@ TEST_F(ServeTest, OverloadIsRefusedWith503NotACrash) {
           EXPECT_EQ(response->get_header_value("Retry-After"), "1");
         } else {
           ++other;
+          ADD_FAILURE() << (response ? "status " + std::to_string(response->status) + ": " +
+                                           response->body
+                                     : "no response: " + httplib::to_string(response.error()));
         }
       }
     });

@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include "aiok/core/error.h"
+#include "aiok/models/dot_interaction.h"
 
 namespace aiok::models {
 namespace {
@@ -16,6 +17,45 @@ DlrmOptions Tiny(Interaction interaction) {
   options.top_mlp = {3, 1};
   options.interaction = interaction;
   return options;
+}
+
+// The interaction as the DLRM reference writes it: bmm, the lower triangle, concatenation.
+torch::Tensor ReferenceInteraction(const torch::Tensor& bottom, const torch::Tensor& embeddings,
+                                   bool with_self) {
+  const torch::Tensor vectors = torch::cat({bottom.unsqueeze(1), embeddings}, 1);
+  const int64_t n = vectors.size(1);
+  const torch::Tensor lower = torch::tril_indices(n, n, with_self ? 0 : -1);
+  const torch::Tensor products = torch::bmm(vectors, vectors.transpose(1, 2));
+  return torch::cat({bottom, products.index({torch::indexing::Slice(), lower[0], lower[1]})}, 1);
+}
+
+TEST(Dlrm, DotInteractionMatchesTheReferenceForwardAndBackward) {
+  for (bool with_self : {false, true}) {
+    for (int64_t d : {16, 8, 5}) {  // vectorized widths and the plain loop
+      torch::manual_seed(d);
+      const torch::Tensor b = torch::randn({37, d}, torch::requires_grad());
+      const torch::Tensor e = torch::randn({37, 6, d}, torch::requires_grad());
+      const torch::Tensor b2 = b.detach().clone().requires_grad_();
+      const torch::Tensor e2 = e.detach().clone().requires_grad_();
+      const torch::Tensor z = DotInteraction(b, e, with_self);
+      const torch::Tensor reference = ReferenceInteraction(b2, e2, with_self);
+      ASSERT_EQ(z.sizes(), reference.sizes());
+      EXPECT_TRUE(torch::allclose(z, reference, 1e-5, 1e-5)) << d << " " << with_self;
+      const torch::Tensor mix = torch::randn(z.sizes());
+      (z * mix).sum().backward();
+      (reference * mix).sum().backward();
+      EXPECT_TRUE(torch::allclose(b.grad(), b2.grad(), 1e-4, 1e-4)) << "d bottom, width " << d;
+      EXPECT_TRUE(torch::allclose(e.grad(), e2.grad(), 1e-4, 1e-4)) << "d embeddings, width " << d;
+    }
+  }
+  // bf16 inputs: fp32 results, gradients back in bf16.
+  const torch::Tensor b = torch::randn({4, 16}).to(torch::kBFloat16).requires_grad_();
+  const torch::Tensor e = torch::randn({4, 3, 16}).requires_grad_();
+  const torch::Tensor z = DotInteraction(b, e, false);
+  EXPECT_EQ(z.scalar_type(), torch::kFloat32);
+  z.sum().backward();
+  EXPECT_EQ(b.grad().scalar_type(), torch::kBFloat16);
+  EXPECT_EQ(e.grad().scalar_type(), torch::kFloat32);
 }
 
 TEST(Dlrm, DotInteractionByHand) {

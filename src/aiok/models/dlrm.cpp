@@ -7,6 +7,7 @@
 #include <sstream>
 
 #include "aiok/core/error.h"
+#include "aiok/models/dot_interaction.h"
 #include "aiok/models/fast_linear.h"
 
 namespace aiok::models {
@@ -149,28 +150,21 @@ DlrmImpl::DlrmImpl(DlrmOptions options) : options_(std::move(options)) {
   embedding.update = options_.embedding_update;
   embedding.lr = options_.embedding_lr;
   embedding_ = register_module("embedding", FusedEmbedding(embedding));
-  const int64_t vectors = 1 + static_cast<int64_t>(options_.table_sizes.size());
-  const int64_t diagonal = options_.interaction == Interaction::kDotWithSelf ? 0 : -1;
-  const torch::Tensor lower = torch::tril_indices(vectors, vectors, diagonal);
-  lower_rows_ = lower[0];
-  lower_cols_ = lower[1];
 }
 
 torch::Tensor DlrmImpl::Interact(const torch::Tensor& bottom,
                                  const torch::Tensor& embeddings) const {
-  const torch::Tensor vectors = torch::cat({bottom.unsqueeze(1), embeddings}, 1);
   if (options_.interaction == Interaction::kCat) {
-    return vectors.reshape({bottom.size(0), -1});
+    return torch::cat({bottom.unsqueeze(1), embeddings.to(bottom.scalar_type())}, 1)
+        .reshape({bottom.size(0), -1});
   }
-  const torch::Tensor products = torch::bmm(vectors, vectors.transpose(1, 2));
-  const torch::Tensor pairs = products.index({torch::indexing::Slice(), lower_rows_, lower_cols_});
-  return torch::cat({bottom, pairs}, 1);
+  return DotInteraction(bottom, embeddings, options_.interaction == Interaction::kDotWithSelf);
 }
 
 torch::Tensor DlrmImpl::forward(const torch::Tensor& dense, const torch::Tensor& categorical) {
   const torch::Tensor bottom = bottom_->forward(dense);
   const torch::Tensor embeddings = embedding_->forward(categorical);
-  return top_->forward(Interact(bottom, embeddings.to(bottom.scalar_type()))).squeeze(1);
+  return top_->forward(Interact(bottom, embeddings)).squeeze(1);
 }
 
 }  // namespace aiok::models

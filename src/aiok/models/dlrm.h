@@ -75,8 +75,6 @@ class DlrmImpl : public torch::nn::Module {
   torch::nn::Sequential bottom_{nullptr};
   torch::nn::Sequential top_{nullptr};
   FusedEmbedding embedding_{nullptr};
-  torch::Tensor lower_rows_;  // indices of the interaction's lower triangle
-  torch::Tensor lower_cols_;
 };
 TORCH_MODULE(Dlrm);
 

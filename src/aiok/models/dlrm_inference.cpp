@@ -2,8 +2,6 @@
 
 #include <torch/torch.h>
 
-#include <immintrin.h>
-
 #include <algorithm>
 #include <cmath>
 #include <cstring>
@@ -14,6 +12,7 @@
 
 #include "aiok/core/error.h"
 #include "aiok/models/dlrm.h"
+#include "aiok/models/dot_interaction.h"
 #include "aiok/models/fast_linear.h"
 
 namespace aiok::models {
@@ -79,25 +78,6 @@ uint16_t ToBf16(float value) {  // round to nearest even, as torch does
   return static_cast<uint16_t>(bits >> 16);
 }
 
-// Dot product of two d-vectors. The plain loop stays scalar (float sums may not be reordered
-// without -ffast-math); the common widths, 8 and 16, get AVX2 multiplies and a reduction.
-float Dot(const float* a, const float* b, int64_t d) {
-#if defined(__AVX2__) && defined(__FMA__)
-  if (d == 16 || d == 8) {
-    __m256 p = _mm256_mul_ps(_mm256_loadu_ps(a), _mm256_loadu_ps(b));
-    if (d == 16)
-      p = _mm256_fmadd_ps(_mm256_loadu_ps(a + 8), _mm256_loadu_ps(b + 8), p);
-    const __m128 s = _mm_add_ps(_mm256_castps256_ps128(p), _mm256_extractf128_ps(p, 1));
-    const __m128 t = _mm_add_ps(s, _mm_movehl_ps(s, s));
-    return _mm_cvtss_f32(_mm_add_ss(t, _mm_shuffle_ps(t, t, 1)));
-  }
-#endif
-  float sum = 0.0f;
-  for (int64_t k = 0; k < d; ++k)
-    sum += a[k] * b[k];
-  return sum;
-}
-
 float FromBf16(uint16_t value) {
   const uint32_t bits = static_cast<uint32_t>(value) << 16;
   float out = 0.0f;
@@ -118,12 +98,8 @@ struct DlrmInference::Impl {
         engine(dnnl::engine::kind::cpu, 0) {
     AIOK_CHECK(table.is_contiguous() && table.scalar_type() == torch::kFloat32,
                ErrorKind::kInternal, "dlrm inference: the embedding table must be fp32");
-    const int64_t vectors = 1 + static_cast<int64_t>(offsets.size());
-    const bool self = options.interaction == Interaction::kDotWithSelf;
-    for (int64_t i = 0; i < vectors; ++i) {
-      for (int64_t j = 0; j < (self ? i + 1 : i); ++j)
-        pairs.emplace_back(static_cast<int32_t>(i), static_cast<int32_t>(j));
-    }
+    pairs = InteractionPairs(1 + static_cast<int64_t>(offsets.size()),
+                             options.interaction == Interaction::kDotWithSelf);
   }
 
   // The layer's matmul for `rows` rows; `last` layers write fp32 (the logit).

@@ -3,11 +3,16 @@
 #include <httplib.h>
 #include <spdlog/spdlog.h>
 
+#include <sys/socket.h>
+
 #include <atomic>
+#include <cerrno>
+#include <cstring>
 #include <chrono>
 #include <thread>
 
 #include "aiok/core/error.h"
+#include "aiok/core/threads.h"
 #include "aiok/serving/bundle.h"
 #include "aiok/serving/micro_batcher.h"
 #include "aiok/serving/predictor.h"
@@ -39,8 +44,20 @@ nlohmann::json Metadata(const Bundle& bundle, const Predictor& predictor,
             {"max_batch", options.max_batch},
             {"max_wait_ms", options.max_wait_ms},
             {"max_rows_per_request", options.max_rows_per_request},
-            {"max_body_bytes", options.max_body_bytes}}}};
+            {"max_body_bytes", options.max_body_bytes},
+            {"model_threads", options.model_threads}}}};
 }
+
+// cpp-httplib 0.11 listens with a backlog of 5: when more clients connect at once, the kernel
+// drops their handshakes and they retry after a second, or find the connection reset. Linux
+// lets listen() be called again on a bound socket to raise the backlog.
+class Server : public httplib::Server {
+ public:
+  void RaiseListenBacklog() {
+    if (::listen(svr_sock_, SOMAXCONN) != 0)
+      spdlog::warn("serve: could not raise the listen backlog: {}", std::strerror(errno));
+  }
+};
 
 }  // namespace
 
@@ -52,12 +69,20 @@ void Serve(const ServeOptions& options, const RunContext& ctx,
   const nlohmann::json metadata = Metadata(bundle, predictor, options);
   MicroBatcher batcher(
       [&](const float* dense, const int32_t* ids, int64_t rows, float* out) {
+        // Runs on the batcher's thread: OpenMP's thread count is per thread, so set it there.
+        // With 2 threads per call, the idle OpenMP worker spun on a core the HTTP threads and
+        // clients needed: p99 at 1 connection was ~10 ms instead of 0.2 ms.
+        thread_local bool threads_set = false;
+        if (!threads_set) {
+          ApplyThreadSettings(static_cast<int>(options.model_threads));
+          threads_set = true;
+        }
         predictor.PredictFeatures(dense, ids, rows, out);
       },
       predictor.dense_columns(), predictor.categorical_columns(), options.max_batch,
       std::chrono::milliseconds(options.max_wait_ms), options.max_queued_rows);
 
-  httplib::Server server;
+  Server server;
   const auto threads = static_cast<size_t>(options.http_threads);
   server.new_task_queue = [threads] { return new httplib::ThreadPool(threads); };
   server.set_payload_max_length(static_cast<size_t>(options.max_body_bytes));
@@ -130,6 +155,7 @@ void Serve(const ServeOptions& options, const RunContext& ctx,
                "cannot listen on {}:{} (in use, or not an address of this machine?)",
                options.host, port);
   }
+  server.RaiseListenBacklog();
   // Stops the server when the run is cancelled: listen_after_bind() then returns once the
   // requests in flight are answered.
   std::atomic<bool> listening_done{false};

@@ -30,6 +30,7 @@ struct ServeOptions {
   int64_t max_body_bytes = int64_t{16} << 20;
   int64_t max_queued_rows = 65536;
   int64_t http_threads = 64;
+  int64_t model_threads = 1;
   std::string precision = "fp32";
 
   template <typename V>
@@ -45,6 +46,9 @@ struct ServeOptions {
     v.Int("max-queued-rows", &max_queued_rows, 1, int64_t{1} << 30,
           "rows waiting to be scored before new requests get 503");
     v.Int("http-threads", &http_threads, 1, 4096, "threads answering connections");
+    v.Int("model-threads", &model_threads, 1, 1024,
+          "threads per model call; 1 suits serving's small batches (the HTTP threads and the "
+          "batching give the concurrency) and keeps the latency tail short");
     v.Text("precision", &precision, {"fp32", "bf16", "auto"}, "precision of the model");
   }
 };
