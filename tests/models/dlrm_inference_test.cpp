@@ -3,6 +3,8 @@
 #include <gtest/gtest.h>
 #include <torch/torch.h>
 
+#include <thread>
+
 #include "aiok/models/dlrm.h"
 #include "aiok/models/precision.h"
 
@@ -59,6 +61,45 @@ TEST(DlrmInference, MatchesTheModelForAnyBatchSize) {
 TEST(DlrmInference, Bf16StaysCloseToTheModelUnderAutocast) {
   Compare(Interaction::kDot, "dlrm-kaggle", 700, true);
   Compare(Interaction::kCat, "dlrm-small", 33, true);
+}
+
+TEST(DlrmInference, ConcurrentCallsGiveTheSameResultsAsOneAtATime) {
+  // Regression: oneDNN's default scratchpad is shared by all primitives, so two threads
+  // scoring at once (as aiok predict does) corrupted each other's GEMMs.
+  torch::manual_seed(5);
+  DlrmOptions options;
+  options.table_sizes = {100, 2000, 30};
+  ApplyDlrmPreset("dlrm-kaggle", &options);
+  Dlrm model(options);
+  const DlrmInference inference(*model, false);
+  constexpr int kThreads = 4;
+  constexpr int64_t kRows = 3000;
+  std::vector<torch::Tensor> dense;
+  std::vector<torch::Tensor> ids;
+  std::vector<std::vector<float>> alone(kThreads, std::vector<float>(kRows));
+  for (int t = 0; t < kThreads; ++t) {
+    dense.push_back(torch::rand({kRows, 13}) * 4);
+    std::vector<torch::Tensor> columns;
+    for (int64_t size : options.table_sizes)
+      columns.push_back(torch::randint(0, size, {kRows, 1}, torch::kInt32));
+    ids.push_back(torch::cat(columns, 1).contiguous());
+    inference.Predict(dense[t].data_ptr<float>(), ids[t].data_ptr<int32_t>(), kRows,
+                      alone[t].data());
+  }
+  std::vector<std::vector<float>> together(kThreads, std::vector<float>(kRows));
+  std::vector<std::thread> threads;
+  for (int t = 0; t < kThreads; ++t) {
+    threads.emplace_back([&, t] {
+      for (int repeat = 0; repeat < 5; ++repeat) {
+        inference.Predict(dense[t].data_ptr<float>(), ids[t].data_ptr<int32_t>(), kRows,
+                          together[t].data());
+      }
+    });
+  }
+  for (auto& thread : threads)
+    thread.join();
+  for (int t = 0; t < kThreads; ++t)
+    EXPECT_EQ(together[t], alone[t]) << "thread " << t;
 }
 
 }  // namespace

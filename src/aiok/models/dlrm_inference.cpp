@@ -64,7 +64,7 @@ std::vector<Layer> Layers(torch::nn::Sequential& mlp, bool bf16) {
 // weights reordered once into the layout the primitive chose (a plain layout would make
 // oneDNN repack the weights on every call).
 struct Matmul {
-  dnnl::memory::desc src, bias, dst;
+  dnnl::memory::desc src, bias, dst, scratchpad;
   dnnl::memory weights;
   dnnl::matmul primitive;
 };
@@ -124,6 +124,9 @@ struct DlrmInference::Impl {
       m->dst = dnnl::memory::desc({rows, layer.out}, logit ? dt::f32 : act,
                                   dnnl::memory::dims{layer.out, 1});
       dnnl::primitive_attr attr;
+      // Each call brings its own scratchpad: the library's default one is shared by all
+      // primitives, and predict scores batches from several threads at once.
+      attr.set_scratchpad_mode(dnnl::scratchpad_mode::user);
       if (layer.relu) {
         dnnl::post_ops ops;
         ops.append_eltwise(1.0f, dnnl::algorithm::eltwise_relu, 0.0f, 0.0f);
@@ -133,6 +136,7 @@ struct DlrmInference::Impl {
         const dnnl::matmul::desc desc(m->src, any_weights, m->bias, m->dst);
         const dnnl::matmul::primitive_desc pd(desc, attr, engine);
         m->primitive = dnnl::matmul(pd);
+        m->scratchpad = pd.scratchpad_desc();
         m->weights = dnnl::memory(pd.weights_desc(), engine);
         const void* weights = layer.weight_type == dt::bf16
                                   ? static_cast<const void*>(layer.weight_bf16.data())
@@ -156,6 +160,7 @@ struct DlrmInference::Impl {
               std::vector<char>* scratch_a, std::vector<char>* scratch_b, void* final_out) const {
     void* src = input;
     dnnl::stream stream(engine);
+    std::vector<char> scratchpad;
     for (size_t i = 0; i < layers.size(); ++i) {
       const Layer& layer = layers[i];
       const Matmul& m = MatmulFor(i, is_top, rows);
@@ -165,8 +170,10 @@ struct DlrmInference::Impl {
         buffer->resize(m.dst.get_size());
         dst = buffer->data();
       }
+      scratchpad.resize(m.scratchpad.get_size());
       m.primitive.execute(
           stream, {{DNNL_ARG_SRC, dnnl::memory(m.src, engine, src)},
+                   {DNNL_ARG_SCRATCHPAD, dnnl::memory(m.scratchpad, engine, scratchpad.data())},
                    {DNNL_ARG_WEIGHTS, m.weights},
                    {DNNL_ARG_BIAS, dnnl::memory(m.bias, engine, const_cast<float*>(layer.bias.data()))},
                    {DNNL_ARG_DST, dnnl::memory(m.dst, engine, dst)}});
