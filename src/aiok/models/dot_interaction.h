@@ -17,9 +17,6 @@ namespace aiok::models {
 /// `with_self`), row by row — the order of torch::tril_indices.
 std::vector<std::pair<int32_t, int32_t>> InteractionPairs(int64_t vectors, bool with_self);
 
-/// <a, b> over d floats (vectorized for the common widths).
-float Dot(const float* a, const float* b, int64_t d);
-
 /// bottom [batch, d], embeddings [batch, tables, d] -> [batch, d + pairs], fp32. Differentiable
 /// in both inputs; gradients come back in the inputs' types.
 torch::Tensor DotInteraction(const torch::Tensor& bottom, const torch::Tensor& embeddings,
