@@ -62,20 +62,20 @@ class RangeParser {
       pos =
           nl == nullptr ? file_size : static_cast<size_t>(static_cast<const char*>(nl) - file) + 1;
     }
-    // Count the lines first so every column is sized once and written by index.
-    int64_t line_count = 0;
-    for (size_t p = pos; p < end && p < file_size;) {
-      const void* nl = std::memchr(file + p, '\n', file_size - p);
-      ++line_count;
-      p = nl == nullptr ? file_size : static_cast<size_t>(static_cast<const char*>(nl) - file) + 1;
-    }
-    const auto capacity = static_cast<size_t>(line_count);
-    if (has_label_)
-      batch->label.resize(capacity);
-    for (auto& column : batch->dense)
-      column.resize(capacity);
-    for (auto& column : batch->category)
-      column.resize(capacity);
+    // Columns are sized from an estimate of the range's lines and grown if it falls short:
+    // counting the lines first meant reading the whole range twice.
+    constexpr size_t kTypicalLineBytes = 192;  // Kaggle lines average ~240 bytes
+    size_t capacity = 0;
+    auto grow = [&](size_t rows) {
+      capacity = rows;
+      if (has_label_)
+        batch->label.resize(capacity);
+      for (auto& column : batch->dense)
+        column.resize(capacity);
+      for (auto& column : batch->category)
+        column.resize(capacity);
+    };
+    grow((std::min(end, file_size) - std::min(pos, end)) / kTypicalLineBytes + 16);
 
     int64_t line = 0;
     int64_t row = 0;
@@ -85,7 +85,7 @@ class RangeParser {
     // without a bound check; only a last line without a newline needs the careful path.
     const char* last_newline = static_cast<const char*>(memrchr(file, '\n', file_size));
     const size_t safe_end = last_newline == nullptr ? 0 : static_cast<size_t>(last_newline - file);
-    while (line < line_count) {
+    while (pos < end && pos < file_size) {
       const char* start = file + pos;
       uint8_t label = 0;
       // The fast path takes well-formed lines; anything else goes to the careful parser,
@@ -108,6 +108,8 @@ class RangeParser {
         batch->rejects.push_back(
             RejectedLine{line, fmt::format("column {}: {}", problem->column, problem->what)});
       } else {
+        if (static_cast<size_t>(row) == capacity)
+          grow(capacity + capacity / 2 + 16);
         if (has_label_)
           batch->label[row] = label;
         for (int d = 0; d < kCriteoDense; ++d)
@@ -120,7 +122,7 @@ class RangeParser {
       pos = static_cast<size_t>(stop - file) + 1;
     }
     batch->rows = row;
-    if (row < line_count) {
+    if (static_cast<size_t>(row) < capacity) {
       if (has_label_)
         batch->label.resize(static_cast<size_t>(row));
       for (auto& column : batch->dense)
