@@ -279,6 +279,21 @@ OnError ParseOnError(const std::string& text) {
   Throw(ErrorKind::kConfig, "on-error must be 'fail' or 'skip', got '{}'", text);
 }
 
+std::vector<int64_t> RowLines(const CriteoBatch& batch) {
+  std::vector<int64_t> lines;
+  lines.reserve(static_cast<size_t>(batch.rows));
+  size_t next_reject = 0;
+  for (int64_t line = batch.first_line; line < batch.first_line + batch.lines; ++line) {
+    if (next_reject < batch.rejects.size() && batch.rejects[next_reject].line == line) {
+      ++next_reject;
+      continue;
+    }
+    lines.push_back(line - 1);
+  }
+  AIOK_ASSERT(static_cast<int64_t>(lines.size()) == batch.rows);
+  return lines;
+}
+
 void NumberBatch(CriteoBatch& batch, CriteoReadSummary* summary) {
   batch.first_line = summary->lines + 1;
   batch.first_row = summary->rows;

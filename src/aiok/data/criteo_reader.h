@@ -86,6 +86,9 @@ CriteoReadSummary ReadCriteoTsv(
     const std::function<void(CriteoBatch&)>& in_order,
     const std::function<void(CriteoBatch&, int64_t)>& concurrently = nullptr);
 
+/// The 0-based source line of each accepted row of a numbered batch (rejects skipped).
+std::vector<int64_t> RowLines(const CriteoBatch& batch);
+
 /// Gives a parsed batch its place in the file — first line and row numbers, rejects' line
 /// numbers made absolute — and counts it into `summary`. Readers call it in file order.
 void NumberBatch(CriteoBatch& batch, CriteoReadSummary* summary);

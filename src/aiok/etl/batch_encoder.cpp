@@ -13,22 +13,6 @@
 namespace aiok::etl {
 namespace {
 
-// 0-based source line of each accepted row of a batch.
-std::vector<int64_t> RowLines(const data::CriteoBatch& batch) {
-  std::vector<int64_t> lines;
-  lines.reserve(static_cast<size_t>(batch.rows));
-  size_t next_reject = 0;
-  for (int64_t line = batch.first_line; line < batch.first_line + batch.lines; ++line) {
-    if (next_reject < batch.rejects.size() && batch.rejects[next_reject].line == line) {
-      ++next_reject;
-      continue;
-    }
-    lines.push_back(line - 1);
-  }
-  AIOK_ASSERT(static_cast<int64_t>(lines.size()) == batch.rows);
-  return lines;
-}
-
 // Index of the phase-th operator that needs fitting in `chain`, if any.
 std::optional<size_t> FitOperatorOfPhase(const ColumnChain& chain, int phase) {
   int seen = 0;
@@ -71,7 +55,7 @@ EncodedBatch BatchEncoder::Encode(data::CriteoBatch& batch, int64_t train_end_li
   const size_t n_dense = dense.size();
   const size_t n_cat = categorical.size();
   EncodedBatch out;
-  out.lines = RowLines(batch);
+  out.lines = data::RowLines(batch);
   // Rows are in line order, so the training rows are a prefix.
   const auto n_train = static_cast<size_t>(
       std::lower_bound(out.lines.begin(), out.lines.end(), train_end_line) - out.lines.begin());

@@ -103,7 +103,7 @@ struct DlrmInference::Impl {
                              options.interaction == Interaction::kDotWithSelf);
   }
 
-  // The layer's matmul for `rows` rows; `last` layers write fp32 (the logit).
+  // The layer's matmul for `rows` rows; the top MLP's last layer writes fp32 (the logit).
   const Matmul& MatmulFor(size_t layer_index, bool is_top, int64_t rows) const {
     const Layer& layer = is_top ? top[layer_index] : bottom[layer_index];
     const int64_t key = (rows << 8) | (static_cast<int64_t>(is_top) << 7) |
@@ -115,7 +115,6 @@ struct DlrmInference::Impl {
       const dt act = bf16 ? dt::bf16 : dt::f32;
       const bool logit = is_top && layer_index + 1 == top.size();
       m->src = dnnl::memory::desc({rows, layer.in}, act, dnnl::memory::dims{layer.in, 1});
-      // W is [out x in] row-major: as the [in x out] weights of x W^T it is column-major.
       // W is [out x in] row-major: as the [in x out] weights of x W^T it is column-major.
       const dnnl::memory::desc plain_weights({layer.in, layer.out}, layer.weight_type,
                                              dnnl::memory::dims{1, layer.in});

@@ -49,17 +49,17 @@ PredictSummary PredictFile(const PredictOptions& options, const RunContext& ctx)
         try {
           std::vector<float> probabilities(static_cast<size_t>(batch.rows));
           predictor.Predict(batch, probabilities.data(), options.batch_size);
-          // One output line per input line: accepted rows and rejects merged by line number.
+          // One output line per input line: "nan" for the lines no accepted row came from.
+          const std::vector<int64_t> row_lines = data::RowLines(batch);
           std::string text;
           text.reserve(static_cast<size_t>(batch.lines) * 12);
           size_t row = 0;
-          size_t next_reject = 0;
-          for (int64_t line = batch.first_line; line < batch.first_line + batch.lines; ++line) {
-            if (next_reject < batch.rejects.size() && batch.rejects[next_reject].line == line) {
-              text += "nan\n";
-              ++next_reject;
-            } else {
+          for (int64_t line = batch.first_line - 1; line < batch.first_line - 1 + batch.lines;
+               ++line) {
+            if (row < row_lines.size() && row_lines[row] == line) {
               fmt::format_to(std::back_inserter(text), "{}\n", probabilities[row++]);
+            } else {
+              text += "nan\n";
             }
           }
           writes.Commit(index, [&] { out.Write(text); });

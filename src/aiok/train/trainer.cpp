@@ -260,7 +260,7 @@ TrainResult Train(const TrainOptions& options, const loader::LoaderOptions& load
   };
 
   const bool native_bf16 = models::CpuHasNativeBf16();
-  const bool bf16 = options.precision == "bf16" || (options.precision == "auto" && native_bf16);
+  const bool bf16 = models::UseBf16(options.precision);
   const std::string precision = bf16 ? "bf16" : "fp32";
   // With a target, evaluate often enough to see it reached.
   const int64_t eval_every =

@@ -17,28 +17,19 @@ namespace {
 
 // The rows of `batch` whose source lines (0-based) fall in `lines`, as a batch of their own.
 data::CriteoBatch SelectLines(const data::CriteoBatch& batch, const data::RowRange& lines) {
+  const std::vector<int64_t> row_lines = data::RowLines(batch);
   data::CriteoBatch out;
-  std::vector<size_t> rows;
-  size_t row = 0;
-  size_t next_reject = 0;
-  for (int64_t line = batch.first_line; line < batch.first_line + batch.lines; ++line) {
-    if (next_reject < batch.rejects.size() && batch.rejects[next_reject].line == line) {
-      ++next_reject;  // rejected lines are in no split
+  for (size_t r = 0; r < row_lines.size(); ++r) {
+    if (!lines.Contains(row_lines[r]))
       continue;
-    }
-    if (lines.Contains(line - 1))
-      rows.push_back(row);
-    ++row;
-  }
-  out.rows = static_cast<int64_t>(rows.size());
-  out.lines = out.rows;
-  for (size_t r : rows) {
     out.label.push_back(batch.label[r]);
     for (int d = 0; d < data::kCriteoDense; ++d)
       out.dense[d].push_back(batch.dense[d][r]);
     for (int c = 0; c < data::kCriteoCategorical; ++c)
       out.category[c].push_back(batch.category[c][r]);
   }
+  out.rows = static_cast<int64_t>(out.label.size());
+  out.lines = out.rows;
   return out;
 }
 

@@ -12,7 +12,6 @@
 #include "aiok/core/error.h"
 #include "aiok/core/progress.h"
 #include "aiok/data/dataset.h"
-#include "aiok/data/generator.h"
 #include "aiok/etl/criteo_etl.h"
 #include "aiok/serving/bundle.h"
 #include "aiok/train/trainer.h"
@@ -123,14 +122,8 @@ void CheckRunDirectory(const std::string& out_dir) {
 }
 
 nlohmann::json RunDatagen(const RunConfig& config, const std::string& dir, const RunContext& ctx) {
-  data::GeneratorRegistry registry;
-  data::RegisterBuiltinGenerators(registry);
-  auto generator = registry.Create("criteo");
-  detail::OptionJsonReader reader(&config.synthetic, "data.synthetic");
-  generator->VisitOptions(reader);
-  reader.CheckAllKeysUsed();
-  generator->Validate();
-  const data::GeneratorSummary s = generator->Generate(ctx, dir);
+  const data::GeneratorSummary s =
+      MakeSyntheticGenerator(config.synthetic, "data.synthetic")->Generate(ctx, dir);
   return {{"rows", s.rows},
           {"bytes", s.bytes},
           {"positive_rate", s.positive_rate},

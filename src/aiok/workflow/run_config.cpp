@@ -33,13 +33,7 @@ void ReadSection(Options& options, const nlohmann::json& section, const std::str
 
 // The criteo generator's options with `overrides` applied, as JSON.
 nlohmann::json SyntheticOptions(const nlohmann::json& overrides, const std::string& owner) {
-  data::GeneratorRegistry registry;
-  data::RegisterBuiltinGenerators(registry);
-  auto generator = registry.Create("criteo");
-  detail::OptionJsonReader reader(&overrides, owner);
-  generator->VisitOptions(reader);
-  reader.CheckAllKeysUsed();
-  generator->Validate();
+  const std::unique_ptr<data::Generator> generator = MakeSyntheticGenerator(overrides, owner);
   nlohmann::json out;
   detail::OptionJsonWriter writer(&out);
   generator->VisitOptions(writer);
@@ -60,6 +54,18 @@ void CheckKeys(const nlohmann::json& section, const std::set<std::string>& valid
 }
 
 }  // namespace
+
+std::unique_ptr<data::Generator> MakeSyntheticGenerator(const nlohmann::json& options,
+                                                        const std::string& owner) {
+  data::GeneratorRegistry registry;
+  data::RegisterBuiltinGenerators(registry);
+  auto generator = registry.Create("criteo");
+  detail::OptionJsonReader reader(&options, owner);
+  generator->VisitOptions(reader);
+  reader.CheckAllKeysUsed();
+  generator->Validate();
+  return generator;
+}
 
 RunConfig::RunConfig() {
   synthetic = SyntheticOptions({{"rows", kDefaultSyntheticRows}}, "data.synthetic");

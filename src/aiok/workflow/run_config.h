@@ -12,8 +12,11 @@
 #pragma once
 
 #include <cstdint>
+#include <memory>
 #include <nlohmann/json.hpp>
 #include <string>
+
+#include "aiok/data/generator.h"
 
 #include "aiok/loader/data_loader.h"
 #include "aiok/train/optimizer.h"
@@ -46,5 +49,10 @@ struct RunConfig {
   /// Checks every value; throws Error(kConfig) naming the key.
   void Validate() const;
 };
+
+/// The criteo generator with `options` (RunConfig::synthetic) set and checked; errors
+/// (kConfig) name `owner` and the key.
+std::unique_ptr<data::Generator> MakeSyntheticGenerator(const nlohmann::json& options,
+                                                        const std::string& owner);
 
 }  // namespace aiok::workflow
