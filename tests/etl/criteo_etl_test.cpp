@@ -154,9 +154,13 @@ TEST_F(CriteoEtlTest, PresetMatchesStraightforwardImplementation) {
   several_shards.shard_rows = 1000;  // several shards per split
   Run(Raw(), Out("shards_1000"), several_shards);
   EtlOptions small_batches;
-  small_batches.shard_rows = 333;  // shard boundaries inside batches
+  small_batches.shard_rows = 333;          // shard boundaries inside batches
+  small_batches.range_bytes = 64 << 10;    // many batches; the train split ends inside one
   Run(Raw(), Out("small"), small_batches);
-  for (const char* dir : {"shards_1000", "small"}) {
+  EtlOptions spilled = small_batches;
+  spilled.memory_budget = 200 << 10;  // the first batches in memory, the rest on disk
+  Run(Raw(), Out("spilled"), spilled);
+  for (const char* dir : {"shards_1000", "small", "spilled"}) {
     for (const char* split : {"train", "valid", "test"}) {
       const SplitRows got = ReadSplit(Out(dir), split);
       const SplitRows& want = expected.splits.at(split);
@@ -183,11 +187,24 @@ steps:
   - columns: [C14..C26]
     ops: [{categorify: {freq_threshold: 2}}]
 )";
+  const PipelineSpec spec = PipelineSpec::FromJson(ParseConfigText(yaml, "p.yaml"), "p.yaml");
   EtlOptions options;
   options.input = Raw();
   options.out_dir = Out("fitted_dense");
   options.shard_rows = 2500;
-  RunCriteoEtl(PipelineSpec::FromJson(ParseConfigText(yaml, "p.yaml"), "p.yaml"), options, ctx_);
+  RunCriteoEtl(spec, options, ctx_);
+  // The same in many small batches, every one spilled to disk between the passes.
+  options.out_dir = Out("fitted_dense_spilled");
+  options.range_bytes = 64 << 10;
+  options.memory_budget = 1;
+  RunCriteoEtl(spec, options, ctx_);
+  for (const char* split : {"train", "valid", "test"}) {
+    const SplitRows whole = ReadSplit(Out("fitted_dense"), split);
+    const SplitRows spilled = ReadSplit(Out("fitted_dense_spilled"), split);
+    EXPECT_EQ(whole.labels, spilled.labels) << split;
+    EXPECT_EQ(whole.dense, spilled.dense) << split;
+    EXPECT_EQ(whole.categorical, spilled.categorical) << split;
+  }
 
   const Straightforward raw(Raw(), 2);
   const int64_t train_end = 6000;
@@ -239,9 +256,9 @@ steps:
           << "C" << c + 1;
     }
   }
-  // No raw intermediate files are left in the dataset.
-  for (const auto& entry : fs::recursive_directory_iterator(Out("fitted_dense"))) {
-    EXPECT_EQ(entry.path().string().find(".raw."), std::string::npos) << entry.path();
+  // No intermediate files are left in the datasets.
+  for (const char* dir : {"fitted_dense", "fitted_dense_spilled"}) {
+    EXPECT_FALSE(fs::exists(Out(dir) + "/pass1.spill")) << dir;
   }
 }
 

@@ -236,5 +236,26 @@ TEST(Categorify, CodesGiveTheSameIdsAsValues) {
   EXPECT_EQ(static_cast<Categorify&>(*by_codes).vocabulary(), (std::vector<int64_t>{7, 5, 9}));
 }
 
+TEST(Categorify, UncountedRowsAreAsIfNeverCounted) {
+  // Counting every row and then taking back the rows past the train split (as the ETL does,
+  // since it learns where the split falls only after the read) fits what counting only the
+  // train rows fits.
+  const std::vector<int64_t> values = {7, 9, 5, kMissingValue, 7, 5, 9, 13, 13, 13, 5, 7};
+  const size_t train_rows = 7;
+  auto counted_train = Make("categorify", {{"freq_threshold", 2}});
+  std::vector<int32_t> codes(values.size());
+  counted_train->FitEncode(values.data(), values.size(), train_rows, codes.data());
+  counted_train->FinishFit();
+  auto uncounted = Make("categorify", {{"freq_threshold", 2}});
+  uncounted->FitEncode(values.data(), values.size(), values.size(), codes.data());
+  uncounted->UncountCodes(codes.data() + train_rows, values.size() - train_rows);
+  uncounted->FinishFit();
+  EXPECT_EQ(static_cast<Categorify&>(*uncounted).vocabulary(), (std::vector<int64_t>{5, 7, 9}));
+  EXPECT_EQ(static_cast<Categorify&>(*uncounted).vocabulary(),
+            static_cast<Categorify&>(*counted_train).vocabulary());
+  EXPECT_EQ(counted_train->SaveState(), uncounted->SaveState());
+  EXPECT_EQ(Ids(*uncounted, {13}), (std::vector<int64_t>{kRareId}));
+}
+
 }  // namespace
 }  // namespace aiok::etl

@@ -1,18 +1,11 @@
 // libaiok_torch.so: the commands that need libtorch (see torch_commands.h). The main binary
 // hands over its command line; this parses the command's flags and runs it.
-#include <malloc.h>
-
 #include <CLI/CLI.hpp>
 
 #include "aiok/cli/cli_common.h"
 #include "aiok/cli/plugin_commands.h"
 
 extern "C" __attribute__((visibility("default"))) int AiokTorchCommandMain(int argc, char** argv) {
-  // libtorch allocates and frees tens of MB per batch (activations). glibc's default hands
-  // blocks that large straight back to the kernel with munmap, so every batch paid its page
-  // faults again: a third of `aiok predict`'s time went to the kernel. Keep them in the heap.
-  mallopt(M_MMAP_THRESHOLD, 512 << 20);
-  mallopt(M_TRIM_THRESHOLD, 1 << 30);
   CLI::App app{"aiok: an end-to-end AI optimization kit for commodity CPUs", "aiok"};
   app.require_subcommand(1);
   aiok::cli::AddTrainCommand(app);

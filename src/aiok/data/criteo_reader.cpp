@@ -46,6 +46,9 @@ constexpr std::array<int8_t, 256> MakeHexTable() {
 }
 constexpr std::array<int8_t, 256> kHexValue = MakeHexTable();
 
+// Bytes past its end that a range's last line usually needs (Kaggle lines are ~240 bytes).
+constexpr size_t kLongestLine = 4096;
+
 class RangeParser {
  public:
   RangeParser(bool has_label, OnError on_error) : has_label_(has_label), on_error_(on_error) {
@@ -330,6 +333,7 @@ CriteoReadSummary ReadCriteoTsv(const std::string& path, const CriteoReaderOptio
       ctx.cancel->ThrowIfCancelled();
       const size_t begin = static_cast<size_t>(index) * range;
       const size_t end = std::min(file.size(), begin + range);
+      file.Populate(begin, end + kLongestLine);
       CriteoBatch batch;
       RangeParser parser(summary.has_label, options.on_error);
       const std::optional<LineProblem> problem =

@@ -11,14 +11,17 @@ namespace aiok::data {
 class CriteoSource {
  public:
   /// Opens `path`: Parquet when it starts with Parquet's magic bytes, TSV otherwise.
-  /// Counts its lines (TSV) or rows (Parquet). Throws Error(kIo) for a missing file.
+  /// Counts the rows of a Parquet file (from its metadata); a TSV file is not read.
+  /// Throws Error(kIo) for a missing file.
   CriteoSource(std::string path, int threads);
 
   const std::string& path() const { return path_; }
   /// "criteo-tsv" or "parquet".
   const std::string& format() const { return format_; }
-  /// Lines (TSV) or rows (Parquet): what split boundaries and error locations count.
-  int64_t records() const { return records_; }
+  /// Rows (Parquet, exact) or lines (TSV, estimated from the first lines' length, for a
+  /// progress display: counting them exactly would mean reading the file once more). The
+  /// exact count is the summary's `lines` after Read().
+  int64_t EstimatedRecords() const { return records_; }
   /// Batches Read() will make.
   int64_t BatchCount(const CriteoReaderOptions& options) const;
   /// Reads the input; see ReadCriteoTsv.

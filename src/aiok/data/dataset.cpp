@@ -112,18 +112,13 @@ DatasetSchema ReadDatasetSchema(const std::string& dir) {
   return DatasetSchema::FromJson(json, path);
 }
 
-std::string RawDenseFile(const ShardInfo& shard) {
-  return shard.dense_file.substr(0, shard.dense_file.rfind(".dense.f32")) + ".dense.raw.f64";
-}
-
 SplitWriter::SplitWriter(std::string dir, SplitInfo* split, int dense_columns,
-                         int categorical_columns, int64_t shard_rows, bool raw_dense)
+                         int categorical_columns, int64_t shard_rows)
     : dir_(std::move(dir)),
       split_(split),
       dense_columns_(dense_columns),
       categorical_columns_(categorical_columns),
-      shard_rows_(shard_rows),
-      raw_dense_(raw_dense) {
+      shard_rows_(shard_rows) {
   std::filesystem::create_directories(dir_ + "/" + split_->name);
 }
 
@@ -134,8 +129,7 @@ void SplitWriter::OpenShard() {
   shard.dense_file = stem + ".dense.f32";
   shard.categorical_file = stem + ".cat.i32";
   label_ = std::make_unique<AtomicFileWriter>(dir_ + "/" + shard.label_file);
-  dense_ = std::make_unique<AtomicFileWriter>(
-      dir_ + "/" + (raw_dense_ ? RawDenseFile(shard) : shard.dense_file));
+  dense_ = std::make_unique<AtomicFileWriter>(dir_ + "/" + shard.dense_file);
   categorical_ = std::make_unique<AtomicFileWriter>(dir_ + "/" + shard.categorical_file);
   split_->shards.push_back(shard);
   rows_in_shard_ = 0;
@@ -153,11 +147,8 @@ void SplitWriter::CloseShard() {
   categorical_.reset();
 }
 
-void SplitWriter::Append(const uint8_t* labels, const void* dense_values,
-                         const int32_t* categorical, int64_t rows) {
-  const auto* dense = static_cast<const char*>(dense_values);
-  const int64_t dense_row_bytes =
-      dense_columns_ * static_cast<int64_t>(raw_dense_ ? sizeof(double) : sizeof(float));
+void SplitWriter::Append(const uint8_t* labels, const float* dense, const int32_t* categorical,
+                         int64_t rows) {
   while (rows > 0) {
     if (!label_ || rows_in_shard_ == shard_rows_) {
       CloseShard();
@@ -165,11 +156,11 @@ void SplitWriter::Append(const uint8_t* labels, const void* dense_values,
     }
     const int64_t take = std::min(rows, shard_rows_ - rows_in_shard_);
     label_->Write(labels, static_cast<size_t>(take));
-    dense_->Write(dense, static_cast<size_t>(take * dense_row_bytes));
+    dense_->Write(dense, sizeof(float) * static_cast<size_t>(take * dense_columns_));
     categorical_->Write(categorical,
                         sizeof(int32_t) * static_cast<size_t>(take * categorical_columns_));
     labels += take;
-    dense += take * dense_row_bytes;
+    dense += take * dense_columns_;
     categorical += take * categorical_columns_;
     rows_in_shard_ += take;
     split_->rows += take;

@@ -62,20 +62,13 @@ struct DatasetSchema {
 /// Reads DIR/schema.json; errors name the directory.
 DatasetSchema ReadDatasetSchema(const std::string& dir);
 
-/// The file that holds a shard's dense values as float64 while a writer still has to finish
-/// them (see SplitWriter's raw_dense).
-std::string RawDenseFile(const ShardInfo& shard);
-
 /// Appends rows of one split to shard files, starting a new shard every `shard_rows` rows.
 class SplitWriter {
  public:
-  /// With `raw_dense`, dense values are appended as float64 to RawDenseFile(shard) instead of
-  /// the float32 dense file, for a later pass to finish.
   SplitWriter(std::string dir, SplitInfo* split, int dense_columns, int categorical_columns,
-              int64_t shard_rows, bool raw_dense = false);
-  /// Appends `rows` rows: labels [rows], dense [rows x dense] (float, or double with
-  /// raw_dense), categorical [rows x cat].
-  void Append(const uint8_t* labels, const void* dense, const int32_t* categorical, int64_t rows);
+              int64_t shard_rows);
+  /// Appends `rows` rows: labels [rows], dense [rows x dense], categorical [rows x cat].
+  void Append(const uint8_t* labels, const float* dense, const int32_t* categorical, int64_t rows);
   void AppendTruth(const float* truth, int64_t rows);
   /// Finishes the last shard.
   void Close();
@@ -89,7 +82,6 @@ class SplitWriter {
   int dense_columns_;
   int categorical_columns_;
   int64_t shard_rows_;
-  bool raw_dense_;
   std::unique_ptr<AtomicFileWriter> label_, dense_, categorical_, truth_;
   int64_t rows_in_shard_ = 0;
 };

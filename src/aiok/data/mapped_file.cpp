@@ -5,6 +5,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 
@@ -45,6 +46,16 @@ char* MappedFile::mutable_data() const {
 MappedFile::~MappedFile() {
   if (data_ != nullptr)
     ::munmap(const_cast<char*>(data_), size_);
+}
+
+void MappedFile::Populate(size_t begin, size_t end) const {
+  if (data_ == nullptr)
+    return;
+  const size_t page = static_cast<size_t>(::sysconf(_SC_PAGESIZE));
+  const size_t first = begin / page * page;  // every page the range touches
+  const size_t last = std::min(end, size_);
+  if (last > first)
+    ::madvise(const_cast<char*>(data_) + first, last - first, MADV_POPULATE_READ);
 }
 
 void MappedFile::Release(size_t begin, size_t end) const {

@@ -22,6 +22,10 @@ class MappedFile {
   size_t size() const { return size_; }
   const std::string& path() const { return path_; }
 
+  /// Maps the pages of bytes [begin, end) in one call before a scan reads them, instead of
+  /// one page fault per few pages during the scan. A hint: kernels before 5.14 ignore it.
+  void Populate(size_t begin, size_t end) const;
+
   /// Tells the kernel that bytes [begin, end) are no longer needed, so a scan over a file
   /// larger than memory does not keep it resident (and counted in RSS).
   void Release(size_t begin, size_t end) const;

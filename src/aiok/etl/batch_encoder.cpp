@@ -2,13 +2,10 @@
 
 #include <algorithm>
 #include <cmath>
-#include <filesystem>
-#include <fstream>
 #include <optional>
 
 #include "aiok/core/error.h"
 #include "aiok/core/threads.h"
-#include "aiok/data/mapped_file.h"
 
 namespace aiok::etl {
 namespace {
@@ -25,9 +22,29 @@ std::optional<size_t> FitOperatorOfPhase(const ColumnChain& chain, int phase) {
   return std::nullopt;
 }
 
+// Rows of `lines` (ascending) below `limit`.
+size_t RowsBelow(const std::vector<int64_t>& lines, int64_t limit) {
+  return static_cast<size_t>(std::lower_bound(lines.begin(), lines.end(), limit) - lines.begin());
+}
+
 void ToDouble(const std::vector<int64_t>& raw, size_t n, double* out) {
   for (size_t i = 0; i < n; ++i) {
     out[i] = raw[i] == data::kMissingDense ? NAN : static_cast<double>(raw[i]);
+  }
+}
+
+// Lays columns (n x rows) out as rows (rows x n), a block of rows at a time so that the block
+// stays in cache while every column visits it.
+template <typename In, typename Out>
+void ColumnsToRows(const In* columns, size_t rows, size_t n, Out* out) {
+  constexpr size_t kBlockRows = 256;
+  for (size_t begin = 0; begin < rows; begin += kBlockRows) {
+    const size_t end = std::min(rows, begin + kBlockRows);
+    for (size_t c = 0; c < n; ++c) {
+      const In* column = columns + c * rows;
+      for (size_t r = begin; r < end; ++r)
+        out[r * n + c] = static_cast<Out>(column[r]);
+    }
   }
 }
 
@@ -48,7 +65,7 @@ BatchEncoder::BatchEncoder(Pipeline& pipeline)
   }
 }
 
-EncodedBatch BatchEncoder::Encode(data::CriteoBatch& batch, int64_t train_end_line) {
+EncodedBatch BatchEncoder::Encode(data::CriteoBatch& batch) {
   auto& dense = pipeline_.dense();
   auto& categorical = pipeline_.categorical();
   const auto rows = static_cast<size_t>(batch.rows);
@@ -56,9 +73,6 @@ EncodedBatch BatchEncoder::Encode(data::CriteoBatch& batch, int64_t train_end_li
   const size_t n_cat = categorical.size();
   EncodedBatch out;
   out.lines = data::RowLines(batch);
-  // Rows are in line order, so the training rows are a prefix.
-  const auto n_train = static_cast<size_t>(
-      std::lower_bound(out.lines.begin(), out.lines.end(), train_end_line) - out.lines.begin());
   out.labels = std::move(batch.label);
   out.categorical.resize(rows * n_cat);
   if (raw_dense_) {
@@ -66,48 +80,39 @@ EncodedBatch BatchEncoder::Encode(data::CriteoBatch& batch, int64_t train_end_li
   } else {
     out.dense.resize(rows * n_dense);
   }
-  std::vector<int32_t> ids(rows);
   std::vector<int64_t> wide_ids;
   std::vector<double> values(rows);
 
   auto encode_column = [&](size_t task) {
     if (task < n_cat) {
-      const Operator& op = *categorical[task].ops[0];
+      int32_t* ids = out.categorical.data() + task * rows;
+      Operator& op = *categorical[task].ops[0];
       if (coded_[task]) {
-        categorical[task].ops[0]->FitEncode(batch.category[task].data(), rows, n_train, ids.data());
+        op.FitEncode(batch.category[task].data(), rows, rows, ids);
       } else {
         wide_ids.resize(rows);
         op.TransformCategorical(batch.category[task].data(), rows, wide_ids.data());
         for (size_t r = 0; r < rows; ++r)
           ids[r] = static_cast<int32_t>(wide_ids[r]);
       }
-      for (size_t r = 0; r < rows; ++r)
-        out.categorical[r * n_cat + task] = ids[r];
       return;
     }
     const size_t d = task - n_cat;
     const ColumnChain& chain = dense[d];
-    ToDouble(batch.dense[d], rows, values.data());
     if (!raw_dense_) {
+      ToDouble(batch.dense[d], rows, values.data());
       chain.TransformDensePrefix(values.data(), rows, chain.ops.size());
+      float* column = out.dense.data() + d * rows;
       for (size_t r = 0; r < rows; ++r)
-        out.dense[r * n_dense + d] = static_cast<float>(values[r]);
+        column[r] = static_cast<float>(values[r]);
       return;
     }
-    for (size_t r = 0; r < rows; ++r)
-      out.raw_dense[r * n_dense + d] = values[r];
-    if (const auto op = FitOperatorOfPhase(chain, 0); op && n_train > 0) {
-      chain.TransformDensePrefix(values.data(), n_train, *op);
-      dense[d].ops[*op]->FitDense(values.data(), n_train);
-    }
+    ToDouble(batch.dense[d], rows, out.raw_dense.data() + d * rows);
   };
 
   // A column that fits is encoded under its lock; when another batch holds it, do other
   // columns first, and wait only when every remaining column is busy.
-  auto fits = [&](size_t task) {
-    return task < n_cat ? coded_[task]
-                        : raw_dense_ && FitOperatorOfPhase(dense[task - n_cat], 0).has_value();
-  };
+  auto fits = [&](size_t task) { return task < n_cat && coded_[task]; };
   std::vector<size_t> pending;
   for (size_t task = 0; task < n_cat + n_dense; ++task)
     pending.push_back(task);
@@ -135,124 +140,77 @@ EncodedBatch BatchEncoder::Encode(data::CriteoBatch& batch, int64_t train_end_li
   return out;
 }
 
-void FitDensePhase(Pipeline& pipeline, int phase, const std::string& dir,
-                   const data::SplitInfo& train, int threads) {
-  auto& dense = pipeline.dense();
-  const size_t n_dense = dense.size();
-  ParallelFor(static_cast<int64_t>(n_dense), threads, [&](int64_t d) {
-    ColumnChain& chain = dense[d];
-    const auto op = FitOperatorOfPhase(chain, phase);
-    if (!op)
+void BatchEncoder::Uncount(const BatchStore& store, int64_t train_end_line) {
+  // Batches are in line order: walk back from the last until one lies wholly in train.
+  for (int64_t index = store.batches() - 1; index >= 0; --index) {
+    const std::shared_ptr<const EncodedBatch> batch = store.Read(index);
+    const auto rows = static_cast<size_t>(batch->rows());
+    const size_t first = RowsBelow(batch->lines, train_end_line);
+    if (rows > 0 && first == rows)
       return;
-    for (const data::ShardInfo& shard : train.shards) {
-      const data::MappedFile raw(dir + "/" + data::RawDenseFile(shard));
-      const auto* all = reinterpret_cast<const double*>(raw.data());
-      const auto rows = static_cast<size_t>(shard.rows);
-      std::vector<double> values(rows);
-      for (size_t r = 0; r < rows; ++r)
-        values[r] = all[r * n_dense + d];
-      chain.TransformDensePrefix(values.data(), rows, *op);
-      chain.ops[*op]->FitDense(values.data(), rows);
+    for (size_t c = 0; c < coded_.size(); ++c) {
+      if (coded_[c]) {
+        pipeline_.categorical()[c].ops[0]->UncountCodes(
+            batch->categorical.data() + c * rows + first, rows - first);
+      }
     }
-  });
-  FinishFitPhase(pipeline, phase, threads);
+  }
 }
 
-void FinishShards(const Pipeline& pipeline, const BatchEncoder& encoder, const std::string& dir,
-                  const std::vector<const data::ShardInfo*>& shards, int threads,
-                  Progress* progress) {
-  const size_t n_cat = pipeline.categorical().size();
-  const size_t n_dense = pipeline.dense().size();
-  const bool any_coded =
-      std::find(encoder.coded().begin(), encoder.coded().end(), true) != encoder.coded().end();
-  // Map every shard's files once; blocks of rows then go to the threads.
-  struct ShardFiles {
-    std::unique_ptr<data::MappedFile> categorical;  // writable, when codes are to be mapped
-    std::unique_ptr<data::MappedFile> raw_dense;
-    std::unique_ptr<data::MappedFile> dense;  // writable, when raw values are to be finished
-  };
-  std::vector<ShardFiles> files(shards.size());
-  struct Block {
-    size_t shard;
-    size_t begin;
-    size_t end;
-  };
-  constexpr size_t kBlockRows = 65536;
-  std::vector<Block> blocks;
-  for (size_t s = 0; s < shards.size(); ++s) {
-    const auto rows = static_cast<size_t>(shards[s]->rows);
-    if (rows == 0)
-      continue;
-    if (any_coded) {
-      files[s].categorical = std::make_unique<data::MappedFile>(
-          dir + "/" + shards[s]->categorical_file, /*writable=*/true);
-    }
-    if (encoder.raw_dense()) {
-      files[s].raw_dense =
-          std::make_unique<data::MappedFile>(dir + "/" + data::RawDenseFile(*shards[s]));
-      // The float32 file, created at its size now and filled block by block.
-      const std::string dense_path = dir + "/" + shards[s]->dense_file;
-      std::ofstream(dense_path, std::ios::binary | std::ios::trunc);
-      std::filesystem::resize_file(dense_path, rows * n_dense * sizeof(float));
-      files[s].dense = std::make_unique<data::MappedFile>(dir + "/" + shards[s]->dense_file,
-                                                          /*writable=*/true);
-    }
-    for (size_t begin = 0; begin < rows; begin += kBlockRows) {
-      blocks.push_back(Block{s, begin, std::min(rows, begin + kBlockRows)});
-    }
+FinishedBatch BatchEncoder::Finish(EncodedBatch batch) const {
+  const auto rows = static_cast<size_t>(batch.rows());
+  const size_t n_dense = pipeline_.dense().size();
+  const size_t n_cat = pipeline_.categorical().size();
+  for (size_t c = 0; c < n_cat; ++c) {
+    int32_t* column = batch.categorical.data() + c * rows;
+    if (coded_[c])
+      pipeline_.categorical()[c].ops[0]->MapCodes(column, rows, column);
   }
-  ParallelFor(static_cast<int64_t>(blocks.size()), threads, [&](int64_t b) {
-    const Block& block = blocks[b];
-    const size_t rows = block.end - block.begin;
-    const ShardFiles& f = files[block.shard];
-    if (f.categorical) {
-      auto* cat = reinterpret_cast<int32_t*>(f.categorical->mutable_data()) + block.begin * n_cat;
-      std::vector<int32_t> codes(rows);
-      std::vector<int32_t> ids(rows);
-      for (size_t c = 0; c < n_cat; ++c) {
-        if (!encoder.coded()[c])
-          continue;
-        for (size_t r = 0; r < rows; ++r)
-          codes[r] = cat[r * n_cat + c];
-        pipeline.categorical()[c].ops[0]->MapCodes(codes.data(), rows, ids.data());
-        for (size_t r = 0; r < rows; ++r)
-          cat[r * n_cat + c] = ids[r];
-      }
+  FinishedBatch out;
+  out.lines = std::move(batch.lines);
+  out.labels = std::move(batch.labels);
+  out.categorical.resize(rows * n_cat);
+  ColumnsToRows(batch.categorical.data(), rows, n_cat, out.categorical.data());
+  out.dense.resize(rows * n_dense);
+  if (raw_dense_) {
+    for (size_t d = 0; d < n_dense; ++d) {
+      const ColumnChain& chain = pipeline_.dense()[d];
+      chain.TransformDensePrefix(batch.raw_dense.data() + d * rows, rows, chain.ops.size());
     }
-    if (f.raw_dense) {
-      const auto* raw =
-          reinterpret_cast<const double*>(f.raw_dense->data()) + block.begin * n_dense;
-      auto* out = reinterpret_cast<float*>(f.dense->mutable_data()) + block.begin * n_dense;
-      std::vector<double> values(rows);
-      for (size_t d = 0; d < n_dense; ++d) {
-        const ColumnChain& chain = pipeline.dense()[d];
-        for (size_t r = 0; r < rows; ++r)
-          values[r] = raw[r * n_dense + d];
-        chain.TransformDensePrefix(values.data(), rows, chain.ops.size());
-        for (size_t r = 0; r < rows; ++r)
-          out[r * n_dense + d] = static_cast<float>(values[r]);
-      }
-    }
-    // Done with these pages: drop them from this process (written pages stay in the page
-    // cache for the file), so finishing a dataset larger than memory stays bounded too.
-    if (f.categorical) {
-      f.categorical->Release(block.begin * n_cat * sizeof(int32_t),
-                             block.end * n_cat * sizeof(int32_t));
-    }
-    if (f.raw_dense) {
-      f.raw_dense->Release(block.begin * n_dense * sizeof(double),
-                           block.end * n_dense * sizeof(double));
-      f.dense->Release(block.begin * n_dense * sizeof(float), block.end * n_dense * sizeof(float));
-    }
-    if (progress)
-      progress->Advance(static_cast<int64_t>(rows));
+    ColumnsToRows(batch.raw_dense.data(), rows, n_dense, out.dense.data());
+  } else {
+    ColumnsToRows(batch.dense.data(), rows, n_dense, out.dense.data());
+  }
+  return out;
+}
+
+void FitDensePhase(Pipeline& pipeline, int phase, const BatchStore& store,
+                   int64_t train_end_line, int threads) {
+  auto& dense = pipeline.dense();
+  const size_t n_dense = dense.size();
+  const bool any = std::any_of(dense.begin(), dense.end(), [&](const ColumnChain& chain) {
+    return FitOperatorOfPhase(chain, phase).has_value();
   });
-  for (size_t s = 0; s < shards.size(); ++s) {
-    if (files[s].raw_dense) {
-      files[s].raw_dense.reset();
-      std::filesystem::remove(dir + "/" + data::RawDenseFile(*shards[s]));
-    }
+  for (int64_t index = 0; any && index < store.batches(); ++index) {
+    const std::shared_ptr<const EncodedBatch> batch = store.Read(index);
+    const auto rows = static_cast<size_t>(batch->rows());
+    const size_t n_train = RowsBelow(batch->lines, train_end_line);
+    if (n_train == 0 && rows > 0)
+      break;  // batches are in line order: no train rows follow
+    if (n_train == 0)
+      continue;
+    ParallelFor(static_cast<int64_t>(n_dense), threads, [&](int64_t d) {
+      ColumnChain& chain = dense[static_cast<size_t>(d)];
+      const auto op = FitOperatorOfPhase(chain, phase);
+      if (!op)
+        return;
+      const double* column = batch->raw_dense.data() + static_cast<size_t>(d) * rows;
+      std::vector<double> values(column, column + n_train);
+      chain.TransformDensePrefix(values.data(), n_train, *op);
+      chain.ops[*op]->FitDense(values.data(), n_train);
+    });
   }
+  FinishFitPhase(pipeline, phase, threads);
 }
 
 void FinishFitPhase(Pipeline& pipeline, int phase, int threads) {

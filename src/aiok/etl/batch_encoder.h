@@ -1,34 +1,31 @@
-// The per-batch and per-shard work of the ETL on Criteo-layout rows.
+// The per-batch work of the ETL on Criteo-layout rows.
 //
-// Pass 1 (Encode, on the reader threads, batches side by side): fit the first fit phase on the
-// train rows and turn every row into what the shards hold — labels, dense values (final
-// float32; or raw float64 when a dense chain still needs fitting) and categorical ids (or,
-// for operators that fit a dictionary, codes to be mapped to ids once the fit is done).
-// Later fit phases (FitDensePhase) read the raw dense values back from the train shards, and
-// FinishShard maps codes to ids in place and turns raw dense values into final ones. The
-// output files are the only copy of the data between passes: memory stays bounded and the
-// input is read once.
+// Pass 1 (Encode, on the reader threads, batches side by side): turn every row into labels,
+// dense values (final float32; or raw float64 when a dense chain needs fitting) and
+// categorical ids (or, for operators that fit a dictionary, codes to be mapped to ids once
+// the fit is done, counting each row as a training row), column by column. The batches wait
+// in a BatchStore. Once the read has told where the train split ends, Uncount takes the
+// other rows back out of the counts and FitDensePhase fits the dense chains from the stored
+// raw values. Finish then maps codes to ids, turns raw dense values into final ones and lays
+// the rows out as the shards hold them, so each shard is written once.
 #pragma once
 
 #include <cstdint>
 #include <mutex>
-#include <string>
 #include <vector>
 
-#include "aiok/core/progress.h"
 #include "aiok/data/criteo_reader.h"
-#include "aiok/data/dataset.h"
+#include "aiok/etl/batch_store.h"
 #include "aiok/etl/pipeline.h"
 
 namespace aiok::etl {
 
-/// A batch as pass 1 writes it, row-major.
-struct EncodedBatch {
+/// A batch in its final form, row-major as the shards hold it.
+struct FinishedBatch {
   std::vector<int64_t> lines;  ///< 0-based source line of each row
   std::vector<uint8_t> labels;
-  std::vector<float> dense;          ///< rows x dense, when the dense values are final
-  std::vector<double> raw_dense;     ///< rows x dense, when a dense chain still needs fitting
-  std::vector<int32_t> categorical;  ///< rows x categorical: ids, or codes where coded()
+  std::vector<float> dense;          ///< rows x dense
+  std::vector<int32_t> categorical;  ///< rows x categorical
 };
 
 class BatchEncoder {
@@ -38,13 +35,20 @@ class BatchEncoder {
 
   /// Whether dense values leave pass 1 raw (some dense chain needs fitting).
   bool raw_dense() const { return raw_dense_; }
-  /// Per categorical column: whether pass 1 writes codes (to be mapped by FinishShard).
+  /// Per categorical column: whether pass 1 leaves codes (mapped to ids by Finish).
   const std::vector<bool>& coded() const { return coded_; }
 
-  /// Fits phase 0 on the batch's training rows (source line below `train_end_line`) and
-  /// encodes all its rows. Safe to call for several batches at once (each column is fitted
-  /// under its own lock).
-  EncodedBatch Encode(data::CriteoBatch& batch, int64_t train_end_line);
+  /// Encodes the batch's rows, fitting the categorical dictionaries on all of them. Safe to
+  /// call for several batches at once (each column is fitted under its own lock).
+  EncodedBatch Encode(data::CriteoBatch& batch);
+
+  /// Takes the stored rows whose source line is `train_end_line` or later back out of the
+  /// categorical counts that Encode made.
+  void Uncount(const BatchStore& store, int64_t train_end_line);
+
+  /// Once the pipeline is fitted: codes become ids, raw dense values final ones, and the
+  /// columns rows. Safe to call for several batches at once.
+  FinishedBatch Finish(EncodedBatch batch) const;
 
  private:
   Pipeline& pipeline_;
@@ -53,17 +57,11 @@ class BatchEncoder {
   std::vector<std::mutex> column_locks_;
 };
 
-/// Fits fit phase `phase` (>= 1) of the dense chains from the raw dense values of the train
-/// split's shards in `dir`, columns in parallel, then finishes that phase.
-void FitDensePhase(Pipeline& pipeline, int phase, const std::string& dir,
-                   const data::SplitInfo& train, int threads);
-
-/// Completes the shards written by pass 1 once the pipeline is fitted: codes become ids in the
-/// categorical files (in place), raw dense values become the float32 dense files. Works in
-/// blocks of rows on `threads` threads; `progress` (may be null) counts rows.
-void FinishShards(const Pipeline& pipeline, const BatchEncoder& encoder, const std::string& dir,
-                  const std::vector<const data::ShardInfo*>& shards, int threads,
-                  Progress* progress);
+/// Fits fit phase `phase` of the dense chains from the raw dense values of the
+/// stored batches' train rows (source line below `train_end_line`), columns in parallel, then
+/// finishes that phase.
+void FitDensePhase(Pipeline& pipeline, int phase, const BatchStore& store,
+                   int64_t train_end_line, int threads);
 
 /// Finishes fit phase `phase` of every chain (vocabularies sorted), columns in parallel.
 void FinishFitPhase(Pipeline& pipeline, int phase, int threads);

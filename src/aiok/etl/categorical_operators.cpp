@@ -14,27 +14,15 @@ constexpr size_t kPrefetchAhead = 16;
 }  // namespace
 
 void Categorify::FitCategorical(const int64_t* values, size_t n) {
-  for (size_t i = 0; i < n; ++i) {
-    if (i + kPrefetchAhead < n)
-      seen_.Prefetch(values[i + kPrefetchAhead]);
-    if (values[i] == kMissingValue)
-      continue;
-    const auto code = static_cast<size_t>(seen_.Insert(values[i]));
-    if (code == seen_counts_.size())
-      seen_counts_.push_back(0);
-    ++seen_counts_[code];
-  }
+  std::vector<int32_t> codes(n);
+  FitEncode(values, n, n, codes.data());
 }
 
 void Categorify::FitEncode(const int64_t* values, size_t n, size_t train_rows, int32_t* codes) {
   // Two passes, each with its memory accesses known ahead and prefetched: codes first (hash
   // probes), then the counts of the train rows' codes (array increments). Done in one loop,
   // the count's address is known only after the probe and both stall.
-  for (size_t i = 0; i < n; ++i) {
-    if (i + kPrefetchAhead < n)
-      seen_.Prefetch(values[i + kPrefetchAhead]);
-    codes[i] = values[i] == kMissingValue ? -1 : seen_.Insert(values[i]);
-  }
+  seen_.InsertAll(values, n, kMissingValue, codes);
   seen_counts_.resize(seen_.size(), 0);
   int64_t* counts = seen_counts_.data();
   const size_t counted = std::min(n, train_rows);
@@ -44,6 +32,16 @@ void Categorify::FitEncode(const int64_t* values, size_t n, size_t train_rows, i
     }
     if (codes[i] >= 0)
       ++counts[codes[i]];
+  }
+}
+
+void Categorify::UncountCodes(const int32_t* codes, size_t n) {
+  AIOK_CHECK(!fitted_, ErrorKind::kInternal, "categorify: uncount after the fit finished");
+  for (size_t i = 0; i < n; ++i) {
+    if (codes[i] < 0)
+      continue;
+    AIOK_ASSERT(static_cast<size_t>(codes[i]) < seen_counts_.size() && seen_counts_[codes[i]] > 0);
+    --seen_counts_[codes[i]];
   }
 }
 
@@ -89,15 +87,12 @@ void Categorify::BuildLookup() {
 
 void Categorify::TransformCategorical(const int64_t* values, size_t n, int64_t* ids) const {
   AIOK_CHECK(fitted_, ErrorKind::kInternal, "categorify: transform before fit");
+  std::vector<int32_t> indexes(n);
+  lookup_.FindAll(values, n, indexes.data());
   for (size_t i = 0; i < n; ++i) {
-    if (i + kPrefetchAhead < n)
-      lookup_.Prefetch(values[i + kPrefetchAhead]);
-    if (values[i] == kMissingValue) {
-      ids[i] = kMissingId;
-      continue;
-    }
-    const int32_t index = lookup_.Find(values[i]);
-    ids[i] = index < 0 ? kRareId : kFirstVocabularyId + index;
+    ids[i] = values[i] == kMissingValue ? kMissingId
+             : indexes[i] < 0           ? kRareId
+                                        : kFirstVocabularyId + indexes[i];
   }
 }
 

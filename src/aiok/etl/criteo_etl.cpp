@@ -15,6 +15,7 @@
 #include "aiok/data/criteo_source.h"
 #include "aiok/data/dataset.h"
 #include "aiok/data/mapped_file.h"
+#include "aiok/etl/batch_store.h"
 #include "aiok/etl/batch_encoder.h"
 #include "aiok/etl/output_directory.h"
 
@@ -76,15 +77,9 @@ EtlSummary RunCriteoEtl(const PipelineSpec& spec, const EtlOptions& options,
   const data::SplitRule split_rule = data::SplitRule::Parse(options.split_rule);
   CheckReplaceable(options.out_dir);
 
-  // Split boundaries are source lines (rows for Parquet), so they do not move when lines are
-  // rejected.
   const data::CriteoSource source(options.input, ctx.threads);
-  const int64_t lines = source.records();
-  const data::SplitRanges ranges = split_rule.Apply(lines);
-  spdlog::debug("etl: counted {} records in {:.3f}s", lines, since_start());
   StagingDirectory staging(options.out_dir);
   const std::string& dir = staging.path();
-  const std::unique_ptr<data::MappedFile> truth = OpenTruth(options.input, lines);
   std::unique_ptr<AtomicFileWriter> rejects;
   if (options.on_error == data::OnError::kSkip) {
     rejects = std::make_unique<AtomicFileWriter>(dir + "/rejects.tsv");
@@ -102,6 +97,48 @@ EtlSummary RunCriteoEtl(const PipelineSpec& spec, const EtlOptions& options,
   }
   BatchEncoder encoder(pipeline);
 
+  // Pass 1: parse and encode, batches side by side on the reader threads, into the store.
+  // Every row is counted as a training row: split boundaries are source lines (rows for
+  // Parquet), so that they do not move when lines are rejected, and how many lines there are
+  // is known only once the read is done (counting them first would read the file twice).
+  const int64_t budget =
+      options.memory_budget > 0 ? options.memory_budget : DefaultEtlMemoryBudget();
+  auto store_holder = std::make_unique<BatchStore>(dir + "/pass1.spill", budget);
+  BatchStore& store = *store_holder;
+  data::CriteoReaderOptions reader_options;
+  reader_options.label = data::LabelField::kPresent;
+  reader_options.on_error = options.on_error;
+  if (options.range_bytes > 0)
+    reader_options.range_bytes = options.range_bytes;
+  data::CriteoReadSummary read;
+  {
+    Progress progress("etl: parse, fit and encode", source.EstimatedRecords(), "lines");
+    read = source.Read(
+        reader_options, ctx,
+        [&](data::CriteoBatch& batch) {
+          for (const auto& reject : batch.rejects) {
+            rejects->Write(fmt::format("{}\t{}\n", reject.line, reject.reason));
+          }
+        },
+        [&](data::CriteoBatch& batch, int64_t index) {
+          const int64_t lines_in_batch = batch.lines;
+          store.Put(index, encoder.Encode(batch));
+          progress.Advance(lines_in_batch);
+        });
+  }
+  if (rejects)
+    rejects->Commit();
+  spdlog::debug("etl: parsed, fitted and encoded at {:.3f}s ({} MB spilled to disk)",
+                since_start(), store.spilled_bytes() >> 20);
+  const int64_t lines = read.lines;
+  const data::SplitRanges ranges = split_rule.Apply(lines);
+  encoder.Uncount(store, ranges.train.end);
+  for (int phase = 0; phase < pipeline.FitPhases(); ++phase) {
+    FitDensePhase(pipeline, phase, store, ranges.train.end, ctx.threads);
+  }
+  spdlog::debug("etl: fit finished at {:.3f}s", since_start());
+
+  const std::unique_ptr<data::MappedFile> truth = OpenTruth(options.input, lines);
   data::DatasetSchema schema;
   schema.dense_columns = DenseNames();
   schema.categorical_columns = CategoricalNames();
@@ -111,12 +148,11 @@ EtlSummary RunCriteoEtl(const PipelineSpec& spec, const EtlOptions& options,
   }
   std::vector<std::unique_ptr<data::SplitWriter>> writers;
   for (auto& split : schema.splits) {
-    writers.push_back(std::make_unique<data::SplitWriter>(dir, &split, data::kCriteoDense,
-                                                          data::kCriteoCategorical,
-                                                          options.shard_rows, encoder.raw_dense()));
+    writers.push_back(std::make_unique<data::SplitWriter>(
+        dir, &split, data::kCriteoDense, data::kCriteoCategorical, options.shard_rows));
   }
-  // Appends an encoded batch to the splits its rows belong to, with their truth.
-  auto write = [&](const EncodedBatch& batch) {
+  // Appends a finished batch to the splits its rows belong to, with their truth.
+  auto write = [&](const FinishedBatch& batch) {
     const int64_t bounds[4] = {0, RowsBelow(batch.lines, ranges.train.end),
                                RowsBelow(batch.lines, ranges.valid.end),
                                static_cast<int64_t>(batch.lines.size())};
@@ -125,11 +161,8 @@ EtlSummary RunCriteoEtl(const PipelineSpec& spec, const EtlOptions& options,
       const int64_t rows = bounds[s + 1] - begin;
       if (rows == 0)
         continue;
-      const void* dense =
-          encoder.raw_dense()
-              ? static_cast<const void*>(batch.raw_dense.data() + begin * data::kCriteoDense)
-              : static_cast<const void*>(batch.dense.data() + begin * data::kCriteoDense);
-      writers[s]->Append(batch.labels.data() + begin, dense,
+      writers[s]->Append(batch.labels.data() + begin,
+                         batch.dense.data() + begin * data::kCriteoDense,
                          batch.categorical.data() + begin * data::kCriteoCategorical, rows);
       if (truth) {
         const auto* all = reinterpret_cast<const float*>(truth->data());
@@ -141,57 +174,26 @@ EtlSummary RunCriteoEtl(const PipelineSpec& spec, const EtlOptions& options,
     }
   };
 
-  // Pass 1: parse, fit phase 0 on the train rows and encode, batches side by side on the
-  // reader threads; shards are appended in file order.
-  data::CriteoReaderOptions reader_options;
-  reader_options.label = data::LabelField::kPresent;
-  reader_options.on_error = options.on_error;
-  data::CriteoReadSummary read;
+  // Pass 2 over the stored batches: final ids and values, written to the shards in order.
   {
-    Progress progress("etl: parse, fit and encode", lines, "lines");
+    Progress progress("etl: finish and write shards", read.rows, "rows");
     OrderedTurns turns;
-    read = source.Read(
-        reader_options, ctx,
-        [&](data::CriteoBatch& batch) {
-          for (const auto& reject : batch.rejects) {
-            rejects->Write(fmt::format("{}\t{}\n", reject.line, reject.reason));
-          }
-        },
-        [&](data::CriteoBatch& batch, int64_t index) {
-          try {
-            const int64_t lines_in_batch = batch.lines;
-            const EncodedBatch encoded = encoder.Encode(batch, ranges.train.end);
-            turns.Commit(index, [&] { write(encoded); });
-            progress.Advance(lines_in_batch);
-          } catch (...) {
-            turns.Abort();
-            throw;
-          }
-        });
+    ParallelFor(store.batches(), ctx.threads, [&](int64_t index) {
+      try {
+        ctx.cancel->ThrowIfCancelled();
+        const FinishedBatch finished = encoder.Finish(store.Take(index));
+        turns.Commit(index, [&] { write(finished); });
+        progress.Advance(static_cast<int64_t>(finished.lines.size()));
+      } catch (...) {
+        turns.Abort();
+        throw;
+      }
+    });
   }
   for (auto& writer : writers)
     writer->Close();
-  if (rejects)
-    rejects->Commit();
-  spdlog::debug("etl: parsed, fitted and encoded at {:.3f}s", since_start());
-  FinishFitPhase(pipeline, 0, ctx.threads);
-  for (int phase = 1; phase < pipeline.FitPhases(); ++phase) {
-    FitDensePhase(pipeline, phase, dir, schema.split("train"), ctx.threads);
-  }
-  spdlog::debug("etl: fit finished at {:.3f}s", since_start());
-
-  // Pass 2 over the shards: codes to ids, raw dense values to final ones.
-  std::vector<const data::ShardInfo*> shards;
-  for (const auto& split : schema.splits) {
-    for (const auto& shard : split.shards)
-      shards.push_back(&shard);
-  }
-  {
-    Progress progress("etl: finish shards", read.rows, "rows");
-    ctx.cancel->ThrowIfCancelled();
-    FinishShards(pipeline, encoder, dir, shards, ctx.threads, &progress);
-  }
-  spdlog::debug("etl: shards finished at {:.3f}s", since_start());
+  store_holder.reset();  // removes the spill file before the directory is published
+  spdlog::debug("etl: shards written at {:.3f}s", since_start());
 
   for (const auto& chain : pipeline.categorical()) {
     const int64_t cardinality = chain.ops[0]->cardinality();

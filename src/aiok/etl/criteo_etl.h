@@ -21,6 +21,11 @@ struct EtlOptions {
   data::OnError on_error = data::OnError::kFail;
   int64_t shard_rows = int64_t{1} << 20;
   std::string split_rule = "kaggle";  ///< see data::SplitRule
+  /// Bytes of encoded rows kept in memory between the passes; the rest is spilled to a file
+  /// in the output directory. 0: DefaultEtlMemoryBudget().
+  int64_t memory_budget = 0;
+  /// Bytes of TSV input per parallel batch (0: the reader's default).
+  int64_t range_bytes = 0;
 };
 
 struct EtlSummary {

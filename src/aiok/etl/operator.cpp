@@ -16,6 +16,7 @@ void Operator::TransformCategorical(const int64_t*, size_t, int64_t*) const { AI
 
 void Operator::FitEncode(const int64_t*, size_t, size_t, int32_t*) { AIOK_ASSERT(false); }
 void Operator::MapCodes(const int32_t*, size_t, int32_t*) const { AIOK_ASSERT(false); }
+void Operator::UncountCodes(const int32_t*, size_t) { AIOK_ASSERT(false); }
 
 void OperatorRegistry::Register(const std::string& name, Factory factory) {
   AIOK_ASSERT(factories_.count(name) == 0);

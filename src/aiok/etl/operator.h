@@ -52,6 +52,9 @@ class Operator {
   virtual bool supports_codes() const { return false; }
   virtual void FitEncode(const int64_t* values, size_t n, size_t train_rows, int32_t* codes);
   virtual void MapCodes(const int32_t* codes, size_t n, int32_t* ids) const;
+  /// Takes back rows that FitEncode counted as training rows, by their codes: for a caller
+  /// that learns where the training rows end only after it has encoded them.
+  virtual void UncountCodes(const int32_t* codes, size_t n);
 
   /// The options as JSON (what the pipeline file said, with defaults filled in).
   virtual nlohmann::json Options() = 0;

@@ -3,6 +3,14 @@
 #include "aiok/core/error.h"
 
 namespace aiok::etl {
+namespace {
+
+// How far ahead the batch loops prefetch table slots: far enough to cover a trip to memory.
+constexpr size_t kPrefetchAhead = 16;
+
+bool FitsNarrow(int64_t value) { return value >= 0 && value <= int64_t{UINT32_MAX}; }
+
+}  // namespace
 
 ValueDictionary::ValueDictionary(size_t expected) : narrow_(expected) {}
 
@@ -21,6 +29,50 @@ void ValueDictionary::Widen() {
   }
   narrow_ = FlatHashMap<uint32_t, uint32_t>();
   wide_ = true;
+}
+
+void ValueDictionary::InsertAll(const int64_t* values, size_t n, int64_t skip, int32_t* codes) {
+  size_t i = 0;
+  if (!wide_) {
+    for (; i < n; ++i) {
+      if (i + kPrefetchAhead < n)
+        narrow_.Prefetch(static_cast<uint32_t>(values[i + kPrefetchAhead]));
+      const int64_t value = values[i];
+      if (value == skip) {
+        codes[i] = -1;
+        continue;
+      }
+      if (!FitsNarrow(value))
+        break;  // the rest goes through the wide table
+      codes[i] = Insert(value);
+    }
+    if (i == n)
+      return;
+    Widen();
+  }
+  for (; i < n; ++i) {
+    if (i + kPrefetchAhead < n)
+      wide_table_.Prefetch(values[i + kPrefetchAhead]);
+    codes[i] = values[i] == skip ? -1 : Insert(values[i]);
+  }
+}
+
+void ValueDictionary::FindAll(const int64_t* values, size_t n, int32_t* codes) const {
+  if (wide_) {
+    for (size_t i = 0; i < n; ++i) {
+      if (i + kPrefetchAhead < n)
+        wide_table_.Prefetch(values[i + kPrefetchAhead]);
+      codes[i] = static_cast<int32_t>(wide_table_.Get(values[i])) - 1;
+    }
+    return;
+  }
+  for (size_t i = 0; i < n; ++i) {
+    if (i + kPrefetchAhead < n)
+      narrow_.Prefetch(static_cast<uint32_t>(values[i + kPrefetchAhead]));
+    codes[i] = FitsNarrow(values[i])
+                   ? static_cast<int32_t>(narrow_.Get(static_cast<uint32_t>(values[i]))) - 1
+                   : -1;
+  }
 }
 
 }  // namespace aiok::etl

@@ -32,7 +32,7 @@ PredictSummary PredictFile(const PredictOptions& options, const RunContext& ctx)
   reader.on_error = options.on_error;
   reader.range_bytes = int64_t{4} << 20;
 
-  Progress progress("predict", source.records(), "rows");
+  Progress progress("predict", source.EstimatedRecords(), "rows");
   PredictSummary summary;
   summary.precision = predictor.precision();
   // Batches are scored side by side on the reader threads and written in file order.
