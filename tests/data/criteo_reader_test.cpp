@@ -82,7 +82,7 @@ TEST_F(CriteoReaderTest, ParsesValuesAndEmptyFields) {
       "0\t\t-2" + std::string(11, '\t') + "\tABCDEF01" + std::string(25, '\t') + "\n";
   const auto batch = ReadAll(Write("a.tsv", GoodLine() + second), CriteoReaderOptions{});
   ASSERT_EQ(batch.rows, 2);
-  EXPECT_EQ(batch.label, (std::vector<uint8_t>{1, 0}));
+  EXPECT_EQ(batch.label, (UninitializedVector<uint8_t>{1, 0}));
   EXPECT_EQ(batch.dense[0][0], 1);
   EXPECT_EQ(batch.dense[12][0], 13);
   EXPECT_EQ(batch.category[25][0], 26);
@@ -208,7 +208,7 @@ TEST_F(CriteoReaderTest, SkipModeReportsEveryRejectWithItsLine) {
   EXPECT_EQ(summary.lines, 7);
   EXPECT_EQ(summary.rows, 3);
   EXPECT_EQ(summary.rejected, 4);
-  EXPECT_EQ(batch.label, (std::vector<uint8_t>{0, 1, 0}));
+  EXPECT_EQ(batch.label, (UninitializedVector<uint8_t>{0, 1, 0}));
   ASSERT_EQ(batch.rejects.size(), 4u);
   EXPECT_EQ(batch.rejects[0].line, 2);
   EXPECT_NE(batch.rejects[0].reason.find("I5"), std::string::npos);

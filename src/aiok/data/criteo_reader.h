@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "aiok/core/context.h"
+#include "aiok/core/uninitialized_vector.h"
 #include "aiok/data/criteo_layout.h"
 
 namespace aiok::data {
@@ -49,9 +50,9 @@ struct RejectedLine {
 struct CriteoBatch {
   int64_t first_row = 0;       ///< 0-based index of the first accepted row in the whole file
   int64_t rows = 0;            ///< accepted rows in this batch
-  std::vector<uint8_t> label;  ///< empty when the file has no label field
-  std::array<std::vector<int64_t>, kCriteoDense> dense;           ///< kMissingDense if empty
-  std::array<std::vector<int64_t>, kCriteoCategorical> category;  ///< kMissingCategory if empty
+  UninitializedVector<uint8_t> label;  ///< empty when the file has no label field
+  std::array<UninitializedVector<int64_t>, kCriteoDense> dense;  ///< kMissingDense if empty
+  std::array<UninitializedVector<int64_t>, kCriteoCategorical> category;  ///< kMissingCategory if empty
   std::vector<RejectedLine> rejects;                              ///< in line order
 
   // Filled while parsing: lines seen in this range, and the first line's number within it.

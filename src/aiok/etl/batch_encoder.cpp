@@ -27,7 +27,7 @@ size_t RowsBelow(const std::vector<int64_t>& lines, int64_t limit) {
   return static_cast<size_t>(std::lower_bound(lines.begin(), lines.end(), limit) - lines.begin());
 }
 
-void ToDouble(const std::vector<int64_t>& raw, size_t n, double* out) {
+void ToDouble(const int64_t* raw, size_t n, double* out) {
   for (size_t i = 0; i < n; ++i) {
     out[i] = raw[i] == data::kMissingDense ? NAN : static_cast<double>(raw[i]);
   }
@@ -100,14 +100,14 @@ EncodedBatch BatchEncoder::Encode(data::CriteoBatch& batch) {
     const size_t d = task - n_cat;
     const ColumnChain& chain = dense[d];
     if (!raw_dense_) {
-      ToDouble(batch.dense[d], rows, values.data());
+      ToDouble(batch.dense[d].data(), rows, values.data());
       chain.TransformDensePrefix(values.data(), rows, chain.ops.size());
       float* column = out.dense.data() + d * rows;
       for (size_t r = 0; r < rows; ++r)
         column[r] = static_cast<float>(values[r]);
       return;
     }
-    ToDouble(batch.dense[d], rows, out.raw_dense.data() + d * rows);
+    ToDouble(batch.dense[d].data(), rows, out.raw_dense.data() + d * rows);
   };
 
   // A column that fits is encoded under its lock; when another batch holds it, do other
@@ -161,16 +161,26 @@ FinishedBatch BatchEncoder::Finish(EncodedBatch batch) const {
   const auto rows = static_cast<size_t>(batch.rows());
   const size_t n_dense = pipeline_.dense().size();
   const size_t n_cat = pipeline_.categorical().size();
-  for (size_t c = 0; c < n_cat; ++c) {
-    int32_t* column = batch.categorical.data() + c * rows;
-    if (coded_[c])
-      pipeline_.categorical()[c].ops[0]->MapCodes(column, rows, column);
-  }
   FinishedBatch out;
   out.lines = std::move(batch.lines);
   out.labels = std::move(batch.labels);
   out.categorical.resize(rows * n_cat);
-  ColumnsToRows(batch.categorical.data(), rows, n_cat, out.categorical.data());
+  // Codes become ids a block of rows at a time, on their way from columns to rows: the
+  // batch's codes are read once and the rows written once.
+  constexpr size_t kBlockRows = 256;
+  int32_t ids[kBlockRows];
+  for (size_t begin = 0; begin < rows; begin += kBlockRows) {
+    const size_t block = std::min(rows - begin, kBlockRows);
+    for (size_t c = 0; c < n_cat; ++c) {
+      const int32_t* codes = batch.categorical.data() + c * rows + begin;
+      if (coded_[c])
+        pipeline_.categorical()[c].ops[0]->MapCodes(codes, block, ids);
+      const int32_t* column = coded_[c] ? ids : codes;
+      int32_t* row_major = out.categorical.data() + begin * n_cat + c;
+      for (size_t r = 0; r < block; ++r)
+        row_major[r * n_cat] = column[r];
+    }
+  }
   out.dense.resize(rows * n_dense);
   if (raw_dense_) {
     for (size_t d = 0; d < n_dense; ++d) {

@@ -14,6 +14,8 @@
 #include <mutex>
 #include <vector>
 
+#include "aiok/core/uninitialized_vector.h"
+
 #include "aiok/data/criteo_reader.h"
 #include "aiok/etl/batch_store.h"
 #include "aiok/etl/pipeline.h"
@@ -23,9 +25,9 @@ namespace aiok::etl {
 /// A batch in its final form, row-major as the shards hold it.
 struct FinishedBatch {
   std::vector<int64_t> lines;  ///< 0-based source line of each row
-  std::vector<uint8_t> labels;
-  std::vector<float> dense;          ///< rows x dense
-  std::vector<int32_t> categorical;  ///< rows x categorical
+  UninitializedVector<uint8_t> labels;
+  UninitializedVector<float> dense;          ///< rows x dense
+  UninitializedVector<int32_t> categorical;  ///< rows x categorical
 };
 
 class BatchEncoder {

@@ -22,9 +22,9 @@ void ForEachVector(Batch& batch, F&& f) {
   f(batch.categorical);
 }
 
-template <typename T>
-size_t VectorBytes(const std::vector<T>& v) {
-  return v.size() * sizeof(T);
+template <typename Vector>
+size_t VectorBytes(const Vector& v) {
+  return v.size() * sizeof(typename Vector::value_type);
 }
 
 }  // namespace

@@ -11,15 +11,17 @@
 #include <string>
 #include <vector>
 
+#include "aiok/core/uninitialized_vector.h"
+
 namespace aiok::etl {
 
 /// A batch as pass 1 leaves it: column-major, so each column is one contiguous run.
 struct EncodedBatch {
   std::vector<int64_t> lines;  ///< 0-based source line of each row
-  std::vector<uint8_t> labels;
-  std::vector<float> dense;          ///< dense x rows, when the dense values are final
-  std::vector<double> raw_dense;     ///< dense x rows, when a dense chain still needs fitting
-  std::vector<int32_t> categorical;  ///< categorical x rows: ids, or codes to be mapped
+  UninitializedVector<uint8_t> labels;
+  UninitializedVector<float> dense;          ///< dense x rows, when the dense values are final
+  UninitializedVector<double> raw_dense;     ///< dense x rows, when a dense chain still needs fitting
+  UninitializedVector<int32_t> categorical;  ///< categorical x rows: ids, or codes to be mapped
 
   int64_t rows() const { return static_cast<int64_t>(lines.size()); }
   size_t bytes() const;

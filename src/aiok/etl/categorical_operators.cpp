@@ -10,7 +10,7 @@ namespace aiok::etl {
 
 namespace {
 // How far ahead loops over values prefetch table slots: far enough to cover a trip to memory.
-constexpr size_t kPrefetchAhead = 16;
+constexpr size_t kPrefetchAhead = 64;
 }  // namespace
 
 void Categorify::FitCategorical(const int64_t* values, size_t n) {
@@ -101,6 +101,9 @@ void Categorify::MapCodes(const int32_t* codes, size_t n, int32_t* ids) const {
   const int32_t* code_ids = code_ids_.data();
   const auto known = static_cast<int32_t>(code_ids_.size());
   for (size_t i = 0; i < n; ++i) {
+    // A large column's table outgrows L2; its upcoming entries are known, so fetch them early.
+    if (i + kPrefetchAhead < n)
+      __builtin_prefetch(&code_ids[std::max(codes[i + kPrefetchAhead], 0)]);
     const int32_t code = codes[i];
     AIOK_ASSERT(code < known);
     ids[i] = code < 0 ? static_cast<int32_t>(kMissingId) : code_ids[code];

@@ -21,7 +21,7 @@ void RowTransformer::Transform(const data::CriteoBatch& batch, float* dense, int
   const size_t n_cat = pipeline_.categorical().size();
   std::vector<double> values(rows);
   for (size_t d = 0; d < n_dense; ++d) {
-    const std::vector<int64_t>& raw = batch.dense[d];
+    const auto& raw = batch.dense[d];
     for (size_t r = 0; r < rows; ++r)
       values[r] = raw[r] == data::kMissingDense ? NAN : static_cast<double>(raw[r]);
     const ColumnChain& chain = pipeline_.dense()[d];

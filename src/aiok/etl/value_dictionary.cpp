@@ -6,7 +6,7 @@ namespace aiok::etl {
 namespace {
 
 // How far ahead the batch loops prefetch table slots: far enough to cover a trip to memory.
-constexpr size_t kPrefetchAhead = 16;
+constexpr size_t kPrefetchAhead = 96;
 
 bool FitsNarrow(int64_t value) { return value >= 0 && value <= int64_t{UINT32_MAX}; }
 

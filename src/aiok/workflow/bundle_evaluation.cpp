@@ -92,7 +92,7 @@ nlohmann::json EvaluateBundleOnSplit(const std::string& bundle_dir, const std::s
           labels.resize(static_cast<size_t>(index) + 1);
         }
         probabilities[static_cast<size_t>(index)] = std::move(p);
-        labels[static_cast<size_t>(index)] = rows.label;
+        labels[static_cast<size_t>(index)].assign(rows.label.begin(), rows.label.end());
       });
   std::vector<float> all_p;
   std::vector<uint8_t> all_labels;
