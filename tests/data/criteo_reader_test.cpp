@@ -115,6 +115,31 @@ TEST_F(CriteoReaderTest, GeneratedFileReadsIdenticallyWhateverRangesAndThreads) 
   EXPECT_EQ(ranged.category, reference.category);
 }
 
+TEST_F(CriteoReaderTest, LinesLongerThanARangeAreReadWhole) {
+  // Lines of 20 kB (a bad field) among good ones, with ranges of 1000 bytes: a range's last
+  // line runs far past the range and past the reader's usual read-ahead.
+  std::string longline = GoodLine();
+  longline.replace(longline.find("00000003"), 8, std::string(20000, 'z'));
+  std::string contents;
+  for (int i = 0; i < 30; ++i)
+    contents += i % 7 == 3 ? longline : GoodLine(i % 2);
+  CriteoReaderOptions options;
+  options.range_bytes = 1000;
+  options.on_error = OnError::kSkip;
+  ctx_.threads = 3;
+  CriteoReadSummary summary;
+  const CriteoBatch batch = ReadAll(Write("long.tsv", contents), options, &summary);
+  EXPECT_EQ(summary.lines, 30);
+  EXPECT_EQ(summary.rows, 26);
+  ASSERT_EQ(batch.rejects.size(), 4u);
+  for (size_t i = 0; i < batch.rejects.size(); ++i) {
+    EXPECT_EQ(batch.rejects[i].line, 4 + 7 * static_cast<int64_t>(i));
+    EXPECT_NE(batch.rejects[i].reason.find("C3"), std::string::npos) << batch.rejects[i].reason;
+  }
+  for (int64_t r = 0; r < batch.rows; ++r)
+    EXPECT_EQ(batch.category[25][r], 26) << r;
+}
+
 TEST_F(CriteoReaderTest, DetectsRowsWithoutLabel) {
   std::string line = GoodLine().substr(2);  // drop "1\t"
   CriteoReadSummary summary;

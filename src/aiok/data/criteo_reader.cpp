@@ -1,8 +1,11 @@
 #include "aiok/data/criteo_reader.h"
 
+#include <fcntl.h>
 #include <fmt/format.h>
+#include <unistd.h>
 
 #include <algorithm>
+#include <cerrno>
 #include <cstring>
 #include <optional>
 #include <string_view>
@@ -46,7 +49,8 @@ constexpr std::array<int8_t, 256> MakeHexTable() {
 }
 constexpr std::array<int8_t, 256> kHexValue = MakeHexTable();
 
-// Bytes past its end that a range's last line usually needs (Kaggle lines are ~240 bytes).
+// Bytes past its end that a range's last line usually needs (Kaggle lines are ~240 bytes);
+// a longer line costs a second read.
 constexpr size_t kLongestLine = 4096;
 
 class RangeParser {
@@ -255,6 +259,61 @@ class RangeParser {
   int fields_;
 };
 
+// A file read with pread, for ranges read side by side.
+class ReadOnlyFile {
+ public:
+  ReadOnlyFile(std::string path, size_t size) : path_(std::move(path)), size_(size) {
+    fd_ = ::open(path_.c_str(), O_RDONLY | O_CLOEXEC);
+    if (fd_ < 0)
+      Throw(ErrorKind::kIo, "cannot open '{}': {}", path_, std::strerror(errno));
+  }
+  ~ReadOnlyFile() { ::close(fd_); }
+  ReadOnlyFile(const ReadOnlyFile&) = delete;
+  ReadOnlyFile& operator=(const ReadOnlyFile&) = delete;
+
+  size_t size() const { return size_; }
+  /// Reads bytes [offset, offset + n), all of them.
+  void Read(size_t offset, size_t n, char* out) const {
+    while (n > 0) {
+      const ssize_t got = ::pread(fd_, out, n, static_cast<off_t>(offset));
+      if (got <= 0) {
+        Throw(ErrorKind::kIo, "cannot read '{}' at byte {}: {}", path_, offset,
+              got < 0 ? std::strerror(errno) : "the file is shorter than it was");
+      }
+      out += got;
+      offset += static_cast<size_t>(got);
+      n -= static_cast<size_t>(got);
+    }
+  }
+
+ private:
+  std::string path_;
+  size_t size_;
+  int fd_;
+};
+
+// Reads what the lines that start in [begin, end) span into `bytes`: from the byte before
+// `begin` (which tells whether a line starts at `begin`) through the newline that ends the
+// last of them, or the end of the file. Returns the file offset of bytes[0]. A copy into a
+// buffer that stays in cache costs less than mapping the file (page faults, then dropping
+// the pages again so that a file larger than memory does not stay resident).
+size_t ReadRange(const ReadOnlyFile& file, size_t begin, size_t end,
+                 UninitializedVector<char>* bytes) {
+  const size_t from = begin == 0 ? 0 : begin - 1;
+  size_t to = std::min(file.size(), end + kLongestLine);
+  for (;;) {
+    bytes->resize(to - from);
+    file.Read(from, to - from, bytes->data());
+    // The last line starting before `end` ends at the first newline from end - 1 on.
+    const size_t last_start = end - 1 - from;
+    if (to == file.size() ||
+        std::memchr(bytes->data() + last_start, '\n', bytes->size() - last_start) != nullptr) {
+      return from;
+    }
+    to = std::min(file.size(), to + 2 * (to - from));  // a line longer than kLongestLine
+  }
+}
+
 bool DetectLabel(const MappedFile& file, LabelField setting) {
   if (setting != LabelField::kDetect)
     return setting == LabelField::kPresent;
@@ -327,17 +386,19 @@ CriteoReadSummary ReadCriteoTsv(const std::string& path, const CriteoReaderOptio
 
   const auto range = static_cast<size_t>(options.range_bytes);
   const int64_t ranges = CriteoBatchCount(static_cast<int64_t>(file.size()), options);
+  const ReadOnlyFile input(path, file.size());
   OrderedTurns turns;
   ParallelFor(ranges, ctx.threads, [&](int64_t index) {
     try {
       ctx.cancel->ThrowIfCancelled();
       const size_t begin = static_cast<size_t>(index) * range;
       const size_t end = std::min(file.size(), begin + range);
-      file.Populate(begin, end + kLongestLine);
+      UninitializedVector<char> bytes;
+      const size_t from = ReadRange(input, begin, end, &bytes);
       CriteoBatch batch;
       RangeParser parser(summary.has_label, options.on_error);
       const std::optional<LineProblem> problem =
-          parser.Parse(file.data(), file.size(), begin, end, &batch);
+          parser.Parse(bytes.data(), bytes.size(), begin - from, end - from, &batch);
       turns.Commit(index, [&] {
         if (problem) {
           ThrowAt(TextLocation{path, summary.lines + 1 + problem->relative_line, problem->column},
@@ -348,7 +409,6 @@ CriteoReadSummary ReadCriteoTsv(const std::string& path, const CriteoReaderOptio
       });
       if (concurrently)
         concurrently(batch, index);
-      file.Release(begin, end);
     } catch (...) {
       turns.Abort();
       throw;

@@ -64,7 +64,7 @@ struct CriteoReaderOptions {
   LabelField label = LabelField::kDetect;
   OnError on_error = OnError::kFail;
   /// Bytes per parallel range (a batch holds the lines that start inside one range).
-  int64_t range_bytes = int64_t{8} << 20;
+  int64_t range_bytes = int64_t{4} << 20;
 };
 
 /// What a finished read saw.
