@@ -140,21 +140,26 @@ EncodedBatch BatchEncoder::Encode(data::CriteoBatch& batch) {
   return out;
 }
 
-void BatchEncoder::Uncount(const BatchStore& store, int64_t train_end_line) {
+void BatchEncoder::Uncount(const BatchStore& store, int64_t train_end_line, int threads) {
   // Batches are in line order: walk back from the last until one lies wholly in train.
+  std::vector<std::shared_ptr<const EncodedBatch>> past_train;
   for (int64_t index = store.batches() - 1; index >= 0; --index) {
-    const std::shared_ptr<const EncodedBatch> batch = store.Read(index);
-    const auto rows = static_cast<size_t>(batch->rows());
-    const size_t first = RowsBelow(batch->lines, train_end_line);
-    if (rows > 0 && first == rows)
-      return;
-    for (size_t c = 0; c < coded_.size(); ++c) {
-      if (coded_[c]) {
-        pipeline_.categorical()[c].ops[0]->UncountCodes(
-            batch->categorical.data() + c * rows + first, rows - first);
-      }
-    }
+    std::shared_ptr<const EncodedBatch> batch = store.Read(index);
+    if (batch->rows() > 0 && RowsBelow(batch->lines, train_end_line) == batch->lines.size())
+      break;
+    past_train.push_back(std::move(batch));
   }
+  ParallelFor(static_cast<int64_t>(coded_.size()), threads, [&](int64_t c) {
+    if (!coded_[static_cast<size_t>(c)])
+      return;
+    Operator& op = *pipeline_.categorical()[static_cast<size_t>(c)].ops[0];
+    for (const auto& batch : past_train) {
+      const auto rows = static_cast<size_t>(batch->rows());
+      const size_t first = RowsBelow(batch->lines, train_end_line);
+      op.UncountCodes(batch->categorical.data() + static_cast<size_t>(c) * rows + first,
+                      rows - first);
+    }
+  });
 }
 
 FinishedBatch BatchEncoder::Finish(EncodedBatch batch) const {

@@ -45,8 +45,8 @@ class BatchEncoder {
   EncodedBatch Encode(data::CriteoBatch& batch);
 
   /// Takes the stored rows whose source line is `train_end_line` or later back out of the
-  /// categorical counts that Encode made.
-  void Uncount(const BatchStore& store, int64_t train_end_line);
+  /// categorical counts that Encode made, columns in parallel on `threads`.
+  void Uncount(const BatchStore& store, int64_t train_end_line, int threads);
 
   /// Once the pipeline is fitted: codes become ids, raw dense values final ones, and the
   /// columns rows. Safe to call for several batches at once.

@@ -37,11 +37,14 @@ void Categorify::FitEncode(const int64_t* values, size_t n, size_t train_rows, i
 
 void Categorify::UncountCodes(const int32_t* codes, size_t n) {
   AIOK_CHECK(!fitted_, ErrorKind::kInternal, "categorify: uncount after the fit finished");
+  int64_t* counts = seen_counts_.data();
   for (size_t i = 0; i < n; ++i) {
+    if (i + kPrefetchAhead < n)
+      __builtin_prefetch(&counts[std::max(codes[i + kPrefetchAhead], 0)], 1);
     if (codes[i] < 0)
       continue;
-    AIOK_ASSERT(static_cast<size_t>(codes[i]) < seen_counts_.size() && seen_counts_[codes[i]] > 0);
-    --seen_counts_[codes[i]];
+    AIOK_ASSERT(static_cast<size_t>(codes[i]) < seen_counts_.size() && counts[codes[i]] > 0);
+    --counts[codes[i]];
   }
 }
 

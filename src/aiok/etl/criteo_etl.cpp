@@ -132,7 +132,7 @@ EtlSummary RunCriteoEtl(const PipelineSpec& spec, const EtlOptions& options,
                 since_start(), store.spilled_bytes() >> 20);
   const int64_t lines = read.lines;
   const data::SplitRanges ranges = split_rule.Apply(lines);
-  encoder.Uncount(store, ranges.train.end);
+  encoder.Uncount(store, ranges.train.end, ctx.threads);
   for (int phase = 0; phase < pipeline.FitPhases(); ++phase) {
     FitDensePhase(pipeline, phase, store, ranges.train.end, ctx.threads);
   }
