@@ -70,6 +70,9 @@ void Categorify::FinishFit() {
     vocabulary_counts_.push_back(seen_counts_[kept[i]]);
     code_ids_[kept[i]] = static_cast<int32_t>(kFirstVocabularyId + static_cast<int64_t>(i));
   }
+  narrow_code_ids_.clear();
+  if (cardinality() <= int64_t{UINT16_MAX} + 1)
+    narrow_code_ids_.assign(code_ids_.begin(), code_ids_.end());
   seen_ = ValueDictionary();
   seen_counts_ = {};
   BuildLookup();
@@ -99,17 +102,30 @@ void Categorify::TransformCategorical(const int64_t* values, size_t n, int64_t* 
   }
 }
 
-void Categorify::MapCodes(const int32_t* codes, size_t n, int32_t* ids) const {
-  AIOK_CHECK(fitted_, ErrorKind::kInternal, "categorify: map codes before fit");
-  const int32_t* code_ids = code_ids_.data();
-  const auto known = static_cast<int32_t>(code_ids_.size());
+namespace {
+
+template <typename Id>
+void MapCodesThrough(const Id* code_ids, int32_t known, const int32_t* codes, size_t n,
+                     int32_t* ids) {
   for (size_t i = 0; i < n; ++i) {
     // A large column's table outgrows L2; its upcoming entries are known, so fetch them early.
     if (i + kPrefetchAhead < n)
       __builtin_prefetch(&code_ids[std::max(codes[i + kPrefetchAhead], 0)]);
     const int32_t code = codes[i];
     AIOK_ASSERT(code < known);
-    ids[i] = code < 0 ? static_cast<int32_t>(kMissingId) : code_ids[code];
+    ids[i] = code < 0 ? static_cast<int32_t>(kMissingId) : static_cast<int32_t>(code_ids[code]);
+  }
+}
+
+}  // namespace
+
+void Categorify::MapCodes(const int32_t* codes, size_t n, int32_t* ids) const {
+  AIOK_CHECK(fitted_, ErrorKind::kInternal, "categorify: map codes before fit");
+  const auto known = static_cast<int32_t>(code_ids_.size());
+  if (!narrow_code_ids_.empty()) {
+    MapCodesThrough(narrow_code_ids_.data(), known, codes, n, ids);
+  } else {
+    MapCodesThrough(code_ids_.data(), known, codes, n, ids);
   }
 }
 

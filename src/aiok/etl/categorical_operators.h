@@ -54,8 +54,10 @@ class Categorify final : public OperatorWithOptions<CategorifyOptions> {
   // While fitting: every value met (train or not) by code, and its train count.
   ValueDictionary seen_;
   std::vector<int64_t> seen_counts_;
-  // After fitting: id of each code of seen_ (for MapCodes).
+  // After fitting: id of each code of seen_ (for MapCodes), in 16 bits when every id fits:
+  // the tables of the large columns then stay in L2 while MapCodes looks codes up at random.
   std::vector<int32_t> code_ids_;
+  std::vector<uint16_t> narrow_code_ids_;
   std::vector<int64_t> vocabulary_;
   std::vector<int64_t> vocabulary_counts_;
   // Vocabulary value -> its index (id - kFirstVocabularyId).
