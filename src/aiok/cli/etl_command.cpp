@@ -20,12 +20,14 @@ struct EtlState {
   std::string pipeline_file;
   int64_t freq_threshold = 3;
   std::string on_error = "fail";
+  int64_t memory_mb = 0;  // 0: etl::DefaultEtlMemoryBudget()
   etl::EtlOptions options;
 };
 
 void RunEtl(EtlState& state, CLI::App* command) {
   const RunContext ctx = StartRun(state.common);
   state.options.on_error = data::ParseOnError(state.on_error);
+  state.options.memory_budget = state.memory_mb << 20;
   etl::PipelineSpec spec;
   if (!state.pipeline_file.empty()) {
     AIOK_CHECK(command->count("--freq-threshold") == 0, ErrorKind::kUsage,
@@ -81,6 +83,12 @@ void AddEtlCommand(CLI::App& app) {
   command->add_option("--shard-rows", state->options.shard_rows, "rows per shard file")
       ->check(CLI::Range(int64_t{1}, int64_t{1} << 40))
       ->capture_default_str();
+  command
+      ->add_option("--memory-mb", state->memory_mb,
+                   "MB of encoded rows kept in memory between the two passes; the rest is "
+                   "spilled to a file in the output directory (default: a quarter of "
+                   "physical memory, at most 4096)")
+      ->check(CLI::Range(int64_t{1}, int64_t{1} << 30));
   AddCommonFlags(command, &state->common);
   command->callback([state, command] { RunEtl(*state, command); });
 }
