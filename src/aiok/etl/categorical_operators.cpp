@@ -23,52 +23,53 @@ void Categorify::FitEncode(const int64_t* values, size_t n, size_t train_rows, i
   // probes), then the counts of the train rows' codes (array increments). Done in one loop,
   // the count's address is known only after the probe and both stall.
   seen_.InsertAll(values, n, kMissingValue, codes);
-  seen_counts_.resize(seen_.size(), 0);
-  int64_t* counts = seen_counts_.data();
+  seen_counts_.resize(seen_.size() + 1, 0);
+  int64_t* counts = seen_counts_.data() + 1;  // counts[-1] takes the missing values
   const size_t counted = std::min(n, train_rows);
   for (size_t i = 0; i < counted; ++i) {
-    if (i + kPrefetchAhead < counted && codes[i + kPrefetchAhead] >= 0) {
+    if (i + kPrefetchAhead < counted)
       __builtin_prefetch(&counts[codes[i + kPrefetchAhead]], 1);
-    }
-    if (codes[i] >= 0)
-      ++counts[codes[i]];
+    ++counts[codes[i]];
   }
 }
 
 void Categorify::UncountCodes(const int32_t* codes, size_t n) {
   AIOK_CHECK(!fitted_, ErrorKind::kInternal, "categorify: uncount after the fit finished");
-  int64_t* counts = seen_counts_.data();
+  int64_t* counts = seen_counts_.data() + 1;  // counts[-1] takes the missing values
+  const auto known = static_cast<int32_t>(seen_counts_.size()) - 1;
   for (size_t i = 0; i < n; ++i) {
     if (i + kPrefetchAhead < n)
-      __builtin_prefetch(&counts[std::max(codes[i + kPrefetchAhead], 0)], 1);
-    if (codes[i] < 0)
-      continue;
-    AIOK_ASSERT(static_cast<size_t>(codes[i]) < seen_counts_.size() && counts[codes[i]] > 0);
+      __builtin_prefetch(&counts[codes[i + kPrefetchAhead]], 1);
+    AIOK_ASSERT(codes[i] >= -1 && codes[i] < known);
     --counts[codes[i]];
   }
 }
 
 void Categorify::FinishFit() {
+  seen_counts_.resize(seen_.size() + 1, 0);  // FitCategorical may not have run
+  const int64_t* counts = seen_counts_.data() + 1;
+  const auto seen = static_cast<int32_t>(seen_.size());
   std::vector<int32_t> kept;  // codes of seen_
-  for (size_t code = 0; code < seen_counts_.size(); ++code) {
-    if (seen_counts_[code] >= options_.freq_threshold)
-      kept.push_back(static_cast<int32_t>(code));
+  for (int32_t code = 0; code < seen; ++code) {
+    if (counts[code] >= options_.freq_threshold)
+      kept.push_back(code);
   }
   const auto& values = seen_.values();
   std::sort(kept.begin(), kept.end(), [&](int32_t a, int32_t b) {
-    return seen_counts_[a] != seen_counts_[b] ? seen_counts_[a] > seen_counts_[b]
-                                              : values[a] < values[b];
+    return counts[a] != counts[b] ? counts[a] > counts[b] : values[a] < values[b];
   });
   if (options_.max_size > 0 && static_cast<int64_t>(kept.size()) > options_.max_size) {
     kept.resize(static_cast<size_t>(options_.max_size));
   }
   vocabulary_.clear();
   vocabulary_counts_.clear();
-  code_ids_.assign(seen_counts_.size(), static_cast<int32_t>(kRareId));
+  // code_ids_[code + 1]: the id of each code, and in front the id of missing values (code -1).
+  code_ids_.assign(static_cast<size_t>(seen) + 1, static_cast<int32_t>(kRareId));
+  code_ids_[0] = static_cast<int32_t>(kMissingId);
   for (size_t i = 0; i < kept.size(); ++i) {
     vocabulary_.push_back(values[kept[i]]);
-    vocabulary_counts_.push_back(seen_counts_[kept[i]]);
-    code_ids_[kept[i]] = static_cast<int32_t>(kFirstVocabularyId + static_cast<int64_t>(i));
+    vocabulary_counts_.push_back(counts[kept[i]]);
+    code_ids_[kept[i] + 1] = static_cast<int32_t>(kFirstVocabularyId + static_cast<int64_t>(i));
   }
   narrow_code_ids_.clear();
   if (cardinality() <= int64_t{UINT16_MAX} + 1)
@@ -107,21 +108,20 @@ namespace {
 template <typename Id>
 void MapCodesThrough(const Id* code_ids, int32_t known, const int32_t* codes, size_t n,
                      int32_t* ids) {
+  const Id* id_of = code_ids + 1;  // id_of[-1] is the missing values' id
   for (size_t i = 0; i < n; ++i) {
     // A large column's table outgrows L2; its upcoming entries are known, so fetch them early.
     if (i + kPrefetchAhead < n)
-      __builtin_prefetch(&code_ids[std::max(codes[i + kPrefetchAhead], 0)]);
-    const int32_t code = codes[i];
-    AIOK_ASSERT(code < known);
-    ids[i] = code < 0 ? static_cast<int32_t>(kMissingId) : static_cast<int32_t>(code_ids[code]);
+      __builtin_prefetch(&id_of[codes[i + kPrefetchAhead]]);
+    AIOK_ASSERT(codes[i] >= -1 && codes[i] < known);
+    ids[i] = static_cast<int32_t>(id_of[codes[i]]);
   }
 }
-
 }  // namespace
 
 void Categorify::MapCodes(const int32_t* codes, size_t n, int32_t* ids) const {
   AIOK_CHECK(fitted_, ErrorKind::kInternal, "categorify: map codes before fit");
-  const auto known = static_cast<int32_t>(code_ids_.size());
+  const auto known = static_cast<int32_t>(code_ids_.size()) - 1;
   if (!narrow_code_ids_.empty()) {
     MapCodesThrough(narrow_code_ids_.data(), known, codes, n, ids);
   } else {

@@ -51,10 +51,14 @@ class Categorify final : public OperatorWithOptions<CategorifyOptions> {
  private:
   void BuildLookup();
 
-  // While fitting: every value met (train or not) by code, and its train count.
+  // While fitting: every value met (train or not) by code, and its train count one place up
+  // (seen_counts_[code + 1]): the first place counts the missing values (code -1), so that
+  // the loops need no branch for them. Which rows are missing is random; a mispredicted
+  // branch cost more than the count.
   ValueDictionary seen_;
   std::vector<int64_t> seen_counts_;
-  // After fitting: id of each code of seen_ (for MapCodes), in 16 bits when every id fits:
+  // After fitting: id of each code of seen_ (for MapCodes), one place up like the counts, in
+  // 16 bits too when every id fits:
   // the tables of the large columns then stay in L2 while MapCodes looks codes up at random.
   std::vector<int32_t> code_ids_;
   std::vector<uint16_t> narrow_code_ids_;
