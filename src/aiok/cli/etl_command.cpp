@@ -87,7 +87,7 @@ void AddEtlCommand(CLI::App& app) {
       ->add_option("--memory-mb", state->memory_mb,
                    "MB of encoded rows kept in memory between the two passes; the rest is "
                    "spilled to a file in the output directory (default: a quarter of "
-                   "physical memory, at most 4096)")
+                   "physical memory, at most 2048)")
       ->check(CLI::Range(int64_t{1}, int64_t{1} << 30));
   AddCommonFlags(command, &state->common);
   command->callback([state, command] { RunEtl(*state, command); });

@@ -148,7 +148,7 @@ int64_t DefaultEtlMemoryBudget() {
   const long pages = ::sysconf(_SC_PHYS_PAGES);
   const long page_size = ::sysconf(_SC_PAGESIZE);
   const int64_t physical = pages > 0 && page_size > 0 ? int64_t{pages} * page_size : 0;
-  return std::min(physical / 4, int64_t{4} << 30);
+  return std::min(physical / 4, int64_t{2} << 30);
 }
 
 }  // namespace aiok::etl
