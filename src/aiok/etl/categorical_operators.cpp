@@ -49,15 +49,35 @@ void Categorify::FinishFit() {
   seen_counts_.resize(seen_.size() + 1, 0);  // FitCategorical may not have run
   const int64_t* counts = seen_counts_.data() + 1;
   const auto seen = static_cast<int32_t>(seen_.size());
-  std::vector<int32_t> kept;  // codes of seen_
-  for (int32_t code = 0; code < seen; ++code) {
-    if (counts[code] >= options_.freq_threshold)
-      kept.push_back(code);
-  }
   const auto& values = seen_.values();
-  std::sort(kept.begin(), kept.end(), [&](int32_t a, int32_t b) {
-    return counts[a] != counts[b] ? counts[a] > counts[b] : values[a] < values[b];
-  });
+  std::vector<int32_t> kept;  // codes of seen_, in id order
+  bool fits_32_bits = true;
+  for (int32_t code = 0; code < seen; ++code) {
+    if (counts[code] >= options_.freq_threshold) {
+      kept.push_back(code);
+      fits_32_bits &= counts[code] <= int64_t{UINT32_MAX} && values[code] >= 0 &&
+                      values[code] <= int64_t{UINT32_MAX};
+    }
+  }
+  if (fits_32_bits) {
+    // The same order as below as one integer per value (higher count, then lower value),
+    // for every Criteo column: sorting plain integers is several times faster than sorting
+    // through counts[] and values[].
+    std::vector<std::pair<uint64_t, int32_t>> keyed;
+    keyed.reserve(kept.size());
+    for (int32_t code : kept) {
+      keyed.emplace_back((uint64_t{UINT32_MAX} - static_cast<uint64_t>(counts[code])) << 32 |
+                             static_cast<uint64_t>(values[code]),
+                         code);
+    }
+    std::sort(keyed.begin(), keyed.end());
+    for (size_t i = 0; i < keyed.size(); ++i)
+      kept[i] = keyed[i].second;
+  } else {
+    std::sort(kept.begin(), kept.end(), [&](int32_t a, int32_t b) {
+      return counts[a] != counts[b] ? counts[a] > counts[b] : values[a] < values[b];
+    });
+  }
   if (options_.max_size > 0 && static_cast<int64_t>(kept.size()) > options_.max_size) {
     kept.resize(static_cast<size_t>(options_.max_size));
   }
