@@ -106,6 +106,17 @@ struct Straightforward {
   }
 };
 
+// Every split of two datasets holds the same rows.
+void ExpectSameRows(const std::string& dir_a, const std::string& dir_b) {
+  for (const char* split : {"train", "valid", "test"}) {
+    const SplitRows a = ReadSplit(dir_a, split);
+    const SplitRows b = ReadSplit(dir_b, split);
+    EXPECT_EQ(a.labels, b.labels) << split;
+    EXPECT_EQ(a.dense, b.dense) << split;
+    EXPECT_EQ(a.categorical, b.categorical) << split;
+  }
+}
+
 class CriteoEtlTest : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
@@ -198,13 +209,7 @@ steps:
   options.range_bytes = 64 << 10;
   options.memory_budget = 1;
   RunCriteoEtl(spec, options, ctx_);
-  for (const char* split : {"train", "valid", "test"}) {
-    const SplitRows whole = ReadSplit(Out("fitted_dense"), split);
-    const SplitRows spilled = ReadSplit(Out("fitted_dense_spilled"), split);
-    EXPECT_EQ(whole.labels, spilled.labels) << split;
-    EXPECT_EQ(whole.dense, spilled.dense) << split;
-    EXPECT_EQ(whole.categorical, spilled.categorical) << split;
-  }
+  ExpectSameRows(Out("fitted_dense"), Out("fitted_dense_spilled"));
 
   const Straightforward raw(Raw(), 2);
   const int64_t train_end = 6000;
@@ -417,13 +422,7 @@ TEST_F(CriteoEtlTest, ParquetInputGivesTheSameDataset) {
   Run(Raw(), Out("from_tsv"));
   Run(parquet, Out("from_parquet"));
   EXPECT_EQ(data::ReadDatasetSchema(Out("from_parquet")).source["format"], "parquet");
-  for (const char* split : {"train", "valid", "test"}) {
-    const SplitRows a = ReadSplit(Out("from_tsv"), split);
-    const SplitRows b = ReadSplit(Out("from_parquet"), split);
-    EXPECT_EQ(a.labels, b.labels) << split;
-    EXPECT_EQ(a.dense, b.dense) << split;
-    EXPECT_EQ(a.categorical, b.categorical) << split;
-  }
+  ExpectSameRows(Out("from_tsv"), Out("from_parquet"));
 }
 
 TEST_F(CriteoEtlTest, RefusesToReplaceADirectoryThatIsNotADataset) {

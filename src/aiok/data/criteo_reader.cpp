@@ -11,6 +11,7 @@
 #include <string_view>
 
 #include "aiok/core/error.h"
+#include "aiok/core/positional_io.h"
 #include "aiok/core/threads.h"
 #include "aiok/data/field_parsing.h"
 #include "aiok/data/mapped_file.h"
@@ -273,18 +274,7 @@ class ReadOnlyFile {
 
   size_t size() const { return size_; }
   /// Reads bytes [offset, offset + n), all of them.
-  void Read(size_t offset, size_t n, char* out) const {
-    while (n > 0) {
-      const ssize_t got = ::pread(fd_, out, n, static_cast<off_t>(offset));
-      if (got <= 0) {
-        Throw(ErrorKind::kIo, "cannot read '{}' at byte {}: {}", path_, offset,
-              got < 0 ? std::strerror(errno) : "the file is shorter than it was");
-      }
-      out += got;
-      offset += static_cast<size_t>(got);
-      n -= static_cast<size_t>(got);
-    }
-  }
+  void Read(size_t offset, size_t n, char* out) const { ReadAt(fd_, path_, offset, n, out); }
 
  private:
   std::string path_;

@@ -8,6 +8,7 @@
 #include <cstring>
 
 #include "aiok/core/error.h"
+#include "aiok/core/positional_io.h"
 
 namespace aiok::etl {
 namespace {
@@ -81,20 +82,10 @@ void BatchStore::Put(int64_t index, EncodedBatch batch) {
 }
 
 void BatchStore::Spill(int64_t at, const EncodedBatch& batch) {
-  auto offset = static_cast<off_t>(at);
+  auto offset = static_cast<size_t>(at);
   ForEachVector(batch, [&](const auto& v) {
-    const char* data = reinterpret_cast<const char*>(v.data());
-    size_t left = VectorBytes(v);
-    while (left > 0) {
-      const ssize_t n = ::pwrite(spill_fd_, data, left, offset);
-      if (n <= 0) {
-        Throw(ErrorKind::kIo, "cannot write the ETL spill file '{}': {}", spill_path_,
-              n < 0 ? std::strerror(errno) : "no space written");
-      }
-      data += n;
-      offset += n;
-      left -= static_cast<size_t>(n);
-    }
+    WriteAt(spill_fd_, spill_path_, offset, VectorBytes(v), v.data());
+    offset += VectorBytes(v);
   });
 }
 
@@ -109,22 +100,12 @@ std::shared_ptr<const EncodedBatch> BatchStore::Read(int64_t index) const {
 EncodedBatch BatchStore::Unspill(const Entry& entry) const {
   AIOK_CHECK(entry.offset >= 0, ErrorKind::kInternal, "an ETL batch was never stored");
   EncodedBatch batch;
-  auto offset = static_cast<off_t>(entry.offset);
+  auto offset = static_cast<size_t>(entry.offset);
   size_t next = 0;
   ForEachVector(batch, [&](auto& v) {
     v.resize(static_cast<size_t>(entry.sizes[next++]));
-    char* data = reinterpret_cast<char*>(v.data());
-    size_t left = VectorBytes(v);
-    while (left > 0) {
-      const ssize_t n = ::pread(spill_fd_, data, left, offset);
-      if (n <= 0) {
-        Throw(ErrorKind::kIo, "cannot read the ETL spill file '{}': {}", spill_path_,
-              n < 0 ? std::strerror(errno) : "it is shorter than what was written");
-      }
-      data += n;
-      offset += n;
-      left -= static_cast<size_t>(n);
-    }
+    ReadAt(spill_fd_, spill_path_, offset, VectorBytes(v), v.data());
+    offset += VectorBytes(v);
   });
   return batch;
 }

@@ -1,0 +1,40 @@
+#include "aiok/core/positional_io.h"
+
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+
+#include "aiok/core/error.h"
+
+namespace aiok {
+
+void ReadAt(int fd, const std::string& path, size_t offset, size_t n, void* out) {
+  auto* bytes = static_cast<char*>(out);
+  while (n > 0) {
+    const ssize_t got = ::pread(fd, bytes, n, static_cast<off_t>(offset));
+    if (got <= 0) {
+      Throw(ErrorKind::kIo, "cannot read '{}' at byte {}: {}", path, offset,
+            got < 0 ? std::strerror(errno) : "the file is shorter than expected");
+    }
+    bytes += got;
+    offset += static_cast<size_t>(got);
+    n -= static_cast<size_t>(got);
+  }
+}
+
+void WriteAt(int fd, const std::string& path, size_t offset, size_t n, const void* data) {
+  const auto* bytes = static_cast<const char*>(data);
+  while (n > 0) {
+    const ssize_t put = ::pwrite(fd, bytes, n, static_cast<off_t>(offset));
+    if (put <= 0) {
+      Throw(ErrorKind::kIo, "cannot write '{}' at byte {}: {}", path, offset,
+            put < 0 ? std::strerror(errno) : "no byte written");
+    }
+    bytes += put;
+    offset += static_cast<size_t>(put);
+    n -= static_cast<size_t>(put);
+  }
+}
+
+}  // namespace aiok
