@@ -86,7 +86,8 @@ void Progress::Render(bool final_line) {
   const double done = static_cast<double>(count_.load());
   const double rate = elapsed > 0 ? done / elapsed : 0.0;
   std::string line = label_ + ": ";
-  if (total_ > 0 && !final_line) {
+  // A total can be an estimate (lines of a file not counted yet): once passed, only the count.
+  if (total_ > 0 && !final_line && done < static_cast<double>(total_)) {
     const double eta = rate > 0 ? (static_cast<double>(total_) - done) / rate : NAN;
     line += fmt::format("{:5.1f}% {}/{} {}, {} {}/s, ETA {}", 100.0 * done / total_,
                         HumanCount(done), HumanCount(static_cast<double>(total_)), unit_,
