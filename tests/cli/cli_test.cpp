@@ -132,9 +132,8 @@ TEST_F(CliTest, EtlAndDatasetCommandsEndToEnd) {
   // A memory budget too small for any batch: every batch goes through the spill file, and
   // the dataset comes out the same, without the spill file.
   const std::string spilled = (dir_ / "spilled").string();
-  ASSERT_EQ(Run("etl --input " + raw + "/train.txt --out " + spilled + " -q --memory-mb 1")
-                .exit_code,
-            0);
+  ASSERT_EQ(
+      Run("etl --input " + raw + "/train.txt --out " + spilled + " -q --memory-mb 1").exit_code, 0);
   for (const char* file : {"train/part-00000.cat.i32", "test/part-00000.dense.f32",
                            "valid/part-00000.label.u8", "etl_state/pipeline.json"}) {
     EXPECT_EQ(Slurp(ds + "/" + file), Slurp(spilled + "/" + file)) << file;

@@ -165,8 +165,8 @@ TEST_F(CriteoEtlTest, PresetMatchesStraightforwardImplementation) {
   several_shards.shard_rows = 1000;  // several shards per split
   Run(Raw(), Out("shards_1000"), several_shards);
   EtlOptions small_batches;
-  small_batches.shard_rows = 333;          // shard boundaries inside batches
-  small_batches.range_bytes = 64 << 10;    // many batches; the train split ends inside one
+  small_batches.shard_rows = 333;        // shard boundaries inside batches
+  small_batches.range_bytes = 64 << 10;  // many batches; the train split ends inside one
   Run(Raw(), Out("small"), small_batches);
   EtlOptions spilled = small_batches;
   spilled.memory_budget = 200 << 10;  // the first batches in memory, the rest on disk

@@ -1,8 +1,8 @@
 // The `aiok` command. Thin: it parses flags, calls the parts, and maps errors to exit codes —
 // 0 success, 2 usage error, 1 runtime error (130 when interrupted) — with a one-line cause.
 #include <fmt/format.h>
-#include <malloc.h>
 #include <fmt/ranges.h>
+#include <malloc.h>
 
 #include <CLI/CLI.hpp>
 #include <cstdio>

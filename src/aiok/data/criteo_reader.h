@@ -48,12 +48,13 @@ struct RejectedLine {
 
 /// Rows parsed from one byte range of the file, column by column.
 struct CriteoBatch {
-  int64_t first_row = 0;       ///< 0-based index of the first accepted row in the whole file
-  int64_t rows = 0;            ///< accepted rows in this batch
+  int64_t first_row = 0;  ///< 0-based index of the first accepted row in the whole file
+  int64_t rows = 0;       ///< accepted rows in this batch
   UninitializedVector<uint8_t> label;  ///< empty when the file has no label field
   std::array<UninitializedVector<int64_t>, kCriteoDense> dense;  ///< kMissingDense if empty
-  std::array<UninitializedVector<int64_t>, kCriteoCategorical> category;  ///< kMissingCategory if empty
-  std::vector<RejectedLine> rejects;                              ///< in line order
+  std::array<UninitializedVector<int64_t>, kCriteoCategorical>
+      category;                       ///< kMissingCategory if empty
+  std::vector<RejectedLine> rejects;  ///< in line order
 
   // Filled while parsing: lines seen in this range, and the first line's number within it.
   int64_t lines = 0;

@@ -22,11 +22,6 @@ std::optional<size_t> FitOperatorOfPhase(const ColumnChain& chain, int phase) {
   return std::nullopt;
 }
 
-// Rows of `lines` (ascending) below `limit`.
-size_t RowsBelow(const std::vector<int64_t>& lines, int64_t limit) {
-  return static_cast<size_t>(std::lower_bound(lines.begin(), lines.end(), limit) - lines.begin());
-}
-
 void ToDouble(const int64_t* raw, size_t n, double* out) {
   for (size_t i = 0; i < n; ++i) {
     out[i] = raw[i] == data::kMissingDense ? NAN : static_cast<double>(raw[i]);
@@ -49,6 +44,10 @@ void ColumnsToRows(const In* columns, size_t rows, size_t n, Out* out) {
 }
 
 }  // namespace
+
+size_t RowsBelow(const std::vector<int64_t>& lines, int64_t limit) {
+  return static_cast<size_t>(std::lower_bound(lines.begin(), lines.end(), limit) - lines.begin());
+}
 
 BatchEncoder::BatchEncoder(Pipeline& pipeline)
     : pipeline_(pipeline), column_locks_(pipeline.dense().size() + pipeline.categorical().size()) {
@@ -199,8 +198,8 @@ FinishedBatch BatchEncoder::Finish(EncodedBatch batch) const {
   return out;
 }
 
-void FitDensePhase(Pipeline& pipeline, int phase, const BatchStore& store,
-                   int64_t train_end_line, int threads) {
+void FitDensePhase(Pipeline& pipeline, int phase, const BatchStore& store, int64_t train_end_line,
+                   int threads) {
   auto& dense = pipeline.dense();
   const size_t n_dense = dense.size();
   const bool any = std::any_of(dense.begin(), dense.end(), [&](const ColumnChain& chain) {

@@ -15,7 +15,6 @@
 #include <vector>
 
 #include "aiok/core/uninitialized_vector.h"
-
 #include "aiok/data/criteo_reader.h"
 #include "aiok/etl/batch_store.h"
 #include "aiok/etl/pipeline.h"
@@ -59,11 +58,14 @@ class BatchEncoder {
   std::vector<std::mutex> column_locks_;
 };
 
+/// How many of a batch's rows (their source `lines`, ascending) come before line `limit`.
+size_t RowsBelow(const std::vector<int64_t>& lines, int64_t limit);
+
 /// Fits fit phase `phase` of the dense chains from the raw dense values of the
 /// stored batches' train rows (source line below `train_end_line`), columns in parallel, then
 /// finishes that phase.
-void FitDensePhase(Pipeline& pipeline, int phase, const BatchStore& store,
-                   int64_t train_end_line, int threads);
+void FitDensePhase(Pipeline& pipeline, int phase, const BatchStore& store, int64_t train_end_line,
+                   int threads);
 
 /// Finishes fit phase `phase` of every chain (vocabularies sorted), columns in parallel.
 void FinishFitPhase(Pipeline& pipeline, int phase, int threads);

@@ -19,8 +19,8 @@ namespace aiok::etl {
 struct EncodedBatch {
   std::vector<int64_t> lines;  ///< 0-based source line of each row
   UninitializedVector<uint8_t> labels;
-  UninitializedVector<float> dense;          ///< dense x rows, when the dense values are final
-  UninitializedVector<double> raw_dense;     ///< dense x rows, when a dense chain still needs fitting
+  UninitializedVector<float> dense;       ///< dense x rows, when the dense values are final
+  UninitializedVector<double> raw_dense;  ///< dense x rows, when a dense chain still needs fitting
   UninitializedVector<int32_t> categorical;  ///< categorical x rows: ids, or codes to be mapped
 
   int64_t rows() const { return static_cast<int64_t>(lines.size()); }

@@ -16,8 +16,8 @@
 #include "aiok/data/criteo_source.h"
 #include "aiok/data/dataset.h"
 #include "aiok/data/mapped_file.h"
-#include "aiok/etl/batch_store.h"
 #include "aiok/etl/batch_encoder.h"
+#include "aiok/etl/batch_store.h"
 #include "aiok/etl/output_directory.h"
 
 namespace aiok::etl {
@@ -37,11 +37,6 @@ std::vector<std::string> CategoricalNames() {
     names.push_back(data::CriteoCategoricalName(c));
   }
   return names;
-}
-
-// Rows of `lines` (ascending) below `limit`.
-int64_t RowsBelow(const std::vector<int64_t>& lines, int64_t limit) {
-  return std::lower_bound(lines.begin(), lines.end(), limit) - lines.begin();
 }
 
 std::string IsoTime(time_t t) {
@@ -129,8 +124,8 @@ EtlSummary RunCriteoEtl(const PipelineSpec& spec, const EtlOptions& options,
   }
   if (rejects)
     rejects->Commit();
-  spdlog::debug("etl: parsed, fitted and encoded at {:.3f}s ({} MB spilled to disk)",
-                since_start(), store.spilled_bytes() >> 20);
+  spdlog::debug("etl: parsed, fitted and encoded at {:.3f}s ({} MB spilled to disk)", since_start(),
+                store.spilled_bytes() >> 20);
   const int64_t lines = read.lines;
   const data::SplitRanges ranges = split_rule.Apply(lines);
   encoder.Uncount(store, ranges.train.end, ctx.threads);
@@ -154,8 +149,8 @@ EtlSummary RunCriteoEtl(const PipelineSpec& spec, const EtlOptions& options,
   }
   // Appends a finished batch to the splits its rows belong to, with their truth.
   auto write = [&](const FinishedBatch& batch) {
-    const int64_t bounds[4] = {0, RowsBelow(batch.lines, ranges.train.end),
-                               RowsBelow(batch.lines, ranges.valid.end),
+    const int64_t bounds[4] = {0, static_cast<int64_t>(RowsBelow(batch.lines, ranges.train.end)),
+                               static_cast<int64_t>(RowsBelow(batch.lines, ranges.valid.end)),
                                static_cast<int64_t>(batch.lines.size())};
     for (int s = 0; s < 3; ++s) {
       const int64_t begin = bounds[s];

@@ -76,8 +76,7 @@ PredictSummary PredictFile(const PredictOptions& options, const RunContext& ctx)
   summary.lines = read.lines;
   summary.rows = read.rows;
   summary.rejected = read.rejected;
-  summary.seconds =
-      std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  summary.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   return summary;
 }
 

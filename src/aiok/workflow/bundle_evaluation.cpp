@@ -73,8 +73,7 @@ nlohmann::json EvaluateBundleOnSplit(const std::string& bundle_dir, const std::s
   reader.on_error = data::OnError::kSkip;  // the ETL already decided about bad lines
 
   // Per batch, in file order once joined.
-  std::vector<std::vector<float>> probabilities(
-      static_cast<size_t>(source.BatchCount(reader)) + 1);
+  std::vector<std::vector<float>> probabilities(static_cast<size_t>(source.BatchCount(reader)) + 1);
   std::vector<std::vector<uint8_t>> labels(probabilities.size());
   std::mutex grow;
   source.Read(
