@@ -146,6 +146,7 @@ TEST_F(ServeTest, BadRequestsGetClearStatusCodes) {
   auto too_many = Predict(nlohmann::json{{"rows", std::vector<nlohmann::json>(9, nlohmann::json::object())}}.dump());
   ASSERT_TRUE(too_many);
   EXPECT_EQ(too_many->status, 413);
+  EXPECT_NE(too_many->body.find("limit is 8 (--max-rows)"), std::string::npos) << too_many->body;
 
   auto too_big = Predict(std::string(70000, ' '));
   ASSERT_TRUE(too_big);

@@ -55,6 +55,22 @@ TEST(RequestRowsTest, ErrorsNameTheRowAndTheField) {
   EXPECT_NE(ErrorOf({{"rows", {{}, {}, {}}}}, 2).find("limit is 2"), std::string::npos);
 }
 
+TEST(RequestRowsTest, TooManyRowsIsItsOwnKindOfError) {
+  // The server answers 413 for this kind and 400 for malformed rows.
+  try {
+    ParseRequestRows({{"rows", {{}, {}, {}}}}, 2);
+    FAIL() << "3 rows over a limit of 2 were accepted";
+  } catch (const Error& e) {
+    EXPECT_EQ(e.kind(), ErrorKind::kTooLarge);
+  }
+  try {
+    ParseRequestRows({{"rows", {{{"I1", 1.5}}}}}, 2);
+    FAIL() << "a fractional I1 was accepted";
+  } catch (const Error& e) {
+    EXPECT_EQ(e.kind(), ErrorKind::kInvalidInput);
+  }
+}
+
 TEST(RequestRowsTest, AnEmptyObjectIsARowWithEveryFieldMissing) {
   const data::CriteoBatch batch = ParseRequestRows({{"rows", {nlohmann::json::object()}}}, 1);
   ASSERT_EQ(batch.rows, 1);

@@ -6,6 +6,8 @@ const char* ErrorKindName(ErrorKind kind) {
   switch (kind) {
     case ErrorKind::kInvalidInput:
       return "invalid input";
+    case ErrorKind::kTooLarge:
+      return "too large";
     case ErrorKind::kUsage:
       return "usage";
     case ErrorKind::kConfig:

@@ -15,6 +15,7 @@ namespace aiok {
 /// What sort of failure an Error is. The CLI maps kinds to exit codes, the server to statuses.
 enum class ErrorKind {
   kInvalidInput,    ///< bad data from the user: a malformed row, a missing column
+  kTooLarge,        ///< valid data over a configured limit (rows per request, ...)
   kUsage,           ///< bad flags or arguments on the command line
   kConfig,          ///< a bad option value or config file entry
   kIo,              ///< the file system refused: missing file, no space, permission

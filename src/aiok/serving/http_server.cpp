@@ -109,12 +109,6 @@ void Serve(const ServeOptions& options, const RunContext& ctx,
     } catch (const nlohmann::json::parse_error& e) {
       return ReplyError(response, 400, fmt::format("malformed JSON: {}", e.what()));
     }
-    if (json.is_object() && json.contains("rows") && json["rows"].is_array() &&
-        static_cast<int64_t>(json["rows"].size()) > options.max_rows_per_request) {
-      return ReplyError(response, 413,
-                        fmt::format("{} rows in one request; the limit is {} (--max-rows)",
-                                    json["rows"].size(), options.max_rows_per_request));
-    }
     FeatureRows features;
     try {
       const data::CriteoBatch rows = ParseRequestRows(json, options.max_rows_per_request);
@@ -123,7 +117,7 @@ void Serve(const ServeOptions& options, const RunContext& ctx,
       features.ids.resize(static_cast<size_t>(rows.rows * predictor.categorical_columns()));
       predictor.Transform(rows, features.dense.data(), features.ids.data());
     } catch (const Error& e) {
-      return ReplyError(response, 400, e.what());
+      return ReplyError(response, e.kind() == ErrorKind::kTooLarge ? 413 : 400, e.what());
     }
     std::optional<std::vector<float>> probabilities = batcher.Submit(std::move(features));
     if (!probabilities) {

@@ -106,8 +106,8 @@ data::CriteoBatch ParseRequestRows(const nlohmann::json& request, int64_t max_ro
   AIOK_CHECK(request.is_object() && request.contains("rows") && request.at("rows").is_array(),
              ErrorKind::kInvalidInput, "expected a JSON object with an array \"rows\"");
   const nlohmann::json& rows = request.at("rows");
-  AIOK_CHECK(static_cast<int64_t>(rows.size()) <= max_rows, ErrorKind::kInvalidInput,
-             "{} rows in one request; the limit is {}", rows.size(), max_rows);
+  AIOK_CHECK(static_cast<int64_t>(rows.size()) <= max_rows, ErrorKind::kTooLarge,
+             "{} rows in one request; the limit is {} (--max-rows)", rows.size(), max_rows);
   data::CriteoBatch batch;
   batch.rows = static_cast<int64_t>(rows.size());
   batch.lines = batch.rows;

@@ -11,8 +11,8 @@
 namespace aiok::serving {
 
 /// Parses the request's rows into a batch without labels. Throws Error(kInvalidInput) naming
-/// the row (0-based, as in the request's array) and the field for anything malformed, and for
-/// more than `max_rows` rows.
+/// the row (0-based, as in the request's array) and the field for anything malformed, and
+/// Error(kTooLarge) for more than `max_rows` rows.
 data::CriteoBatch ParseRequestRows(const nlohmann::json& request, int64_t max_rows);
 
 }  // namespace aiok::serving
