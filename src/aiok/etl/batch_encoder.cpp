@@ -28,17 +28,19 @@ void ToDouble(const int64_t* raw, size_t n, double* out) {
   }
 }
 
-// Lays columns (n x rows) out as rows (rows x n), a block of rows at a time so that the block
-// stays in cache while every column visits it.
-template <typename In, typename Out>
-void ColumnsToRows(const In* columns, size_t rows, size_t n, Out* out) {
-  constexpr size_t kBlockRows = 256;
+// Lays n columns of `rows` values out as rows (rows x n), kBlockRows rows at a time so that
+// the block stays in cache while every column visits it. column_block(c, begin, count) gives
+// the values of column c for rows [begin, begin + count), count <= kBlockRows.
+constexpr size_t kBlockRows = 256;
+template <typename Out, typename ColumnBlock>
+void ColumnsToRows(size_t rows, size_t n, ColumnBlock&& column_block, Out* out) {
   for (size_t begin = 0; begin < rows; begin += kBlockRows) {
-    const size_t end = std::min(rows, begin + kBlockRows);
+    const size_t count = std::min(rows - begin, kBlockRows);
     for (size_t c = 0; c < n; ++c) {
-      const In* column = columns + c * rows;
-      for (size_t r = begin; r < end; ++r)
-        out[r * n + c] = static_cast<Out>(column[r]);
+      const auto* values = column_block(c, begin, count);
+      Out* row_major = out + begin * n + c;
+      for (size_t r = 0; r < count; ++r)
+        row_major[r * n] = static_cast<Out>(values[r]);
     }
   }
 }
@@ -171,29 +173,32 @@ FinishedBatch BatchEncoder::Finish(EncodedBatch batch) const {
   out.categorical.resize(rows * n_cat);
   // Codes become ids a block of rows at a time, on their way from columns to rows: the
   // batch's codes are read once and the rows written once.
-  constexpr size_t kBlockRows = 256;
   int32_t ids[kBlockRows];
-  for (size_t begin = 0; begin < rows; begin += kBlockRows) {
-    const size_t block = std::min(rows - begin, kBlockRows);
-    for (size_t c = 0; c < n_cat; ++c) {
-      const int32_t* codes = batch.categorical.data() + c * rows + begin;
-      if (coded_[c])
-        pipeline_.categorical()[c].ops[0]->MapCodes(codes, block, ids);
-      const int32_t* column = coded_[c] ? ids : codes;
-      int32_t* row_major = out.categorical.data() + begin * n_cat + c;
-      for (size_t r = 0; r < block; ++r)
-        row_major[r * n_cat] = column[r];
-    }
-  }
+  ColumnsToRows(
+      rows, n_cat,
+      [&](size_t c, size_t begin, size_t count) -> const int32_t* {
+        const int32_t* codes = batch.categorical.data() + c * rows + begin;
+        if (!coded_[c])
+          return codes;
+        pipeline_.categorical()[c].ops[0]->MapCodes(codes, count, ids);
+        return ids;
+      },
+      out.categorical.data());
   out.dense.resize(rows * n_dense);
   if (raw_dense_) {
     for (size_t d = 0; d < n_dense; ++d) {
       const ColumnChain& chain = pipeline_.dense()[d];
       chain.TransformDensePrefix(batch.raw_dense.data() + d * rows, rows, chain.ops.size());
     }
-    ColumnsToRows(batch.raw_dense.data(), rows, n_dense, out.dense.data());
+    ColumnsToRows(
+        rows, n_dense,
+        [&](size_t d, size_t begin, size_t) { return batch.raw_dense.data() + d * rows + begin; },
+        out.dense.data());
   } else {
-    ColumnsToRows(batch.dense.data(), rows, n_dense, out.dense.data());
+    ColumnsToRows(
+        rows, n_dense,
+        [&](size_t d, size_t begin, size_t) { return batch.dense.data() + d * rows + begin; },
+        out.dense.data());
   }
   return out;
 }
