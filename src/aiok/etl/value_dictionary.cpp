@@ -8,8 +8,6 @@ namespace {
 // How far ahead the batch loops prefetch table slots: far enough to cover a trip to memory.
 constexpr size_t kPrefetchAhead = 96;
 
-bool FitsNarrow(int64_t value) { return value >= 0 && value <= int64_t{UINT32_MAX}; }
-
 }  // namespace
 
 ValueDictionary::ValueDictionary(size_t expected) : narrow_(expected) {}
@@ -58,20 +56,19 @@ void ValueDictionary::InsertAll(const int64_t* values, size_t n, int64_t skip, i
 }
 
 void ValueDictionary::FindAll(const int64_t* values, size_t n, int32_t* codes) const {
+  // Find per value; the loop per slot width keeps each prefetch out of a branch.
   if (wide_) {
     for (size_t i = 0; i < n; ++i) {
       if (i + kPrefetchAhead < n)
         wide_table_.Prefetch(values[i + kPrefetchAhead]);
-      codes[i] = static_cast<int32_t>(wide_table_.Get(values[i])) - 1;
+      codes[i] = Find(values[i]);
     }
-    return;
-  }
-  for (size_t i = 0; i < n; ++i) {
-    if (i + kPrefetchAhead < n)
-      narrow_.Prefetch(static_cast<uint32_t>(values[i + kPrefetchAhead]));
-    codes[i] = FitsNarrow(values[i])
-                   ? static_cast<int32_t>(narrow_.Get(static_cast<uint32_t>(values[i]))) - 1
-                   : -1;
+  } else {
+    for (size_t i = 0; i < n; ++i) {
+      if (i + kPrefetchAhead < n)
+        narrow_.Prefetch(static_cast<uint32_t>(values[i + kPrefetchAhead]));
+      codes[i] = Find(values[i]);
+    }
   }
 }
 

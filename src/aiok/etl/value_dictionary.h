@@ -23,7 +23,7 @@ class ValueDictionary {
   /// The code of `value`, inserting it with the next code if absent.
   int32_t Insert(int64_t value) {
     if (!wide_) {
-      if (value < 0 || value > int64_t{UINT32_MAX}) {
+      if (!FitsNarrow(value)) {
         Widen();
       } else {
         const auto key = static_cast<uint32_t>(value);
@@ -47,7 +47,7 @@ class ValueDictionary {
   int32_t Find(int64_t value) const {
     if (wide_)
       return static_cast<int32_t>(wide_table_.Get(value)) - 1;
-    if (value < 0 || value > int64_t{UINT32_MAX})
+    if (!FitsNarrow(value))
       return -1;
     return static_cast<int32_t>(narrow_.Get(static_cast<uint32_t>(value))) - 1;
   }
@@ -65,6 +65,7 @@ class ValueDictionary {
   size_t size() const { return values_.size(); }
 
  private:
+  static bool FitsNarrow(int64_t value) { return value >= 0 && value <= int64_t{UINT32_MAX}; }
   void Widen();
   int32_t Append(int64_t value);  // the next code; throws past INT32_MAX values
 
