@@ -2,6 +2,7 @@
 
 #include <fcntl.h>
 #include <fmt/format.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -14,7 +15,6 @@
 #include "aiok/core/positional_io.h"
 #include "aiok/core/threads.h"
 #include "aiok/data/field_parsing.h"
-#include "aiok/data/mapped_file.h"
 
 namespace aiok::data {
 namespace {
@@ -263,23 +263,31 @@ class RangeParser {
 // A file read with pread, for ranges read side by side.
 class ReadOnlyFile {
  public:
-  ReadOnlyFile(std::string path, size_t size) : path_(std::move(path)), size_(size) {
+  /// Opens `path`; throws Error(kIo) naming it if it cannot be opened or is not a regular file.
+  explicit ReadOnlyFile(std::string path) : path_(std::move(path)) {
     fd_ = ::open(path_.c_str(), O_RDONLY | O_CLOEXEC);
     if (fd_ < 0)
       Throw(ErrorKind::kIo, "cannot open '{}': {}", path_, std::strerror(errno));
+    struct stat info {};
+    if (::fstat(fd_, &info) != 0 || !S_ISREG(info.st_mode)) {
+      ::close(fd_);
+      Throw(ErrorKind::kIo, "'{}' is not a regular file", path_);
+    }
+    size_ = static_cast<size_t>(info.st_size);
   }
   ~ReadOnlyFile() { ::close(fd_); }
   ReadOnlyFile(const ReadOnlyFile&) = delete;
   ReadOnlyFile& operator=(const ReadOnlyFile&) = delete;
 
+  const std::string& path() const { return path_; }
   size_t size() const { return size_; }
   /// Reads bytes [offset, offset + n), all of them.
   void Read(size_t offset, size_t n, char* out) const { ReadAt(fd_, path_, offset, n, out); }
 
  private:
   std::string path_;
-  size_t size_;
-  int fd_;
+  size_t size_ = 0;
+  int fd_ = -1;
 };
 
 // Reads what the lines that start in [begin, end) span into `bytes`: from the byte before
@@ -304,12 +312,14 @@ size_t ReadRange(const ReadOnlyFile& file, size_t begin, size_t end,
   }
 }
 
-bool DetectLabel(const MappedFile& file, LabelField setting) {
+bool DetectLabel(const ReadOnlyFile& file, LabelField setting) {
   if (setting != LabelField::kDetect)
     return setting == LabelField::kPresent;
-  const char* start = file.data();
-  const void* nl = std::memchr(start, '\n', file.size());
-  const char* stop = nl == nullptr ? start + file.size() : static_cast<const char*>(nl);
+  UninitializedVector<char> first_line;
+  ReadRange(file, 0, 1, &first_line);
+  const char* start = first_line.data();
+  const void* nl = std::memchr(start, '\n', first_line.size());
+  const char* stop = nl == nullptr ? start + first_line.size() : static_cast<const char*>(nl);
   const int64_t fields = 1 + std::count(start, stop, '\t');
   if (fields == kCriteoFields)
     return true;
@@ -365,24 +375,23 @@ CriteoReadSummary ReadCriteoTsv(const std::string& path, const CriteoReaderOptio
                                 const std::function<void(CriteoBatch&)>& in_order,
                                 const std::function<void(CriteoBatch&, int64_t)>& concurrently) {
   AIOK_CHECK(options.range_bytes > 0, ErrorKind::kConfig, "range_bytes must be positive");
-  const MappedFile file(path);
-  if (file.size() == 0) {
+  const ReadOnlyFile input(path);
+  if (input.size() == 0) {
     ThrowAt(TextLocation{path, 0, 0},
             "file is empty: expected Criteo TSV rows (label, I1..I13, C1..C26)");
   }
   CriteoReadSummary summary;
-  summary.bytes = static_cast<int64_t>(file.size());
-  summary.has_label = DetectLabel(file, options.label);
+  summary.bytes = static_cast<int64_t>(input.size());
+  summary.has_label = DetectLabel(input, options.label);
 
   const auto range = static_cast<size_t>(options.range_bytes);
-  const int64_t ranges = CriteoBatchCount(static_cast<int64_t>(file.size()), options);
-  const ReadOnlyFile input(path, file.size());
+  const int64_t ranges = CriteoBatchCount(static_cast<int64_t>(input.size()), options);
   OrderedTurns turns;
   ParallelFor(ranges, ctx.threads, [&](int64_t index) {
     try {
       ctx.cancel->ThrowIfCancelled();
       const size_t begin = static_cast<size_t>(index) * range;
-      const size_t end = std::min(file.size(), begin + range);
+      const size_t end = std::min(input.size(), begin + range);
       UninitializedVector<char> bytes;
       const size_t from = ReadRange(input, begin, end, &bytes);
       CriteoBatch batch;
