@@ -34,11 +34,6 @@ class BatchEncoder {
   /// Binds to a pipeline whose fit-free operators are already finished.
   explicit BatchEncoder(Pipeline& pipeline);
 
-  /// Whether dense values leave pass 1 raw (some dense chain needs fitting).
-  bool raw_dense() const { return raw_dense_; }
-  /// Per categorical column: whether pass 1 leaves codes (mapped to ids by Finish).
-  const std::vector<bool>& coded() const { return coded_; }
-
   /// Encodes the batch's rows, fitting the categorical dictionaries on all of them. Safe to
   /// call for several batches at once (each column is fitted under its own lock).
   EncodedBatch Encode(data::CriteoBatch& batch);
@@ -53,8 +48,8 @@ class BatchEncoder {
 
  private:
   Pipeline& pipeline_;
-  bool raw_dense_ = false;
-  std::vector<bool> coded_;
+  bool raw_dense_ = false;   // dense values leave pass 1 raw (some dense chain needs fitting)
+  std::vector<bool> coded_;  // per categorical column: pass 1 leaves codes for Finish to map
   std::vector<std::mutex> column_locks_;
 };
 
