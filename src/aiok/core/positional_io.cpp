@@ -1,5 +1,7 @@
 #include "aiok/core/positional_io.h"
 
+#include <fcntl.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -8,6 +10,19 @@
 #include "aiok/core/error.h"
 
 namespace aiok {
+
+int OpenRegularFile(const std::string& path, size_t* size) {
+  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0)
+    Throw(ErrorKind::kIo, "cannot open '{}': {}", path, std::strerror(errno));
+  struct stat info {};
+  if (::fstat(fd, &info) != 0 || !S_ISREG(info.st_mode)) {
+    ::close(fd);
+    Throw(ErrorKind::kIo, "'{}' is not a regular file", path);
+  }
+  *size = static_cast<size_t>(info.st_size);
+  return fd;
+}
 
 void ReadAt(int fd, const std::string& path, size_t offset, size_t n, void* out) {
   auto* bytes = static_cast<char*>(out);

@@ -1,12 +1,9 @@
 #include "aiok/data/criteo_reader.h"
 
-#include <fcntl.h>
 #include <fmt/format.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
-#include <cerrno>
 #include <cstring>
 #include <optional>
 #include <string_view>
@@ -264,17 +261,8 @@ class RangeParser {
 class ReadOnlyFile {
  public:
   /// Opens `path`; throws Error(kIo) naming it if it cannot be opened or is not a regular file.
-  explicit ReadOnlyFile(std::string path) : path_(std::move(path)) {
-    fd_ = ::open(path_.c_str(), O_RDONLY | O_CLOEXEC);
-    if (fd_ < 0)
-      Throw(ErrorKind::kIo, "cannot open '{}': {}", path_, std::strerror(errno));
-    struct stat info {};
-    if (::fstat(fd_, &info) != 0 || !S_ISREG(info.st_mode)) {
-      ::close(fd_);
-      Throw(ErrorKind::kIo, "'{}' is not a regular file", path_);
-    }
-    size_ = static_cast<size_t>(info.st_size);
-  }
+  explicit ReadOnlyFile(std::string path)
+      : path_(std::move(path)), fd_(OpenRegularFile(path_, &size_)) {}
   ~ReadOnlyFile() { ::close(fd_); }
   ReadOnlyFile(const ReadOnlyFile&) = delete;
   ReadOnlyFile& operator=(const ReadOnlyFile&) = delete;

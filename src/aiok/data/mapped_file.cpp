@@ -1,27 +1,18 @@
 #include "aiok/data/mapped_file.h"
 
-#include <fcntl.h>
 #include <sys/mman.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cerrno>
 #include <cstring>
 
 #include "aiok/core/error.h"
+#include "aiok/core/positional_io.h"
 
 namespace aiok::data {
 
 MappedFile::MappedFile(std::string path) : path_(std::move(path)) {
-  const int fd = ::open(path_.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0)
-    Throw(ErrorKind::kIo, "cannot open '{}': {}", path_, std::strerror(errno));
-  struct stat info {};
-  if (::fstat(fd, &info) != 0 || !S_ISREG(info.st_mode)) {
-    ::close(fd);
-    Throw(ErrorKind::kIo, "'{}' is not a regular file", path_);
-  }
-  size_ = static_cast<size_t>(info.st_size);
+  const int fd = OpenRegularFile(path_, &size_);
   if (size_ > 0) {
     void* map = ::mmap(nullptr, size_, PROT_READ, MAP_PRIVATE, fd, 0);
     if (map == MAP_FAILED) {
