@@ -26,6 +26,7 @@ packages=(
   build-essential cmake ninja-build pkg-config git ca-certificates
   libtorch-dev libopenblas0-openmp             # models; OpenBLAS or BLAS is ~16x slower
   libdnnl-dev                                  # oneDNN sgemm for the fp32 MLPs (AVX-512)
+  ocl-icd-opencl-dev                           # find_package(dnnl) needs OpenCL; only "recommended"
   openmpi-bin libopenmpi-dev libgloo-dev       # multi-process training
   libcli11-dev libyaml-cpp-dev nlohmann-json3-dev libspdlog-dev libfmt-dev
   libsqlite3-dev sqlite3 libcpp-httplib-dev libxxhash-dev libzstd-dev
