@@ -2,9 +2,9 @@
 
 #include <algorithm>
 #include <cmath>
-#include <vector>
 
 #include "aiok/core/hash.h"
+#include "aiok/data/generator.h"
 
 namespace aiok::data {
 namespace {
@@ -61,8 +61,6 @@ constexpr std::array<int, kCriteoCategorical> kCategoryGroup = {
     7,        7,        6, 9,        kNoGroup, 6,        7,        7};
 constexpr int kMissingGroups = 10;
 
-constexpr int kInterceptSample = 200000;
-
 // Overall strength of the signal. Calibrated so that a reference DLRM (Kaggle arch, SGD 0.1,
 // batch 128) reaches test AUC ~0.78 after one epoch of the default 2M rows, against a
 // Bayes-optimal ~0.84: learnable, with room left for better models.
@@ -93,7 +91,8 @@ CriteoClickModel::CriteoClickModel(uint64_t seed, double card_scale, double posi
     // log1p of the column's median count: the effect bends around typical values.
     dense_centre_[d] = std::log1p(kDenseScale[d] * (std::pow(2.0, 1.0 / kDenseAlpha[d]) - 1.0));
   }
-  intercept_ = SolveIntercept(positive_rate, rows);
+  CriteoRow scratch;
+  intercept_ = SolveIntercept(rows, positive_rate, [&](int64_t r) { return Score(r, &scratch); });
 }
 
 double CriteoClickModel::Score(int64_t row, CriteoRow* out) const {
@@ -177,35 +176,6 @@ void CriteoClickModel::MakeRow(int64_t row, CriteoRow* out) const {
   // truth is exactly the probability each label was drawn with.
   const uint64_t base = HashPair(seed_, static_cast<uint64_t>(row));
   out->label = UnitDouble(HashPair(base, kLabel)) < static_cast<double>(out->probability) ? 1 : 0;
-}
-
-double CriteoClickModel::SolveIntercept(double positive_rate, int64_t rows) const {
-  // Scores of an evenly strided sample of the file's rows: deterministic, and representative
-  // of the whole file whatever its size.
-  const int64_t sample = std::max<int64_t>(1, std::min<int64_t>(rows, kInterceptSample));
-  std::vector<double> scores(sample);
-  CriteoRow scratch;
-  for (int64_t i = 0; i < sample; ++i) {
-    scores[i] = Score(static_cast<int64_t>(static_cast<__int128>(i) * rows / sample), &scratch);
-  }
-  // Newton's method on mean(sigmoid(b + s)) = rate: the mean is increasing and smooth in b.
-  double b = std::log(positive_rate / (1.0 - positive_rate));
-  for (int iter = 0; iter < 50; ++iter) {
-    double mean = 0.0;
-    double slope = 0.0;
-    for (double s : scores) {
-      const double p = Sigmoid(b + s);
-      mean += p;
-      slope += p * (1.0 - p);
-    }
-    mean /= static_cast<double>(sample);
-    slope /= static_cast<double>(sample);
-    const double step = (mean - positive_rate) / std::max(slope, 1e-12);
-    b -= step;
-    if (std::fabs(step) < 1e-10)
-      break;
-  }
-  return b;
 }
 
 }  // namespace aiok::data

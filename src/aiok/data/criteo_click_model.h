@@ -46,7 +46,6 @@ class CriteoClickModel {
 
  private:
   double Score(int64_t row, CriteoRow* out) const;  // logit without the intercept
-  double SolveIntercept(double positive_rate, int64_t rows) const;
 
   uint64_t seed_;
   std::array<int64_t, kCriteoCategorical> cardinality_{};

@@ -38,19 +38,6 @@ void AppendRow(const CriteoRow& row, std::string& out) {
   out.push_back('\n');
 }
 
-nlohmann::json ScoreRange(const std::vector<float>& truth, const std::vector<uint8_t>& labels,
-                          RowRange range) {
-  const float* p = truth.data() + range.begin;
-  const uint8_t* y = labels.data() + range.begin;
-  const auto n = static_cast<size_t>(range.size());
-  return {{"begin", range.begin},
-          {"end", range.end},
-          {"rows", range.size()},
-          {"positive_rate", PositiveRate(y, n)},
-          {"bayes_auc", BinaryAuc(p, y, n)},
-          {"bayes_logloss", BinaryLogLoss(p, y, n)}};
-}
-
 }  // namespace
 
 GeneratorSummary CriteoGenerator::Generate(const RunContext& ctx, const std::string& out_dir) {
@@ -106,7 +93,6 @@ GeneratorSummary CriteoGenerator::Generate(const RunContext& ctx, const std::str
   data_file.Commit();
   truth_file.Commit();
 
-  const SplitRanges splits = KaggleSplits(rows);
   nlohmann::json manifest;
   manifest["format_version"] = kFormatVersion;
   manifest["generator"] = "criteo";
@@ -122,10 +108,7 @@ GeneratorSummary CriteoGenerator::Generate(const RunContext& ctx, const std::str
     cardinalities.push_back(model.cardinality(c));
   manifest["cardinalities"] = cardinalities;
   manifest["positive_rate"] = PositiveRate(labels.data(), labels.size());
-  manifest["bayes"] = {{"all", ScoreRange(truth, labels, RowRange{0, rows})},
-                       {"train", ScoreRange(truth, labels, splits.train)},
-                       {"valid", ScoreRange(truth, labels, splits.valid)},
-                       {"test", ScoreRange(truth, labels, splits.test)}};
+  manifest["bayes"] = BayesScores(truth, labels);
   manifest["splits"] = SplitRule::Parse("kaggle").Describe();
   WriteFileAtomic(manifest_path, manifest.dump(2) + "\n");
 

@@ -3,10 +3,35 @@
 #include <fmt/format.h>
 #include <fmt/ranges.h>
 
+#include <algorithm>
+#include <cmath>
+
 #include "aiok/core/error.h"
+#include "aiok/core/metrics.h"
 #include "aiok/data/criteo_generator.h"
+#include "aiok/data/splits.h"
 
 namespace aiok::data {
+namespace {
+
+constexpr int64_t kInterceptSample = 200000;
+
+double Sigmoid(double x) { return 1.0 / (1.0 + std::exp(-x)); }
+
+nlohmann::json ScoreRange(const std::vector<float>& truth, const std::vector<uint8_t>& labels,
+                          RowRange range) {
+  const float* p = truth.data() + range.begin;
+  const uint8_t* y = labels.data() + range.begin;
+  const auto n = static_cast<size_t>(range.size());
+  return {{"begin", range.begin},
+          {"end", range.end},
+          {"rows", range.size()},
+          {"positive_rate", PositiveRate(y, n)},
+          {"bayes_auc", BinaryAuc(p, y, n)},
+          {"bayes_logloss", BinaryLogLoss(p, y, n)}};
+}
+
+}  // namespace
 
 void GeneratorRegistry::Register(const std::string& name, const std::string& description,
                                  Factory factory) {
@@ -38,6 +63,45 @@ void RegisterBuiltinGenerators(GeneratorRegistry& registry) {
   registry.Register("criteo",
                     "Criteo Kaggle layout (label, I1..I13, C1..C26) with known click probabilities",
                     [] { return std::make_unique<CriteoGenerator>(); });
+}
+
+double SolveIntercept(int64_t rows, double positive_rate,
+                      const std::function<double(int64_t row)>& score) {
+  // Scores of an evenly strided sample of the file's rows: deterministic, and representative
+  // of the whole file whatever its size.
+  const int64_t sample = std::max<int64_t>(1, std::min<int64_t>(rows, kInterceptSample));
+  std::vector<double> scores(sample);
+  for (int64_t i = 0; i < sample; ++i) {
+    scores[i] = score(static_cast<int64_t>(static_cast<__int128>(i) * rows / sample));
+  }
+  // Newton's method on mean(sigmoid(b + s)) = rate: the mean is increasing and smooth in b.
+  double b = std::log(positive_rate / (1.0 - positive_rate));
+  for (int iter = 0; iter < 50; ++iter) {
+    double mean = 0.0;
+    double slope = 0.0;
+    for (double s : scores) {
+      const double p = Sigmoid(b + s);
+      mean += p;
+      slope += p * (1.0 - p);
+    }
+    mean /= static_cast<double>(sample);
+    slope /= static_cast<double>(sample);
+    const double step = (mean - positive_rate) / std::max(slope, 1e-12);
+    b -= step;
+    if (std::fabs(step) < 1e-10)
+      break;
+  }
+  return b;
+}
+
+nlohmann::json BayesScores(const std::vector<float>& truth, const std::vector<uint8_t>& labels) {
+  AIOK_ASSERT(truth.size() == labels.size());
+  const auto rows = static_cast<int64_t>(truth.size());
+  const SplitRanges splits = KaggleSplits(rows);
+  return {{"all", ScoreRange(truth, labels, RowRange{0, rows})},
+          {"train", ScoreRange(truth, labels, splits.train)},
+          {"valid", ScoreRange(truth, labels, splits.valid)},
+          {"test", ScoreRange(truth, labels, splits.test)}};
 }
 
 }  // namespace aiok::data

@@ -3,9 +3,11 @@
 // is possible on it (the Bayes-optimal AUC).
 #pragma once
 
+#include <cstdint>
 #include <functional>
 #include <map>
 #include <memory>
+#include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
 
@@ -58,5 +60,18 @@ class GeneratorRegistry {
 
 /// Registers every generator aiok ships ("criteo").
 void RegisterBuiltinGenerators(GeneratorRegistry& registry);
+
+// ---- pieces the generators share ---------------------------------------------------------
+
+/// The intercept b for which the mean of sigmoid(b + score(row)) over an evenly strided
+/// sample of up to 200000 of a file's `rows` rows is `positive_rate` (Newton's method).
+/// Deterministic: the sample depends only on `rows`.
+double SolveIntercept(int64_t rows, double positive_rate,
+                      const std::function<double(int64_t row)>& score);
+
+/// How well the true probabilities `truth` predict `labels` (one per row, row order): for the
+/// whole file ("all") and each Kaggle split ("train", "valid", "test"; see splits.h), the row
+/// range, rows, positive rate, Bayes-optimal AUC and logloss. The "bayes" of datagen.json.
+nlohmann::json BayesScores(const std::vector<float>& truth, const std::vector<uint8_t>& labels);
 
 }  // namespace aiok::data
