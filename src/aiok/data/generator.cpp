@@ -10,6 +10,7 @@
 #include "aiok/core/metrics.h"
 #include "aiok/data/criteo_generator.h"
 #include "aiok/data/splits.h"
+#include "aiok/data/tabular_generator.h"
 
 namespace aiok::data {
 namespace {
@@ -63,6 +64,10 @@ void RegisterBuiltinGenerators(GeneratorRegistry& registry) {
   registry.Register("criteo",
                     "Criteo Kaggle layout (label, I1..I13, C1..C26) with known click probabilities",
                     [] { return std::make_unique<CriteoGenerator>(); });
+  registry.Register("tabular",
+                    "Mixed-type table (floats, ints, strings, a list, a timestamp, missing values) "
+                    "as CSV and its Parquet twin, with known click probabilities",
+                    [] { return std::make_unique<TabularGenerator>(); });
 }
 
 double SolveIntercept(int64_t rows, double positive_rate,

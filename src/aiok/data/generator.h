@@ -58,7 +58,7 @@ class GeneratorRegistry {
   std::map<std::string, Entry> entries_;
 };
 
-/// Registers every generator aiok ships ("criteo").
+/// Registers every generator aiok ships ("criteo", "tabular").
 void RegisterBuiltinGenerators(GeneratorRegistry& registry);
 
 // ---- pieces the generators share ---------------------------------------------------------
