@@ -33,7 +33,9 @@ SplitRows ReadSplit(const std::string& dir, const std::string& split) {
   const data::DatasetSchema schema = data::ReadDatasetSchema(dir);
   const data::SplitReader reader(dir, schema, split);
   SplitRows out;
-  for (const auto& shard : reader.shards()) {
+  const std::vector<int64_t> shard_rows = reader.shard_rows();
+  for (size_t s = 0; s < shard_rows.size(); ++s) {
+    const data::FeatureBatch shard = reader.View(static_cast<int64_t>(s), 0, shard_rows[s]);
     out.labels.insert(out.labels.end(), shard.labels, shard.labels + shard.rows);
     out.dense.insert(out.dense.end(), shard.dense, shard.dense + shard.rows * 13);
     out.categorical.insert(out.categorical.end(), shard.categorical,
@@ -278,7 +280,7 @@ TEST_F(CriteoEtlTest, SchemaRecordsSplitsCardinalitiesSourceAndTruth) {
   EXPECT_EQ(schema.split("train").rows, 6000);
   EXPECT_EQ(schema.source["lines"], 7000);
   EXPECT_EQ(schema.source["bytes"].get<int64_t>(), static_cast<int64_t>(fs::file_size(Raw())));
-  ASSERT_EQ(schema.cardinalities.size(), 26u);
+  ASSERT_EQ(schema.features.categorical.size(), 26u);
   for (int c = 0; c < 26; ++c) {
     int32_t max_id = 0;
     for (const char* split : {"train", "valid", "test"}) {
@@ -286,7 +288,7 @@ TEST_F(CriteoEtlTest, SchemaRecordsSplitsCardinalitiesSourceAndTruth) {
       for (size_t r = 0; r < rows.labels.size(); ++r)
         max_id = std::max(max_id, rows.categorical[r * 26 + c]);
     }
-    EXPECT_LT(max_id, schema.cardinalities[c]) << "C" << c + 1;
+    EXPECT_LT(max_id, schema.features.categorical[c].cardinality) << "C" << c + 1;
   }
   // truth.f32 beside the input is split with the rows.
   const std::string all = ReadFile((*root_ / "raw" / "truth.f32").string());
@@ -432,9 +434,9 @@ TEST_F(CriteoEtlTest, RefusesToReplaceADirectoryThatIsNotADataset) {
   EXPECT_TRUE(fs::exists(Out("precious") + "/notes.txt"));
   // An earlier dataset is replaced whole.
   Run(Raw(), Out("again"));
-  const int64_t before = data::ReadDatasetSchema(Out("again")).cardinalities[2];
+  const int64_t before = data::ReadDatasetSchema(Out("again")).features.categorical[2].cardinality;
   Run(Raw(), Out("again"), {}, 1);
-  EXPECT_GT(data::ReadDatasetSchema(Out("again")).cardinalities[2], before);
+  EXPECT_GT(data::ReadDatasetSchema(Out("again")).features.categorical[2].cardinality, before);
 }
 
 }  // namespace

@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <filesystem>
 #include <set>
 
@@ -14,22 +15,39 @@ namespace {
 namespace fs = std::filesystem;
 
 // A dataset whose train split has `rows` rows in shards of `shard_rows`, where row r has
-// label r % 2, dense values (r, 0.5) and categorical ids (r, 7).
+// label r % 2, dense values (r, 0.5), categorical ids (r, 7) and a list field "tags" of
+// r % 4 ids r, r + 1, ... (mod 100).
 std::string MakeDataset(const fs::path& dir, int64_t rows, int64_t shard_rows) {
   fs::create_directories(dir);
   data::DatasetSchema schema;
-  schema.dense_columns = {"x", "half"};
-  schema.categorical_columns = {"id", "seven"};
-  schema.cardinalities = {rows, 8};
+  schema.features.dense = {"x", "half"};
+  schema.features.categorical = {{"id", rows}, {"seven", 8}};
+  schema.features.jagged = {{"tags", data::JaggedFeature::Kind::kMultiCategorical, 100, 3}};
   for (const auto& name : data::SplitNames())
     schema.splits.push_back(data::SplitInfo{name, {}, 0, {}, ""});
   {
-    data::SplitWriter train(dir.string(), &schema.splits[0], 2, 2, shard_rows);
-    for (int64_t r = 0; r < rows; ++r) {
-      const uint8_t label = r % 2;
-      const float dense[2] = {static_cast<float>(r), 0.5f};
-      const int32_t cat[2] = {static_cast<int32_t>(r), 7};
-      train.Append(&label, dense, cat, 1);
+    data::SplitWriter train(dir.string(), &schema.splits[0], schema.features, shard_rows);
+    // Appended in uneven pieces, so that list offsets are rebased across appends and shards.
+    for (int64_t begin = 0; begin < rows;) {
+      const int64_t n = std::min<int64_t>(rows - begin, 1 + begin % 7);
+      data::FeatureBatch batch = data::AllocateFeatureBatch(schema.features, n, true);
+      data::FeatureBatchStorage& s = *batch.storage;
+      for (int64_t i = 0; i < n; ++i) {
+        const int64_t r = begin + i;
+        s.labels[i] = static_cast<float>(r % 2);
+        s.dense[i * 2] = static_cast<float>(r);
+        s.dense[i * 2 + 1] = 0.5f;
+        s.categorical[i * 2] = static_cast<int32_t>(r);
+        s.categorical[i * 2 + 1] = 7;
+        for (int64_t k = 0; k < r % 4; ++k)
+          s.values[0].push_back(static_cast<int32_t>((r + k) % 100));
+        s.offsets[0][i + 1] = static_cast<int64_t>(s.values[0].size());
+      }
+      batch.ViewStorage();
+      const int64_t half = n / 2;  // a second piece starts mid-batch, at a nonzero offset
+      train.Append(batch, 0, half);
+      train.Append(batch, half, n - half);
+      begin += n;
     }
     train.Close();
   }
@@ -58,6 +76,10 @@ class DataLoaderTest : public ::testing::Test {
         EXPECT_EQ(batch->categorical[r * 2 + 1], 7);
         EXPECT_EQ(batch->labels[r], id % 2);
         EXPECT_EQ(batch->dense[r * 2 + 1], 0.5f);
+        const data::JaggedIds& tags = batch->jagged.at(0);
+        EXPECT_EQ(tags.length(r), id % 4);
+        for (int64_t k = 0; k < tags.length(r); ++k)
+          EXPECT_EQ(tags.values[tags.offsets[r] + k], (id + k) % 100);
         ids.push_back(id);
       }
     }
@@ -97,8 +119,9 @@ TEST_F(DataLoaderTest, UnshuffledBatchesInsideAShardAreViewsNotCopies) {
   DataLoader loader(dir_, "train", options);
   int copied = 0;
   int viewed = 0;
+  // A view points into the mapped shard; a gathered batch holds its dense block itself.
   while (auto batch = loader.Next())
-    (batch->copied ? copied : viewed)++;
+    (batch->storage && !batch->storage->dense.empty() ? copied : viewed)++;
   // Shards hold rows [0, 3000), [3000, 6000), [6000, 9000), [9000, 10000): of the 15 batches
   // of 700 rows, those starting at 2800, 5600 and 8400 cross a shard boundary.
   EXPECT_EQ(copied, 3);

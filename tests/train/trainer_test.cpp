@@ -54,7 +54,7 @@ class TrainerTest : public ::testing::Test {
   static std::vector<torch::Tensor> SavedTensors(const std::string& path, const TrainOptions& o) {
     const data::DatasetSchema schema = data::ReadDatasetSchema(o.data_dir);
     models::DlrmOptions dlrm;
-    dlrm.table_sizes = schema.cardinalities;
+    dlrm.table_sizes = schema.features.cardinalities();
     models::ApplyDlrmPreset(o.preset, &dlrm);
     dlrm.embedding_update = models::ParseSparseUpdate(o.embedding_update);
     models::Dlrm model(dlrm);

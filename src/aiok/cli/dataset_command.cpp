@@ -41,12 +41,18 @@ void PrintInfo(const DatasetState& state) {
                split.rows, split.shards.size(), split.lines.begin, split.lines.end,
                split.truth_file.empty() ? "" : ", true probabilities known");
   }
-  fmt::print("  columns   label, {} dense (float32), {} categorical (int32 ids)\n",
-             schema.dense_columns.size(), schema.categorical_columns.size());
+  const data::FeatureLayout& features = schema.features;
+  fmt::print("  task      {} (label {})\n", data::TaskName(features.task),
+             schema.label_type() == data::LabelType::kUInt8 ? "uint8" : "float32");
+  fmt::print("  columns   {} dense (float32), {} categorical (int32 ids), {} list/sequence{}\n",
+             features.dense.size(), features.categorical.size(), features.jagged.size(),
+             features.has_weight ? ", a sample weight" : "");
   std::string cards;
-  for (size_t c = 0; c < schema.categorical_columns.size(); ++c) {
-    cards += fmt::format("{}{}={}", c ? " " : "", schema.categorical_columns[c],
-                         schema.cardinalities[c]);
+  for (const auto& field : features.categorical)
+    cards += fmt::format("{}{}={}", cards.empty() ? "" : " ", field.name, field.cardinality);
+  for (const auto& field : features.jagged) {
+    cards += fmt::format("{}{}={} ({}, up to {})", cards.empty() ? "" : " ", field.name,
+                         field.cardinality, data::JaggedKindName(field.kind), field.max_length);
   }
   fmt::print("  cardinalities {}\n", cards);
 }

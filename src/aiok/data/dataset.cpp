@@ -2,6 +2,7 @@
 
 #include <fmt/format.h>
 
+#include <cstring>
 #include <filesystem>
 
 #include "aiok/core/error.h"
@@ -21,34 +22,63 @@ const SplitInfo& DatasetSchema::split(const std::string& name) const {
   Throw(ErrorKind::kUsage, "unknown split '{}' (valid: train, valid, test)", name);
 }
 
+namespace {
+
+nlohmann::json ShardJson(const ShardInfo& shard, const FeatureLayout& layout) {
+  nlohmann::json json = {{"rows", shard.rows},
+                         {"label", shard.label_file},
+                         {"dense", shard.dense_file},
+                         {"categorical", shard.categorical_file}};
+  if (!shard.weight_file.empty())
+    json["weight"] = shard.weight_file;
+  for (size_t f = 0; f < shard.jagged.size(); ++f) {
+    json["jagged"][layout.jagged[f].name] = {{"offsets", shard.jagged[f].offsets_file},
+                                             {"values", shard.jagged[f].values_file}};
+  }
+  return json;
+}
+
+ShardInfo ShardFromJson(const nlohmann::json& json, const FeatureLayout& layout) {
+  ShardInfo shard{json.at("rows"), json.at("label"), json.at("dense"), json.at("categorical"),
+                  json.value("weight", ""), {}};
+  for (const auto& field : layout.jagged) {
+    const auto& files = json.at("jagged").at(field.name);
+    shard.jagged.push_back({files.at("offsets"), files.at("values")});
+  }
+  return shard;
+}
+
+// Format 1 listed Criteo-like columns: a u8 label, dense and categorical fields.
+FeatureLayout LayoutFromFormat1(const nlohmann::json& columns) {
+  FeatureLayout layout;
+  for (const auto& column : columns) {
+    const std::string role = column.at("role");
+    if (role == "dense")
+      layout.dense.push_back(column.at("name"));
+    if (role == "categorical")
+      layout.categorical.push_back({column.at("name"), column.at("cardinality")});
+  }
+  return layout;
+}
+
+}  // namespace
+
 nlohmann::json DatasetSchema::ToJson() const {
-  nlohmann::json columns = nlohmann::json::array();
-  columns.push_back({{"name", "label"}, {"role", "label"}, {"dtype", "uint8"}});
-  for (const auto& name : dense_columns) {
-    columns.push_back({{"name", name}, {"role", "dense"}, {"dtype", "float32"}});
-  }
-  for (size_t c = 0; c < categorical_columns.size(); ++c) {
-    columns.push_back({{"name", categorical_columns[c]},
-                       {"role", "categorical"},
-                       {"dtype", "int32"},
-                       {"cardinality", cardinalities[c]}});
-  }
   nlohmann::json splits_json = nlohmann::json::object();
   for (const auto& s : splits) {
     nlohmann::json shards = nlohmann::json::array();
-    for (const auto& shard : s.shards) {
-      shards.push_back({{"rows", shard.rows},
-                        {"label", shard.label_file},
-                        {"dense", shard.dense_file},
-                        {"categorical", shard.categorical_file}});
-    }
+    for (const auto& shard : s.shards)
+      shards.push_back(ShardJson(shard, features));
     splits_json[s.name] = {
         {"source_lines", {s.lines.begin, s.lines.end}}, {"rows", s.rows}, {"shards", shards}};
     if (!s.truth_file.empty())
       splits_json[s.name]["truth"] = s.truth_file;
   }
   return {{"format_version", kDatasetFormatVersion},
-          {"columns", columns},
+          {"features", features.ToJson()},
+          {"label_type", label_type() == LabelType::kUInt8 ? "uint8" : "float32"},
+          {"label_mapping", label_mapping},
+          {"input_schema", input_schema},
           {"splits", splits_json},
           {"split_rule", split_rule},
           {"split_rule_meaning", SplitRule::Parse(split_rule).Describe()},
@@ -57,35 +87,29 @@ nlohmann::json DatasetSchema::ToJson() const {
           {"pipeline", pipeline},
           {"fitted_state", "etl_state/pipeline.json"},
           {"shard_layout",
-           "little-endian row-major: label uint8 [rows], dense float32 "
-           "[rows x dense], categorical int32 [rows x categorical]"}};
+           "little-endian: label uint8 or float32 [rows], weight float32 [rows], dense float32 "
+           "[rows x dense] row-major, categorical int32 [rows x categorical] row-major, per "
+           "list field offsets int64 [rows + 1] and values int32"}};
 }
 
 DatasetSchema DatasetSchema::FromJson(const nlohmann::json& json, const std::string& source) {
   try {
-    AIOK_CHECK(json.at("format_version").get<int>() == kDatasetFormatVersion,
-               ErrorKind::kInvalidInput, "{}: dataset format {} is not the supported {}", source,
-               json.at("format_version").get<int>(), kDatasetFormatVersion);
+    const int version = json.at("format_version").get<int>();
+    AIOK_CHECK(version == 1 || version == kDatasetFormatVersion, ErrorKind::kInvalidInput,
+               "{}: dataset format {} is not supported (this aiok reads 1 and {}); remake it "
+               "with aiok etl",
+               source, version, kDatasetFormatVersion);
     DatasetSchema schema;
-    for (const auto& column : json.at("columns")) {
-      const std::string role = column.at("role");
-      if (role == "dense")
-        schema.dense_columns.push_back(column.at("name"));
-      if (role == "categorical") {
-        schema.categorical_columns.push_back(column.at("name"));
-        schema.cardinalities.push_back(column.at("cardinality"));
-      }
-    }
+    schema.features = version == 1 ? LayoutFromFormat1(json.at("columns"))
+                                   : FeatureLayout::FromJson(json.at("features"), source);
     for (const auto& name : SplitNames()) {
       const auto& s = json.at("splits").at(name);
       SplitInfo split;
       split.name = name;
       split.lines = RowRange{s.at("source_lines")[0], s.at("source_lines")[1]};
       split.rows = s.at("rows");
-      for (const auto& shard : s.at("shards")) {
-        split.shards.push_back(ShardInfo{shard.at("rows"), shard.at("label"), shard.at("dense"),
-                                         shard.at("categorical")});
-      }
+      for (const auto& shard : s.at("shards"))
+        split.shards.push_back(ShardFromJson(shard, schema.features));
       split.truth_file = s.value("truth", "");
       schema.splits.push_back(std::move(split));
     }
@@ -93,6 +117,8 @@ DatasetSchema DatasetSchema::FromJson(const nlohmann::json& json, const std::str
     schema.rejected = json.value("rejected_lines", int64_t{0});
     schema.pipeline = json.value("pipeline", nlohmann::json());
     schema.split_rule = json.value("split_rule", "kaggle");
+    schema.input_schema = json.value("input_schema", nlohmann::json());
+    schema.label_mapping = json.value("label_mapping", nlohmann::json());
     return schema;
   } catch (const nlohmann::json::exception& e) {
     Throw(ErrorKind::kInvalidInput, "{}: not a valid dataset schema: {}", source, e.what());
@@ -112,25 +138,38 @@ DatasetSchema ReadDatasetSchema(const std::string& dir) {
   return DatasetSchema::FromJson(json, path);
 }
 
-SplitWriter::SplitWriter(std::string dir, SplitInfo* split, int dense_columns,
-                         int categorical_columns, int64_t shard_rows)
-    : dir_(std::move(dir)),
-      split_(split),
-      dense_columns_(dense_columns),
-      categorical_columns_(categorical_columns),
-      shard_rows_(shard_rows) {
+SplitWriter::SplitWriter(std::string dir, SplitInfo* split, const FeatureLayout& layout,
+                         int64_t shard_rows)
+    : dir_(std::move(dir)), split_(split), layout_(layout), shard_rows_(shard_rows) {
   std::filesystem::create_directories(dir_ + "/" + split_->name);
 }
 
 void SplitWriter::OpenShard() {
   const std::string stem = fmt::format("{}/part-{:05}", split_->name, split_->shards.size());
   ShardInfo shard;
-  shard.label_file = stem + ".label.u8";
+  const bool binary = layout_.task == Task::kBinary;
+  shard.label_file = stem + (binary ? ".label.u8" : ".label.f32");
   shard.dense_file = stem + ".dense.f32";
   shard.categorical_file = stem + ".cat.i32";
   label_ = std::make_unique<AtomicFileWriter>(dir_ + "/" + shard.label_file);
   dense_ = std::make_unique<AtomicFileWriter>(dir_ + "/" + shard.dense_file);
   categorical_ = std::make_unique<AtomicFileWriter>(dir_ + "/" + shard.categorical_file);
+  if (layout_.has_weight) {
+    shard.weight_file = stem + ".weight.f32";
+    weight_ = std::make_unique<AtomicFileWriter>(dir_ + "/" + shard.weight_file);
+  }
+  offsets_.clear();
+  values_.clear();
+  values_in_shard_.assign(layout_.jagged.size(), 0);
+  for (const auto& field : layout_.jagged) {
+    JaggedFiles files{stem + "." + field.name + ".offsets.i64",
+                      stem + "." + field.name + ".values.i32"};
+    offsets_.push_back(std::make_unique<AtomicFileWriter>(dir_ + "/" + files.offsets_file));
+    values_.push_back(std::make_unique<AtomicFileWriter>(dir_ + "/" + files.values_file));
+    const int64_t zero = 0;
+    offsets_.back()->Write(&zero, sizeof zero);
+    shard.jagged.push_back(std::move(files));
+  }
   split_->shards.push_back(shard);
   rows_in_shard_ = 0;
 }
@@ -138,30 +177,57 @@ void SplitWriter::OpenShard() {
 void SplitWriter::CloseShard() {
   if (!label_)
     return;
-  label_->Commit();
-  dense_->Commit();
-  categorical_->Commit();
+  for (auto* file : {&label_, &weight_, &dense_, &categorical_}) {
+    if (*file)
+      (*file)->Commit();
+    file->reset();
+  }
+  for (auto& file : offsets_)
+    file->Commit();
+  for (auto& file : values_)
+    file->Commit();
+  offsets_.clear();
+  values_.clear();
   split_->shards.back().rows = rows_in_shard_;
-  label_.reset();
-  dense_.reset();
-  categorical_.reset();
 }
 
-void SplitWriter::Append(const uint8_t* labels, const float* dense, const int32_t* categorical,
-                         int64_t rows) {
+void SplitWriter::Append(const FeatureBatch& batch, int64_t begin, int64_t rows) {
+  const int64_t n_dense = layout_.dense_width();
+  const int64_t n_cat = layout_.categorical_width();
   while (rows > 0) {
     if (!label_ || rows_in_shard_ == shard_rows_) {
       CloseShard();
       OpenShard();
     }
     const int64_t take = std::min(rows, shard_rows_ - rows_in_shard_);
-    label_->Write(labels, static_cast<size_t>(take));
-    dense_->Write(dense, sizeof(float) * static_cast<size_t>(take * dense_columns_));
-    categorical_->Write(categorical,
-                        sizeof(int32_t) * static_cast<size_t>(take * categorical_columns_));
-    labels += take;
-    dense += take * dense_columns_;
-    categorical += take * categorical_columns_;
+    const auto n = static_cast<size_t>(take);
+    AIOK_ASSERT(batch.labels != nullptr);
+    if (layout_.task == Task::kBinary) {
+      label_bytes_.resize(n);
+      for (size_t r = 0; r < n; ++r)
+        label_bytes_[r] = static_cast<uint8_t>(batch.labels[begin + r]);
+      label_->Write(label_bytes_.data(), n);
+    } else {
+      label_->Write(batch.labels + begin, sizeof(float) * n);
+    }
+    if (weight_)
+      weight_->Write(batch.weights + begin, sizeof(float) * n);
+    dense_->Write(batch.dense + begin * n_dense, sizeof(float) * n * static_cast<size_t>(n_dense));
+    categorical_->Write(batch.categorical + begin * n_cat,
+                        sizeof(int32_t) * n * static_cast<size_t>(n_cat));
+    for (size_t f = 0; f < layout_.jagged.size(); ++f) {
+      // Offsets are the shard's own: rebased from the batch's to the ids written so far.
+      const JaggedIds& ids = batch.jagged[f];
+      const int64_t first = ids.offsets[begin];
+      std::vector<int64_t> offsets(n);
+      for (size_t r = 0; r < n; ++r)
+        offsets[r] = values_in_shard_[f] + ids.offsets[begin + static_cast<int64_t>(r) + 1] - first;
+      offsets_[f]->Write(offsets.data(), sizeof(int64_t) * n);
+      const int64_t count = ids.offsets[begin + take] - first;
+      values_[f]->Write(ids.values + first, sizeof(int32_t) * static_cast<size_t>(count));
+      values_in_shard_[f] += count;
+    }
+    begin += take;
     rows_in_shard_ += take;
     split_->rows += take;
     rows -= take;
@@ -184,29 +250,102 @@ void SplitWriter::Close() {
   truth_.reset();
 }
 
+const char* SplitReader::Map(const std::string& path, size_t expected_bytes) {
+  files_.push_back(std::make_unique<MappedFile>(path));
+  const MappedFile& mapped = *files_.back();
+  AIOK_CHECK(mapped.size() == expected_bytes, ErrorKind::kInvalidInput,
+             "{}: {} bytes, expected {}: the dataset is damaged (remake it with aiok etl)",
+             mapped.path(), mapped.size(), expected_bytes);
+  return mapped.data();
+}
+
 SplitReader::SplitReader(const std::string& dir, const DatasetSchema& schema,
-                         const std::string& split_name) {
+                         const std::string& split_name)
+    : layout_(schema.features) {
   const SplitInfo& split = schema.split(split_name);
-  const size_t dense = schema.dense_columns.size();
-  const size_t cat = schema.categorical_columns.size();
+  const auto dense = static_cast<size_t>(layout_.dense_width());
+  const auto cat = static_cast<size_t>(layout_.categorical_width());
   for (const ShardInfo& info : split.shards) {
-    auto open = [&](const std::string& file, size_t row_bytes) {
-      files_.push_back(std::make_unique<MappedFile>(dir + "/" + file));
-      const MappedFile& mapped = *files_.back();
-      AIOK_CHECK(mapped.size() == row_bytes * static_cast<size_t>(info.rows),
-                 ErrorKind::kInvalidInput, "{}: {} bytes, expected {} ({} rows)", mapped.path(),
-                 mapped.size(), row_bytes * static_cast<size_t>(info.rows), info.rows);
-      return mapped.data();
-    };
+    const auto rows = static_cast<size_t>(info.rows);
     Shard shard;
     shard.rows = info.rows;
-    shard.labels = reinterpret_cast<const uint8_t*>(open(info.label_file, 1));
-    shard.dense = reinterpret_cast<const float*>(open(info.dense_file, sizeof(float) * dense));
-    shard.categorical =
-        reinterpret_cast<const int32_t*>(open(info.categorical_file, sizeof(int32_t) * cat));
-    shards_.push_back(shard);
+    if (schema.label_type() == LabelType::kUInt8) {
+      shard.labels_u8 = reinterpret_cast<const uint8_t*>(Map(dir + "/" + info.label_file, rows));
+    } else {
+      shard.labels_f32 =
+          reinterpret_cast<const float*>(Map(dir + "/" + info.label_file, rows * sizeof(float)));
+    }
+    if (!info.weight_file.empty()) {
+      shard.weights =
+          reinterpret_cast<const float*>(Map(dir + "/" + info.weight_file, rows * sizeof(float)));
+    }
+    shard.dense = reinterpret_cast<const float*>(
+        Map(dir + "/" + info.dense_file, sizeof(float) * dense * rows));
+    shard.categorical = reinterpret_cast<const int32_t*>(
+        Map(dir + "/" + info.categorical_file, sizeof(int32_t) * cat * rows));
+    for (const JaggedFiles& files : info.jagged) {
+      const auto* offsets = reinterpret_cast<const int64_t*>(
+          Map(dir + "/" + files.offsets_file, sizeof(int64_t) * (rows + 1)));
+      const std::string values_path = dir + "/" + files.values_file;
+      const auto* values = reinterpret_cast<const int32_t*>(
+          Map(values_path, sizeof(int32_t) * static_cast<size_t>(offsets[rows])));
+      shard.jagged.push_back(JaggedIds{offsets, values});
+    }
+    shards_.push_back(std::move(shard));
     rows_ += info.rows;
   }
+}
+
+std::vector<int64_t> SplitReader::shard_rows() const {
+  std::vector<int64_t> rows;
+  for (const Shard& shard : shards_)
+    rows.push_back(shard.rows);
+  return rows;
+}
+
+FeatureBatch SplitReader::View(int64_t shard_index, int64_t begin, int64_t count) const {
+  const Shard& shard = shards_[static_cast<size_t>(shard_index)];
+  FeatureBatch batch;
+  batch.rows = count;
+  if (shard.labels_u8) {
+    batch.storage = std::make_shared<FeatureBatchStorage>();
+    batch.storage->labels.assign(shard.labels_u8 + begin, shard.labels_u8 + begin + count);
+    batch.labels = batch.storage->labels.data();
+  } else {
+    batch.labels = shard.labels_f32 + begin;
+  }
+  if (shard.weights)
+    batch.weights = shard.weights + begin;
+  batch.dense = shard.dense + begin * layout_.dense_width();
+  batch.categorical = shard.categorical + begin * layout_.categorical_width();
+  for (const JaggedIds& ids : shard.jagged)
+    batch.jagged.push_back(JaggedIds{ids.offsets + begin, ids.values});
+  return batch;
+}
+
+FeatureBatch SplitReader::Gather(const std::vector<RowRef>& refs) const {
+  FeatureBatch batch = AllocateFeatureBatch(layout_, static_cast<int64_t>(refs.size()), true);
+  FeatureBatchStorage& s = *batch.storage;
+  const auto n_dense = static_cast<size_t>(layout_.dense_width());
+  const auto n_cat = static_cast<size_t>(layout_.categorical_width());
+  for (size_t r = 0; r < refs.size(); ++r) {
+    const Shard& shard = shards_[static_cast<size_t>(refs[r].shard)];
+    const auto row = static_cast<size_t>(refs[r].row);
+    s.labels[r] = shard.labels_u8 ? shard.labels_u8[row] : shard.labels_f32[row];
+    if (shard.weights)
+      s.weights[r] = shard.weights[row];
+    std::memcpy(&s.dense[r * n_dense], shard.dense + row * n_dense, sizeof(float) * n_dense);
+    std::memcpy(&s.categorical[r * n_cat], shard.categorical + row * n_cat,
+                sizeof(int32_t) * n_cat);
+    for (size_t f = 0; f < shard.jagged.size(); ++f) {
+      const JaggedIds& ids = shard.jagged[f];
+      std::vector<int32_t>& values = s.values[f];
+      values.insert(values.end(), ids.values + ids.offsets[row], ids.values + ids.offsets[row + 1]);
+      s.offsets[f][r + 1] = static_cast<int64_t>(values.size());
+    }
+  }
+  batch.ViewStorage();
+  return batch;
 }
 
 }  // namespace aiok::data

@@ -169,8 +169,13 @@ FinishedBatch BatchEncoder::Finish(EncodedBatch batch) const {
   const size_t n_cat = pipeline_.categorical().size();
   FinishedBatch out;
   out.lines = std::move(batch.lines);
-  out.labels = std::move(batch.labels);
-  out.categorical.resize(rows * n_cat);
+  out.features.rows = static_cast<int64_t>(rows);
+  out.features.storage = std::make_shared<data::FeatureBatchStorage>();
+  data::FeatureBatchStorage& storage = *out.features.storage;
+  storage.labels.resize(rows);
+  for (size_t r = 0; r < rows; ++r)
+    storage.labels[r] = batch.labels[r];
+  storage.categorical.resize(rows * n_cat);
   // Codes become ids a block of rows at a time, on their way from columns to rows: the
   // batch's codes are read once and the rows written once.
   int32_t ids[kBlockRows];
@@ -183,8 +188,8 @@ FinishedBatch BatchEncoder::Finish(EncodedBatch batch) const {
         pipeline_.categorical()[c].ops[0]->MapCodes(codes, count, ids);
         return ids;
       },
-      out.categorical.data());
-  out.dense.resize(rows * n_dense);
+      storage.categorical.data());
+  storage.dense.resize(rows * n_dense);
   if (raw_dense_) {
     for (size_t d = 0; d < n_dense; ++d) {
       const ColumnChain& chain = pipeline_.dense()[d];
@@ -193,13 +198,14 @@ FinishedBatch BatchEncoder::Finish(EncodedBatch batch) const {
     ColumnsToRows(
         rows, n_dense,
         [&](size_t d, size_t begin, size_t) { return batch.raw_dense.data() + d * rows + begin; },
-        out.dense.data());
+        storage.dense.data());
   } else {
     ColumnsToRows(
         rows, n_dense,
         [&](size_t d, size_t begin, size_t) { return batch.dense.data() + d * rows + begin; },
-        out.dense.data());
+        storage.dense.data());
   }
+  out.features.ViewStorage();
   return out;
 }
 

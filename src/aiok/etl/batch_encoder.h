@@ -16,17 +16,16 @@
 
 #include "aiok/core/uninitialized_vector.h"
 #include "aiok/data/criteo_reader.h"
+#include "aiok/data/feature_batch.h"
 #include "aiok/etl/batch_store.h"
 #include "aiok/etl/pipeline.h"
 
 namespace aiok::etl {
 
-/// A batch in its final form, row-major as the shards hold it.
+/// A batch in its final form, as the shards hold it.
 struct FinishedBatch {
-  std::vector<int64_t> lines;  ///< 0-based source line of each row
-  UninitializedVector<uint8_t> labels;
-  UninitializedVector<float> dense;          ///< rows x dense
-  UninitializedVector<int32_t> categorical;  ///< rows x categorical
+  std::vector<int64_t> lines;   ///< 0-based source line of each row
+  data::FeatureBatch features;  ///< owns its buffers
 };
 
 class BatchEncoder {

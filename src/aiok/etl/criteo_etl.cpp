@@ -136,16 +136,18 @@ EtlSummary RunCriteoEtl(const PipelineSpec& spec, const EtlOptions& options,
 
   const std::unique_ptr<data::MappedFile> truth = OpenTruth(options.input, lines);
   data::DatasetSchema schema;
-  schema.dense_columns = DenseNames();
-  schema.categorical_columns = CategoricalNames();
+  schema.features.dense = DenseNames();
+  // Cardinalities are known once the fit is finished; the shard writers need only the counts.
+  for (const std::string& name : CategoricalNames())
+    schema.features.categorical.push_back({name, 0});
   const std::vector<data::RowRange> split_lines = {ranges.train, ranges.valid, ranges.test};
   for (size_t s = 0; s < split_lines.size(); ++s) {
     schema.splits.push_back(data::SplitInfo{data::SplitNames()[s], split_lines[s], 0, {}, ""});
   }
   std::vector<std::unique_ptr<data::SplitWriter>> writers;
   for (auto& split : schema.splits) {
-    writers.push_back(std::make_unique<data::SplitWriter>(
-        dir, &split, data::kCriteoDense, data::kCriteoCategorical, options.shard_rows));
+    writers.push_back(
+        std::make_unique<data::SplitWriter>(dir, &split, schema.features, options.shard_rows));
   }
   // Appends a finished batch to the splits its rows belong to, with their truth.
   auto write = [&](const FinishedBatch& batch) {
@@ -157,9 +159,7 @@ EtlSummary RunCriteoEtl(const PipelineSpec& spec, const EtlOptions& options,
       const int64_t rows = bounds[s + 1] - begin;
       if (rows == 0)
         continue;
-      writers[s]->Append(batch.labels.data() + begin,
-                         batch.dense.data() + begin * data::kCriteoDense,
-                         batch.categorical.data() + begin * data::kCriteoCategorical, rows);
+      writers[s]->Append(batch.features, begin, rows);
       if (truth) {
         const auto* all = reinterpret_cast<const float*>(truth->data());
         std::vector<float> values(static_cast<size_t>(rows));
@@ -198,11 +198,12 @@ EtlSummary RunCriteoEtl(const PipelineSpec& spec, const EtlOptions& options,
   store_holder.reset();  // removes the spill file before the directory is published
   spdlog::debug("etl: shards written at {:.3f}s", since_start());
 
-  for (const auto& chain : pipeline.categorical()) {
+  for (size_t c = 0; c < pipeline.categorical().size(); ++c) {
+    const ColumnChain& chain = pipeline.categorical()[c];
     const int64_t cardinality = chain.ops[0]->cardinality();
     AIOK_CHECK(cardinality <= INT32_MAX, ErrorKind::kConfig,
                "column {}: {} ids do not fit the int32 shard format", chain.column, cardinality);
-    schema.cardinalities.push_back(cardinality);
+    schema.features.categorical[c].cardinality = cardinality;
   }
   saving_state.get();  // rethrows what writing the state threw
   struct stat info {};

@@ -1,7 +1,5 @@
 #include "aiok/loader/data_loader.h"
 
-#include <cstring>
-
 #include "aiok/core/error.h"
 
 namespace aiok::loader {
@@ -37,10 +35,7 @@ void DataLoader::StopWorkers() {
 
 void DataLoader::StartEpoch(int64_t epoch, int64_t first_batch) {
   StopWorkers();
-  std::vector<int64_t> shard_rows;
-  for (const auto& shard : reader_.shards())
-    shard_rows.push_back(shard.rows);
-  plan_ = std::make_unique<EpochPlan>(shard_rows, plan_options_, epoch);
+  plan_ = std::make_unique<EpochPlan>(reader_.shard_rows(), plan_options_, epoch);
   ring_.assign(static_cast<size_t>(options_.prefetch), std::nullopt);
   AIOK_CHECK(first_batch >= 0 && first_batch <= plan_->batches(), ErrorKind::kInvalidInput,
              "loader: cannot start epoch {} at batch {} of {}", epoch, first_batch,
@@ -65,7 +60,7 @@ void DataLoader::Produce() {
         return;
       index = next_to_build_++;
     }
-    std::optional<Batch> batch;
+    std::optional<data::FeatureBatch> batch;
     try {
       batch = Build(index);
     } catch (...) {
@@ -84,7 +79,7 @@ void DataLoader::Produce() {
   }
 }
 
-std::optional<Batch> DataLoader::Next() {
+std::optional<data::FeatureBatch> DataLoader::Next() {
   const auto prefetch = static_cast<int64_t>(ring_.size());
   std::unique_lock<std::mutex> lock(mutex_);
   if (next_to_take_ >= plan_->batches())
@@ -93,7 +88,7 @@ std::optional<Batch> DataLoader::Next() {
   changed_.wait(lock, [&] { return slot.has_value() || error_ != nullptr; });
   if (error_)
     std::rethrow_exception(error_);
-  std::optional<Batch> batch = std::move(slot);
+  std::optional<data::FeatureBatch> batch = std::move(slot);
   slot.reset();
   ++next_to_take_;
   lock.unlock();
@@ -101,38 +96,17 @@ std::optional<Batch> DataLoader::Next() {
   return batch;
 }
 
-Batch DataLoader::Build(int64_t index) const {
-  const auto n_dense = static_cast<int64_t>(schema_.dense_columns.size());
-  const auto n_cat = static_cast<int64_t>(schema_.categorical_columns.size());
-  Batch batch;
-  batch.index = index;
-  batch.rows = plan_->BatchRows(index);
+data::FeatureBatch DataLoader::Build(int64_t index) const {
   RowRef first{};
+  data::FeatureBatch batch;
   if (plan_->Contiguous(index, &first)) {
-    const auto& shard = reader_.shards()[static_cast<size_t>(first.shard)];
-    batch.labels = shard.labels + first.row;
-    batch.dense = shard.dense + first.row * n_dense;
-    batch.categorical = shard.categorical + first.row * n_cat;
-    return batch;
+    batch = reader_.View(first.shard, first.row, plan_->BatchRows(index));
+  } else {
+    std::vector<RowRef> refs;
+    plan_->BatchRowRefs(index, &refs);
+    batch = reader_.Gather(refs);
   }
-  std::vector<RowRef> refs;
-  plan_->BatchRowRefs(index, &refs);
-  batch.copied = true;
-  batch.label_storage.resize(refs.size());
-  batch.dense_storage.resize(refs.size() * static_cast<size_t>(n_dense));
-  batch.categorical_storage.resize(refs.size() * static_cast<size_t>(n_cat));
-  for (size_t r = 0; r < refs.size(); ++r) {
-    const auto& shard = reader_.shards()[static_cast<size_t>(refs[r].shard)];
-    const int64_t row = refs[r].row;
-    batch.label_storage[r] = shard.labels[row];
-    std::memcpy(&batch.dense_storage[r * n_dense], shard.dense + row * n_dense,
-                sizeof(float) * static_cast<size_t>(n_dense));
-    std::memcpy(&batch.categorical_storage[r * n_cat], shard.categorical + row * n_cat,
-                sizeof(int32_t) * static_cast<size_t>(n_cat));
-  }
-  batch.labels = batch.label_storage.data();
-  batch.dense = batch.dense_storage.data();
-  batch.categorical = batch.categorical_storage.data();
+  batch.index = index;
   return batch;
 }
 

@@ -1,4 +1,5 @@
-// The data connector: batches of a dataset directory's split for training and evaluation.
+// The data connector: FeatureBatches of a dataset directory's split for training and
+// evaluation.
 // Shards are memory-mapped; a batch of consecutive rows inside one shard is handed out as a
 // view into the mapping (no copy), other batches are gathered. Background workers build the
 // next batches while the trainer works, in a fixed order (see EpochPlan), so runs repeat
@@ -41,21 +42,6 @@ struct LoaderOptions {
   }
 };
 
-/// One batch, row-major: labels [rows], dense [rows x dense], categorical [rows x cat].
-/// The pointers stay valid while the Batch (and its loader) lives.
-struct Batch {
-  int64_t index = 0;  ///< position in this rank's epoch
-  int64_t rows = 0;
-  const uint8_t* labels = nullptr;
-  const float* dense = nullptr;
-  const int32_t* categorical = nullptr;
-  bool copied = false;  ///< gathered into the storage below rather than viewed in place
-
-  std::vector<uint8_t> label_storage;
-  std::vector<float> dense_storage;
-  std::vector<int32_t> categorical_storage;
-};
-
 class DataLoader {
  public:
   /// Opens `split` of the dataset in `dir` for `rank` of `world_size` ranks.
@@ -74,10 +60,10 @@ class DataLoader {
   /// Batches per epoch for this rank (the same on every rank).
   int64_t batches() const;
   /// The next batch of the epoch, in order; nullopt when the epoch is done.
-  std::optional<Batch> Next();
+  std::optional<data::FeatureBatch> Next();
 
  private:
-  Batch Build(int64_t index) const;
+  data::FeatureBatch Build(int64_t index) const;
   void Produce();
   void StopWorkers();
 
@@ -90,7 +76,7 @@ class DataLoader {
   // Batches built ahead, in a ring indexed by batch number mod prefetch.
   std::mutex mutex_;
   std::condition_variable changed_;
-  std::vector<std::optional<Batch>> ring_;
+  std::vector<std::optional<data::FeatureBatch>> ring_;
   int64_t next_to_build_ = 0;
   int64_t next_to_take_ = 0;
   bool stopping_ = false;

@@ -12,6 +12,8 @@
 #include <cstdint>
 #include <vector>
 
+#include "aiok/data/dataset.h"
+
 namespace aiok::loader {
 
 struct EpochPlanOptions {
@@ -24,11 +26,7 @@ struct EpochPlanOptions {
   uint64_t seed = 0;
 };
 
-/// A row: shard index and row within the shard.
-struct RowRef {
-  int32_t shard;
-  int64_t row;
-};
+using data::RowRef;
 
 class EpochPlan {
  public:

@@ -62,6 +62,15 @@ std::string FileChecksum(const std::string& path) {
   return fmt::format("{:016x}{:016x}", hash.high64, hash.low64);
 }
 
+namespace {
+std::vector<std::string> CategoricalNames(const data::FeatureLayout& layout) {
+  std::vector<std::string> names;
+  for (const auto& field : layout.categorical)
+    names.push_back(field.name);
+  return names;
+}
+}  // namespace
+
 nlohmann::json WriteBundle(const std::string& dataset_dir, const std::string& model_dir,
                            const std::string& out_dir) {
   const data::DatasetSchema schema = data::ReadDatasetSchema(dataset_dir);
@@ -70,7 +79,7 @@ nlohmann::json WriteBundle(const std::string& dataset_dir, const std::string& mo
              ErrorKind::kInvalidInput, "{}/metrics.json does not describe a trained model",
              model_dir);
   const auto& sizes = metrics.at("architecture").at("table_sizes");
-  AIOK_CHECK(sizes == nlohmann::json(schema.cardinalities), ErrorKind::kInvalidInput,
+  AIOK_CHECK(sizes == nlohmann::json(schema.features.cardinalities()), ErrorKind::kInvalidInput,
              "the model in {} was not trained on the dataset {}: its embedding tables do not "
              "match the dataset's cardinalities",
              model_dir, dataset_dir);
@@ -94,9 +103,9 @@ nlohmann::json WriteBundle(const std::string& dataset_dir, const std::string& mo
       {"model", {{"type", metrics.at("model")}, {"architecture", metrics.at("architecture")}}},
       {"input",
        {{"layout", "criteo"},
-        {"dense_columns", schema.dense_columns},
-        {"categorical_columns", schema.categorical_columns},
-        {"cardinalities", schema.cardinalities}}},
+        {"dense_columns", schema.features.dense},
+        {"categorical_columns", CategoricalNames(schema.features)},
+        {"cardinalities", schema.features.cardinalities()}}},
       {"precision_trained", metrics.value("precision", "fp32")},
       {"metrics", {{"valid", metrics.value("valid", nlohmann::json())},
                    {"test", metrics.value("test", nlohmann::json())}}},

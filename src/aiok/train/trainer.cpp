@@ -28,8 +28,8 @@ using Clock = std::chrono::steady_clock;
 
 models::DlrmOptions ModelOptions(const TrainOptions& o, const data::DatasetSchema& schema) {
   models::DlrmOptions dlrm;
-  dlrm.dense_features = static_cast<int64_t>(schema.dense_columns.size());
-  dlrm.table_sizes = schema.cardinalities;
+  dlrm.dense_features = schema.features.dense_width();
+  dlrm.table_sizes = schema.features.cardinalities();
   models::ApplyDlrmPreset(o.preset, &dlrm);
   if (o.emb_dim > 0) {
     dlrm.embedding_dim = o.emb_dim;
@@ -53,14 +53,13 @@ struct BatchTensors {
   torch::Tensor labels;
 };
 
-BatchTensors ToTensors(const loader::Batch& batch, int64_t n_dense, int64_t n_cat) {
+BatchTensors ToTensors(const data::FeatureBatch& batch, int64_t n_dense, int64_t n_cat) {
   BatchTensors t;
   t.dense =
       torch::from_blob(const_cast<float*>(batch.dense), {batch.rows, n_dense}, torch::kFloat32);
   t.categorical =
       torch::from_blob(const_cast<int32_t*>(batch.categorical), {batch.rows, n_cat}, torch::kInt32);
-  t.labels = torch::from_blob(const_cast<uint8_t*>(batch.labels), {batch.rows}, torch::kUInt8)
-                 .to(torch::kFloat32);
+  t.labels = torch::from_blob(const_cast<float*>(batch.labels), {batch.rows}, torch::kFloat32);
   return t;
 }
 
@@ -81,7 +80,8 @@ SplitMetrics Evaluate(models::Dlrm& model, const std::string& dir, const std::st
     const size_t first = probabilities.size();
     probabilities.resize(first + static_cast<size_t>(batch->rows));
     inference.Predict(batch->dense, batch->categorical, batch->rows, probabilities.data() + first);
-    labels.insert(labels.end(), batch->labels, batch->labels + batch->rows);
+    for (int64_t r = 0; r < batch->rows; ++r)
+      labels.push_back(static_cast<uint8_t>(batch->labels[r]));
   }
   SplitMetrics m;
   m.rows = static_cast<int64_t>(labels.size());
@@ -195,8 +195,8 @@ TrainResult Train(const TrainOptions& options, const loader::LoaderOptions& load
   models::Dlrm model(dlrm);
   auto optimizer = DenseOptimizer::Create(optimizer_options, model->parameters());
   loader::DataLoader train(options.data_dir, "train", loader_options, 0, 1, ctx.seed);
-  const auto n_dense = static_cast<int64_t>(schema.dense_columns.size());
-  const auto n_cat = static_cast<int64_t>(schema.categorical_columns.size());
+  const int64_t n_dense = schema.features.dense_width();
+  const int64_t n_cat = schema.features.categorical_width();
   fs::create_directories(options.out_dir);
 
   const int64_t steps_per_epoch = train.batches();
@@ -287,7 +287,7 @@ TrainResult Train(const TrainOptions& options, const loader::LoaderOptions& load
     for (;;) {
       // A step's time includes waiting for its batch; evaluation and checkpoints are not.
       const auto step_start = Clock::now();
-      const std::optional<loader::Batch> batch = train.Next();
+      const std::optional<data::FeatureBatch> batch = train.Next();
       if (!batch)
         break;
       ctx.cancel->ThrowIfCancelled();

@@ -144,12 +144,12 @@ nlohmann::json RunEtl(const RunConfig& config, const std::string& input, const s
   for (const data::SplitInfo& split : schema.splits)
     splits[split.name] = split.rows;
   int64_t embedding_rows = 0;
-  for (int64_t c : schema.cardinalities)
+  for (int64_t c : schema.features.cardinalities())
     embedding_rows += c;
   return {{"input", input},        {"rows", s.rows},         {"rejected", s.rejected},
           {"seconds", s.seconds},  {"splits", splits},       {"embedding_rows", embedding_rows},
-          {"dense_columns", schema.dense_columns.size()},
-          {"categorical_columns", schema.categorical_columns.size()}};
+          {"dense_columns", schema.features.dense.size()},
+          {"categorical_columns", schema.features.categorical.size()}};
 }
 
 nlohmann::json RunTraining(const RunConfig& config, const nlohmann::json& key,
