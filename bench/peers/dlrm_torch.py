@@ -22,10 +22,22 @@ ARCHS = {'kaggle': (16, [512, 256, 64, 16], [512, 256, 1]),
          'tiny': (8, [64, 8], [64, 1])}
 
 
+def dense_names(schema):
+    # Dataset format 2 keeps the fields under "features"; format 1 listed "columns" by role.
+    if 'features' in schema:
+        return schema['features']['dense']
+    return [c['name'] for c in schema['columns'] if c['role'] == 'dense']
+
+
+def cardinalities(schema):
+    if 'features' in schema:
+        return [c['cardinality'] for c in schema['features']['categorical']]
+    return [c['cardinality'] for c in schema['columns'] if c['role'] == 'categorical']
+
+
 def load_split(ds, schema, split):
     shards = schema['splits'][split]['shards']
-    n_dense = sum(1 for c in schema['columns'] if c['role'] == 'dense')
-    n_cat = sum(1 for c in schema['columns'] if c['role'] == 'categorical')
+    n_dense, n_cat = len(dense_names(schema)), len(cardinalities(schema))
     label = np.concatenate([np.memmap(os.path.join(ds, s['label']), np.uint8, 'r') for s in shards])
     dense = np.concatenate([np.memmap(os.path.join(ds, s['dense']), np.float32, 'r')
                             .reshape(-1, n_dense) for s in shards])
@@ -114,7 +126,7 @@ def main():
     torch.set_num_threads(args.threads)
     torch.manual_seed(0)
     schema = json.load(open(os.path.join(args.data, 'schema.json')))
-    cards = [c['cardinality'] for c in schema['columns'] if c['role'] == 'categorical']
+    cards = cardinalities(schema)
     label, dense, cat = load_split(args.data, schema, 'train')
     dim, bottom, top = ARCHS[args.arch]
     model = Dlrm(cards, dim, bottom, top, dense.shape[1])
