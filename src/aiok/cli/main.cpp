@@ -14,6 +14,7 @@
 #include "aiok/cli/datagen_command.h"
 #include "aiok/cli/dataset_command.h"
 #include "aiok/cli/etl_command.h"
+#include "aiok/cli/schema_command.h"
 #include "aiok/cli/torch_commands.h"
 #include "aiok/core/error.h"
 
@@ -66,6 +67,7 @@ int main(int argc, char** argv) {
   aiok::cli::AddDatagenCommand(app);
   aiok::cli::AddEtlCommand(app);
   aiok::cli::AddDatasetCommand(app);
+  aiok::cli::AddSchemaCommand(app);
   int plugin_exit_code = 0;
   aiok::cli::AddTorchCommands(app, &plugin_exit_code);
   const int exit_code = aiok::cli::RunWithExitCodes(app, [&] {

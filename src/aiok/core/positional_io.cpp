@@ -52,4 +52,9 @@ void WriteAt(int fd, const std::string& path, size_t offset, size_t n, const voi
   }
 }
 
+ReadOnlyFile::ReadOnlyFile(std::string path)
+    : path_(std::move(path)), fd_(OpenRegularFile(path_, &size_)) {}
+
+ReadOnlyFile::~ReadOnlyFile() { ::close(fd_); }
+
 }  // namespace aiok

@@ -20,4 +20,24 @@ void ReadAt(int fd, const std::string& path, size_t offset, size_t n, void* out)
 /// Writes `n` bytes of `data` at `offset` of `fd` (the file `path`).
 void WriteAt(int fd, const std::string& path, size_t offset, size_t n, const void* data);
 
+/// A file read with pread, for ranges read side by side.
+class ReadOnlyFile {
+ public:
+  /// Opens `path`; throws Error(kIo) naming it if it cannot be opened or is not a regular file.
+  explicit ReadOnlyFile(std::string path);
+  ~ReadOnlyFile();
+  ReadOnlyFile(const ReadOnlyFile&) = delete;
+  ReadOnlyFile& operator=(const ReadOnlyFile&) = delete;
+
+  const std::string& path() const { return path_; }
+  size_t size() const { return size_; }
+  /// Reads bytes [offset, offset + n), all of them.
+  void Read(size_t offset, size_t n, char* out) const { ReadAt(fd_, path_, offset, n, out); }
+
+ private:
+  std::string path_;
+  size_t size_ = 0;
+  int fd_ = -1;
+};
+
 }  // namespace aiok

@@ -257,27 +257,6 @@ class RangeParser {
   int fields_;
 };
 
-// A file read with pread, for ranges read side by side.
-class ReadOnlyFile {
- public:
-  /// Opens `path`; throws Error(kIo) naming it if it cannot be opened or is not a regular file.
-  explicit ReadOnlyFile(std::string path)
-      : path_(std::move(path)), fd_(OpenRegularFile(path_, &size_)) {}
-  ~ReadOnlyFile() { ::close(fd_); }
-  ReadOnlyFile(const ReadOnlyFile&) = delete;
-  ReadOnlyFile& operator=(const ReadOnlyFile&) = delete;
-
-  const std::string& path() const { return path_; }
-  size_t size() const { return size_; }
-  /// Reads bytes [offset, offset + n), all of them.
-  void Read(size_t offset, size_t n, char* out) const { ReadAt(fd_, path_, offset, n, out); }
-
- private:
-  std::string path_;
-  size_t size_ = 0;
-  int fd_ = -1;
-};
-
 // Reads what the lines that start in [begin, end) span into `bytes`: from the byte before
 // `begin` (which tells whether a line starts at `begin`) through the newline that ends the
 // last of them, or the end of the file. Returns the file offset of bytes[0]. A copy into a

@@ -16,17 +16,10 @@
 #include "aiok/core/context.h"
 #include "aiok/core/uninitialized_vector.h"
 #include "aiok/data/criteo_layout.h"
+#include "aiok/data/on_error.h"
 
 namespace aiok::data {
 
-/// What to do with a malformed line.
-enum class OnError {
-  kFail,  ///< stop with an Error(kInvalidInput) naming the first bad line
-  kSkip,  ///< leave the line out of the batch and report it in CriteoBatch::rejects
-};
-
-/// Parses "fail" / "skip"; anything else throws Error(kConfig).
-OnError ParseOnError(const std::string& text);
 
 /// Whether lines start with the label field.
 enum class LabelField {
