@@ -149,22 +149,34 @@ TEST_F(CliTest, EtlUsageAndInputErrors) {
   ExpectUsageError("etl --input x --out y --preset nope", "--preset");
   ExpectUsageError("etl --input x --out y --on-error ignore", "--on-error");
   std::ofstream(dir_ / "p.yaml") << "steps:\n  - columns: [I1..I13]\n    ops: [log1p]\n";
-  std::ofstream(dir_ / "in.txt") << "1\t2\n";
-  ExpectUsageError("etl --input " + (dir_ / "in.txt").string() + " --out y --pipeline " +
-                       (dir_ / "p.yaml").string() + " --freq-threshold 5",
+  // A Criteo file whose last line is bad: its layout is recognised from the good lines.
+  const std::string raw = (dir_ / "raw").string();
+  ASSERT_EQ(Run("datagen criteo --rows 50 -q --out " + raw).exit_code, 0);
+  const std::string in = (dir_ / "in.txt").string();
+  fs::copy_file(raw + "/train.txt", in);
+  { std::ofstream(in, std::ios::app) << "1\t2\n"; }
+  ExpectUsageError("etl --input " + in + " --out y --pipeline " + (dir_ / "p.yaml").string() +
+                       " --freq-threshold 5",
                    "--freq-threshold goes with --preset");
-  ExpectUsageError("etl --input " + (dir_ / "in.txt").string() + " --out " + (dir_ / "o").string() +
-                       " --pipeline " + (dir_ / "p.yaml").string(),
+  ExpectUsageError("etl --input " + in + " --out " + (dir_ / "o").string() + " --pipeline " +
+                       (dir_ / "p.yaml").string(),
                    "needs fill_missing");
   const RunResult missing =
       Run("etl --input " + (dir_ / "nope.txt").string() + " --out " + (dir_ / "o").string());
   EXPECT_EQ(missing.exit_code, 1);
   EXPECT_NE(missing.err.find("nope.txt"), std::string::npos) << missing.err;
-  const RunResult bad =
-      Run("etl --input " + (dir_ / "in.txt").string() + " --out " + (dir_ / "o").string());
+  const RunResult bad = Run("etl --input " + in + " --out " + (dir_ / "o").string());
   EXPECT_EQ(bad.exit_code, 1);
-  EXPECT_NE(bad.err.find("in.txt:1:"), std::string::npos) << bad.err;
+  EXPECT_NE(bad.err.find("in.txt:51:"), std::string::npos) << bad.err;
   EXPECT_FALSE(fs::exists(dir_ / "o"));
+  // A table without a label field: the error says how to name one.
+  std::ofstream(dir_ / "nolabel.csv") << "a,b\n1,x\n2,y\n";
+  ExpectUsageError("etl --input " + (dir_ / "nolabel.csv").string() + " --out " +
+                       (dir_ / "o").string(),
+                   "no field has the role label; name it with --label");
+  ExpectUsageError("etl --input " + (dir_ / "nolabel.csv").string() + " --label bb --out " +
+                       (dir_ / "o").string(),
+                   "did you mean 'b'");
 }
 
 TEST_F(CliTest, EtlSkipModeReportsRejects) {

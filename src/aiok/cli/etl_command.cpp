@@ -1,6 +1,7 @@
 #include "aiok/cli/etl_command.h"
 
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 
 #include <memory>
 
@@ -9,7 +10,9 @@
 #include "aiok/core/error.h"
 #include "aiok/core/progress.h"
 #include "aiok/data/dataset.h"
+#include "aiok/data/schema_inference.h"
 #include "aiok/etl/criteo_etl.h"
+#include "aiok/etl/table_etl.h"
 
 namespace aiok::cli {
 namespace {
@@ -17,12 +20,21 @@ namespace {
 struct EtlState {
   CommonFlags common;
   std::string preset;
+  std::string schema_file;
+  std::string label;
+  std::string task = "auto";
+  std::string positive;
   std::string pipeline_file;
   int64_t freq_threshold = 3;
   std::string on_error = "fail";
   int64_t memory_mb = 0;  // 0: etl::DefaultEtlMemoryBudget()
   etl::EtlOptions options;
 };
+
+// Criteo's Kaggle layout (TSV or Parquet with its column names) takes the tuned Criteo ETL.
+bool IsCriteoLayout(const data::TableSchema& schema) {
+  return schema.Names() == data::CriteoTableSchema(true).Names();
+}
 
 void RunEtl(EtlState& state, CLI::App* command) {
   const RunContext ctx = StartRun(state.common);
@@ -34,11 +46,45 @@ void RunEtl(EtlState& state, CLI::App* command) {
                "--freq-threshold goes with --preset; set freq_threshold in {} instead",
                state.pipeline_file);
     spec = etl::PipelineSpec::FromJson(LoadConfigFile(state.pipeline_file), state.pipeline_file);
-  } else {
-    spec = etl::CriteoPreset(state.freq_threshold);
   }
-  const etl::EtlSummary summary = etl::RunCriteoEtl(spec, state.options, ctx);
-  const data::DatasetSchema schema = data::ReadDatasetSchema(state.options.out_dir);
+  data::TableSchema schema;
+  if (!state.schema_file.empty()) {
+    AIOK_CHECK(state.label.empty(), ErrorKind::kUsage,
+               "--label goes with an inferred schema; give the label role in {} instead",
+               state.schema_file);
+    schema = data::TableSchema::Load(state.schema_file);
+  } else {
+    data::InferOptions infer;
+    infer.label = state.label;
+    infer.threads = ctx.threads;
+    schema = data::InferSchema(state.options.input, infer);
+  }
+  const bool criteo = IsCriteoLayout(schema) && state.task != "regression" &&
+                      state.positive.empty() && state.schema_file.empty();
+  AIOK_CHECK(state.preset != "criteo" || criteo, ErrorKind::kUsage,
+             "--preset criteo is for Criteo's layout (label, I1..I13, C1..C26); {} has the fields "
+             "{}",
+             state.options.input, fmt::join(schema.Names(), ", "));
+  etl::EtlSummary summary;
+  if (criteo) {
+    if (state.pipeline_file.empty())
+      spec = etl::CriteoPreset(state.freq_threshold);
+    summary = etl::RunCriteoEtl(spec, state.options, ctx);
+  } else {
+    etl::TableEtlOptions options;
+    options.input = state.options.input;
+    options.out_dir = state.options.out_dir;
+    options.schema = schema;
+    options.on_error = state.options.on_error;
+    options.shard_rows = state.options.shard_rows;
+    options.split_rule = state.options.split_rule;
+    options.task = state.task;
+    options.positive = state.positive;
+    options.freq_threshold = state.freq_threshold;
+    options.memory_budget = state.options.memory_budget;
+    summary = etl::RunTableEtl(spec, options, ctx);
+  }
+  const data::DatasetSchema dataset = data::ReadDatasetSchema(state.options.out_dir);
   fmt::print(
       "etl: {} rows ({} rejected{}) in {} ({} rows/s) -> {}; "
       "train {} / valid {} / test {} rows\n",
@@ -46,8 +92,8 @@ void RunEtl(EtlState& state, CLI::App* command) {
       summary.rejected > 0 ? ", see " + state.options.out_dir + "/rejects.tsv" : "",
       HumanSeconds(summary.seconds),
       HumanCount(static_cast<double>(summary.rows) / std::max(summary.seconds, 1e-9)),
-      state.options.out_dir, schema.split("train").rows, schema.split("valid").rows,
-      schema.split("test").rows);
+      state.options.out_dir, dataset.split("train").rows, dataset.split("valid").rows,
+      dataset.split("test").rows);
 }
 
 }  // namespace
@@ -56,18 +102,36 @@ void AddEtlCommand(CLI::App& app) {
   auto state = std::make_shared<EtlState>();
   auto* command = app.add_subcommand(
       "etl", "Fit a feature pipeline on the train split and write a dataset directory");
-  command->add_option("--input", state->options.input, "Criteo TSV file (Kaggle train.txt layout)")
+  command
+      ->add_option("--input", state->options.input,
+                   "CSV/TSV (with or without a header) or Parquet file; Criteo's layout is "
+                   "recognised")
       ->required();
+  command->add_option("--schema", state->schema_file,
+                      "schema YAML (aiok schema infer FILE > s.yaml, then edit); default: inferred")
+      ->check(CLI::ExistingFile);
+  command->add_option("--label", state->label,
+                      "the label field of an inferred schema (default: label, y, target, click)");
+  command->add_option("--task", state->task,
+                      "auto (binary for a two-valued label, else regression), binary or regression")
+      ->check(CLI::IsMember({"auto", "binary", "regression"}))
+      ->capture_default_str();
+  command->add_option("--positive", state->positive,
+                      "binary task: the label value that means 1 (default: 1, yes, true, or the "
+                      "larger value)");
   command->add_option("--out", state->options.out_dir, "dataset directory to write")->required();
-  auto* preset = command->add_option("--preset", state->preset, "built-in pipeline")
-                     ->check(CLI::IsMember(etl::PresetNames()))
-                     ->default_str("criteo");
+  auto* preset = command
+                     ->add_option("--preset", state->preset,
+                                  "built-in pipeline (default: criteo on Criteo's layout, else "
+                                  "the fields' default chains)")
+                     ->check(CLI::IsMember(etl::PresetNames()));
   command->add_option("--pipeline", state->pipeline_file, "pipeline YAML or JSON file")
       ->excludes(preset)
       ->check(CLI::ExistingFile);
   command
       ->add_option("--freq-threshold", state->freq_threshold,
-                   "criteo preset: values seen fewer times in train map to the rare id")
+                   "values seen fewer times in train map to the rare id (criteo preset and the "
+                   "default categorify chains)")
       ->check(CLI::Range(int64_t{1}, int64_t{1} << 40))
       ->capture_default_str();
   command

@@ -42,6 +42,11 @@ std::string Quoted(const std::string& name) {
 std::optional<std::string> StoreValue(duckdb_vector vector, idx_t row, const Field& field,
                                       ColumnValues* column) {
   const bool valid = IsValid(vector, row);
+  if (!valid && (field.role == FieldRole::kLabel || field.role == FieldRole::kWeight)) {
+    return fmt::format("{}: expected {}, found NULL", field.name,
+                       field.role == FieldRole::kLabel ? "a label (it must not be missing)"
+                                                       : "a weight");
+  }
   column->valid.push_back(valid ? 1 : 0);
   auto bad = [&](const char* expected, std::string_view text) {
     return fmt::format("{}: expected {}, found {}", field.name, expected, Shown(text));
@@ -152,24 +157,21 @@ TextReadSummary ReadParquetTable(const std::string& path, const TableSchema& sch
         problem = StoreValue(chunk.column(stored), r, schema.fields[f], &batch.columns[f]);
       }
       if (problem) {
-        // Undo what the row stored, then reject or fail.
+        // Undo what the row stored (each column back to the accepted rows), then reject or
+        // fail.
         for (size_t k = 0; k < stored; ++k) {
           ColumnValues& c = batch.columns[read[k]];
-          c.valid.pop_back();
+          const auto rows = static_cast<size_t>(batch.rows);
+          c.valid.resize(rows);
+          size_t keep = rows;
           if (c.type.list) {
-            c.list_offsets.resize(static_cast<size_t>(batch.rows) + 1);
-            const auto keep = static_cast<size_t>(c.list_offsets.back());
-            c.ints.resize(std::min(c.ints.size(), keep));
-            c.uints.resize(std::min(c.uints.size(), keep));
-            c.reals.resize(std::min(c.reals.size(), keep));
-            c.ends.resize(std::min(c.ends.size(), keep));
-          } else {
-            const auto keep = static_cast<size_t>(batch.rows);
-            c.ints.resize(std::min(c.ints.size(), keep));
-            c.uints.resize(std::min(c.uints.size(), keep));
-            c.reals.resize(std::min(c.reals.size(), keep));
-            c.ends.resize(std::min(c.ends.size(), keep));
+            c.list_offsets.resize(rows + 1);
+            keep = static_cast<size_t>(c.list_offsets.back());
           }
+          c.ints.resize(std::min(c.ints.size(), keep));
+          c.uints.resize(std::min(c.uints.size(), keep));
+          c.reals.resize(std::min(c.reals.size(), keep));
+          c.ends.resize(std::min(c.ends.size(), keep));
           c.bytes.resize(c.ends.empty() ? 0 : c.ends.back());
         }
         if (on_error == OnError::kFail) {

@@ -360,6 +360,9 @@ class RecordParser {
     // A quoted empty field is an empty string, not a missing value, as in pandas.
     const bool missing = !(quoted && type.value == ValueType::kString && !type.list) &&
                          format_.IsNull(value.data(), value.size());
+    const FieldRole role = schema_.fields[f].role;
+    if (missing && (role == FieldRole::kLabel || role == FieldRole::kWeight))
+      return role == FieldRole::kLabel ? "a label (it must not be missing)" : "a weight";
     column.valid.push_back(missing ? 0 : 1);
     if (!type.list) {
       if (missing) {

@@ -1,7 +1,6 @@
 #include "aiok/etl/criteo_etl.h"
 
 #include <spdlog/spdlog.h>
-#include <sys/stat.h>
 
 #include <algorithm>
 #include <chrono>
@@ -18,6 +17,8 @@
 #include "aiok/data/mapped_file.h"
 #include "aiok/etl/batch_encoder.h"
 #include "aiok/etl/batch_store.h"
+#include "aiok/etl/etl_source.h"
+#include "aiok/data/schema.h"
 #include "aiok/etl/output_directory.h"
 
 namespace aiok::etl {
@@ -37,28 +38,6 @@ std::vector<std::string> CategoricalNames() {
     names.push_back(data::CriteoCategoricalName(c));
   }
   return names;
-}
-
-std::string IsoTime(time_t t) {
-  char buffer[32];
-  std::tm tm{};
-  gmtime_r(&t, &tm);
-  std::strftime(buffer, sizeof buffer, "%Y-%m-%dT%H:%M:%SZ", &tm);
-  return buffer;
-}
-
-// Truth beside a generated input (truth.f32, one float per line), or null.
-std::unique_ptr<data::MappedFile> OpenTruth(const std::string& input, int64_t lines) {
-  const std::string path = (fs::path(input).parent_path() / "truth.f32").string();
-  if (!fs::exists(path))
-    return nullptr;
-  auto truth = std::make_unique<data::MappedFile>(path);
-  if (truth->size() != static_cast<size_t>(lines) * sizeof(float)) {
-    spdlog::warn("ignoring {}: {} bytes, expected {} for {} lines", path, truth->size(), lines * 4,
-                 lines);
-    return nullptr;
-  }
-  return truth;
 }
 
 }  // namespace
@@ -206,15 +185,8 @@ EtlSummary RunCriteoEtl(const PipelineSpec& spec, const EtlOptions& options,
     schema.features.categorical[c].cardinality = cardinality;
   }
   saving_state.get();  // rethrows what writing the state threw
-  struct stat info {};
-  ::stat(options.input.c_str(), &info);
-  schema.source = {{"path", fs::absolute(options.input).string()},
-                   {"format", source.format()},
-                   {"bytes", read.bytes},
-                   {"mtime", IsoTime(info.st_mtime)},
-                   {"lines", lines}};
-  if (truth)
-    schema.source["truth"] = fs::absolute(truth->path()).string();
+  schema.source = SourceJson(options.input, source.format(), read.bytes, lines, truth.get());
+  schema.input_schema = data::CriteoTableSchema(true).ToJson();
   schema.rejected = read.rejected;
   schema.pipeline = spec.ToJson();
   schema.split_rule = split_rule.text();
