@@ -19,6 +19,9 @@ bool IsJagged(data::FieldRole role) {
   return role == data::FieldRole::kMultiCategorical || role == data::FieldRole::kSequence;
 }
 
+constexpr int64_t kHours = 24;
+constexpr int64_t kWeekdays = 7;
+
 int64_t SafeKey(int64_t key) { return key == kMissingValue ? INT64_MIN : key; }
 
 // A stable 64-bit hash of a string's bytes (8 bytes at a time through SplitMix64).
@@ -240,6 +243,8 @@ TableTransformer::TableTransformer(const data::TableSchema& schema, const Pipeli
       (IsJagged(role) ? jagged_fields_ : categorical_fields_).push_back(index);
       (IsJagged(role) ? jagged_chains_ : categorical_chains_).push_back(chain);
     }
+    if (role == data::FieldRole::kTimestamp)
+      time_fields_.push_back(index);
     if (role == data::FieldRole::kLabel)
       label_field_ = index;
     if (role == data::FieldRole::kWeight)
@@ -257,6 +262,11 @@ data::FeatureLayout TableTransformer::Layout() const {
   for (size_t c = 0; c < categorical_fields_.size(); ++c) {
     layout.categorical.push_back({schema_.fields[static_cast<size_t>(categorical_fields_[c])].name,
                                   categorical_chains_[c]->ops.back()->cardinality()});
+  }
+  for (int f : time_fields_) {
+    const std::string& name = schema_.fields[static_cast<size_t>(f)].name;
+    layout.categorical.push_back({name + ".hour", 1 + kHours});
+    layout.categorical.push_back({name + ".weekday", 1 + kWeekdays});
   }
   for (size_t j = 0; j < jagged_fields_.size(); ++j) {
     const data::Field& field = schema_.fields[static_cast<size_t>(jagged_fields_[j])];
@@ -289,10 +299,24 @@ data::FeatureBatch TableTransformer::Transform(const data::TableBatch& batch,
     for (size_t r = 0; r < rows; ++r)
       s.dense[r * n_dense + d] = static_cast<float>(values[r]);
   }
-  const size_t n_cat = categorical_fields_.size();
+  const size_t n_cat = categorical_fields_.size() + 2 * time_fields_.size();
   std::vector<int64_t> keys;
   std::vector<int64_t> ids;
-  for (size_t c = 0; c < n_cat; ++c) {
+  for (size_t t = 0; t < time_fields_.size(); ++t) {
+    const data::ColumnValues& column = batch.columns[static_cast<size_t>(time_fields_[t])];
+    const size_t hour = categorical_fields_.size() + 2 * t;
+    for (size_t r = 0; r < rows; ++r) {
+      const int64_t seconds = column.ints[r];
+      const int64_t days = seconds >= 0 ? seconds / 86400 : (seconds - 86399) / 86400;
+      const bool valid = column.valid[r] != 0;
+      // 1970-01-01 was a Thursday: weekday 0 is Monday.
+      s.categorical[r * n_cat + hour] =
+          valid ? static_cast<int32_t>(1 + (seconds - days * 86400) / 3600) : 0;
+      s.categorical[r * n_cat + hour + 1] =
+          valid ? static_cast<int32_t>(1 + ((days % 7 + 7 + 3) % 7)) : 0;
+    }
+  }
+  for (size_t c = 0; c < categorical_fields_.size(); ++c) {
     keys.resize(rows);
     ids.resize(rows);
     CategoricalKeys(batch.columns[static_cast<size_t>(categorical_fields_[c])], 0, rows,

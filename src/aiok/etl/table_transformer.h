@@ -5,8 +5,10 @@
 // Field roles decide where a field goes: dense fields through their chain to the dense block
 // (float32), categorical fields to an id column, multi-categorical and sequence fields to
 // lists of ids (each element through the field's categorical operator), the label to labels
-// (through the label mapping), a weight field to weights. Timestamp and ignored fields are
-// not model inputs.
+// (through the label mapping), a weight field to weights. A timestamp field gives two
+// categorical features, its hour of day and day of week in UTC ("<name>.hour", 24 values, and
+// "<name>.weekday", 7; id 0 when the time is missing): when a click happens matters, the
+// instant itself does not recur. Ignored fields are not model inputs.
 //
 // Categorical values become 64-bit keys before their operator sees them: integers as they
 // are, strings by a stable 64-bit hash of their bytes. The one key that marks "missing"
@@ -82,6 +84,7 @@ class TableTransformer {
   std::vector<int> dense_fields_;        // schema index per dense chain
   std::vector<int> categorical_fields_;  // schema index per scalar categorical chain
   std::vector<int> jagged_fields_;       // schema index per list chain
+  std::vector<int> time_fields_;         // schema index per timestamp (hour, weekday follow)
   std::vector<const ColumnChain*> categorical_chains_;
   std::vector<const ColumnChain*> jagged_chains_;
   int label_field_ = -1;
