@@ -93,5 +93,24 @@ TEST(PositiveRate, CountsOnes) {
   EXPECT_DOUBLE_EQ(PositiveRate(y.data(), y.size()), 0.6);
 }
 
+TEST(BinaryAccuracy, ThresholdAtOneHalf) {
+  // 0.5 counts as a predicted 1: rows 1 and 3 right, row 2 wrong, row 4 (0.5 vs 0) wrong.
+  const std::vector<float> p = {0.9f, 0.7f, 0.1f, 0.5f};
+  const std::vector<uint8_t> y = {1, 0, 0, 0};
+  EXPECT_DOUBLE_EQ(BinaryAccuracy(p.data(), y.data(), 4), 0.5);
+  EXPECT_TRUE(std::isnan(BinaryAccuracy(p.data(), y.data(), 0)));
+}
+
+TEST(RegressionMetrics, RmseAndMaeByHand) {
+  // Errors 1, -2, 0, 3: squares 1 + 4 + 0 + 9 = 14, absolutes 1 + 2 + 0 + 3 = 6.
+  const std::vector<float> prediction = {2.0f, 1.0f, 5.0f, -1.0f};
+  const std::vector<float> target = {1.0f, 3.0f, 5.0f, -4.0f};
+  EXPECT_DOUBLE_EQ(RootMeanSquaredError(prediction.data(), target.data(), 4), std::sqrt(14.0 / 4));
+  EXPECT_DOUBLE_EQ(MeanAbsoluteError(prediction.data(), target.data(), 4), 1.5);
+  EXPECT_DOUBLE_EQ(RootMeanSquaredError(target.data(), target.data(), 4), 0.0);
+  EXPECT_TRUE(std::isnan(RootMeanSquaredError(target.data(), target.data(), 0)));
+  EXPECT_TRUE(std::isnan(MeanAbsoluteError(target.data(), target.data(), 0)));
+}
+
 }  // namespace
 }  // namespace aiok

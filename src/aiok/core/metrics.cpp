@@ -95,4 +95,33 @@ double PositiveRate(const uint8_t* labels, size_t n) {
   return static_cast<double>(positives) / static_cast<double>(n);
 }
 
+double BinaryAccuracy(const float* probabilities, const uint8_t* labels, size_t n) {
+  if (n == 0)
+    return std::numeric_limits<double>::quiet_NaN();
+  size_t correct = 0;
+  for (size_t i = 0; i < n; ++i)
+    correct += (probabilities[i] >= 0.5f) == (labels[i] != 0);
+  return static_cast<double>(correct) / static_cast<double>(n);
+}
+
+double RootMeanSquaredError(const float* predictions, const float* targets, size_t n) {
+  if (n == 0)
+    return std::numeric_limits<double>::quiet_NaN();
+  double total = 0.0;
+  for (size_t i = 0; i < n; ++i) {
+    const double error = static_cast<double>(predictions[i]) - static_cast<double>(targets[i]);
+    total += error * error;
+  }
+  return std::sqrt(total / static_cast<double>(n));
+}
+
+double MeanAbsoluteError(const float* predictions, const float* targets, size_t n) {
+  if (n == 0)
+    return std::numeric_limits<double>::quiet_NaN();
+  double total = 0.0;
+  for (size_t i = 0; i < n; ++i)
+    total += std::fabs(static_cast<double>(predictions[i]) - static_cast<double>(targets[i]));
+  return total / static_cast<double>(n);
+}
+
 }  // namespace aiok
