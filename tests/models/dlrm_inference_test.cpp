@@ -11,10 +11,19 @@
 namespace aiok::models {
 namespace {
 
+// The tensors' rows as a FeatureBatch view (no lists).
+data::FeatureBatch View(const torch::Tensor& dense, const torch::Tensor& ids) {
+  data::FeatureBatch batch;
+  batch.rows = ids.size(0);
+  batch.dense = dense.data_ptr<float>();
+  batch.categorical = ids.data_ptr<int32_t>();
+  return batch;
+}
+
 // The engine against the model's own forward (torch), on the same random rows.
 void Compare(Interaction interaction, const std::string& preset, int64_t rows, bool bf16) {
   torch::manual_seed(rows + static_cast<int>(interaction));
-  DlrmOptions options;
+  DlrmArchitecture options;
   options.table_sizes = {7, 300, 50, 1000, 3};
   options.interaction = interaction;
   ApplyDlrmPreset(preset, &options);
@@ -38,7 +47,7 @@ void Compare(Interaction interaction, const std::string& preset, int64_t rows, b
   }
   const DlrmInference inference(*model, bf16);
   std::vector<float> got(static_cast<size_t>(rows));
-  inference.Predict(dense.data_ptr<float>(), ids.data_ptr<int32_t>(), rows, got.data());
+  inference.Predict(View(dense, ids), got.data());
   const torch::Tensor got_tensor = torch::from_blob(got.data(), {rows});
   // fp32: the same arithmetic in another order. bf16: both round to bf16, at other places.
   const double tolerance = bf16 ? 0.02 : 2e-6;
@@ -67,7 +76,7 @@ TEST(DlrmInference, ConcurrentCallsGiveTheSameResultsAsOneAtATime) {
   // Regression: oneDNN's default scratchpad is shared by all primitives, so two threads
   // scoring at once (as aiok predict does) corrupted each other's GEMMs.
   torch::manual_seed(5);
-  DlrmOptions options;
+  DlrmArchitecture options;
   options.table_sizes = {100, 2000, 30};
   ApplyDlrmPreset("dlrm-kaggle", &options);
   Dlrm model(options);
@@ -83,16 +92,14 @@ TEST(DlrmInference, ConcurrentCallsGiveTheSameResultsAsOneAtATime) {
     for (int64_t size : options.table_sizes)
       columns.push_back(torch::randint(0, size, {kRows, 1}, torch::kInt32));
     ids.push_back(torch::cat(columns, 1).contiguous());
-    inference.Predict(dense[t].data_ptr<float>(), ids[t].data_ptr<int32_t>(), kRows,
-                      alone[t].data());
+    inference.Predict(View(dense[t], ids[t]), alone[t].data());
   }
   std::vector<std::vector<float>> together(kThreads, std::vector<float>(kRows));
   std::vector<std::thread> threads;
   for (int t = 0; t < kThreads; ++t) {
     threads.emplace_back([&, t] {
       for (int repeat = 0; repeat < 5; ++repeat) {
-        inference.Predict(dense[t].data_ptr<float>(), ids[t].data_ptr<int32_t>(), kRows,
-                          together[t].data());
+        inference.Predict(View(dense[t], ids[t]), together[t].data());
       }
     });
   }

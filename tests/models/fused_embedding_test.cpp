@@ -7,46 +7,6 @@
 namespace aiok::models {
 namespace {
 
-// Reference: one torch::nn::EmbeddingBag (sum of one id per bag, sparse gradients) per table,
-// starting from the fused weights, trained by a torch optimizer.
-struct Reference {
-  std::vector<torch::nn::EmbeddingBag> tables;
-
-  Reference(const FusedEmbeddingImpl& fused) {
-    const auto& sizes = fused.options().table_sizes;
-    for (size_t t = 0; t < sizes.size(); ++t) {
-      auto bag =
-          torch::nn::EmbeddingBag(torch::nn::EmbeddingBagOptions(sizes[t], fused.options().dim)
-                                      .mode(torch::kSum)
-                                      .sparse(true));
-      torch::NoGradGuard no_grad;
-      bag->weight.copy_(fused.weight.narrow(0, fused.offsets()[t], sizes[t]));
-      tables.push_back(bag);
-    }
-  }
-  std::vector<torch::Tensor> parameters() {
-    std::vector<torch::Tensor> params;
-    for (auto& t : tables)
-      params.push_back(t->weight);
-    return params;
-  }
-  torch::Tensor forward(const torch::Tensor& ids) {
-    std::vector<torch::Tensor> outs;
-    for (size_t t = 0; t < tables.size(); ++t) {
-      const torch::Tensor column = ids.select(1, static_cast<int64_t>(t)).to(torch::kInt64);
-      const torch::Tensor offsets = torch::arange(ids.size(0), torch::kInt64);
-      outs.push_back(tables[t]->forward(column, offsets));
-    }
-    return torch::stack(outs, 1);
-  }
-  torch::Tensor weight() {
-    std::vector<torch::Tensor> ws;
-    for (auto& t : tables)
-      ws.push_back(t->weight);
-    return torch::cat(ws, 0);
-  }
-};
-
 // Batches with many duplicate ids, so that summing a row's gradients matters.
 torch::Tensor Ids(int64_t batch, const std::vector<int64_t>& sizes, int64_t seed) {
   torch::manual_seed(seed);
@@ -56,76 +16,72 @@ torch::Tensor Ids(int64_t batch, const std::vector<int64_t>& sizes, int64_t seed
   return torch::stack(columns, 1).to(torch::kInt32);
 }
 
-void CompareWithTorch(
-    SparseUpdate update,
-    const std::function<std::unique_ptr<torch::optim::Optimizer>(std::vector<torch::Tensor>)>&
-        make_optimizer) {
-  FusedEmbeddingOptions options;
-  options.table_sizes = {5, 17, 3};
-  options.dim = 4;
-  options.update = update;
-  options.lr = 0.1;
-  torch::manual_seed(0);
-  FusedEmbedding fused(options);
-  Reference reference(*fused);
-  auto optimizer = make_optimizer(reference.parameters());
-  for (int step = 0; step < 6; ++step) {
-    const torch::Tensor ids = Ids(32, options.table_sizes, step);
-    const torch::Tensor mix = torch::randn({32, 3, 4});
-    // The same loss through both.
-    const torch::Tensor out = fused->forward(ids);
-    (out * mix).sum().backward();
-    optimizer->zero_grad();
-    const torch::Tensor ref_out = reference.forward(ids);
-    ASSERT_TRUE(torch::allclose(out, ref_out, 1e-5, 1e-6)) << "forward differs at step " << step;
-    (ref_out * mix).sum().backward();
-    optimizer->step();
-    ASSERT_TRUE(torch::allclose(fused->weight, reference.weight(), 1e-5, 1e-6))
-        << "weights differ after step " << step;
+// The gradient as a dense [rows x dim] tensor.
+torch::Tensor Dense(const SparseGradient& g, int64_t rows) {
+  torch::Tensor out = torch::zeros({rows, g.dim});
+  for (int64_t u = 0; u < g.size(); ++u) {
+    out[g.ids[u]] =
+        torch::from_blob(const_cast<float*>(g.rows.data()) + u * g.dim, {g.dim}).clone();
   }
+  return out;
 }
 
-TEST(FusedEmbedding, SgdMatchesEmbeddingBagWithTorchSgd) {
-  CompareWithTorch(SparseUpdate::kSgd, [](std::vector<torch::Tensor> params) {
-    return std::make_unique<torch::optim::SGD>(params, torch::optim::SGDOptions(0.1));
-  });
-}
-
-TEST(FusedEmbedding, AdagradMatchesEmbeddingBagWithTorchAdagrad) {
-  CompareWithTorch(SparseUpdate::kAdagrad, [](std::vector<torch::Tensor> params) {
-    return std::make_unique<torch::optim::Adagrad>(params, torch::optim::AdagradOptions(0.1));
-  });
-}
-
-TEST(FusedEmbedding, RowWiseAdagradMatchesHandWrittenRule) {
+TEST(FusedEmbedding, BackwardLeavesTheSummedGradientOfEachLookedUpRow) {
   FusedEmbeddingOptions options;
   options.table_sizes = {6, 4};
   options.dim = 3;
-  options.update = SparseUpdate::kRowWiseAdagrad;
-  options.lr = 0.05;
   FusedEmbedding fused(options);
-  torch::Tensor w = fused->weight.clone();
-  torch::Tensor s = torch::zeros({10});
-  for (int step = 0; step < 5; ++step) {
-    const torch::Tensor ids = Ids(16, options.table_sizes, 100 + step);
-    const torch::Tensor mix = torch::randn({16, 2, 3});
-    (fused->forward(ids) * mix).sum().backward();
-    // By hand: the dense gradient of each row is the sum of `mix` over its lookups.
-    torch::Tensor g = torch::zeros({10, 3});
-    for (int64_t b = 0; b < 16; ++b) {
-      for (int64_t t = 0; t < 2; ++t) {
-        const int64_t row = fused->offsets()[t] + ids[b][t].item<int64_t>();
-        g[row] += mix[b][t];
-      }
-    }
-    s += (g * g).mean(1);
-    w -= 0.05 * g / (s.sqrt() + 1e-10).unsqueeze(1);
-    ASSERT_TRUE(torch::allclose(fused->weight, w, 1e-5, 1e-6)) << "step " << step;
-    ASSERT_TRUE(torch::allclose(fused->state, s, 1e-5, 1e-6)) << "step " << step;
+  const torch::Tensor before = fused->weight.clone();
+  const torch::Tensor ids = Ids(16, options.table_sizes, 100);
+  const torch::Tensor mix = torch::randn({16, 2, 3});
+  (fused->forward(ids) * mix).sum().backward();
+  EXPECT_TRUE(torch::equal(fused->weight, before)) << "backward must not update the table";
+  // By hand: each row's gradient is the sum of `mix` over its lookups.
+  torch::Tensor g = torch::zeros({10, 3});
+  for (int64_t b = 0; b < 16; ++b) {
+    for (int64_t t = 0; t < 2; ++t)
+      g[fused->offsets()[t] + ids[b][t].item<int64_t>()] += mix[b][t];
   }
+  const SparseGradient& sparse = fused->gradient();
+  EXPECT_TRUE(torch::allclose(Dense(sparse, 10), g, 1e-6, 1e-6));
+  for (int64_t u = 1; u < sparse.size(); ++u)
+    EXPECT_LT(sparse.ids[u - 1], sparse.ids[u]);
+
+  // A second backward before the step adds to it.
+  (fused->forward(ids) * mix).sum().backward();
+  EXPECT_TRUE(torch::allclose(Dense(fused->gradient(), 10), 2 * g, 1e-6, 1e-6));
 }
 
-TEST(FusedEmbedding, EvaluationDoesNotUpdate) {
+TEST(FusedEmbedding, ListFieldsPoolAndSpreadTheirGradient) {
+  FusedEmbeddingOptions options;
+  options.table_sizes = {3, 5};  // one one-id field, one list field
+  options.dim = 2;
+  options.list_pooling = {Pooling::kMean};
+  FusedEmbedding fused(options);
+  // Row 0 lists ids 1, 1, 4; row 1 lists nothing; row 2 lists 0.
+  const std::vector<int64_t> offsets = {0, 3, 3, 4};
+  const std::vector<int32_t> values = {1, 1, 4, 0};
+  const std::vector<data::JaggedIds> lists = {{offsets.data(), values.data()}};
+  const torch::Tensor ids = torch::tensor({{2}, {0}, {1}}, torch::kInt32);
+  const torch::Tensor out = fused->forward(ids, lists);
+  const torch::Tensor list_table = fused->weight.narrow(0, 3, 5);
+  EXPECT_TRUE(torch::allclose(out[0][1], (2 * list_table[1] + list_table[4]) / 3));
+  EXPECT_TRUE(torch::equal(out[1][1], torch::zeros({2})));
+  EXPECT_TRUE(torch::allclose(out[2][1], list_table[0]));
+  EXPECT_TRUE(torch::equal(out[2][0], fused->weight[1]));
+  const torch::Tensor mix = torch::randn({3, 2, 2});
+  (out * mix).sum().backward();
+  torch::Tensor g = torch::zeros({8, 2});
+  g[2] += mix[0][0];
+  g[0] += mix[1][0];
+  g[1] += mix[2][0];
+  g[3 + 1] += 2 * mix[0][1] / 3;
+  g[3 + 4] += mix[0][1] / 3;
+  g[3 + 0] += mix[2][1];
+  EXPECT_TRUE(torch::allclose(Dense(fused->gradient(), 8), g, 1e-6, 1e-6));
+}
+
+TEST(FusedEmbedding, EvaluationLeavesNoGradient) {
   FusedEmbeddingOptions options;
   options.table_sizes = {4};
   FusedEmbedding fused(options);
@@ -140,6 +96,7 @@ TEST(FusedEmbedding, EvaluationDoesNotUpdate) {
     fused->train();
     EXPECT_FALSE(fused->forward(ids).requires_grad());
   }
+  EXPECT_TRUE(fused->gradient().empty());
 }
 
 TEST(FusedEmbedding, BadShapesAndOptions) {
@@ -147,9 +104,21 @@ TEST(FusedEmbedding, BadShapesAndOptions) {
   options.table_sizes = {4, 4};
   FusedEmbedding fused(options);
   EXPECT_THROW(fused->forward(torch::zeros({3, 3}, torch::kInt32)), Error);
+  const std::vector<int64_t> offsets = {0, 1};
+  const std::vector<int32_t> values = {0};
+  EXPECT_THROW(
+      fused->forward(torch::zeros({1, 2}, torch::kInt32), {{offsets.data(), values.data()}}), Error)
+      << "a list the options do not declare";
+  options.list_pooling = {Pooling::kSum};
+  FusedEmbedding with_list(options);
+  const std::vector<int32_t> outside = {4};
+  EXPECT_THROW(
+      with_list->forward(torch::zeros({1, 1}, torch::kInt32), {{offsets.data(), outside.data()}}),
+      Error)
+      << "an id outside its table";
   options.table_sizes = {};
   EXPECT_THROW(FusedEmbedding{options}, Error);
-  EXPECT_THROW(ParseSparseUpdate("adam"), Error);
+  EXPECT_THROW(ParsePooling("max"), Error);
 }
 
 }  // namespace

@@ -45,7 +45,7 @@ class ServingTest : public ::testing::Test {
     train::TrainOptions options;
     options.data_dir = (*root_ / "ds").string();
     options.out_dir = (*root_ / "model").string();
-    options.preset = "dlrm-tiny";
+    options.model_options = {{"preset", "dlrm-tiny"}};
     options.precision = "fp32";
     options.max_steps = 60;
     loader::LoaderOptions loader;
@@ -79,7 +79,7 @@ TEST_F(ServingTest, PredictionsOnRawTestRowsEqualTheTrainersOwnEvaluation) {
   const data::DatasetSchema schema = data::ReadDatasetSchema((*root_ / "ds").string());
   const data::SplitInfo& test = schema.split("test");
   const Bundle bundle = OpenBundle(bundle_dir());
-  models::Dlrm model(models::DlrmOptions::FromArchitectureJson(bundle.model.at("architecture")));
+  models::Dlrm model(models::DlrmArchitecture::FromJson(bundle.model.at("architecture")));
   torch::load(model, (*root_ / "model" / "model.pt").string());
   model->eval();
   loader::LoaderOptions options;

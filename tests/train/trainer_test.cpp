@@ -34,8 +34,7 @@ class TrainerTest : public ::testing::Test {
     TrainOptions o;
     o.data_dir = (*root_ / "ds").string();
     o.out_dir = (*root_ / out).string();
-    o.preset = "dlrm-tiny";
-    o.embedding_lr = 0.1;
+    o.model_options = {{"preset", "dlrm-tiny"}};
     return o;
   }
   static loader::LoaderOptions Loader() {
@@ -48,21 +47,19 @@ class TrainerTest : public ::testing::Test {
     OptimizerOptions o;
     o.name = "adagrad";
     o.lr = 0.05;
+    o.embedding_lr = 0.1;
     return o;
   }
   // Every parameter and buffer of a saved model.
   static std::vector<torch::Tensor> SavedTensors(const std::string& path, const TrainOptions& o) {
     const data::DatasetSchema schema = data::ReadDatasetSchema(o.data_dir);
-    models::DlrmOptions dlrm;
-    dlrm.table_sizes = schema.features.cardinalities();
-    models::ApplyDlrmPreset(o.preset, &dlrm);
-    dlrm.embedding_update = models::ParseSparseUpdate(o.embedding_update);
-    models::Dlrm model(dlrm);
-    torch::load(model, path);
+    std::unique_ptr<models::Model> model =
+        models::BuiltinModels().Create(o.model, schema.features, o.model_options);
+    models::LoadWeights(*model, path);
     std::vector<torch::Tensor> tensors;
-    for (const auto& p : model->parameters())
+    for (const auto& p : model->module()->parameters())
       tensors.push_back(p.clone());
-    for (const auto& b : model->buffers())
+    for (const auto& b : model->module()->buffers())
       tensors.push_back(b.clone());
     return tensors;
   }
@@ -76,17 +73,23 @@ fs::path* TrainerTest::root_ = nullptr;
 TEST_F(TrainerTest, OneEpochOnEasyDataLearnsAndWritesMetrics) {
   const TrainOptions o = Options("easy");
   const TrainResult r = Train(o, Loader(), Adagrad(), ctx_);
+  EXPECT_EQ(r.task, data::Task::kBinary);
   // 51k training rows, one epoch of a tiny DLRM: well above chance, below the Bayes bound.
   EXPECT_GT(r.test.auc, 0.78);  // measured 0.812 (Bayes-optimal 0.8435)
   ASSERT_GT(r.test.bayes_auc, 0.0);
   EXPECT_LT(r.test.auc, r.test.bayes_auc + 0.01);
   EXPECT_EQ(r.steps, (51428 + 255) / 256);
   const auto metrics = nlohmann::json::parse(ReadFile(o.out_dir + "/metrics.json"));
-  for (const char* key : {"train", "valid", "test", "config", "threads", "precision", "curve"}) {
+  for (const char* key : {"task", "model", "architecture", "train", "valid", "test", "config",
+                          "threads", "precision", "curve"}) {
     EXPECT_TRUE(metrics.contains(key)) << key;
   }
   EXPECT_GT(metrics["train"]["samples_per_second"].get<double>(), 0.0);
   EXPECT_EQ(metrics["test"]["bayes_auc"].get<double>(), r.test.bayes_auc);
+  EXPECT_EQ(metrics["task"], "binary");
+  EXPECT_EQ(metrics["config"]["preset"], "dlrm-tiny") << "the model's options are in the config";
+  for (const char* key : {"auc", "logloss", "accuracy"})
+    EXPECT_TRUE(metrics["test"].contains(key)) << key;
   EXPECT_TRUE(fs::exists(o.out_dir + "/model.pt"));
 }
 
@@ -115,6 +118,54 @@ TEST_F(TrainerTest, ResumedRunEndsWithTheSameWeightsAsAnUninterruptedOne) {
   RunContext other = ctx_;
   other.seed = 6;
   EXPECT_THROW(Train(rest, Loader(), Adagrad(), other), Error);
+}
+
+TEST_F(TrainerTest, ResumeIsRefusedWhenTheRunWouldNotContinueTheSameWay) {
+  TrainOptions first = Options("refused");
+  first.max_steps = 30;
+  Train(first, Loader(), Adagrad(), ctx_);
+  TrainOptions rest = first;
+  rest.max_steps = 60;
+  rest.resume = true;
+  auto message_of = [&](const TrainOptions& o, const loader::LoaderOptions& l,
+                        const OptimizerOptions& opt) {
+    try {
+      Train(o, l, opt, ctx_);
+    } catch (const Error& e) {
+      EXPECT_EQ(e.kind(), ErrorKind::kConfig);
+      return std::string(e.what());
+    }
+    return std::string("(resumed)");
+  };
+  // Another batch size: named, with both values.
+  loader::LoaderOptions bigger = Loader();
+  bigger.batch_size = 512;
+  std::string message = message_of(rest, bigger, Adagrad());
+  EXPECT_NE(message.find("cannot resume"), std::string::npos) << message;
+  EXPECT_NE(message.find("batch-size: 256 in the checkpoint, 512 now"), std::string::npos)
+      << message;
+  // Another architecture or learning rate.
+  TrainOptions wider = rest;
+  wider.model_options["emb-dim"] = 16;
+  message = message_of(wider, Loader(), Adagrad());
+  EXPECT_NE(message.find("architecture"), std::string::npos) << message;
+  OptimizerOptions faster = Adagrad();
+  faster.lr = 0.5;
+  message = message_of(rest, Loader(), faster);
+  EXPECT_NE(message.find("lr: 0.05 in the checkpoint, 0.5 now"), std::string::npos) << message;
+  // Another dataset in the same place: its schema.json differs.
+  const fs::path other = *root_ / "other_ds";
+  fs::copy(*root_ / "ds", other, fs::copy_options::recursive);
+  auto schema = nlohmann::json::parse(ReadFile((other / "schema.json").string()));
+  schema["source"]["path"] = "elsewhere.txt";
+  WriteFileAtomic((other / "schema.json").string(), schema.dump());
+  TrainOptions moved = rest;
+  moved.data_dir = other.string();
+  message = message_of(moved, Loader(), Adagrad());
+  EXPECT_NE(message.find("dataset"), std::string::npos) << message;
+  EXPECT_EQ(message.find("batch-size"), std::string::npos) << "only what differs: " << message;
+  // The same settings resume.
+  EXPECT_EQ(Train(rest, Loader(), Adagrad(), ctx_).steps_this_run, 30);
 }
 
 TEST_F(TrainerTest, Bf16TrainsAsWellAsFp32) {
@@ -146,10 +197,11 @@ TEST_F(TrainerTest, KeepsTheBestValidWeightsAndStopsWhenPatienceRunsOut) {
   // Several epochs at high embedding rates overfit the small tables after the first.
   TrainOptions o = Options("overfit");
   o.epochs = 5;
-  o.embedding_lr = 0.5;
   o.decay = "none";
   o.patience = 2;
-  const TrainResult r = Train(o, Loader(), Adagrad(), ctx_);
+  OptimizerOptions fast_embeddings = Adagrad();
+  fast_embeddings.embedding_lr = 0.5;
+  const TrainResult r = Train(o, Loader(), fast_embeddings, ctx_);
   const auto metrics = nlohmann::json::parse(ReadFile(o.out_dir + "/metrics.json"));
   const auto& curve = metrics.at("curve");
   ASSERT_GE(curve.size(), 2u);
@@ -177,7 +229,7 @@ TEST_F(TrainerTest, KeepsTheBestValidWeightsAndStopsWhenPatienceRunsOut) {
   o.keep_best = false;
   o.patience = 0;
   o.epochs = 3;
-  const TrainResult last = Train(o, Loader(), Adagrad(), ctx_);
+  const TrainResult last = Train(o, Loader(), fast_embeddings, ctx_);
   EXPECT_FALSE(last.restored_best);
   EXPECT_EQ(last.steps, 3 * 201);
 }

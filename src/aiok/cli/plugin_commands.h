@@ -5,7 +5,9 @@
 
 namespace aiok::cli {
 
-void AddTrainCommand(CLI::App& app);
+/// train: `argv` is the plugin's command line, read ahead for --model so that the chosen
+/// model's options become flags.
+void AddTrainCommand(CLI::App& app, int argc, char** argv);
 /// predict, serve and bundle: using a trained model.
 void AddPredictCommand(CLI::App& app);
 void AddServeCommand(CLI::App& app);

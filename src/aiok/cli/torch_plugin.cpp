@@ -8,7 +8,7 @@
 extern "C" __attribute__((visibility("default"))) int AiokTorchCommandMain(int argc, char** argv) {
   CLI::App app{"aiok: an end-to-end AI optimization kit for commodity CPUs", "aiok"};
   app.require_subcommand(1);
-  aiok::cli::AddTrainCommand(app);
+  aiok::cli::AddTrainCommand(app, argc, argv);
   aiok::cli::AddPredictCommand(app);
   aiok::cli::AddServeCommand(app);
   aiok::cli::AddBundleCommand(app);

@@ -8,25 +8,9 @@
 
 #include "aiok/core/error.h"
 #include "aiok/models/dot_interaction.h"
-#include "aiok/models/fast_linear.h"
+#include "aiok/models/mlp.h"
 
 namespace aiok::models {
-namespace {
-
-// Linear layers (FastLinear: oneDNN GEMMs, DLRM reference initialization) with ReLU between
-// them, and after the last one unless `last_plain`.
-torch::nn::Sequential Mlp(int64_t input, const std::vector<int64_t>& sizes, bool last_plain) {
-  torch::nn::Sequential mlp;
-  int64_t in = input;
-  for (size_t i = 0; i < sizes.size(); ++i) {
-    mlp->push_back(FastLinear(in, sizes[i]));
-    if (!(last_plain && i + 1 == sizes.size())) mlp->push_back(torch::nn::ReLU());
-    in = sizes[i];
-  }
-  return mlp;
-}
-
-}  // namespace
 
 Interaction ParseInteraction(const std::string& name) {
   if (name == "dot")
@@ -50,71 +34,129 @@ std::string InteractionName(Interaction interaction) {
   return "?";
 }
 
-nlohmann::json DlrmOptions::ArchitectureJson() const {
-  return {{"dense_features", dense_features}, {"embedding_dim", embedding_dim},
-          {"bottom_mlp", bottom_mlp},         {"top_mlp", top_mlp},
-          {"interaction", InteractionName(interaction)}, {"table_sizes", table_sizes}};
-}
-
-DlrmOptions DlrmOptions::FromArchitectureJson(const nlohmann::json& json) {
-  DlrmOptions options;
-  try {
-    options.dense_features = json.value("dense_features", int64_t{13});
-    options.embedding_dim = json.at("embedding_dim").get<int64_t>();
-    options.bottom_mlp = json.at("bottom_mlp").get<std::vector<int64_t>>();
-    options.top_mlp = json.at("top_mlp").get<std::vector<int64_t>>();
-    options.interaction = ParseInteraction(json.at("interaction").get<std::string>());
-    options.table_sizes = json.at("table_sizes").get<std::vector<int64_t>>();
-  } catch (const nlohmann::json::exception& e) {
-    Throw(ErrorKind::kInvalidInput, "dlrm architecture: {}", e.what());
+DlrmArchitecture DlrmArchitecture::Resolve(const data::FeatureLayout& layout,
+                                           const DlrmOptions& options) {
+  DlrmArchitecture a;
+  a.task = layout.task;
+  a.dense_features = layout.dense_width();
+  a.table_sizes = layout.cardinalities();
+  for (const data::JaggedFeature& field : layout.jagged) {
+    a.list_sizes.push_back(field.cardinality);
+    a.list_pooling.push_back(field.kind == data::JaggedFeature::Kind::kSequence
+                                 ? Pooling::kMean
+                                 : ParsePooling(options.pooling));
   }
-  options.Validate();
-  return options;
+  ApplyDlrmPreset(options.preset, &a);
+  if (options.emb_dim > 0) {
+    a.embedding_dim = options.emb_dim;
+    a.bottom_mlp.back() = options.emb_dim;  // the bottom MLP must end at the embedding width
+  }
+  if (!options.mlp_bot.empty()) {
+    AIOK_CHECK(a.dense_features > 0, ErrorKind::kConfig,
+               "dlrm: --mlp-bot {}: the dataset has no dense field, so DLRM has no bottom MLP",
+               options.mlp_bot);
+    a.bottom_mlp = ParseMlpSizes(options.mlp_bot, a.dense_features);
+  }
+  if (!options.mlp_top.empty())
+    a.top_mlp = ParseMlpSizes(options.mlp_top, -1);
+  if (a.dense_features == 0)
+    a.bottom_mlp.clear();
+  a.interaction = ParseInteraction(options.interaction);
+  a.Validate();
+  return a;
 }
 
-void DlrmOptions::Validate() const {
-  AIOK_CHECK(dense_features >= 1, ErrorKind::kConfig, "dlrm: dense features must be >= 1");
-  AIOK_CHECK(!table_sizes.empty(), ErrorKind::kConfig, "dlrm: no categorical tables");
-  AIOK_CHECK(!bottom_mlp.empty() && bottom_mlp.back() == embedding_dim, ErrorKind::kConfig,
-             "dlrm: the bottom MLP must end at the embedding dim {} (got {})", embedding_dim,
-             fmt::join(bottom_mlp, "-"));
+int64_t DlrmArchitecture::fields() const {
+  return static_cast<int64_t>(table_sizes.size() + list_sizes.size());
+}
+
+int64_t DlrmArchitecture::vectors() const { return fields() + (dense_features > 0 ? 1 : 0); }
+
+void DlrmArchitecture::Validate() const {
+  AIOK_CHECK(dense_features >= 0, ErrorKind::kConfig, "dlrm: dense features must be >= 0");
+  AIOK_CHECK(fields() >= 1, ErrorKind::kConfig,
+             "dlrm: the dataset has no categorical or list field; DLRM needs at least one");
+  AIOK_CHECK(list_sizes.size() == list_pooling.size(), ErrorKind::kConfig,
+             "dlrm: {} list fields but {} poolings", list_sizes.size(), list_pooling.size());
+  if (dense_features > 0) {
+    AIOK_CHECK(!bottom_mlp.empty() && bottom_mlp.back() == embedding_dim, ErrorKind::kConfig,
+               "dlrm: the bottom MLP must end at the embedding dim {} (got {})", embedding_dim,
+               fmt::join(bottom_mlp, "-"));
+  } else {
+    AIOK_CHECK(bottom_mlp.empty(), ErrorKind::kConfig,
+               "dlrm: no dense features, so no bottom MLP (got {})", fmt::join(bottom_mlp, "-"));
+  }
   AIOK_CHECK(!top_mlp.empty() && top_mlp.back() == 1, ErrorKind::kConfig,
              "dlrm: the top MLP must end at 1 output (got {})", fmt::join(top_mlp, "-"));
-  for (int64_t size : bottom_mlp) {
-    AIOK_CHECK(size >= 1, ErrorKind::kConfig, "dlrm: layer sizes must be >= 1");
-  }
-  for (int64_t size : top_mlp) {
-    AIOK_CHECK(size >= 1, ErrorKind::kConfig, "dlrm: layer sizes must be >= 1");
+  for (const auto* sizes : {&bottom_mlp, &top_mlp}) {
+    for (int64_t size : *sizes)
+      AIOK_CHECK(size >= 1, ErrorKind::kConfig, "dlrm: layer sizes must be >= 1");
   }
 }
 
-int64_t DlrmOptions::InteractionWidth() const {
-  const int64_t vectors = 1 + static_cast<int64_t>(table_sizes.size());
+int64_t DlrmArchitecture::InteractionWidth() const {
+  const int64_t v = vectors();
   switch (interaction) {
     case Interaction::kDot:
-      return embedding_dim + vectors * (vectors - 1) / 2;
+      return embedding_dim + v * (v - 1) / 2;
     case Interaction::kDotWithSelf:
-      return embedding_dim + vectors * (vectors + 1) / 2;
+      return embedding_dim + v * (v + 1) / 2;
     case Interaction::kCat:
-      return embedding_dim * vectors;
+      return embedding_dim * v;
   }
   return 0;
 }
 
-void ApplyDlrmPreset(const std::string& name, DlrmOptions* options) {
+nlohmann::json DlrmArchitecture::ToJson() const {
+  nlohmann::json lists = nlohmann::json::array();
+  for (size_t i = 0; i < list_sizes.size(); ++i)
+    lists.push_back({{"cardinality", list_sizes[i]}, {"pooling", PoolingName(list_pooling[i])}});
+  return {{"task", data::TaskName(task)},
+          {"dense_features", dense_features},
+          {"embedding_dim", embedding_dim},
+          {"bottom_mlp", bottom_mlp},
+          {"top_mlp", top_mlp},
+          {"interaction", InteractionName(interaction)},
+          {"table_sizes", table_sizes},
+          {"lists", lists}};
+}
+
+DlrmArchitecture DlrmArchitecture::FromJson(const nlohmann::json& json) {
+  DlrmArchitecture a;
+  try {
+    // Bundles written before the model registry have no task and no list fields.
+    a.task = data::ParseTask(json.value("task", std::string("binary")), "dlrm architecture");
+    a.dense_features = json.value("dense_features", int64_t{13});
+    a.embedding_dim = json.at("embedding_dim").get<int64_t>();
+    a.bottom_mlp = json.at("bottom_mlp").get<std::vector<int64_t>>();
+    a.top_mlp = json.at("top_mlp").get<std::vector<int64_t>>();
+    a.interaction = ParseInteraction(json.at("interaction").get<std::string>());
+    a.table_sizes = json.at("table_sizes").get<std::vector<int64_t>>();
+    for (const auto& list : json.value("lists", nlohmann::json::array())) {
+      a.list_sizes.push_back(list.at("cardinality").get<int64_t>());
+      a.list_pooling.push_back(ParsePooling(list.at("pooling").get<std::string>()));
+    }
+  } catch (const nlohmann::json::exception& e) {
+    Throw(ErrorKind::kInvalidInput, "dlrm architecture: {}", e.what());
+  }
+  a.Validate();
+  return a;
+}
+
+void ApplyDlrmPreset(const std::string& name, DlrmArchitecture* a) {
   if (name == "dlrm-kaggle") {
-    options->embedding_dim = 16;
-    options->bottom_mlp = {512, 256, 64, 16};
-    options->top_mlp = {512, 256, 1};
+    a->embedding_dim = 16;
+    a->bottom_mlp = {512, 256, 64, 16};
+    a->top_mlp = {512, 256, 1};
   } else if (name == "dlrm-small") {
     // Democratized: a quarter of the MLP width; the dot interaction keeps the crosses.
-    options->embedding_dim = 16;
-    options->bottom_mlp = {128, 64, 16};
-    options->top_mlp = {128, 64, 1};
+    a->embedding_dim = 16;
+    a->bottom_mlp = {128, 64, 16};
+    a->top_mlp = {128, 64, 1};
   } else if (name == "dlrm-tiny") {
-    options->embedding_dim = 8;
-    options->bottom_mlp = {64, 8};
-    options->top_mlp = {64, 1};
+    a->embedding_dim = 8;
+    a->bottom_mlp = {64, 8};
+    a->top_mlp = {64, 1};
   } else {
     Throw(ErrorKind::kConfig, "unknown DLRM preset '{}' (valid: {})", name,
           fmt::join(DlrmPresetNames(), ", "));
@@ -140,31 +182,58 @@ std::vector<int64_t> ParseMlpSizes(const std::string& text, int64_t drop_leading
   return sizes;
 }
 
-DlrmImpl::DlrmImpl(DlrmOptions options) : options_(std::move(options)) {
-  options_.Validate();
-  bottom_ = register_module("bottom", Mlp(options_.dense_features, options_.bottom_mlp, false));
-  top_ = register_module("top", Mlp(options_.InteractionWidth(), options_.top_mlp, true));
+DlrmImpl::DlrmImpl(DlrmArchitecture architecture) : architecture_(std::move(architecture)) {
+  const DlrmArchitecture& a = architecture_;
+  a.Validate();
+  if (a.dense_features > 0)
+    bottom_ = register_module("bottom", Mlp(a.dense_features, a.bottom_mlp, false));
+  top_ = register_module("top", Mlp(a.InteractionWidth(), a.top_mlp, true));
   FusedEmbeddingOptions embedding;
-  embedding.table_sizes = options_.table_sizes;
-  embedding.dim = options_.embedding_dim;
-  embedding.update = options_.embedding_update;
-  embedding.lr = options_.embedding_lr;
+  embedding.table_sizes = a.table_sizes;
+  embedding.table_sizes.insert(embedding.table_sizes.end(), a.list_sizes.begin(),
+                               a.list_sizes.end());
+  embedding.dim = a.embedding_dim;
+  embedding.list_pooling = a.list_pooling;
   embedding_ = register_module("embedding", FusedEmbedding(embedding));
 }
 
 torch::Tensor DlrmImpl::Interact(const torch::Tensor& bottom,
                                  const torch::Tensor& embeddings) const {
-  if (options_.interaction == Interaction::kCat) {
+  if (architecture_.interaction == Interaction::kCat) {
     return torch::cat({bottom.unsqueeze(1), embeddings.to(bottom.scalar_type())}, 1)
         .reshape({bottom.size(0), -1});
   }
-  return DotInteraction(bottom, embeddings, options_.interaction == Interaction::kDotWithSelf);
+  return DotInteraction(bottom, embeddings, architecture_.interaction == Interaction::kDotWithSelf);
 }
 
-torch::Tensor DlrmImpl::forward(const torch::Tensor& dense, const torch::Tensor& categorical) {
-  const torch::Tensor bottom = bottom_->forward(dense);
-  const torch::Tensor embeddings = embedding_->forward(categorical);
-  return top_->forward(Interact(bottom, embeddings)).squeeze(1);
+torch::Tensor DlrmImpl::forward(const torch::Tensor& dense, const torch::Tensor& ids,
+                                const std::vector<data::JaggedIds>& lists) {
+  const torch::Tensor embeddings = embedding_->forward(ids, lists);
+  torch::Tensor interaction;
+  if (architecture_.dense_features > 0) {
+    interaction = Interact(bottom_->forward(dense), embeddings);
+  } else {
+    // No bottom MLP: the first embedding stands where its output would.
+    interaction =
+        Interact(embeddings.select(1, 0), embeddings.narrow(1, 1, embeddings.size(1) - 1));
+  }
+  return top_->forward(interaction).squeeze(1);
+}
+
+torch::Tensor DlrmImpl::forward(const data::FeatureBatch& batch) {
+  const DlrmArchitecture& a = architecture_;
+  const auto singles = static_cast<int64_t>(a.table_sizes.size());
+  AIOK_CHECK(batch.jagged.size() == a.list_sizes.size(), ErrorKind::kInvalidInput,
+             "dlrm: the batch has {} list fields, the model takes {}", batch.jagged.size(),
+             a.list_sizes.size());
+  const torch::Tensor dense =
+      a.dense_features > 0 ? torch::from_blob(const_cast<float*>(batch.dense),
+                                              {batch.rows, a.dense_features}, torch::kFloat32)
+                           : torch::empty({batch.rows, 0});
+  const torch::Tensor ids = singles > 0 ? torch::from_blob(const_cast<int32_t*>(batch.categorical),
+                                                           {batch.rows, singles}, torch::kInt32)
+                                        : torch::empty({batch.rows, 0}, torch::kInt32);
+  return forward(dense, ids, batch.jagged);
 }
 
 }  // namespace aiok::models

@@ -1,32 +1,35 @@
-// DLRM inference without libtorch's per-op overhead: the MLPs run as oneDNN matmul
-// primitives with bias and ReLU fused into each GEMM (bf16 or fp32), the embedding rows are
-// read in place from the table, and the dot interaction is computed row by row in fp32.
-// For `aiok predict` and `aiok serve`, where a batch is scored once and no gradient is needed.
-// Torch-free header: the model is passed in by reference and its weights copied at build time.
+// DLRM inference without libtorch's per-op overhead: the MLPs run on MlpInference (oneDNN
+// matmuls with bias and ReLU fused, bf16 or fp32), the embedding rows are read in place from
+// the table (list fields pooled per row), and the interaction is computed row by row in fp32.
+// For `aiok predict`, `aiok serve` and the trainer's evaluation, where a batch is scored once
+// and no gradient is needed. Torch-free header: the model is passed in by reference and its
+// MLP weights copied at build time.
 #pragma once
 
 #include <cstdint>
 #include <memory>
 
+#include "aiok/models/model.h"
+
 namespace aiok::models {
 
 class DlrmImpl;
 
-class DlrmInference {
+class DlrmInference final : public InferenceEngine {
  public:
-  /// Copies `model`'s weights (rounded to bf16 for the GEMMs when `bf16`). The embedding
+  /// Copies `model`'s MLP weights (rounded to bf16 for the GEMMs when `bf16`). The embedding
   /// table is shared with the model, which must outlive this.
   DlrmInference(DlrmImpl& model, bool bf16);
-  ~DlrmInference();
+  ~DlrmInference() override;
   DlrmInference(const DlrmInference&) = delete;
   DlrmInference& operator=(const DlrmInference&) = delete;
 
-  /// Click probabilities of `rows` rows: dense [rows x dense] and ids [rows x tables],
-  /// row-major, into out [rows]. Safe to call from several threads at once.
-  void Predict(const float* dense, const int32_t* ids, int64_t rows, float* out) const;
+  /// Click probabilities (binary task) or values (regression) of the batch's rows.
+  void Predict(const data::FeatureBatch& batch, float* out) const override;
 
  private:
-  void PredictChunk(const float* dense, const int32_t* ids, int64_t rows, float* out) const;
+  // Rows [begin, begin + rows) of the batch, rows <= kInferenceChunkRows.
+  void PredictChunk(const data::FeatureBatch& batch, int64_t begin, int64_t rows, float* out) const;
 
   struct Impl;
   std::unique_ptr<Impl> impl_;

@@ -1,6 +1,7 @@
 // Scoring raw rows with a model bundle: the bundle's fitted ETL pipeline turns parsed rows into
-// features, the model turns features into click probabilities. Torch-free header (pimpl), so
-// the HTTP layer and the CLI do not compile against libtorch.
+// features, the model — rebuilt through the model registry from the bundle's model name and
+// architecture — scores them with its inference engine. Torch-free header (pimpl), so the HTTP
+// layer and the CLI do not compile against libtorch.
 #pragma once
 
 #include <cstdint>
@@ -8,6 +9,7 @@
 #include <string>
 
 #include "aiok/data/criteo_reader.h"
+#include "aiok/data/feature_batch.h"
 #include "aiok/serving/bundle.h"
 
 namespace aiok::serving {
@@ -29,6 +31,9 @@ class Predictor {
   /// Probabilities of rows that are already features: dense [rows x dense] and
   /// ids [rows x categorical], row-major (the dataset shard layout).
   void PredictFeatures(const float* dense, const int32_t* ids, int64_t rows, float* out) const;
+  /// Predictions (probabilities, or values for regression) of a batch of features in the
+  /// layout the model was trained on, into out [batch.rows].
+  void Predict(const data::FeatureBatch& batch, float* out) const;
 
   int dense_columns() const;
   int categorical_columns() const;

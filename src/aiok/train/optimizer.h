@@ -1,7 +1,7 @@
-// Dense optimizers for the MLP parameters (embeddings update themselves, see
-// models/fused_embedding.h): SGD, Adagrad, Adam, AdamW from libtorch, and LAMB for large
-// batches. One interface so the trainer can swap them, change the learning rate per step
-// (schedules) and checkpoint their state.
+// Dense optimizers for the MLP parameters: SGD, Adagrad, Adam, AdamW from libtorch, and LAMB
+// for large batches. One interface so the trainer can swap them, change the learning rate per
+// step (schedules) and checkpoint their state. The embedding tables have their own sparse
+// optimizer (sparse_optimizer.h); both are configured in optimizer_options.h.
 #pragma once
 
 #include <torch/torch.h>
@@ -10,31 +10,9 @@
 #include <string>
 #include <vector>
 
-#include "aiok/core/options.h"
+#include "aiok/train/optimizer_options.h"
 
 namespace aiok::train {
-
-struct OptimizerOptions {
-  std::string name = "adagrad";
-  double lr = 0.02;
-  double weight_decay = 0.0;
-  double momentum = 0.0;  ///< sgd
-  double beta1 = 0.9;     ///< adam, adamw, lamb
-  double beta2 = 0.999;   ///< adam, adamw, lamb
-  double eps = 1e-8;      ///< adam, adamw, lamb (adagrad uses 1e-10 as torch does)
-
-  template <typename V>
-  void Visit(V& v) {
-    v.Text("optimizer", &name, {"sgd", "adagrad", "adam", "adamw", "lamb"},
-           "optimizer of the dense (MLP) parameters");
-    v.Real("lr", &lr, 0.0, 100.0, "peak learning rate");
-    v.Real("weight-decay", &weight_decay, 0.0, 1.0, "L2 (sgd, adagrad, adam) or decoupled decay");
-    v.Real("momentum", &momentum, 0.0, 0.999, "sgd momentum");
-    v.Real("beta1", &beta1, 0.0, 0.99999, "first-moment decay");
-    v.Real("beta2", &beta2, 0.0, 0.99999999, "second-moment decay");
-    v.Real("eps", &eps, 0.0, 1.0, "denominator epsilon");
-  }
-};
 
 class DenseOptimizer {
  public:

@@ -5,6 +5,7 @@
 #include "aiok/core/error.h"
 #include "aiok/core/options.h"
 #include "aiok/data/generator.h"
+#include "aiok/models/model.h"
 
 namespace aiok::workflow {
 namespace {
@@ -77,6 +78,7 @@ RunConfig::RunConfig() {
 
 nlohmann::json RunConfig::ToJson() const {
   nlohmann::json train_section = OptionsToJson(train);
+  train_section.update(train::ResolvedModelOptions(train, "train"));
   train_section.update(OptionsToJson(loader));
   train_section.update(OptionsToJson(optimizer));
   train_section.erase("resume");  // the run decides that
@@ -116,8 +118,16 @@ RunConfig RunConfig::FromJson(const nlohmann::json& json, const std::string& sou
       std::set<std::string> valid = KeysOf<train::TrainOptions>();
       for (const auto& keys : {KeysOf<loader::LoaderOptions>(), KeysOf<train::OptimizerOptions>()})
         valid.insert(keys.begin(), keys.end());
-      CheckKeys(section, valid, source + ": train");
+      // The model's own options (e.g. DLRM's preset) depend on which model the section names.
       ReadSection(config.train, section, source + ": train");
+      const nlohmann::json model_defaults =
+          models::BuiltinModels().ResolveOptions(config.train.model, {}, source + ": train");
+      for (const auto& [key, value] : model_defaults.items()) {
+        valid.insert(key);
+        if (section.contains(key))
+          config.train.model_options[key] = section.at(key);
+      }
+      CheckKeys(section, valid, source + ": train");
       ReadSection(config.loader, section, source + ": train");
       ReadSection(config.optimizer, section, source + ": train");
     }
@@ -137,6 +147,7 @@ void RunConfig::Validate() const {
   AIOK_CHECK(on_error == "fail" || on_error == "skip", ErrorKind::kConfig,
              "etl.on_error must be fail or skip, got '{}'", on_error);
   ValidateOptions(train, "train");
+  train::ResolvedModelOptions(train, "train");
   ValidateOptions(loader, "train");
   ValidateOptions(optimizer, "train");
 }

@@ -1,0 +1,27 @@
+#include <torch/torch.h>
+#include <unistd.h>
+
+#include <filesystem>
+
+#include "aiok/core/error.h"
+#include "aiok/models/model.h"
+
+namespace aiok::models {
+
+void SaveWeights(Model& model, const std::string& path) {
+  const std::string temp = path + ".tmp-" + std::to_string(getpid());
+  torch::save(model.module(), temp);
+  std::filesystem::rename(temp, path);
+}
+
+void LoadWeights(Model& model, const std::string& path) {
+  std::shared_ptr<torch::nn::Module> module = model.module();
+  try {
+    torch::load(module, path);
+  } catch (const c10::Error& e) {
+    Throw(ErrorKind::kInvalidInput, "{}: cannot load the weights: {}", path,
+          e.what_without_backtrace());
+  }
+}
+
+}  // namespace aiok::models

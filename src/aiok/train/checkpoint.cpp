@@ -1,0 +1,151 @@
+#include "aiok/train/checkpoint.h"
+
+#include <fmt/format.h>
+#include <torch/torch.h>
+#include <unistd.h>
+
+#include <cstring>
+#include <filesystem>
+
+#include "aiok/core/atomic_file.h"
+#include "aiok/core/error.h"
+#include "aiok/core/hash.h"
+#include "aiok/train/optimizer.h"
+#include "aiok/train/sparse_optimizer.h"
+
+namespace aiok::train {
+namespace {
+namespace fs = std::filesystem;
+
+// 2: position.json records what the run depends on; the sparse optimizer's state is in
+// optimizer.pt (format 1 kept it in the model's buffers).
+constexpr int kCheckpointFormat = 2;
+
+// A fingerprint of a file's bytes (not cryptographic: it tells datasets apart).
+std::string ContentHash(const std::string& bytes) {
+  uint64_t hash = bytes.size();
+  for (size_t i = 0; i < bytes.size(); i += 8) {
+    uint64_t word = 0;
+    std::memcpy(&word, bytes.data() + i, std::min<size_t>(8, bytes.size() - i));
+    hash = HashPair(hash, word);
+  }
+  return fmt::format("{:016x}", hash);
+}
+
+nlohmann::json PositionJson(const Position& at) {
+  return {{"epoch", at.epoch},
+          {"next_batch", at.next_batch},
+          {"step", at.step},
+          {"samples", at.samples},
+          {"train_seconds", at.train_seconds},
+          {"best_score", at.best_score},
+          {"best_step", at.best_step},
+          {"evaluations_since_best", at.evaluations_since_best}};
+}
+
+Position PositionFromJson(const nlohmann::json& json) {
+  Position at;
+  at.epoch = json.at("epoch");
+  at.next_batch = json.at("next_batch");
+  at.step = json.at("step");
+  at.samples = json.at("samples");
+  at.train_seconds = json.at("train_seconds");
+  at.best_score = json.at("best_score");
+  at.best_step = json.at("best_step");
+  at.evaluations_since_best = json.at("evaluations_since_best");
+  return at;
+}
+
+// Every dependency that differs, as "key: checkpoint X, now Y" lines.
+std::string Differences(const nlohmann::json& saved, const nlohmann::json& current) {
+  std::string out;
+  for (const auto& [key, value] : current.items()) {
+    const nlohmann::json before = saved.contains(key) ? saved.at(key) : nlohmann::json();
+    if (before != value)
+      out += fmt::format("\n  {}: {} in the checkpoint, {} now", key, before.dump(), value.dump());
+  }
+  for (const auto& [key, value] : saved.items()) {
+    if (!current.contains(key))
+      out += fmt::format("\n  {}: {} in the checkpoint, not set now", key, value.dump());
+  }
+  return out;
+}
+
+}  // namespace
+
+nlohmann::json RunDependencies(const std::string& data_dir, const std::string& model,
+                               const nlohmann::json& architecture,
+                               const loader::LoaderOptions& loader,
+                               const OptimizerOptions& optimizer, const std::string& precision,
+                               uint64_t seed) {
+  nlohmann::json out = {
+      {"dataset", {{"schema.json", ContentHash(ReadFile(data_dir + "/schema.json"))}}},
+      {"model", model},
+      {"architecture", architecture},
+      {"precision", precision},
+      {"seed", seed}};
+  // The loader's options that decide the order of the rows (not its threads or prefetch).
+  const nlohmann::json order = OptionsToJson(loader);
+  for (const char* key : {"batch-size", "shuffle", "shuffle-window", "drop-last"})
+    out[key] = order.at(key);
+  out.update(OptionsToJson(optimizer));
+  return out;
+}
+
+bool HasCheckpoint(const std::string& out_dir) {
+  return fs::exists(out_dir + "/checkpoint/position.json");
+}
+
+void SaveCheckpoint(models::Model& model, const DenseOptimizer& dense,
+                    const SparseOptimizer& sparse, const Position& at,
+                    const nlohmann::json& dependencies, const std::string& out_dir) {
+  const std::string final_dir = out_dir + "/checkpoint";
+  const std::string temp = final_dir + ".tmp-" + std::to_string(getpid());
+  fs::remove_all(temp);
+  fs::create_directories(temp);
+  models::SaveWeights(model, temp + "/model.pt");
+  torch::serialize::OutputArchive archive;
+  dense.Save(archive);
+  sparse.Save(archive);
+  archive.save_to(temp + "/optimizer.pt");
+  const nlohmann::json position = {
+      {"format", kCheckpointFormat}, {"position", PositionJson(at)}, {"depends_on", dependencies}};
+  WriteFileAtomic(temp + "/position.json", position.dump(2) + "\n");
+  // Replace the previous checkpoint only once the new one is complete.
+  const std::string old = final_dir + ".old-" + std::to_string(getpid());
+  if (fs::exists(final_dir))
+    fs::rename(final_dir, old);
+  fs::rename(temp, final_dir);
+  fs::remove_all(old);
+}
+
+Position LoadCheckpoint(models::Model& model, DenseOptimizer& dense, SparseOptimizer& sparse,
+                        const nlohmann::json& dependencies, const std::string& out_dir) {
+  const std::string dir = out_dir + "/checkpoint";
+  const std::string position_file = dir + "/position.json";
+  const nlohmann::json saved = nlohmann::json::parse(ReadFile(position_file), nullptr, false);
+  AIOK_CHECK(saved.is_object() && saved.value("format", 0) == kCheckpointFormat, ErrorKind::kConfig,
+             "cannot resume from {}: it is not a format-{} checkpoint (an older aiok wrote it, or "
+             "it is damaged); start over with another --out or without --resume",
+             dir, kCheckpointFormat);
+  const std::string differences = Differences(saved.at("depends_on"), dependencies);
+  AIOK_CHECK(differences.empty(), ErrorKind::kConfig,
+             "cannot resume from {}: the run would not continue the one it saved; these "
+             "differ:{}\nResume with the same dataset and settings, or train into another --out",
+             dir, differences);
+  try {
+    models::LoadWeights(model, dir + "/model.pt");
+    torch::serialize::InputArchive archive;
+    archive.load_from(dir + "/optimizer.pt");
+    dense.Load(archive);
+    sparse.Load(archive);
+    return PositionFromJson(saved.at("position"));
+  } catch (const c10::Error& e) {
+    Throw(ErrorKind::kInvalidInput, "{}: cannot load the checkpoint: {}", dir,
+          e.what_without_backtrace());
+  } catch (const nlohmann::json::exception& e) {
+    Throw(ErrorKind::kInvalidInput, "{}: incomplete position: {}", position_file, e.what());
+  }
+}
+
+}  // namespace aiok::train
