@@ -216,6 +216,27 @@ TEST_F(CliTest, TrainRunsThroughTheLibtorchPlugin) {
   EXPECT_NE(not_dataset.err.find("not a dataset directory"), std::string::npos) << not_dataset.err;
 }
 
+TEST_F(CliTest, TrainListsTheModelsAndBindsTheChosenModelsOptions) {
+  const RunResult list = Run("train --list-models");
+  ASSERT_EQ(list.exit_code, 0) << list.err;
+  EXPECT_NE(list.out.find("dlrm: DLRM"), std::string::npos) << list.out;
+  for (const char* option : {"--preset TEXT", "--emb-dim INT", "--mlp-bot", "--mlp-top",
+                             "--interaction", "--pooling"}) {
+    EXPECT_NE(list.out.find(option), std::string::npos) << option << "\n" << list.out;
+  }
+  EXPECT_NE(list.out.find("default dlrm-kaggle; one of dlrm-kaggle, dlrm-small, dlrm-tiny"),
+            std::string::npos)
+      << list.out;
+  EXPECT_NE(list.out.find("default 0; 0 to 4096"), std::string::npos) << list.out;
+  // The chosen model's options are flags of its own.
+  const RunResult help = Run("train --model dlrm --help");
+  ASSERT_EQ(help.exit_code, 0) << help.err;
+  for (const char* flag : {"--emb-dim", "--pooling", "--list-models"})
+    EXPECT_NE(help.out.find(flag), std::string::npos) << flag << "\n" << help.out;
+  ExpectUsageError("train --model wnd --data d --out o", "wnd not in {dlrm}");
+  ExpectUsageError("train --data d --out o --pooling max", "--pooling");
+}
+
 TEST_F(CliTest, InterruptLeavesNoFileThatLooksComplete) {
   // SIGINT half a second into a long run: exit 130, and neither the data files nor the
   // manifest (nor any temporary) are left behind.

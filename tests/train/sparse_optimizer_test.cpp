@@ -63,13 +63,18 @@ torch::Tensor Ids(int64_t batch, const std::vector<int64_t>& sizes, int64_t seed
   return torch::stack(columns, 1).to(torch::kInt32);
 }
 
+FusedEmbeddingOptions Tables(std::vector<int64_t> sizes, int64_t dim) {
+  FusedEmbeddingOptions options;
+  options.table_sizes = std::move(sizes);
+  options.dim = dim;
+  return options;
+}
+
 void CompareWithTorch(
     SparseUpdate update,
     const std::function<std::unique_ptr<torch::optim::Optimizer>(std::vector<torch::Tensor>)>&
         make_optimizer) {
-  FusedEmbeddingOptions options;
-  options.table_sizes = {5, 17, 3};
-  options.dim = 4;
+  const FusedEmbeddingOptions options = Tables({5, 17, 3}, 4);
   torch::manual_seed(0);
   FusedEmbedding fused(options);
   SparseOptimizer sparse({fused.get()}, update, 0.1);
@@ -106,9 +111,7 @@ TEST(SparseOptimizer, AdagradMatchesEmbeddingBagWithTorchAdagrad) {
 }
 
 TEST(SparseOptimizer, RowWiseAdagradMatchesHandWrittenRule) {
-  FusedEmbeddingOptions options;
-  options.table_sizes = {6, 4};
-  options.dim = 3;
+  const FusedEmbeddingOptions options = Tables({6, 4}, 3);
   FusedEmbedding fused(options);
   SparseOptimizer sparse({fused.get()}, SparseUpdate::kRowWiseAdagrad, 0.05);
   torch::Tensor w = fused->weight.clone();
@@ -197,9 +200,8 @@ void FusedUpdateBeforeTheSplit(const models::FusedEmbeddingImpl& module, SparseU
 TEST(SparseOptimizer, GradientThenStepIsBitForBitThePreviousFusedUpdate) {
   for (SparseUpdate update :
        {SparseUpdate::kSgd, SparseUpdate::kAdagrad, SparseUpdate::kRowWiseAdagrad}) {
-    FusedEmbeddingOptions options;
-    options.table_sizes = {50, 3, 1000, 7};  // duplicates in the small tables, few in the large
-    options.dim = 16;
+    // Duplicates in the small tables, few in the large one.
+    const FusedEmbeddingOptions options = Tables({50, 3, 1000, 7}, 16);
     torch::manual_seed(9);
     FusedEmbedding fused(options);
     SparseOptimizer sparse({fused.get()}, update, 0.07);
@@ -219,9 +221,7 @@ TEST(SparseOptimizer, GradientThenStepIsBitForBitThePreviousFusedUpdate) {
 }
 
 TEST(SparseOptimizer, StateRoundTripsAndLearningRateChanges) {
-  FusedEmbeddingOptions options;
-  options.table_sizes = {8, 8};
-  options.dim = 4;
+  const FusedEmbeddingOptions options = Tables({8, 8}, 4);
   FusedEmbedding a(options);
   SparseOptimizer first({a.get()}, SparseUpdate::kAdagrad, 0.1);
   const torch::Tensor ids = Ids(8, options.table_sizes, 1);
