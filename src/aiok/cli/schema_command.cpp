@@ -41,12 +41,13 @@ data::TableSchema SchemaFor(const SchemaState& state, const RunContext& ctx) {
 }
 
 // Row r of a batch as a JSON object of typed values (null for missing ones).
-nlohmann::json RowJson(const data::TableSchema& schema, const data::TableBatch& batch, size_t r) {
-  nlohmann::json row = nlohmann::json::object();
+nlohmann::ordered_json RowJson(const data::TableSchema& schema, const data::TableBatch& batch,
+                               size_t r) {
+  nlohmann::ordered_json row = nlohmann::ordered_json::object();
   for (size_t f = 0; f < schema.fields.size(); ++f) {
     const data::Field& field = schema.fields[f];
     const data::ColumnValues& column = batch.columns[f];
-    auto value = [&](size_t i) -> nlohmann::json {
+    auto value = [&](size_t i) -> nlohmann::ordered_json {
       switch (field.type.value) {
         case data::ValueType::kInt64:
         case data::ValueType::kTimestamp:
@@ -54,8 +55,9 @@ nlohmann::json RowJson(const data::TableSchema& schema, const data::TableBatch& 
         case data::ValueType::kUInt64:
           return column.uints[i];
         case data::ValueType::kFloat64:
-          return std::isfinite(column.reals[i]) ? nlohmann::json(column.reals[i])
-                                                : nlohmann::json(fmt::format("{}", column.reals[i]));
+          return std::isfinite(column.reals[i])
+                     ? nlohmann::ordered_json(column.reals[i])
+                     : nlohmann::ordered_json(fmt::format("{}", column.reals[i]));
         case data::ValueType::kString:
           return std::string(column.string(i));
       }
@@ -64,7 +66,7 @@ nlohmann::json RowJson(const data::TableSchema& schema, const data::TableBatch& 
     if (!column.valid[r]) {
       row[field.name] = nullptr;
     } else if (field.type.list) {
-      nlohmann::json list = nlohmann::json::array();
+      nlohmann::ordered_json list = nlohmann::ordered_json::array();
       for (auto i = column.list_offsets[r]; i < column.list_offsets[r + 1]; ++i)
         list.push_back(value(static_cast<size_t>(i)));
       row[field.name] = list;

@@ -167,6 +167,15 @@ class RecordParser {
     }
     while (pos < end && pos < size) {
       const char* start = text + pos;
+      // Blank lines carry no record (as pandas and csv readers skip them), unless a record is
+      // one field, whose empty value a blank line is.
+      if (schema_.fields.size() > 1 && (*start == '\n' || (*start == '\r' && pos + 1 < size &&
+                                                               start[1] == '\n'))) {
+        const size_t skip = *start == '\n' ? 1 : 2;
+        ++batch->lines;
+        pos += skip;
+        continue;
+      }
       lines_in_record_ = 0;
       std::vector<ColumnMark> marks;
       marks.reserve(batch->columns.size());
@@ -220,7 +229,13 @@ class RecordParser {
       const char* field_start = p;
       std::string_view value;
       bool quoted = false;
-      if (format_.quote != '\0' && p < limit_ && *p == format_.quote) {
+      // Spaces before an opening quote are not part of the field either (pandas'
+      // skipinitialspace): `1, "a, b"` is two fields.
+      const char* q = p;
+      while (format_.trim && q < limit_ && IsBlank(*q) && *q != format_.separator)
+        ++q;
+      if (format_.quote != '\0' && q < limit_ && *q == format_.quote) {
+        p = q;
         quoted = true;
         const char* close = nullptr;
         if (!ScanQuoted(p + 1, &close))
@@ -357,7 +372,9 @@ class RecordParser {
   const char* Store(std::string_view value, bool quoted, size_t f, TableBatch* batch) {
     const FieldType& type = schema_.fields[f].type;
     ColumnValues& column = batch->columns[f];
-    // A quoted empty field is an empty string, not a missing value, as in pandas.
+    // A quoted string is a value even when it reads like a null token: `""` is the empty
+    // string and `"NA"` the text NA. (pandas reads both as missing; quoting is how a CSV says
+    // "this is text".)
     const bool missing = !(quoted && type.value == ValueType::kString && !type.list) &&
                          format_.IsNull(value.data(), value.size());
     const FieldRole role = schema_.fields[f].role;
