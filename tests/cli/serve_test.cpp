@@ -87,8 +87,12 @@ TEST_F(ServeTest, HealthAndMetadata) {
   EXPECT_EQ(metadata->status, 200);
   const auto json = nlohmann::json::parse(metadata->body);
   EXPECT_EQ(json.at("model").at("type"), "dlrm");
-  EXPECT_EQ(json.at("bundle").at("format_version"), 1);
-  EXPECT_EQ(json.at("input").at("categorical_columns").size(), 26u);
+  EXPECT_EQ(json.at("bundle").at("format_version"), 2);
+  // The fields a request may name: Criteo's 39 without the label, with roles and types.
+  ASSERT_EQ(json.at("input").at("fields").size(), 39u);
+  EXPECT_EQ(json.at("input").at("fields")[13].at("name"), "C1");
+  EXPECT_EQ(json.at("input").at("fields")[13].at("type"), "uint64");
+  EXPECT_EQ(json.at("features").at("categorical").size(), 26u);
   EXPECT_TRUE(json.at("metrics").at("test").contains("auc"));
   auto missing = Client().Get("/v2/nothing");
   ASSERT_TRUE(missing);
@@ -136,7 +140,8 @@ TEST_F(ServeTest, BadRequestsGetClearStatusCodes) {
   ASSERT_TRUE(short_row);
   EXPECT_EQ(short_row->status, 400);
   EXPECT_NE(short_row->body.find("row 1"), std::string::npos) << short_row->body;
-  EXPECT_NE(short_row->body.find("expected 39 TAB-separated fields"), std::string::npos);
+  EXPECT_NE(short_row->body.find("expected 39 fields, found 2"), std::string::npos)
+      << short_row->body;
 
   auto bad_type = Predict(R"({"rows": [{"I2": "seven"}]})");
   ASSERT_TRUE(bad_type);

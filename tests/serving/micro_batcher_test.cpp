@@ -11,24 +11,30 @@ namespace aiok::serving {
 namespace {
 
 // One dense column; the "model" returns it times two.
-FeatureRows Rows(std::initializer_list<float> values) {
-  FeatureRows rows;
-  rows.rows = static_cast<int64_t>(values.size());
-  rows.dense = values;
+data::FeatureLayout OneDense() {
+  data::FeatureLayout layout;
+  layout.dense = {"x"};
+  return layout;
+}
+
+data::FeatureBatch Rows(std::initializer_list<float> values) {
+  data::FeatureBatch rows =
+      data::AllocateFeatureBatch(OneDense(), static_cast<int64_t>(values.size()), false);
+  std::copy(values.begin(), values.end(), rows.storage->dense.begin());
   return rows;
 }
 
 MicroBatcher::Score Double(std::atomic<int>* calls) {
-  return [calls](const float* dense, const int32_t*, int64_t rows, float* out) {
+  return [calls](const data::FeatureBatch& batch, float* out) {
     ++*calls;
-    for (int64_t i = 0; i < rows; ++i)
-      out[i] = 2 * dense[i];
+    for (int64_t i = 0; i < batch.rows; ++i)
+      out[i] = 2 * batch.dense[i];
   };
 }
 
 TEST(MicroBatcherTest, ConcurrentRequestsShareBatchesAndGetTheirOwnAnswers) {
   std::atomic<int> calls{0};
-  MicroBatcher batcher(Double(&calls), 1, 0, 64, std::chrono::milliseconds(20), 1000);
+  MicroBatcher batcher(Double(&calls), OneDense(), 64, std::chrono::milliseconds(20), 1000);
   constexpr int kClients = 16;
   std::vector<std::thread> clients;
   std::atomic<int> wrong{0};
@@ -57,7 +63,7 @@ TEST(MicroBatcherTest, ConcurrentRequestsShareBatchesAndGetTheirOwnAnswers) {
 
 TEST(MicroBatcherTest, ALoneRequestDoesNotWaitForCompanyThatIsNotComing) {
   std::atomic<int> calls{0};
-  MicroBatcher batcher(Double(&calls), 1, 0, 64, std::chrono::seconds(5), 1000);
+  MicroBatcher batcher(Double(&calls), OneDense(), 64, std::chrono::seconds(5), 1000);
   const auto start = std::chrono::steady_clock::now();
   {
     const MicroBatcher::Arrival arrival(&batcher);
@@ -84,13 +90,13 @@ TEST(MicroBatcherTest, AFullQueueRefusesInsteadOfWaiting) {
   std::atomic<bool> release{false};
   std::atomic<bool> started{false};
   MicroBatcher batcher(
-      [&](const float*, const int32_t*, int64_t rows, float* out) {
+      [&](const data::FeatureBatch& batch, float* out) {
         started = true;
         while (!release.load())
           std::this_thread::sleep_for(std::chrono::milliseconds(1));
-        std::fill(out, out + rows, 0.5f);
+        std::fill(out, out + batch.rows, 0.5f);
       },
-      1, 0, 4, std::chrono::milliseconds(0), 4);
+      OneDense(), 4, std::chrono::milliseconds(0), 4);
   // The first request is being scored (blocked); the second fills the queue.
   auto wait_until = [](auto condition) {
     while (!condition())
@@ -109,10 +115,10 @@ TEST(MicroBatcherTest, AFullQueueRefusesInsteadOfWaiting) {
 
 TEST(MicroBatcherTest, ScoringErrorsReachEveryRequestOfTheBatch) {
   MicroBatcher batcher(
-      [](const float*, const int32_t*, int64_t, float*) { throw std::runtime_error("boom"); }, 1,
-      0, 8, std::chrono::milliseconds(1), 100);
+      [](const data::FeatureBatch&, float*) { throw std::runtime_error("boom"); }, OneDense(), 8,
+      std::chrono::milliseconds(1), 100);
   EXPECT_THROW(batcher.Submit(Rows({1})), std::runtime_error);
-  EXPECT_TRUE(batcher.Submit(FeatureRows()).has_value());  // empty: answered at once
+  EXPECT_TRUE(batcher.Submit(data::FeatureBatch()).has_value());  // empty: answered at once
 }
 
 }  // namespace

@@ -20,6 +20,7 @@
 #include "aiok/serving/bundle.h"
 #include "aiok/serving/predict_file.h"
 #include "aiok/serving/predictor.h"
+#include "aiok/serving/serving_pipeline.h"
 #include "aiok/train/trainer.h"
 #include "../common/small_dataset.h"
 
@@ -117,30 +118,30 @@ TEST_F(ServingTest, PredictionsOnRawTestRowsEqualTheTrainersOwnEvaluation) {
 }
 
 TEST_F(ServingTest, UnseenCategoriesAndMissingFieldsGetTheReservedIds) {
-  const Predictor predictor(OpenBundle(bundle_dir()), "fp32");
-  data::CriteoBatch batch;
+  const Bundle bundle = OpenBundle(bundle_dir());
+  const ServingPipeline pipeline(bundle);
+  const Predictor predictor(bundle, "fp32");
   const std::string text = std::string(12, '\t') + "\t" +  // 13 empty dense fields
-                           "ffffffff" + std::string(25, '\t') + "\n";  // C1 unseen, rest empty
-  data::ParseCriteoText(text, false, data::OnError::kFail, "test", &batch);
-  ASSERT_EQ(batch.rows, 1);
-  std::vector<float> dense(13);
-  std::vector<int32_t> ids(26);
-  predictor.Transform(batch, dense.data(), ids.data());
-  for (float v : dense)
-    EXPECT_EQ(v, 0.0f);  // fill_missing(0) -> clip -> log1p(0)
-  EXPECT_EQ(ids[0], etl::kRareId);
-  for (size_t c = 1; c < ids.size(); ++c)
-    EXPECT_EQ(ids[c], etl::kMissingId);
-  float from_rows = 0.0f;
-  float from_features = 0.0f;
-  predictor.Predict(batch, &from_rows);
-  predictor.PredictFeatures(dense.data(), ids.data(), 1, &from_features);
-  float again = 0.0f;
-  predictor.PredictFeatures(dense.data(), ids.data(), 1, &again);
-  EXPECT_EQ(again, from_features);
-  EXPECT_GT(from_rows, 0.0f);
-  EXPECT_LT(from_rows, 1.0f);
-  EXPECT_EQ(from_rows, from_features);
+                           "ffffffff" + std::string(25, '\t');  // C1 unseen, rest empty
+  const nlohmann::json request = {text, {{"C1", "ffffffff"}}};
+  const data::FeatureBatch batch =
+      pipeline.Transform(pipeline.ParseJsonRows(request), pipeline.input_schema());
+  ASSERT_EQ(batch.rows, 2);
+  for (int64_t r = 0; r < 2; ++r) {
+    for (int d = 0; d < 13; ++d)
+      EXPECT_EQ(batch.dense[r * 13 + d], 0.0f);  // fill_missing(0) -> clip -> log1p(0)
+    EXPECT_EQ(batch.categorical[r * 26], etl::kRareId);
+    for (int c = 1; c < 26; ++c)
+      EXPECT_EQ(batch.categorical[r * 26 + c], etl::kMissingId);
+  }
+  float p[2] = {0, 0};
+  predictor.Predict(batch, p);
+  float again[2] = {0, 0};
+  predictor.Predict(batch, again);
+  EXPECT_EQ(again[0], p[0]);
+  EXPECT_GT(p[0], 0.0f);
+  EXPECT_LT(p[0], 1.0f);
+  EXPECT_EQ(p[0], p[1]);  // the text row and the named fields are the same row
 }
 
 TEST_F(ServingTest, DamagedOrForeignBundlesAreRefusedNamingTheFile) {

@@ -52,6 +52,13 @@ void WriteAt(int fd, const std::string& path, size_t offset, size_t n, const voi
   }
 }
 
+bool IsSameFile(const std::string& a, const std::string& b) {
+  struct stat sa {};
+  struct stat sb {};
+  return ::stat(a.c_str(), &sa) == 0 && ::stat(b.c_str(), &sb) == 0 && sa.st_dev == sb.st_dev &&
+         sa.st_ino == sb.st_ino;
+}
+
 ReadOnlyFile::ReadOnlyFile(std::string path)
     : path_(std::move(path)), fd_(OpenRegularFile(path_, &size_)) {}
 

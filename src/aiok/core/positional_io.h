@@ -20,6 +20,10 @@ void ReadAt(int fd, const std::string& path, size_t offset, size_t n, void* out)
 /// Writes `n` bytes of `data` at `offset` of `fd` (the file `path`).
 void WriteAt(int fd, const std::string& path, size_t offset, size_t n, const void* data);
 
+/// Whether `a` and `b` name the same existing file (same device and inode): a command must
+/// not write its output over its own input.
+bool IsSameFile(const std::string& a, const std::string& b);
+
 /// A file read with pread, for ranges read side by side.
 class ReadOnlyFile {
  public:

@@ -1,5 +1,7 @@
 #include "aiok/data/feature_batch.h"
 
+#include <algorithm>
+
 #include "aiok/core/error.h"
 
 namespace aiok::data {
@@ -90,6 +92,63 @@ void FeatureBatch::ViewStorage() {
     for (size_t f = 0; f < s.offsets.size(); ++f)
       jagged[f] = JaggedIds{s.offsets[f].data(), s.values[f].data()};
   }
+}
+
+FeatureBatch FeatureBatch::Slice(int64_t begin, int64_t count, const FeatureLayout& layout) const {
+  FeatureBatch slice;
+  slice.index = index;
+  slice.rows = count;
+  slice.storage = storage;  // shares the buffers, so the slice stays valid on its own too
+  if (labels)
+    slice.labels = labels + begin;
+  if (weights)
+    slice.weights = weights + begin;
+  if (dense)
+    slice.dense = dense + begin * layout.dense_width();
+  if (categorical)
+    slice.categorical = categorical + begin * layout.categorical_width();
+  for (const JaggedIds& ids : jagged)
+    slice.jagged.push_back(JaggedIds{ids.offsets + begin, ids.values});
+  return slice;
+}
+
+FeatureBatch ConcatFeatureBatches(const std::vector<const FeatureBatch*>& parts,
+                                  const FeatureLayout& layout) {
+  int64_t rows = 0;
+  bool labels = true;
+  bool weights = true;
+  for (const FeatureBatch* part : parts) {
+    rows += part->rows;
+    labels &= part->labels != nullptr;
+    weights &= part->weights != nullptr;
+  }
+  FeatureBatch out = AllocateFeatureBatch(layout, rows, labels);
+  FeatureBatchStorage& s = *out.storage;
+  if (!weights)
+    s.weights.clear();
+  const auto n_dense = static_cast<size_t>(layout.dense_width());
+  const auto n_cat = static_cast<size_t>(layout.categorical_width());
+  size_t at = 0;
+  for (const FeatureBatch* part : parts) {
+    const auto n = static_cast<size_t>(part->rows);
+    if (labels)
+      std::copy(part->labels, part->labels + n, s.labels.begin() + at);
+    if (weights && !s.weights.empty())
+      std::copy(part->weights, part->weights + n, s.weights.begin() + at);
+    std::copy(part->dense, part->dense + n * n_dense, s.dense.begin() + at * n_dense);
+    std::copy(part->categorical, part->categorical + n * n_cat, s.categorical.begin() + at * n_cat);
+    for (size_t f = 0; f < layout.jagged.size(); ++f) {
+      const JaggedIds& ids = part->jagged[f];
+      std::vector<int32_t>& values = s.values[f];
+      for (size_t r = 0; r < n; ++r) {
+        values.insert(values.end(), ids.values + ids.offsets[r], ids.values + ids.offsets[r + 1]);
+        s.offsets[f][at + r + 1] = static_cast<int64_t>(values.size());
+      }
+    }
+    at += n;
+  }
+  out.ViewStorage();
+  return out;
 }
 
 FeatureBatch AllocateFeatureBatch(const FeatureLayout& layout, int64_t rows, bool with_labels) {

@@ -100,7 +100,14 @@ struct FeatureBatch {
 
   /// Points the views at `storage`'s buffers (those that are not empty).
   void ViewStorage();
+  /// Rows [begin, begin + count) as a view into this batch (which must outlive it).
+  FeatureBatch Slice(int64_t begin, int64_t count, const FeatureLayout& layout) const;
 };
+
+/// The rows of `parts` one after another, in a batch that owns its buffers (labels and
+/// weights only when every part has them).
+FeatureBatch ConcatFeatureBatches(const std::vector<const FeatureBatch*>& parts,
+                                  const FeatureLayout& layout);
 
 /// A batch that owns its buffers, sized for `rows` rows of `layout`, for callers that fill
 /// features themselves (serving, tests): labels, dense and categorical uninitialized, weights

@@ -8,6 +8,7 @@
 #include "aiok/core/atomic_file.h"
 #include "aiok/core/error.h"
 #include "aiok/data/dataset.h"
+#include "aiok/serving/serving_pipeline.h"
 #include "aiok/etl/output_directory.h"
 
 namespace aiok::serving {
@@ -62,15 +63,6 @@ std::string FileChecksum(const std::string& path) {
   return fmt::format("{:016x}{:016x}", hash.high64, hash.low64);
 }
 
-namespace {
-std::vector<std::string> CategoricalNames(const data::FeatureLayout& layout) {
-  std::vector<std::string> names;
-  for (const auto& field : layout.categorical)
-    names.push_back(field.name);
-  return names;
-}
-}  // namespace
-
 nlohmann::json WriteBundle(const std::string& dataset_dir, const std::string& model_dir,
                            const std::string& out_dir) {
   const data::DatasetSchema schema = data::ReadDatasetSchema(dataset_dir);
@@ -102,10 +94,9 @@ nlohmann::json WriteBundle(const std::string& dataset_dir, const std::string& mo
       {"format_version", kBundleFormatVersion},
       {"model", {{"type", metrics.at("model")}, {"architecture", metrics.at("architecture")}}},
       {"input",
-       {{"layout", "criteo"},
-        {"dense_columns", schema.features.dense},
-        {"categorical_columns", CategoricalNames(schema.features)},
-        {"cardinalities", schema.features.cardinalities()}}},
+       {{"schema", RecordedInputSchema(schema.ToJson(), dataset_dir + "/schema.json").ToJson()},
+        {"features", schema.features.ToJson()},
+        {"label_mapping", schema.label_mapping}}},
       {"precision_trained", metrics.value("precision", "fp32")},
       {"metrics", {{"valid", metrics.value("valid", nlohmann::json())},
                    {"test", metrics.value("test", nlohmann::json())}}},
@@ -129,9 +120,14 @@ Bundle OpenBundle(const std::string& dir) {
   AIOK_CHECK(m.is_object() && m.value("format", "") == kBundleFormatName,
              ErrorKind::kInvalidInput, "{}: format is not '{}'", manifest_path, kBundleFormatName);
   const int version = m.value("format_version", -1);
+  AIOK_CHECK(version != 1, ErrorKind::kInvalidInput,
+             "{}: this bundle has format version 1, from an aiok that served only Criteo's "
+             "layout; make it again with this aiok (aiok bundle, or aiok run)",
+             manifest_path);
   AIOK_CHECK(version == kBundleFormatVersion, ErrorKind::kInvalidInput,
              "{}: bundle format version {} is not supported (this aiok reads version {})",
-             manifest_path, version, kBundleFormatVersion);
+             manifest_path, m.value("format_version", nlohmann::json()).dump(),
+             kBundleFormatVersion);
   try {
     for (const std::string& name : PayloadFiles()) {
       const std::string path = dir + "/" + name;
@@ -150,12 +146,10 @@ Bundle OpenBundle(const std::string& dir) {
                  entry.at("xxh3_128").get<std::string>());
     }
     bundle.model = m.at("model");
-    AIOK_CHECK(bundle.model.at("type") == "dlrm", ErrorKind::kInvalidInput,
-               "{}: model type {} is not supported (this aiok serves dlrm)", manifest_path,
-               bundle.model.at("type").dump());
-    bundle.dense_columns = m.at("input").at("dense_columns").get<std::vector<std::string>>();
-    bundle.categorical_columns =
-        m.at("input").at("categorical_columns").get<std::vector<std::string>>();
+    AIOK_CHECK(bundle.model.at("type").is_string() && bundle.model.contains("architecture"),
+               ErrorKind::kInvalidInput,
+               "{}: model: expected a model name (\"type\") and an \"architecture\"",
+               manifest_path);
   } catch (const nlohmann::json::exception& e) {
     Throw(ErrorKind::kInvalidInput, "{}: incomplete manifest ({})", manifest_path, e.what());
   }

@@ -1,7 +1,9 @@
 // Model bundles: everything needed to score raw rows, in one directory —
 //
-//   BUNDLE/bundle.json     manifest: format version, model type and architecture, the input
-//                          schema, and the size and XXH3-128 checksum of every other file
+//   BUNDLE/bundle.json     manifest: format version, model name ("type") and architecture, the
+//                          input schema (the raw fields predict and serve take), the feature
+//                          layout and label mapping, and the size and XXH3-128 checksum of
+//                          every other file
 //   BUNDLE/model.pt        the weights (libtorch archive of the model's parameters and buffers)
 //   BUNDLE/pipeline.json   the fitted ETL pipeline (etl::Pipeline::SaveState)
 //   BUNDLE/schema.json     the dataset schema the model was trained on
@@ -18,7 +20,8 @@
 
 namespace aiok::serving {
 
-constexpr int kBundleFormatVersion = 1;
+/// 2: any model of the registry and any input schema (recorded in the manifest's "input").
+constexpr int kBundleFormatVersion = 2;
 constexpr const char* kBundleFormatName = "aiok-model-bundle";
 
 struct Bundle {
@@ -28,8 +31,6 @@ struct Bundle {
   nlohmann::json pipeline_state;  ///< pipeline.json
   nlohmann::json schema;          ///< schema.json
   nlohmann::json metrics;         ///< metrics.json
-  std::vector<std::string> dense_columns;
-  std::vector<std::string> categorical_columns;
   std::string weights_path;  ///< BUNDLE/model.pt
 };
 

@@ -5,12 +5,10 @@
 
 namespace aiok::serving {
 
-MicroBatcher::MicroBatcher(Score score, int dense_columns, int categorical_columns,
-                           int64_t max_batch, std::chrono::microseconds max_wait,
-                           int64_t max_queued_rows)
+MicroBatcher::MicroBatcher(Score score, data::FeatureLayout layout, int64_t max_batch,
+                           std::chrono::microseconds max_wait, int64_t max_queued_rows)
     : score_(std::move(score)),
-      dense_columns_(dense_columns),
-      categorical_columns_(categorical_columns),
+      layout_(std::move(layout)),
       max_batch_(std::max<int64_t>(1, max_batch)),
       max_wait_(max_wait),
       max_queued_rows_(std::max<int64_t>(1, max_queued_rows)),
@@ -38,7 +36,7 @@ MicroBatcher::Arrival::~Arrival() {
   batcher_->changed_.notify_all();
 }
 
-std::optional<std::vector<float>> MicroBatcher::Submit(FeatureRows rows) {
+std::optional<std::vector<float>> MicroBatcher::Submit(data::FeatureBatch rows) {
   if (rows.rows == 0)
     return std::vector<float>();
   std::future<std::vector<float>> result;
@@ -106,18 +104,12 @@ void MicroBatcher::ScoreTogether(std::vector<Pending>& group) {
       rows += p.rows.rows;
     std::vector<float> probabilities(static_cast<size_t>(rows));
     if (group.size() == 1) {
-      const FeatureRows& only = group[0].rows;
-      score_(only.dense.data(), only.ids.data(), rows, probabilities.data());
+      score_(group[0].rows, probabilities.data());
     } else {
-      std::vector<float> dense;
-      std::vector<int32_t> ids;
-      dense.reserve(static_cast<size_t>(rows * dense_columns_));
-      ids.reserve(static_cast<size_t>(rows * categorical_columns_));
-      for (const Pending& p : group) {
-        dense.insert(dense.end(), p.rows.dense.begin(), p.rows.dense.end());
-        ids.insert(ids.end(), p.rows.ids.begin(), p.rows.ids.end());
-      }
-      score_(dense.data(), ids.data(), rows, probabilities.data());
+      std::vector<const data::FeatureBatch*> parts;
+      for (const Pending& p : group)
+        parts.push_back(&p.rows);
+      score_(data::ConcatFeatureBatches(parts, layout_), probabilities.data());
     }
     {
       // Counted before anyone is answered, so an answered client sees its batch counted.

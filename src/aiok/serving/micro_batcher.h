@@ -17,22 +17,17 @@
 #include <thread>
 #include <vector>
 
-namespace aiok::serving {
+#include "aiok/data/feature_batch.h"
 
-/// Rows already turned into features, row-major.
-struct FeatureRows {
-  int64_t rows = 0;
-  std::vector<float> dense;
-  std::vector<int32_t> ids;
-};
+namespace aiok::serving {
 
 class MicroBatcher {
  public:
-  /// Scores `rows` rows of features into `out`.
-  using Score = std::function<void(const float* dense, const int32_t* ids, int64_t rows,
-                                   float* out)>;
+  /// Scores a batch of features into `out` [batch.rows].
+  using Score = std::function<void(const data::FeatureBatch& batch, float* out)>;
 
-  MicroBatcher(Score score, int dense_columns, int categorical_columns, int64_t max_batch,
+  /// Requests' batches are put together as `layout` says.
+  MicroBatcher(Score score, data::FeatureLayout layout, int64_t max_batch,
                std::chrono::microseconds max_wait, int64_t max_queued_rows);
   /// Scores what is queued, then stops.
   ~MicroBatcher();
@@ -55,7 +50,7 @@ class MicroBatcher {
   /// Queues the rows and waits for their probabilities. Returns nullopt without queueing when
   /// the queue already holds `max_queued_rows` rows (overload) or the batcher is stopping.
   /// Rethrows what scoring threw.
-  std::optional<std::vector<float>> Submit(FeatureRows rows);
+  std::optional<std::vector<float>> Submit(data::FeatureBatch rows);
 
   /// Batches scored so far and their rows, and rows waiting (for metadata and tests).
   int64_t batches() const;
@@ -64,7 +59,7 @@ class MicroBatcher {
 
  private:
   struct Pending {
-    FeatureRows rows;
+    data::FeatureBatch rows;
     std::promise<std::vector<float>> result;
     std::chrono::steady_clock::time_point arrived;
   };
@@ -72,8 +67,7 @@ class MicroBatcher {
   void ScoreTogether(std::vector<Pending>& group);
 
   Score score_;
-  int dense_columns_;
-  int categorical_columns_;
+  data::FeatureLayout layout_;
   int64_t max_batch_;
   std::chrono::microseconds max_wait_;
   int64_t max_queued_rows_;

@@ -10,7 +10,10 @@
 #include "aiok/core/error.h"
 #include "aiok/core/progress.h"
 #include "aiok/core/threads.h"
-#include "aiok/data/criteo_source.h"
+#include "aiok/core/positional_io.h"
+#include "aiok/data/criteo_parquet_reader.h"
+#include "aiok/data/parquet_table_reader.h"
+#include "aiok/serving/serving_pipeline.h"
 #include "aiok/serving/predictor.h"
 
 namespace aiok::serving {
@@ -18,8 +21,17 @@ namespace aiok::serving {
 PredictSummary PredictFile(const PredictOptions& options, const RunContext& ctx) {
   const auto start = std::chrono::steady_clock::now();
   AIOK_CHECK(options.batch_size >= 1, ErrorKind::kConfig, "batch size must be >= 1");
-  const Predictor predictor(OpenBundle(options.bundle_dir), options.precision);
-  const data::CriteoSource source(options.input, ctx.threads);
+  AIOK_CHECK(!IsSameFile(options.input, options.out), ErrorKind::kUsage,
+             "--out {} is the input file: predictions would replace the rows they score",
+             options.out);
+  const Bundle bundle = OpenBundle(options.bundle_dir);
+  const ServingPipeline features(bundle);
+  const Predictor predictor(bundle, options.precision);
+  const bool parquet = data::IsParquetFile(options.input);
+  // Parquet columns are read by name, so a label column there is simply not read; a text
+  // file's first record says whether it still has its label.
+  const data::TableSchema read_schema =
+      features.RowSchema(!parquet && features.FileHasLabel(options.input));
 
   AtomicFileWriter out(options.out);
   std::unique_ptr<AtomicFileWriter> rejects;
@@ -27,43 +39,48 @@ PredictSummary PredictFile(const PredictOptions& options, const RunContext& ctx)
     rejects = std::make_unique<AtomicFileWriter>(options.out + ".rejects.tsv");
     rejects->Write("line\treason\n");
   }
-  data::CriteoReaderOptions reader;
-  reader.label = data::LabelField::kDetect;
+  data::TextReadOptions reader;
   reader.on_error = options.on_error;
-  reader.range_bytes = int64_t{4} << 20;
 
-  Progress progress("predict", source.EstimatedRecords(), "rows");
+  Progress progress("predict", 0, "rows");
   PredictSummary summary;
   summary.precision = predictor.precision();
   // Batches are scored side by side on the reader threads and written in file order.
   OrderedTurns writes;
-  const data::CriteoReadSummary read = source.Read(
-      reader, ctx,
-      [&](data::CriteoBatch& batch) {
+  const data::TextReadSummary read = data::ReadTable(
+      options.input, read_schema, reader, ctx,
+      [&](data::TableBatch& batch) {
         if (rejects) {
-          for (const data::RejectedLine& reject : batch.rejects)
+          for (const data::RejectedRecord& reject : batch.rejects)
             rejects->Write(fmt::format("{}\t{}\n", reject.line, reject.reason));
         }
       },
-      [&](data::CriteoBatch& batch, int64_t index) {
+      [&](data::TableBatch& batch, int64_t index) {
         try {
-          std::vector<float> probabilities(static_cast<size_t>(batch.rows));
-          predictor.Predict(batch, probabilities.data(), options.batch_size);
-          // One output line per input line: "nan" for the lines no accepted row came from.
-          const std::vector<int64_t> row_lines = data::RowLines(batch);
+          const std::vector<int64_t> row_records = batch.RowRecords();
+          const int64_t first_record = batch.first_record - 1;
+          const int64_t records = batch.records;
+          const data::FeatureBatch rows = features.Transform(
+              std::move(batch), read_schema);
+          std::vector<float> predictions(static_cast<size_t>(rows.rows));
+          for (int64_t begin = 0; begin < rows.rows; begin += options.batch_size) {
+            const int64_t n = std::min(options.batch_size, rows.rows - begin);
+            predictor.Predict(rows.Slice(begin, n, features.layout()),
+                              predictions.data() + begin);
+          }
+          // One output line per input record: "nan" for the records no accepted row came from.
           std::string text;
-          text.reserve(static_cast<size_t>(batch.lines) * 12);
+          text.reserve(static_cast<size_t>(records) * 12);
           size_t row = 0;
-          for (int64_t line = batch.first_line - 1; line < batch.first_line - 1 + batch.lines;
-               ++line) {
-            if (row < row_lines.size() && row_lines[row] == line) {
-              fmt::format_to(std::back_inserter(text), "{}\n", probabilities[row++]);
+          for (int64_t record = first_record; record < first_record + records; ++record) {
+            if (row < row_records.size() && row_records[row] == record) {
+              fmt::format_to(std::back_inserter(text), "{}\n", predictions[row++]);
             } else {
               text += "nan\n";
             }
           }
           writes.Commit(index, [&] { out.Write(text); });
-          progress.Advance(batch.lines);
+          progress.Advance(records);
         } catch (...) {
           writes.Abort();
           throw;
@@ -73,7 +90,7 @@ PredictSummary PredictFile(const PredictOptions& options, const RunContext& ctx)
   out.Commit();
   if (rejects)
     rejects->Commit();
-  summary.lines = read.lines;
+  summary.lines = read.records;
   summary.rows = read.rows;
   summary.rejected = read.rejected;
   summary.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();

@@ -7,31 +7,14 @@
 
 #include "aiok/core/error.h"
 #include "aiok/core/metrics.h"
-#include "aiok/data/criteo_source.h"
+#include "aiok/data/parquet_table_reader.h"
 #include "aiok/data/dataset.h"
 #include "aiok/data/mapped_file.h"
 #include "aiok/serving/predictor.h"
+#include "aiok/serving/serving_pipeline.h"
 
 namespace aiok::workflow {
 namespace {
-
-// The rows of `batch` whose source lines (0-based) fall in `lines`, as a batch of their own.
-data::CriteoBatch SelectLines(const data::CriteoBatch& batch, const data::RowRange& lines) {
-  const std::vector<int64_t> row_lines = data::RowLines(batch);
-  data::CriteoBatch out;
-  for (size_t r = 0; r < row_lines.size(); ++r) {
-    if (!lines.Contains(row_lines[r]))
-      continue;
-    out.label.push_back(batch.label[r]);
-    for (int d = 0; d < data::kCriteoDense; ++d)
-      out.dense[d].push_back(batch.dense[d][r]);
-    for (int c = 0; c < data::kCriteoCategorical; ++c)
-      out.category[c].push_back(batch.category[c][r]);
-  }
-  out.rows = static_cast<int64_t>(out.label.size());
-  out.lines = out.rows;
-  return out;
-}
 
 nlohmann::json CalibrationTable(const std::vector<float>& p, const std::vector<uint8_t>& labels) {
   std::vector<size_t> order(p.size());
@@ -66,43 +49,61 @@ nlohmann::json EvaluateBundleOnSplit(const std::string& bundle_dir, const std::s
   const data::DatasetSchema schema = data::ReadDatasetSchema(dataset_dir);
   const data::SplitInfo& info = schema.split(split);
   const std::string input = schema.source.at("path").get<std::string>();
-  const serving::Predictor predictor(serving::OpenBundle(bundle_dir), "fp32");
-  const data::CriteoSource source(input, ctx.threads);
-  data::CriteoReaderOptions reader;
-  reader.label = data::LabelField::kPresent;
-  reader.on_error = data::OnError::kSkip;  // the ETL already decided about bad lines
+  const serving::Bundle bundle = serving::OpenBundle(bundle_dir);
+  const serving::ServingPipeline features(bundle);
+  const serving::Predictor predictor(bundle, "fp32");
+  // The raw rows, read as the ETL read them (bad lines were already decided about there).
+  const data::TableSchema read_schema = features.RowSchema(/*with_label=*/true);
+  data::TextReadOptions reader;
+  reader.on_error = data::OnError::kSkip;
 
   // Per batch, in file order once joined.
-  std::vector<std::vector<float>> probabilities(static_cast<size_t>(source.BatchCount(reader)) + 1);
-  std::vector<std::vector<uint8_t>> labels(probabilities.size());
+  std::vector<std::vector<float>> predictions;
   std::mutex grow;
-  source.Read(
-      reader, ctx, [](data::CriteoBatch&) {},
-      [&](data::CriteoBatch& batch, int64_t index) {
-        const int64_t first = batch.first_line - 1;
-        if (first >= info.lines.end || first + batch.lines <= info.lines.begin)
-          return;  // no line of the split
-        const data::CriteoBatch rows = SelectLines(batch, info.lines);
-        std::vector<float> p(static_cast<size_t>(rows.rows));
-        predictor.Predict(rows, p.data());
-        std::lock_guard<std::mutex> lock(grow);
-        if (static_cast<size_t>(index) >= probabilities.size()) {
-          probabilities.resize(static_cast<size_t>(index) + 1);
-          labels.resize(static_cast<size_t>(index) + 1);
+  data::ReadTable(
+      input, read_schema, reader, ctx, [](data::TableBatch&) {},
+      [&](data::TableBatch& batch, int64_t index) {
+        const int64_t first = batch.first_record - 1;
+        if (first >= info.lines.end || first + batch.records <= info.lines.begin)
+          return;  // no record of the split
+        const std::vector<int64_t> records = batch.RowRecords();
+        const data::FeatureBatch rows = features.Transform(std::move(batch), read_schema);
+        std::vector<float> all(static_cast<size_t>(rows.rows));
+        predictor.Predict(rows, all.data());
+        std::vector<float> p;
+        for (size_t r = 0; r < records.size(); ++r) {
+          if (info.lines.Contains(records[r]))
+            p.push_back(all[r]);
         }
-        probabilities[static_cast<size_t>(index)] = std::move(p);
-        labels[static_cast<size_t>(index)].assign(rows.label.begin(), rows.label.end());
+        std::lock_guard<std::mutex> lock(grow);
+        if (static_cast<size_t>(index) >= predictions.size())
+          predictions.resize(static_cast<size_t>(index) + 1);
+        predictions[static_cast<size_t>(index)] = std::move(p);
       });
   std::vector<float> all_p;
-  std::vector<uint8_t> all_labels;
-  for (size_t i = 0; i < probabilities.size(); ++i) {
-    all_p.insert(all_p.end(), probabilities[i].begin(), probabilities[i].end());
-    all_labels.insert(all_labels.end(), labels[i].begin(), labels[i].end());
-  }
+  for (const auto& part : predictions)
+    all_p.insert(all_p.end(), part.begin(), part.end());
   AIOK_CHECK(static_cast<int64_t>(all_p.size()) == info.rows, ErrorKind::kInvalidInput,
              "{}: the {} split has {} rows in schema.json but {} in its source {}; was the source "
              "changed after the ETL?",
              dataset_dir, split, info.rows, all_p.size(), input);
+  // The labels as the ETL mapped them, in the same row order.
+  std::vector<float> targets;
+  {
+    const data::SplitReader shards(dataset_dir, schema, split);
+    const std::vector<int64_t> shard_rows = shards.shard_rows();
+    for (size_t s = 0; s < shard_rows.size(); ++s) {
+      const data::FeatureBatch rows = shards.View(static_cast<int64_t>(s), 0, shard_rows[s]);
+      targets.insert(targets.end(), rows.labels, rows.labels + rows.rows);
+    }
+  }
+  if (schema.features.task == data::Task::kRegression) {
+    return {{"split", split},
+            {"rows", all_p.size()},
+            {"rmse", RootMeanSquaredError(all_p.data(), targets.data(), all_p.size())},
+            {"mae", MeanAbsoluteError(all_p.data(), targets.data(), all_p.size())}};
+  }
+  const std::vector<uint8_t> all_labels(targets.begin(), targets.end());
   int64_t correct = 0;
   for (size_t i = 0; i < all_p.size(); ++i)
     correct += (all_p[i] >= 0.5f) == (all_labels[i] == 1);
