@@ -159,21 +159,8 @@ TextReadSummary ReadParquetTable(const std::string& path, const TableSchema& sch
       if (problem) {
         // Undo what the row stored (each column back to the accepted rows), then reject or
         // fail.
-        for (size_t k = 0; k < stored; ++k) {
-          ColumnValues& c = batch.columns[read[k]];
-          const auto rows = static_cast<size_t>(batch.rows);
-          c.valid.resize(rows);
-          size_t keep = rows;
-          if (c.type.list) {
-            c.list_offsets.resize(rows + 1);
-            keep = static_cast<size_t>(c.list_offsets.back());
-          }
-          c.ints.resize(std::min(c.ints.size(), keep));
-          c.uints.resize(std::min(c.uints.size(), keep));
-          c.reals.resize(std::min(c.reals.size(), keep));
-          c.ends.resize(std::min(c.ends.size(), keep));
-          c.bytes.resize(c.ends.empty() ? 0 : c.ends.back());
-        }
+        for (size_t k = 0; k < stored; ++k)
+          TruncateToRows(&batch.columns[read[k]], static_cast<size_t>(batch.rows));
         if (on_error == OnError::kFail) {
           Throw(ErrorKind::kInvalidInput, "{}: row {}: {}", path,
                 summary.records + batch.records + 1, *problem);

@@ -40,6 +40,10 @@ struct ColumnValues {
   }
 };
 
+/// Drops every value past the first `rows` rows of `column` (a row that turned out bad half
+/// way through, for readers that store values as they parse them).
+void TruncateToRows(ColumnValues* column, size_t rows);
+
 /// Rows parsed from one part of a file.
 struct TableBatch {
   int64_t first_row = 0;  ///< 0-based index of the first accepted row in the whole file

@@ -109,25 +109,23 @@ void AppendMissing(const FieldType& type, ColumnValues* column) {
   }
 }
 
-// The sizes of a column's buffers, to undo a record that turned out bad half way.
-struct ColumnMark {
-  size_t valid, ints, uints, reals, bytes, ends, offsets;
-};
+}  // namespace
 
-ColumnMark Mark(const ColumnValues& c) {
-  return {c.valid.size(), c.ints.size(),  c.uints.size(),       c.reals.size(),
-          c.bytes.size(), c.ends.size(), c.list_offsets.size()};
+void TruncateToRows(ColumnValues* c, size_t rows) {
+  c->valid.resize(rows);
+  size_t values = rows;
+  if (c->type.list) {
+    c->list_offsets.resize(rows + 1);
+    values = static_cast<size_t>(c->list_offsets.back());
+  }
+  c->ints.resize(std::min(c->ints.size(), values));
+  c->uints.resize(std::min(c->uints.size(), values));
+  c->reals.resize(std::min(c->reals.size(), values));
+  c->ends.resize(std::min(c->ends.size(), values));
+  c->bytes.resize(c->ends.empty() ? 0 : c->ends.back());
 }
 
-void Rollback(const ColumnMark& m, ColumnValues* c) {
-  c->valid.resize(m.valid);
-  c->ints.resize(m.ints);
-  c->uints.resize(m.uints);
-  c->reals.resize(m.reals);
-  c->bytes.resize(m.bytes);
-  c->ends.resize(m.ends);
-  c->list_offsets.resize(m.offsets);
-}
+namespace {
 
 bool IsBlank(char c) { return c == ' ' || c == '\t'; }
 
@@ -149,7 +147,10 @@ enum class ParseEnd {
 class RecordParser {
  public:
   RecordParser(const TableSchema& schema, OnError on_error)
-      : schema_(schema), format_(schema.format), on_error_(on_error) {}
+      : schema_(schema), format_(schema.format), on_error_(on_error) {
+    for (const std::string& token : format_.null_tokens)
+      null_lengths_ |= token.size() < 64 ? uint64_t{1} << token.size() : 0;
+  }
 
   // Parses records starting at text[pos] while they start before `end`. `at_eof`: the text
   // ends where the file does. On kDone, *stop is where the next record would start.
@@ -165,6 +166,29 @@ class RecordParser {
       if (column.type.list && column.list_offsets.empty())
         column.list_offsets.push_back(0);
     }
+    // Room for the rows the text probably holds (at least 4 bytes a field), so that the
+    // columns do not grow step by step.
+    const size_t rows_guess =
+        (std::min(end, size) - std::min(pos, std::min(end, size))) /
+            (4 * schema_.fields.size() + 1) + 16;
+    for (ColumnValues& column : batch->columns) {
+      column.valid.reserve(rows_guess);
+      switch (column.type.value) {
+        case ValueType::kInt64:
+        case ValueType::kTimestamp:
+          column.ints.reserve(rows_guess);
+          break;
+        case ValueType::kUInt64:
+          column.uints.reserve(rows_guess);
+          break;
+        case ValueType::kFloat64:
+          column.reals.reserve(rows_guess);
+          break;
+        case ValueType::kString:
+          column.ends.reserve(rows_guess);
+          break;
+      }
+    }
     while (pos < end && pos < size) {
       const char* start = text + pos;
       // Blank lines carry no record (as pandas and csv readers skip them), unless a record is
@@ -177,18 +201,15 @@ class RecordParser {
         continue;
       }
       lines_in_record_ = 0;
-      std::vector<ColumnMark> marks;
-      marks.reserve(batch->columns.size());
-      for (const ColumnValues& column : batch->columns)
-        marks.push_back(Mark(column));
       const char* record_end = nullptr;
       std::optional<std::pair<const char*, std::string>> bad;
       const bool complete = ParseRecord(start, batch, &record_end, &bad);
       if (!complete)
         return ParseEnd::kNeedMore;
       if (bad) {
-        for (size_t f = 0; f < marks.size(); ++f)
-          Rollback(marks[f], &batch->columns[f]);
+        // Undo what the record stored: every column back to the accepted rows.
+        for (ColumnValues& column : batch->columns)
+          TruncateToRows(&column, static_cast<size_t>(batch->rows));
         // The problem's own line and column: a quoted field may have moved it past newlines.
         const char* at = bad->first;
         const auto lines_before = std::count(start, at, '\n');
@@ -375,7 +396,9 @@ class RecordParser {
     // A quoted string is a value even when it reads like a null token: `""` is the empty
     // string and `"NA"` the text NA. (pandas reads both as missing; quoting is how a CSV says
     // "this is text".)
-    const bool missing = !(quoted && type.value == ValueType::kString && !type.list) &&
+    // Most values are of a length no null token has: the mask says so without comparing.
+    const bool quoted_text = quoted && type.value == ValueType::kString && !type.list;
+    const bool missing = !quoted_text && (value.size() >= 64 || (null_lengths_ >> value.size() & 1)) &&
                          format_.IsNull(value.data(), value.size());
     const FieldRole role = schema_.fields[f].role;
     if (missing && (role == FieldRole::kLabel || role == FieldRole::kWeight))
@@ -421,6 +444,7 @@ class RecordParser {
   int64_t lines_in_record_ = 0;
   bool needs_unescape_ = false;
   std::string scratch_;
+  uint64_t null_lengths_ = 1;  // bit n: some null token has n bytes ("" always)
 };
 
 // Gives a parsed batch its place in the file and counts it into `summary`. Readers call it

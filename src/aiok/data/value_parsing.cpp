@@ -1,5 +1,7 @@
 #include "aiok/data/value_parsing.h"
 
+#include <algorithm>
+#include <array>
 #include <charconv>
 #include <cmath>
 #include <cstdlib>
@@ -45,21 +47,25 @@ ParseStatus ParseUInt64(std::string_view text, uint64_t* value) {
     i = 1;
   if (i == text.size())
     return ParseStatus::kInvalid;
+  // 19 digits cannot overflow 64 bits: check overflow only past them (a division per digit
+  // cost more than the rest of the parse).
+  const size_t safe_end = std::min(text.size(), i + 19);
   uint64_t v = 0;
-  for (; i < text.size(); ++i) {
-    if (!IsDigit(text[i]))
+  for (; i < safe_end; ++i) {
+    const auto digit = static_cast<unsigned>(text[i] - '0');
+    if (digit > 9)
       return ParseStatus::kInvalid;
-    const auto digit = static_cast<uint64_t>(text[i] - '0');
-    if (v > (std::numeric_limits<uint64_t>::max() - digit) / 10) {
-      // Still say "invalid" for a later non-digit: "99999999999999999999x" is not a number.
-      for (++i; i < text.size(); ++i) {
-        if (!IsDigit(text[i]))
-          return ParseStatus::kInvalid;
-      }
-      return ParseStatus::kOutOfRange;
-    }
     v = v * 10 + digit;
   }
+  bool overflow = false;
+  for (; i < text.size(); ++i) {
+    const auto digit = static_cast<unsigned>(text[i] - '0');
+    if (digit > 9)
+      return ParseStatus::kInvalid;  // "99999999999999999999x" is not a number at all
+    overflow |= __builtin_mul_overflow(v, uint64_t{10}, &v) || __builtin_add_overflow(v, digit, &v);
+  }
+  if (overflow)
+    return ParseStatus::kOutOfRange;
   *value = v;
   return ParseStatus::kOk;
 }
@@ -79,20 +85,32 @@ ParseStatus ParseInt64(std::string_view text, int64_t* value) {
   return ParseStatus::kOk;
 }
 
+namespace {
+// Value of a hex digit, -1 for any other byte.
+constexpr std::array<int8_t, 256> MakeHexTable() {
+  std::array<int8_t, 256> table{};
+  for (auto& v : table)
+    v = -1;
+  for (int i = 0; i < 10; ++i)
+    table['0' + i] = static_cast<int8_t>(i);
+  for (int i = 0; i < 6; ++i) {
+    table['a' + i] = static_cast<int8_t>(10 + i);
+    table['A' + i] = static_cast<int8_t>(10 + i);
+  }
+  return table;
+}
+constexpr std::array<int8_t, 256> kHexValue = MakeHexTable();
+}  // namespace
+
 ParseStatus ParseHex64(std::string_view text, uint64_t* value) {
   if (text.empty())
     return ParseStatus::kInvalid;
   uint64_t v = 0;
   for (char c : text) {
-    unsigned digit;
-    if (c >= '0' && c <= '9') {
-      digit = static_cast<unsigned>(c - '0');
-    } else if ((c | 0x20) >= 'a' && (c | 0x20) <= 'f') {
-      digit = static_cast<unsigned>((c | 0x20) - 'a' + 10);
-    } else {
+    const int8_t digit = kHexValue[static_cast<unsigned char>(c)];
+    if (digit < 0)
       return ParseStatus::kInvalid;
-    }
-    v = (v << 4) | digit;
+    v = (v << 4) | static_cast<uint64_t>(digit);
   }
   if (text.size() > 16)
     return ParseStatus::kOutOfRange;
