@@ -10,9 +10,7 @@
 #include "aiok/core/error.h"
 #include "aiok/core/progress.h"
 #include "aiok/data/dataset.h"
-#include "aiok/data/schema_inference.h"
-#include "aiok/etl/criteo_etl.h"
-#include "aiok/etl/table_etl.h"
+#include "aiok/etl/etl_runner.h"
 
 namespace aiok::cli {
 namespace {
@@ -28,62 +26,29 @@ struct EtlState {
   int64_t freq_threshold = 3;
   std::string on_error = "fail";
   int64_t memory_mb = 0;  // 0: etl::DefaultEtlMemoryBudget()
-  etl::EtlOptions options;
+  etl::EtlOptions options;  // input, output, split and shard rows as the flags set them
 };
-
-// Criteo's Kaggle layout (TSV or Parquet with its column names) takes the tuned Criteo ETL.
-bool IsCriteoLayout(const data::TableSchema& schema) {
-  return schema.Names() == data::CriteoTableSchema(true).Names();
-}
 
 void RunEtl(EtlState& state, CLI::App* command) {
   const RunContext ctx = StartRun(state.common);
-  state.options.on_error = data::ParseOnError(state.on_error);
-  state.options.memory_budget = state.memory_mb << 20;
-  etl::PipelineSpec spec;
-  if (!state.pipeline_file.empty()) {
-    AIOK_CHECK(command->count("--freq-threshold") == 0, ErrorKind::kUsage,
-               "--freq-threshold goes with --preset; set freq_threshold in {} instead",
-               state.pipeline_file);
-    spec = etl::PipelineSpec::FromJson(LoadConfigFile(state.pipeline_file), state.pipeline_file);
-  }
-  data::TableSchema schema;
-  if (!state.schema_file.empty()) {
-    AIOK_CHECK(state.label.empty(), ErrorKind::kUsage,
-               "--label goes with an inferred schema; give the label role in {} instead",
-               state.schema_file);
-    schema = data::TableSchema::Load(state.schema_file);
-  } else {
-    data::InferOptions infer;
-    infer.label = state.label;
-    infer.threads = ctx.threads;
-    schema = data::InferSchema(state.options.input, infer);
-  }
-  const bool criteo = IsCriteoLayout(schema) && state.task != "regression" &&
-                      state.positive.empty() && state.schema_file.empty();
-  AIOK_CHECK(state.preset != "criteo" || criteo, ErrorKind::kUsage,
-             "--preset criteo is for Criteo's layout (label, I1..I13, C1..C26); {} has the fields "
-             "{}",
-             state.options.input, fmt::join(schema.Names(), ", "));
-  etl::EtlSummary summary;
-  if (criteo) {
-    if (state.pipeline_file.empty())
-      spec = etl::CriteoPreset(state.freq_threshold);
-    summary = etl::RunCriteoEtl(spec, state.options, ctx);
-  } else {
-    etl::TableEtlOptions options;
-    options.input = state.options.input;
-    options.out_dir = state.options.out_dir;
-    options.schema = schema;
-    options.on_error = state.options.on_error;
-    options.shard_rows = state.options.shard_rows;
-    options.split_rule = state.options.split_rule;
-    options.task = state.task;
-    options.positive = state.positive;
-    options.freq_threshold = state.freq_threshold;
-    options.memory_budget = state.options.memory_budget;
-    summary = etl::RunTableEtl(spec, options, ctx);
-  }
+  AIOK_CHECK(state.pipeline_file.empty() || command->count("--freq-threshold") == 0,
+             ErrorKind::kUsage, "--freq-threshold goes with --preset; set freq_threshold in {} instead",
+             state.pipeline_file);
+  etl::EtlRequest request;
+  request.input = state.options.input;
+  request.out_dir = state.options.out_dir;
+  request.schema_file = state.schema_file;
+  request.label = state.label;
+  request.task = state.task;
+  request.positive = state.positive;
+  request.pipeline_file = state.pipeline_file;
+  request.preset = state.preset;
+  request.freq_threshold = state.freq_threshold;
+  request.on_error = data::ParseOnError(state.on_error);
+  request.split_rule = state.options.split_rule;
+  request.shard_rows = state.options.shard_rows;
+  request.memory_budget = state.memory_mb << 20;
+  const etl::EtlSummary summary = etl::RunEtl(request, ctx).summary;
   const data::DatasetSchema dataset = data::ReadDatasetSchema(state.options.out_dir);
   fmt::print(
       "etl: {} rows ({} rejected{}) in {} ({} rows/s) -> {}; "
