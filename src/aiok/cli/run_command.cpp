@@ -8,6 +8,7 @@
 #include "aiok/core/config.h"
 #include "aiok/core/error.h"
 #include "aiok/core/progress.h"
+#include "aiok/models/model.h"
 #include "aiok/workflow/click_to_run.h"
 
 namespace aiok::cli {
@@ -20,15 +21,34 @@ void AddRunCommand(CLI::App& app) {
     int64_t rows = 0;
     std::string out = "aiok-run";
     std::string config_file;
+    std::string label;
+    std::string schema;
+    std::string pipeline;
+    std::string task;
+    std::string positive;
   };
   auto state = std::make_shared<State>();
   auto* command = app.add_subcommand(
       "run", "From raw data (or built-in synthetic data) to a model bundle and a report");
-  command->add_option("--model", state->model, "model family")
-      ->check(CLI::IsMember({"dlrm"}))
+  command->add_option("--model", state->model, "model family (aiok train --list-models)")
+      ->check(CLI::IsMember(models::BuiltinModels().Names()))
       ->capture_default_str();
-  auto* data = command->add_option("--data", state->data,
-                                   "raw rows: Criteo TSV or Parquet (default: synthetic data)");
+  auto* data = command->add_option(
+      "--data", state->data,
+      "raw rows: CSV/TSV (with or without a header) or Parquet of any schema, Criteo's layout "
+      "included (default: synthetic Criteo-like data)");
+  command->add_option("--label", state->label,
+                      "the label field (default: label, y, target or click by name)");
+  command->add_option("--schema", state->schema,
+                      "schema YAML (default: inferred; aiok schema infer FILE writes one to edit)")
+      ->check(CLI::ExistingFile);
+  command->add_option("--pipeline", state->pipeline,
+                      "pipeline YAML (default: criteo preset on Criteo's layout, else each "
+                      "field's default chain)")
+      ->check(CLI::ExistingFile);
+  command->add_option("--task", state->task, "auto, binary or regression")
+      ->check(CLI::IsMember({"auto", "binary", "regression"}));
+  command->add_option("--positive", state->positive, "binary task: the label value meaning 1");
   command
       ->add_option("--rows", state->rows,
                    fmt::format("rows of synthetic data (default {})",
@@ -56,17 +76,32 @@ void AddRunCommand(CLI::App& app) {
     }
     if (command->count("--model"))
       config.train.model = state->model;
+    if (command->count("--label"))
+      config.label = state->label;
+    if (command->count("--schema"))
+      config.schema = state->schema;
+    if (command->count("--pipeline"))
+      config.pipeline = state->pipeline;
+    if (command->count("--task"))
+      config.task = state->task;
+    if (command->count("--positive"))
+      config.positive = state->positive;
     if (command->count("--seed"))
       config.seed = state->common.seed;
     config.Validate();
     const workflow::RunOutcome outcome = workflow::ClickToRun(config, state->out, ctx);
     const auto& r = outcome.report;
     const auto& test = r.at("train").at("test");
-    fmt::print("run: test AUC {:.4f}{} -> bundle {}\n", test.at("auc").get<double>(),
-               test.contains("bayes_auc")
-                   ? fmt::format(" (Bayes-optimal {:.4f})", test.at("bayes_auc").get<double>())
-                   : "",
-               r.at("bundle").get<std::string>());
+    if (test.contains("auc")) {
+      fmt::print("run: test AUC {:.4f}{} -> bundle {}\n", test.at("auc").get<double>(),
+                 test.contains("bayes_auc")
+                     ? fmt::format(" (Bayes-optimal {:.4f})", test.at("bayes_auc").get<double>())
+                     : "",
+                 r.at("bundle").get<std::string>());
+    } else {
+      fmt::print("run: test RMSE {:.4f} -> bundle {}\n", test.value("rmse", 0.0),
+                 r.at("bundle").get<std::string>());
+    }
     fmt::print("run: report {}/report.md; stages:", state->out);
     for (const auto& stage : outcome.stages)
       fmt::print(" {} {} ({})", stage.name, stage.status, HumanSeconds(stage.seconds));

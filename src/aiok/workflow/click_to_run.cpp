@@ -12,7 +12,7 @@
 #include "aiok/core/error.h"
 #include "aiok/core/progress.h"
 #include "aiok/data/dataset.h"
-#include "aiok/etl/criteo_etl.h"
+#include "aiok/etl/etl_runner.h"
 #include "aiok/serving/bundle.h"
 #include "aiok/train/trainer.h"
 #include "aiok/workflow/bundle_evaluation.h"
@@ -133,12 +133,20 @@ nlohmann::json RunDatagen(const RunConfig& config, const std::string& dir, const
 
 nlohmann::json RunEtl(const RunConfig& config, const std::string& input, const std::string& dir,
                       const RunContext& ctx) {
-  etl::EtlOptions options;
-  options.input = input;
-  options.out_dir = dir;
-  options.on_error = data::ParseOnError(config.on_error);
-  options.split_rule = config.split;
-  const etl::EtlSummary s = etl::RunCriteoEtl(etl::CriteoPreset(config.freq_threshold), options, ctx);
+  etl::EtlRequest request;
+  request.input = input;
+  request.out_dir = dir;
+  request.schema_file = config.schema;
+  request.label = config.label;
+  request.task = config.task;
+  request.positive = config.positive;
+  request.pipeline_file = config.pipeline;
+  request.preset = config.etl_preset;
+  request.freq_threshold = config.freq_threshold;
+  request.on_error = data::ParseOnError(config.on_error);
+  request.split_rule = config.split;
+  const etl::EtlOutcome outcome = etl::RunEtl(request, ctx);
+  const etl::EtlSummary& s = outcome.summary;
   const data::DatasetSchema schema = data::ReadDatasetSchema(dir);
   nlohmann::json splits = nlohmann::json::object();
   for (const data::SplitInfo& split : schema.splits)
@@ -146,10 +154,32 @@ nlohmann::json RunEtl(const RunConfig& config, const std::string& input, const s
   int64_t embedding_rows = 0;
   for (int64_t c : schema.features.cardinalities())
     embedding_rows += c;
-  return {{"input", input},        {"rows", s.rows},         {"rejected", s.rejected},
-          {"seconds", s.seconds},  {"splits", splits},       {"embedding_rows", embedding_rows},
+  for (const auto& field : schema.features.jagged)
+    embedding_rows += field.cardinality;
+  return {{"input", input},
+          {"rows", s.rows},
+          {"rejected", s.rejected},
+          {"seconds", s.seconds},
+          {"splits", splits},
+          {"embedding_rows", embedding_rows},
           {"dense_columns", schema.features.dense.size()},
-          {"categorical_columns", schema.features.categorical.size()}};
+          {"categorical_columns", schema.features.categorical.size()},
+          {"list_columns", schema.features.jagged.size()},
+          {"task", data::TaskName(schema.features.task)},
+          {"engine", outcome.engine},
+          {"schema_inferred", outcome.inferred},
+          {"schema", outcome.schema.ToJson()},
+          {"pipeline", schema.pipeline},
+          {"label_mapping", schema.label_mapping}};
+}
+
+// The default batch, halved (down to 256) until an epoch of `train_rows` has ~300 steps:
+// with few rows, a large batch makes too few updates for the first epoch, which is when CTR
+// models peak. Criteo-sized data keeps the default.
+int64_t SmallDataBatchSize(int64_t train_rows, int64_t batch) {
+  while (batch > 256 && train_rows / batch < 300)
+    batch /= 2;
+  return batch;
 }
 
 nlohmann::json RunTraining(const RunConfig& config, const nlohmann::json& key,
@@ -170,13 +200,46 @@ nlohmann::json RunTraining(const RunConfig& config, const nlohmann::json& key,
   options.data_dir = dataset;
   options.out_dir = dir;
   options.resume = true;
-  const train::TrainResult r = train::Train(options, config.loader, config.optimizer, ctx);
+  loader::LoaderOptions loader = config.loader;
+  if (!config.batch_size_given) {
+    loader.batch_size =
+        SmallDataBatchSize(data::ReadDatasetSchema(dataset).split("train").rows, loader.batch_size);
+  }
+  const train::TrainResult r = train::Train(options, loader, config.optimizer, ctx);
   return {{"resumed", resumable},
+          {"batch_size", loader.batch_size},
           {"steps", r.steps},
           {"train_seconds", r.train_seconds},
           {"samples_per_second", r.samples_per_second},
           {"valid_auc", r.valid.auc},
           {"test_auc", r.test.auc}};
+}
+
+// A request with a row of the input's first fields (placeholder values of their types), for
+// the report's curl line.
+nlohmann::json ExampleRequest(const nlohmann::json& etl_summary) {
+  nlohmann::json row = nlohmann::json::object();
+  if (!etl_summary.contains("schema"))
+    return {{"rows", {{{"I1", 3}, {"C1", "68fd1e64"}}}}};
+  for (const auto& field : etl_summary.at("schema").at("fields")) {
+    const std::string role = field.at("role");
+    if (role == "label" || role == "weight" || role == "ignored" || row.size() == 3)
+      continue;
+    const std::string type = field.at("type");
+    nlohmann::json value = "a";
+    if (field.value("encoding", "") == "hex")
+      value = "68fd1e64";
+    else if (type == "int64" || type == "uint64")
+      value = 3;
+    else if (type == "float64")
+      value = 0.5;
+    else if (type == "timestamp")
+      value = "2024-03-01 12:00:00";
+    if (type.rfind("list<", 0) == 0)
+      value = nlohmann::json::array({type == "list<string>" ? nlohmann::json("a") : nlohmann::json(1)});
+    row[field.at("name").get<std::string>()] = value;
+  }
+  return {{"rows", {row}}};
 }
 
 }  // namespace
@@ -185,7 +248,7 @@ RunOutcome ClickToRun(const RunConfig& config, const std::string& out_dir,
                       const RunContext& run_ctx) {
   config.Validate();
   AIOK_CHECK(config.input.empty() || fs::is_regular_file(config.input), ErrorKind::kIo,
-             "--data {}: no such file (expected raw Criteo TSV or Parquet rows)", config.input);
+             "--data {}: no such file (expected a CSV/TSV or Parquet file)", config.input);
   CheckRunDirectory(out_dir);
   fs::create_directories(out_dir);
   RunContext ctx = run_ctx;
@@ -214,7 +277,11 @@ RunOutcome ClickToRun(const RunConfig& config, const std::string& out_dir,
   }
 
   const std::string dataset_dir = out_dir + "/dataset";
-  const nlohmann::json etl_key = {{"input", FileIdentity(input)}, {"etl", config_json.at("etl")}};
+  nlohmann::json etl_key = {{"input", FileIdentity(input)}, {"etl", config_json.at("etl")}};
+  if (!config.schema.empty())
+    etl_key["schema_file"] = FileIdentity(config.schema);
+  if (!config.pipeline.empty())
+    etl_key["pipeline_file"] = FileIdentity(config.pipeline);
   const nlohmann::json etl_summary = stages.Run("etl", etl_key, {dataset_dir + "/schema.json"}, [&] {
     return RunEtl(config, input, dataset_dir, ctx);
   });
@@ -286,6 +353,7 @@ RunOutcome ClickToRun(const RunConfig& config, const std::string& out_dir,
                                 "predictions.txt",
                                 bundle_abs)},
         {"serve", fmt::format("build/aiok serve --model {} --port 8080", bundle_abs)},
+        {"example_request", ExampleRequest(etl_summary).dump()},
         {"rerun", fmt::format("build/aiok run --config {}/run.yaml --out {}",
                               fs::absolute(out_dir).string(), fs::absolute(out_dir).string())}}}};
   outcome.report["seconds_this_run"] =

@@ -87,7 +87,12 @@ nlohmann::json RunConfig::ToJson() const {
            {{"preset", etl_preset},
             {"freq_threshold", freq_threshold},
             {"on_error", on_error},
-            {"split", split}}},
+            {"split", split},
+            {"label", label},
+            {"schema", schema},
+            {"pipeline", pipeline},
+            {"task", task},
+            {"positive", positive}}},
           {"train", train_section},
           {"seed", seed}};
 }
@@ -107,11 +112,19 @@ RunConfig RunConfig::FromJson(const nlohmann::json& json, const std::string& sou
     }
     if (json.contains("etl")) {
       const nlohmann::json& etl = json.at("etl");
-      CheckKeys(etl, {"preset", "freq_threshold", "on_error", "split"}, source + ": etl");
+      CheckKeys(etl,
+                {"preset", "freq_threshold", "on_error", "split", "label", "schema", "pipeline",
+                 "task", "positive"},
+                source + ": etl");
       config.etl_preset = etl.value("preset", config.etl_preset);
       config.freq_threshold = etl.value("freq_threshold", config.freq_threshold);
       config.on_error = etl.value("on_error", config.on_error);
       config.split = etl.value("split", config.split);
+      config.label = etl.value("label", config.label);
+      config.schema = etl.value("schema", config.schema);
+      config.pipeline = etl.value("pipeline", config.pipeline);
+      config.task = etl.value("task", config.task);
+      config.positive = etl.value("positive", config.positive);
     }
     if (json.contains("train")) {
       const nlohmann::json& section = json.at("train");
@@ -129,6 +142,7 @@ RunConfig RunConfig::FromJson(const nlohmann::json& json, const std::string& sou
       }
       CheckKeys(section, valid, source + ": train");
       ReadSection(config.loader, section, source + ": train");
+      config.batch_size_given = section.contains("batch-size");
       ReadSection(config.optimizer, section, source + ": train");
     }
     if (json.contains("seed"))
@@ -141,8 +155,12 @@ RunConfig RunConfig::FromJson(const nlohmann::json& json, const std::string& sou
 }
 
 void RunConfig::Validate() const {
-  AIOK_CHECK(etl_preset == "criteo", ErrorKind::kConfig,
-             "etl.preset must be 'criteo' (the only built-in preset), got '{}'", etl_preset);
+  AIOK_CHECK(etl_preset.empty() || etl_preset == "criteo", ErrorKind::kConfig,
+             "etl.preset must be '' (criteo on Criteo's layout, else the default chains) or "
+             "'criteo', got '{}'",
+             etl_preset);
+  AIOK_CHECK(task == "auto" || task == "binary" || task == "regression", ErrorKind::kConfig,
+             "etl.task must be auto, binary or regression, got '{}'", task);
   AIOK_CHECK(freq_threshold >= 1, ErrorKind::kConfig, "etl.freq_threshold must be >= 1");
   AIOK_CHECK(on_error == "fail" || on_error == "skip", ErrorKind::kConfig,
              "etl.on_error must be fail or skip, got '{}'", on_error);

@@ -4,7 +4,8 @@
 //   data:
 //     input: ""            # raw Criteo TSV or Parquet; empty: built-in synthetic data
 //     synthetic: {rows: 4000000, card-scale: 0.01, pos-rate: 0.25}   # datagen criteo options
-//   etl: {preset: criteo, freq_threshold: 3, on_error: fail, split: kaggle}
+//   etl: {preset: "", freq_threshold: 3, on_error: fail, split: kaggle, label: "", schema: "",
+//         pipeline: "", task: auto, positive: ""}     # preset "": criteo on Criteo's layout
 //   train: {model: dlrm, preset: dlrm-kaggle, epochs: 1, batch-size: 2048, lr: 0.02, ...}
 //   seed: 42
 //
@@ -31,8 +32,15 @@ constexpr int64_t kDefaultSyntheticRows = 4000000;
 struct RunConfig {
   std::string input;  ///< raw data; empty: synthetic
   nlohmann::json synthetic = nlohmann::json::object();  ///< datagen criteo options
-  std::string etl_preset = "criteo";
+  std::string etl_preset;  ///< "": criteo on Criteo's layout, the default chains otherwise
   int64_t freq_threshold = 3;
+  std::string label;     ///< label of an inferred schema ("": by its name)
+  std::string schema;    ///< schema file ("": inferred)
+  std::string pipeline;  ///< pipeline file ("": the preset or the default chains)
+  std::string task = "auto";
+  std::string positive;
+  /// Whether the batch size was left at its default, so the run may lower it for small data.
+  bool batch_size_given = false;
   std::string on_error = "fail";
   std::string split = "kaggle";
   train::TrainOptions train;

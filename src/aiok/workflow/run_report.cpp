@@ -1,6 +1,7 @@
 #include "aiok/workflow/run_report.h"
 
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 
 #include <algorithm>
 #include <string>
@@ -47,9 +48,9 @@ std::string RenderReportMarkdown(const nlohmann::json& r) {
   md += fmt::format(
       "Test AUC **{}** (Bayes-optimal {}) after {} of training; the bundle scores the raw test "
       "rows at AUC {}.\n\nBundle: `{}`\n\n",
-      Number(test.at("auc")), Number(test.value("bayes_auc", nlohmann::json())),
+      Number(test.value("auc", nlohmann::json())), Number(test.value("bayes_auc", nlohmann::json())),
       HumanSeconds(r.at("train").at("train").at("wall_seconds").get<double>()),
-      Number(evaluation.at("auc")), r.at("bundle").get<std::string>());
+      Number(evaluation.value("auc", nlohmann::json())), r.at("bundle").get<std::string>());
 
   md += "## Data\n\n";
   const auto& data = r.at("data");
@@ -67,10 +68,35 @@ std::string RenderReportMarkdown(const nlohmann::json& r) {
                     etl.at("splits").at("train").get<int64_t>(),
                     etl.at("splits").at("valid").get<int64_t>(),
                     etl.at("splits").at("test").get<int64_t>());
-  md += fmt::format("- features: {} dense, {} categorical ({} embedding rows in all)\n\n",
+  md += fmt::format("- features: {} dense, {} categorical, {} list ({} embedding rows in all); "
+                    "task {}\n",
                     etl.at("dense_columns").get<int64_t>(),
                     etl.at("categorical_columns").get<int64_t>(),
-                    etl.at("embedding_rows").get<int64_t>());
+                    etl.value("list_columns", int64_t{0}), etl.at("embedding_rows").get<int64_t>(),
+                    etl.value("task", "binary"));
+  if (etl.contains("schema")) {
+    md += fmt::format("\nInput schema ({}; the {} ETL):\n\n| field | role | type |\n|---|---|---|\n",
+                      etl.value("schema_inferred", false) ? "inferred from the file" : "given",
+                      etl.value("engine", "table"));
+    for (const auto& field : etl.at("schema").at("fields")) {
+      md += fmt::format("| {} | {} | {} |\n", field.at("name").get<std::string>(),
+                        field.at("role").get<std::string>(), field.at("type").get<std::string>());
+    }
+    md += "\nPipeline (fitted on the train split):\n\n";
+    for (const auto& step : etl.at("pipeline").at("steps")) {
+      std::vector<std::string> ops;
+      for (const auto& op : step.at("ops"))
+        ops.push_back(op.begin().key() + (op.begin().value().empty() ? "" : " " + op.begin().value().dump()));
+      md += fmt::format("- {} -> {}\n", fmt::join(step.at("columns").get<std::vector<std::string>>(), ", "),
+                        fmt::join(ops, " -> "));
+    }
+    if (!etl.value("label_mapping", nlohmann::json()).value("positive", "").empty()) {
+      md += fmt::format("- label: '{}' is 1, '{}' is 0\n",
+                        etl.at("label_mapping").at("positive").get<std::string>(),
+                        etl.at("label_mapping").at("negative").get<std::string>());
+    }
+  }
+  md += "\n";
 
   md += "## Stages\n\n| stage | this run | time when it ran |\n|---|---|---|\n";
   for (const auto& stage : r.at("stages")) {
@@ -100,17 +126,22 @@ std::string RenderReportMarkdown(const nlohmann::json& r) {
         "|---|---|---|---|---|---|\n";
   for (const char* split : {"valid", "test"}) {
     const auto& m = train.at(split);
-    md += fmt::format("| {} | {} | {} | {} | {} | {} |\n", split, Number(m.at("auc")),
+    md += fmt::format("| {} | {} | {} | {} | {} | {} |\n", split,
+                      Number(m.value("auc", nlohmann::json())),
                       Number(m.value("bayes_auc", nlohmann::json())),
-                      Number(m.value("gap_to_bayes", nlohmann::json())), Number(m.at("logloss")),
-                      Number(m.at("accuracy")));
+                      Number(m.value("gap_to_bayes", nlohmann::json())),
+                      Number(m.value("logloss", nlohmann::json())),
+                      Number(m.value("accuracy", nlohmann::json())));
+    if (m.contains("rmse"))
+      md += fmt::format("\n{}: RMSE {}, MAE {}\n", split, Number(m.at("rmse")), Number(m.at("mae")));
   }
   md += fmt::format(
       "\nThe bundle on the raw test rows (ETL transform + model, as predict and serve run it): "
       "AUC {}, logloss {}.\n\nCalibration (test rows by predicted-probability decile):\n\n"
       "| decile | rows | mean predicted | observed click rate |\n|---|---|---|---|\n",
-      Number(evaluation.at("auc")), Number(evaluation.at("logloss")));
-  for (const auto& bin : evaluation.at("calibration")) {
+      Number(evaluation.value("auc", nlohmann::json())),
+      Number(evaluation.value("logloss", nlohmann::json())));
+  for (const auto& bin : evaluation.value("calibration", nlohmann::json::array())) {
     md += fmt::format("| {} | {} | {} | {} |\n", bin.at("bin").get<int>(),
                       bin.at("rows").get<int64_t>(), Number(bin.at("mean_predicted")),
                       Number(bin.at("observed_rate")));
@@ -120,7 +151,7 @@ std::string RenderReportMarkdown(const nlohmann::json& r) {
   md += "\n## Use the model\n\n```sh\n";
   md += commands.at("predict").get<std::string>() + "\n";
   md += commands.at("serve").get<std::string>() + "\n";
-  md += "curl -s localhost:8080/v1/predict -d '{\"rows\": [{\"I1\": 3, \"C1\": \"68fd1e64\"}]}'\n";
+  md += "curl -s localhost:8080/v1/predict -d '" + commands.value("example_request", "") + "'\n";
   md += "```\n\nRerun (unchanged stages are skipped): `" +
         commands.at("rerun").get<std::string>() + "`\n";
   return md;
