@@ -26,10 +26,18 @@ struct EtlState {
   int64_t freq_threshold = 3;
   std::string on_error = "fail";
   int64_t memory_mb = 0;  // 0: etl::DefaultEtlMemoryBudget()
+  bool list_presets = false;
   etl::EtlOptions options;  // input, output, split and shard rows as the flags set them
 };
 
 void RunEtl(EtlState& state, CLI::App* command) {
+  if (state.list_presets) {
+    for (const std::string& name : etl::PresetNames())
+      fmt::print("{:<12} {}\n", name, etl::PresetDescription(name));
+    return;
+  }
+  AIOK_CHECK(!state.options.input.empty() && !state.options.out_dir.empty(), ErrorKind::kUsage,
+             "aiok etl needs --input FILE and --out DIR");
   const RunContext ctx = StartRun(state.common);
   AIOK_CHECK(state.pipeline_file.empty() || command->count("--freq-threshold") == 0,
              ErrorKind::kUsage, "--freq-threshold goes with --preset; set freq_threshold in {} instead",
@@ -70,8 +78,7 @@ void AddEtlCommand(CLI::App& app) {
   command
       ->add_option("--input", state->options.input,
                    "CSV/TSV (with or without a header) or Parquet file; Criteo's layout is "
-                   "recognised")
-      ->required();
+                   "recognised; required");
   command->add_option("--schema", state->schema_file,
                       "schema YAML (aiok schema infer FILE > s.yaml, then edit); default: inferred")
       ->check(CLI::ExistingFile);
@@ -84,7 +91,9 @@ void AddEtlCommand(CLI::App& app) {
   command->add_option("--positive", state->positive,
                       "binary task: the label value that means 1 (default: 1, yes, true, or the "
                       "larger value)");
-  command->add_option("--out", state->options.out_dir, "dataset directory to write")->required();
+  command->add_option("--out", state->options.out_dir, "dataset directory to write; required");
+  command->add_flag("--list-presets", state->list_presets,
+                    "list the pipeline presets shipped with aiok, then exit");
   auto* preset = command
                      ->add_option("--preset", state->preset,
                                   "built-in pipeline (default: criteo on Criteo's layout, else "

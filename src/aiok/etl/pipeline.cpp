@@ -7,6 +7,7 @@
 #include <map>
 #include <regex>
 
+#include "aiok/core/config.h"
 #include "aiok/core/error.h"
 
 namespace aiok::etl {
@@ -95,17 +96,46 @@ nlohmann::json PipelineSpec::ToJson() const {
   return {{"steps", steps_json}};
 }
 
-PipelineSpec CriteoPreset(int64_t freq_threshold) {
-  const nlohmann::json json = {
-      {"steps",
-       {{{"columns", {"I1..I13"}},
-         {"ops", {{{"fill_missing", {{"value", 0}}}}, {{"clip", {{"min", 0}}}}, "log1p"}}},
-        {{"columns", {"C1..C26"}},
-         {"ops", {{{"categorify", {{"freq_threshold", freq_threshold}}}}}}}}}};
-  return PipelineSpec::FromJson(json, "preset criteo");
+namespace {
+const std::string& PresetText(const std::string& name) {
+  for (const auto& [preset, text] : BuiltinPresetTexts()) {
+    if (preset == name)
+      return text;
+  }
+  Throw(ErrorKind::kConfig, "unknown preset '{}' (presets: {})", name,
+        fmt::join(PresetNames(), ", "));
+}
+}  // namespace
+
+PipelineSpec LoadPreset(const std::string& name, int64_t freq_threshold) {
+  PipelineSpec spec = PipelineSpec::FromJson(ParseConfigText(PresetText(name), "preset " + name),
+                                             "preset " + name);
+  if (freq_threshold > 0) {
+    for (PipelineStep& step : spec.steps) {
+      for (OperatorSpec& op : step.ops) {
+        if (op.name == "categorify")
+          op.options["freq_threshold"] = freq_threshold;
+      }
+    }
+  }
+  return spec;
 }
 
-std::vector<std::string> PresetNames() { return {"criteo"}; }
+PipelineSpec CriteoPreset(int64_t freq_threshold) { return LoadPreset("criteo", freq_threshold); }
+
+std::vector<std::string> PresetNames() {
+  std::vector<std::string> names;
+  for (const auto& [name, text] : BuiltinPresetTexts())
+    names.push_back(name);
+  return names;
+}
+
+std::string PresetDescription(const std::string& name) {
+  const std::string& text = PresetText(name);
+  if (text.rfind("# ", 0) != 0)
+    return "";
+  return text.substr(2, text.find('\n') - 2);
+}
 
 int ColumnChain::FitPhases() const {
   return static_cast<int>(

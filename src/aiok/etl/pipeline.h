@@ -42,12 +42,20 @@ struct PipelineSpec {
   nlohmann::json ToJson() const;
 };
 
-/// The built-in `criteo` preset: I1..I13 -> fill_missing(0) -> clip(min 0) -> log1p;
+/// The pipeline files shipped with aiok (src/aiok/etl/presets/*.yaml), by name: (name, YAML).
+const std::vector<std::pair<std::string, std::string>>& BuiltinPresetTexts();
+
+/// The shipped preset `name`, with `freq_threshold` set on its categorify steps (0: as the
+/// file says). An unknown name throws Error(kConfig) listing the presets.
+PipelineSpec LoadPreset(const std::string& name, int64_t freq_threshold);
+
+/// The `criteo` preset: I1..I13 -> fill_missing(0) -> clip(min 0) -> log1p;
 /// C1..C26 -> categorify(freq_threshold).
 PipelineSpec CriteoPreset(int64_t freq_threshold);
 
-/// Names of the built-in presets.
+/// Names of the shipped presets, and the first comment line of each file.
 std::vector<std::string> PresetNames();
+std::string PresetDescription(const std::string& name);
 
 /// One column's operators, in order.
 struct ColumnChain {
