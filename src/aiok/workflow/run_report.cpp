@@ -90,7 +90,8 @@ std::string RenderReportMarkdown(const nlohmann::json& r) {
       md += fmt::format("- {} -> {}\n", fmt::join(step.at("columns").get<std::vector<std::string>>(), ", "),
                         fmt::join(ops, " -> "));
     }
-    if (!etl.value("label_mapping", nlohmann::json()).value("positive", "").empty()) {
+    const nlohmann::json mapping = etl.value("label_mapping", nlohmann::json());
+    if (mapping.is_object() && !mapping.value("positive", "").empty()) {
       md += fmt::format("- label: '{}' is 1, '{}' is 0\n",
                         etl.at("label_mapping").at("positive").get<std::string>(),
                         etl.at("label_mapping").at("negative").get<std::string>());
