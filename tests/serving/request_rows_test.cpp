@@ -20,12 +20,7 @@ const ServingPipeline& CriteoPipeline() {
           {{"columns", {"C1..C26"}}, {"ops", {{{"hash_bucket", {{"buckets", 1000}}}}}}}}}};
     etl::Pipeline fitted(etl::PipelineSpec::FromJson(spec, "test"), etl::DenseFieldNames(schema),
                          etl::CategoricalFieldNames(schema), "test");
-    for (auto* group : {&fitted.dense(), &fitted.categorical()}) {
-      for (auto& chain : *group) {
-        for (auto& op : chain.ops)
-          op->FinishFit();
-      }
-    }
+    fitted.FinishFitFreeOperators();
     Bundle bundle;
     bundle.dir = "test-bundle";
     bundle.pipeline_state = fitted.SaveState();

@@ -12,6 +12,7 @@
 #include "aiok/core/positional_io.h"
 #include "aiok/core/threads.h"
 #include "aiok/data/field_parsing.h"
+#include "aiok/data/value_parsing.h"
 
 namespace aiok::data {
 namespace {
@@ -32,20 +33,6 @@ std::string FieldName(int field, bool has_label) {
   return CriteoCategoricalName(index - kCriteoDense);
 }
 
-// Value of a hex digit, -1 for any other byte.
-constexpr std::array<int8_t, 256> MakeHexTable() {
-  std::array<int8_t, 256> table{};
-  for (auto& v : table)
-    v = -1;
-  for (int i = 0; i < 10; ++i)
-    table['0' + i] = static_cast<int8_t>(i);
-  for (int i = 0; i < 6; ++i) {
-    table['a' + i] = static_cast<int8_t>(10 + i);
-    table['A' + i] = static_cast<int8_t>(10 + i);
-  }
-  return table;
-}
-constexpr std::array<int8_t, 256> kHexValue = MakeHexTable();
 
 // Bytes past its end that a range's last line usually needs (Kaggle lines are ~240 bytes);
 // a longer line costs a second read.
@@ -175,7 +162,7 @@ class RangeParser {
     for (int c = 0; c < kCriteoCategorical; ++c) {
       const char* digits = p;
       uint32_t value = 0;
-      for (int8_t h; (h = kHexValue[static_cast<unsigned char>(*p)]) >= 0; ++p) {
+      for (int8_t h; (h = kHexDigitValue[static_cast<unsigned char>(*p)]) >= 0; ++p) {
         value = (value << 4) | static_cast<uint32_t>(h);
       }
       const auto count = p - digits;

@@ -86,7 +86,6 @@ ParseStatus ParseInt64(std::string_view text, int64_t* value) {
 }
 
 namespace {
-// Value of a hex digit, -1 for any other byte.
 constexpr std::array<int8_t, 256> MakeHexTable() {
   std::array<int8_t, 256> table{};
   for (auto& v : table)
@@ -99,15 +98,16 @@ constexpr std::array<int8_t, 256> MakeHexTable() {
   }
   return table;
 }
-constexpr std::array<int8_t, 256> kHexValue = MakeHexTable();
 }  // namespace
+
+const std::array<int8_t, 256> kHexDigitValue = MakeHexTable();
 
 ParseStatus ParseHex64(std::string_view text, uint64_t* value) {
   if (text.empty())
     return ParseStatus::kInvalid;
   uint64_t v = 0;
   for (char c : text) {
-    const int8_t digit = kHexValue[static_cast<unsigned char>(c)];
+    const int8_t digit = kHexDigitValue[static_cast<unsigned char>(c)];
     if (digit < 0)
       return ParseStatus::kInvalid;
     v = (v << 4) | static_cast<uint64_t>(digit);

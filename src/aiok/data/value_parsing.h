@@ -3,12 +3,17 @@
 // JSON requests and schema inference, so all of them accept exactly the same texts.
 #pragma once
 
+#include <array>
 #include <cstdint>
 #include <string_view>
 
 namespace aiok::data {
 
 enum class ParseStatus { kOk, kInvalid, kOutOfRange };
+
+/// The value of a hex digit (either case), -1 for any other byte: a table, for parsers that
+/// read hex ids by the million.
+extern const std::array<int8_t, 256> kHexDigitValue;
 
 /// An optional sign and decimal digits, in [INT64_MIN, INT64_MAX].
 ParseStatus ParseInt64(std::string_view text, int64_t* value);

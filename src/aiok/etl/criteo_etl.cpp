@@ -62,14 +62,7 @@ EtlSummary RunCriteoEtl(const PipelineSpec& spec, const EtlOptions& options,
   }
 
   // Operators that need no data are ready now.
-  for (auto* group : {&pipeline.dense(), &pipeline.categorical()}) {
-    for (ColumnChain& chain : *group) {
-      for (auto& op : chain.ops) {
-        if (!op->needs_fit())
-          op->FinishFit();
-      }
-    }
-  }
+  pipeline.FinishFitFreeOperators();
   BatchEncoder encoder(pipeline);
 
   // Pass 1: parse and encode, batches side by side on the reader threads, into the store.

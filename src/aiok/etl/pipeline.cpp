@@ -220,6 +220,17 @@ int Pipeline::FitPhases() const {
   return phases;
 }
 
+void Pipeline::FinishFitFreeOperators() {
+  for (auto* group : {&dense_, &categorical_}) {
+    for (ColumnChain& chain : *group) {
+      for (auto& op : chain.ops) {
+        if (!op->needs_fit())
+          op->FinishFit();
+      }
+    }
+  }
+}
+
 nlohmann::json Pipeline::SaveState() const {
   nlohmann::json columns = nlohmann::json::object();
   for (const auto* group : {&dense_, &categorical_}) {

@@ -85,6 +85,8 @@ class Pipeline {
 
   /// Passes over the training data that fitting needs (0 when nothing is fitted).
   int FitPhases() const;
+  /// Finishes the operators that need no data (they are ready before any pass).
+  void FinishFitFreeOperators();
 
   /// The fitted state: the spec plus each operator's options and state.
   nlohmann::json SaveState() const;

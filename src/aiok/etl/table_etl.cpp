@@ -201,14 +201,7 @@ EtlSummary RunTableEtl(const PipelineSpec& spec, const TableEtlOptions& options,
   };
 
   // Fit, phase by phase, on the train rows.
-  for (auto* group : {&pipeline.dense(), &pipeline.categorical()}) {
-    for (ColumnChain& chain : *group) {
-      for (auto& op : chain.ops) {
-        if (!op->needs_fit())
-          op->FinishFit();
-      }
-    }
-  }
+  pipeline.FinishFitFreeOperators();
   const TableTransformer transformer(schema, pipeline, label);
   const std::vector<std::string> dense_names = DenseFieldNames(schema);
   const std::vector<std::string> categorical_names = CategoricalFieldNames(schema);
