@@ -267,9 +267,21 @@ TEST(DlrmFromLayout, CheckLayoutNamesWhatDiffers) {
   std::unique_ptr<Model> model =
       BuiltinModels().Create("dlrm", Layout(3, {5, 7}, {}), {{"preset", "dlrm-tiny"}});
   model->CheckLayout(Layout(3, {5, 7}, {}));
-  const std::string message = ErrorOf([&] { model->CheckLayout(Layout(3, {5, 8}, {})); });
+  std::string message = ErrorOf([&] { model->CheckLayout(Layout(3, {5, 8}, {})); });
   EXPECT_NE(message.find("[5, 7]"), std::string::npos) << message;
   EXPECT_NE(message.find("[5, 8]"), std::string::npos) << message;
+  // A batch without a block the model reads, or with another number of list fields.
+  data::FeatureBatch batch = RandomBatch(Layout(3, {5, 7}, {}), 4, 1);
+  batch.dense = nullptr;
+  message = ErrorOf([&] { model->Forward(batch); });
+  EXPECT_NE(message.find("no dense block"), std::string::npos) << message;
+  std::vector<float> out(4);
+  message = ErrorOf([&] { model->MakeInferenceEngine(false)->Predict(batch, out.data()); });
+  EXPECT_NE(message.find("no dense block"), std::string::npos) << message;
+  batch.ViewStorage();
+  batch.jagged.resize(1);
+  message = ErrorOf([&] { model->Forward(batch); });
+  EXPECT_NE(message.find("1 list fields, the model takes 0"), std::string::npos) << message;
 }
 
 TEST(SparseGradient, AddSumsSharedRowsAndKeepsIdsAscending) {

@@ -107,6 +107,17 @@ int64_t DlrmArchitecture::InteractionWidth() const {
   return 0;
 }
 
+void DlrmArchitecture::CheckBatch(const data::FeatureBatch& batch, const char* who) const {
+  AIOK_CHECK(batch.jagged.size() == list_sizes.size(), ErrorKind::kInvalidInput,
+             "{}: the batch has {} list fields, the model takes {}", who, batch.jagged.size(),
+             list_sizes.size());
+  const bool no_dense = dense_features > 0 && batch.dense == nullptr;
+  const bool no_ids = !table_sizes.empty() && batch.categorical == nullptr;
+  AIOK_CHECK(batch.rows == 0 || (!no_dense && !no_ids), ErrorKind::kInvalidInput,
+             "{}: the batch has no {} block; the model reads {} dense and {} categorical fields",
+             who, no_dense ? "dense" : "categorical", dense_features, table_sizes.size());
+}
+
 nlohmann::json DlrmArchitecture::ToJson() const {
   nlohmann::json lists = nlohmann::json::array();
   for (size_t i = 0; i < list_sizes.size(); ++i)
@@ -223,9 +234,7 @@ torch::Tensor DlrmImpl::forward(const torch::Tensor& dense, const torch::Tensor&
 torch::Tensor DlrmImpl::forward(const data::FeatureBatch& batch) {
   const DlrmArchitecture& a = architecture_;
   const auto singles = static_cast<int64_t>(a.table_sizes.size());
-  AIOK_CHECK(batch.jagged.size() == a.list_sizes.size(), ErrorKind::kInvalidInput,
-             "dlrm: the batch has {} list fields, the model takes {}", batch.jagged.size(),
-             a.list_sizes.size());
+  a.CheckBatch(batch, "dlrm");
   const torch::Tensor dense =
       a.dense_features > 0 ? torch::from_blob(const_cast<float*>(batch.dense),
                                               {batch.rows, a.dense_features}, torch::kFloat32)

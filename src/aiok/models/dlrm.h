@@ -80,6 +80,9 @@ struct DlrmArchitecture {
   int64_t vectors() const;
   /// Input width of the top MLP.
   int64_t InteractionWidth() const;
+  /// Throws Error(kInvalidInput) when `batch` lacks a block the model reads or has another
+  /// number of list fields; `who` starts the message.
+  void CheckBatch(const data::FeatureBatch& batch, const char* who) const;
 
   nlohmann::json ToJson() const;
   /// Errors (kInvalidInput) say what is missing.

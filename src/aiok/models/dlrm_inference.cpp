@@ -46,10 +46,7 @@ DlrmInference::DlrmInference(DlrmImpl& model, bool bf16)
 DlrmInference::~DlrmInference() = default;
 
 void DlrmInference::Predict(const data::FeatureBatch& batch, float* out) const {
-  AIOK_CHECK(batch.jagged.size() == impl_->architecture.list_sizes.size(), ErrorKind::kInvalidInput,
-             "dlrm inference: the batch has {} list fields, the model "
-             "takes {}",
-             batch.jagged.size(), impl_->architecture.list_sizes.size());
+  impl_->architecture.CheckBatch(batch, "dlrm inference");
   for (int64_t begin = 0; begin < batch.rows; begin += kInferenceChunkRows) {
     const int64_t n = std::min(kInferenceChunkRows, batch.rows - begin);
     PredictChunk(batch, begin, n, out + begin);
