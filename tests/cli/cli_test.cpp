@@ -179,6 +179,23 @@ TEST_F(CliTest, EtlUsageAndInputErrors) {
                    "did you mean 'b'");
 }
 
+TEST_F(CliTest, AnEtlThatRejectsEveryLineFails) {
+  // Issue 15, defect 1: a run that keeps no row used to exit 0 with an empty dataset.
+  const std::string raw = (dir_ / "raw").string();
+  ASSERT_EQ(Run("datagen criteo --rows 200 -q --out " + raw).exit_code, 0);
+  std::string crlf;
+  std::ifstream in(raw + "/train.txt");
+  for (std::string line; std::getline(in, line);)
+    crlf += line + "\r\n";
+  std::ofstream(dir_ / "crlf.tsv") << crlf;
+  const RunResult r = Run("etl --input " + (dir_ / "crlf.tsv").string() + " --out " +
+                          (dir_ / "o").string() + " --on-error skip -q");
+  EXPECT_EQ(r.exit_code, 1) << r.err;
+  EXPECT_NE(r.err.find("no rows to learn from: 200 of 200 lines were rejected"), std::string::npos)
+      << r.err;
+  EXPECT_FALSE(fs::exists(dir_ / "o"));
+}
+
 TEST_F(CliTest, EtlSkipModeReportsRejects) {
   const std::string raw = (dir_ / "raw").string();
   ASSERT_EQ(Run("datagen criteo --rows 500 -q --out " + raw).exit_code, 0);

@@ -77,6 +77,31 @@ class CriteoReaderTest : public ::testing::Test {
   RunContext ctx_;
 };
 
+TEST_F(CriteoReaderTest, NineteenDigitIntegersFitAndLargerOnesAreOutOfRange) {
+  // Issue 15, defect 2: the int64 range has 19-digit values; the reader used to stop at 18.
+  auto line_with = [](const std::string& i1, const std::string& i2) {
+    std::string line = GoodLine();
+    const size_t first = line.find('\t') + 1;
+    const size_t second = line.find('\t', first) + 1;
+    const size_t third = line.find('\t', second);
+    return line.substr(0, first) + i1 + "\t" + i2 + line.substr(third);
+  };
+  const CriteoBatch batch = ReadAll(
+      Write("big.tsv", line_with("9223372036854775807", "-9223372036854775807") +
+                           line_with("1000000000000000000", "-1")),
+      CriteoReaderOptions{});
+  ASSERT_EQ(batch.rows, 2);
+  EXPECT_EQ(batch.dense[0][0], INT64_MAX);
+  EXPECT_EQ(batch.dense[1][0], -INT64_MAX);
+  EXPECT_EQ(batch.dense[0][1], 1000000000000000000);
+  EXPECT_EQ(batch.dense[1][1], -1);
+  const std::string message = FailMessage(line_with("9223372036854775808", "1"));
+  EXPECT_NE(message.find("bad.tsv:1:3: I1 (field 2 of 40): expected an integer above -2^63 and "
+                         "below 2^63 (out of range)"),
+            std::string::npos)
+      << message;
+}
+
 TEST_F(CriteoReaderTest, ParsesValuesAndEmptyFields) {
   std::string second =
       "0\t\t-2" + std::string(11, '\t') + "\tABCDEF01" + std::string(25, '\t') + "\n";

@@ -11,7 +11,9 @@
 
 #include "aiok/core/error.h"
 #include "aiok/data/duckdb_client.h"
+#include "aiok/data/value_parsing.h"
 #include "aiok/data/field_parsing.h"
+#include "aiok/data/value_parsing.h"
 
 namespace aiok::data {
 namespace {
@@ -185,7 +187,7 @@ CriteoReadSummary ReadCriteoParquet(
           }
           case Source::kText: {
             const std::string_view text = TextAt(vectors[column], r);
-            if (!text.empty() && !ParseInt(text, &out)) {
+            if (!text.empty() && ParseInt64(text, &out) != ParseStatus::kOk) {
               bad(column, "an integer or an empty field", Shown(text));
             }
             if (text.empty())

@@ -212,8 +212,14 @@ class RangeParser {
       } else if (index < kCriteoDense) {
         if (text.empty()) {
           dense[index] = kMissingDense;
-        } else if (!ParseInt(text, &dense[index])) {
-          return bad_field("an integer or an empty field");
+        } else if (const ParseStatus status = ParseInt64(text, &dense[index]);
+                   status != ParseStatus::kOk || dense[index] == kMissingDense) {
+          // INT64_MIN marks a missing value in this reader's columns: it is refused as out of
+          // range rather than read as missing (the schema-driven reader keeps it).
+          // 19-digit values fit int64 too; the fast path above stops at 18 and sends them here.
+          return bad_field(status != ParseStatus::kInvalid
+                               ? "an integer above -2^63 and below 2^63 (out of range)"
+                               : "an integer or an empty field");
         }
       } else {
         int64_t& value = category[index - kCriteoDense];

@@ -20,28 +20,6 @@ inline std::string Shown(std::string_view text) {
   return fmt::format("\"{}{}\"", shown, text.size() > kMax ? "..." : "");
 }
 
-/// A base-10 integer with an optional '-', at most 18 digits; `text` must not be empty.
-inline bool ParseInt(std::string_view text, int64_t* value) {
-  size_t i = 0;
-  bool negative = false;
-  if (text[0] == '-') {
-    negative = true;
-    i = 1;
-  }
-  // 18 digits cannot overflow int64.
-  if (i == text.size() || text.size() - i > 18)
-    return false;
-  int64_t v = 0;
-  for (; i < text.size(); ++i) {
-    const unsigned digit = static_cast<unsigned char>(text[i]) - '0';
-    if (digit > 9)
-      return false;
-    v = v * 10 + digit;
-  }
-  *value = negative ? -v : v;
-  return true;
-}
-
 /// 1 to 8 hex digits (either case) as a 32-bit value; `text` must not be empty.
 inline bool ParseHex32(std::string_view text, int64_t* value) {
   if (text.size() > 8)

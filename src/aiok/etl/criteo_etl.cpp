@@ -96,6 +96,11 @@ EtlSummary RunCriteoEtl(const PipelineSpec& spec, const EtlOptions& options,
   }
   if (rejects)
     rejects->Commit();
+  // A dataset without rows would only fail later, in training, with an AUC of nan.
+  AIOK_CHECK(read.rows > 0, ErrorKind::kInvalidInput,
+             "{}: no rows to learn from: {} of {} lines were rejected{}", options.input,
+             read.rejected, read.lines,
+             rejects ? fmt::format(" (see the reasons with --on-error fail)") : "");
   spdlog::debug("etl: parsed, fitted and encoded at {:.3f}s ({} MB spilled to disk)", since_start(),
                 store.spilled_bytes() >> 20);
   const int64_t lines = read.lines;
