@@ -224,8 +224,10 @@ data::TableBatch ServingPipeline::ParseJsonRows(const nlohmann::json& rows) cons
   }
   // The label's and weight's columns stay empty: Transform without labels never reads them.
   for (size_t f = 0; f < schema_.fields.size(); ++f) {
-    if (IsTarget(schema_.fields[f]))
-      batch.columns[f] = data::ColumnValues{schema_.fields[f].type};
+    if (IsTarget(schema_.fields[f])) {
+      batch.columns[f] = data::ColumnValues();
+      batch.columns[f].type = schema_.fields[f].type;
+    }
   }
   batch.records = batch.rows;
   return batch;
