@@ -47,7 +47,8 @@ void AddTorchCommands(CLI::App& app, int* exit_code) {
       {"train", "Train a model on a dataset directory (aiok train --help for the flags)"},
       {"predict", "Score raw rows with a model bundle"},
       {"serve", "Serve a model bundle over HTTP"},
-      {"bundle", "Package a trained model with its ETL state as a bundle"}};
+      {"bundle", "Package a trained model with its ETL state as a bundle"},
+      {"tune", "Search hyper-parameters with trials of aiok train (or any command)"}};
   for (const auto& [name, description] : commands) {
     auto* command = app.add_subcommand(name, description);
     command->prefix_command();  // everything after the word goes to the plugin as it is

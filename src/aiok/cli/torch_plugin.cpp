@@ -4,6 +4,7 @@
 
 #include "aiok/cli/cli_common.h"
 #include "aiok/cli/plugin_commands.h"
+#include "aiok/cli/tune_command.h"
 
 extern "C" __attribute__((visibility("default"))) int AiokTorchCommandMain(int argc, char** argv) {
   CLI::App app{"aiok: an end-to-end AI optimization kit for commodity CPUs", "aiok"};
@@ -13,5 +14,6 @@ extern "C" __attribute__((visibility("default"))) int AiokTorchCommandMain(int a
   aiok::cli::AddServeCommand(app);
   aiok::cli::AddBundleCommand(app);
   aiok::cli::AddRunCommand(app);
+  aiok::cli::AddTuneCommand(app);
   return aiok::cli::RunWithExitCodes(app, [&] { app.parse(argc, argv); });
 }

@@ -1,6 +1,9 @@
 #include "aiok/train/metrics_report.h"
 
+#include <fstream>
+
 #include "aiok/core/atomic_file.h"
+#include "aiok/core/error.h"
 
 namespace aiok::train {
 namespace {
@@ -44,6 +47,14 @@ nlohmann::json CurvePoint(int64_t step, double train_seconds, const SplitMetrics
       point["valid_" + key] = value;
   }
   return point;
+}
+
+void AppendCurvePoint(const std::string& out_dir, const nlohmann::json& point) {
+  const std::string path = out_dir + "/curve.jsonl";
+  std::ofstream out(path, std::ios::app);
+  out << point.dump() << '\n';
+  out.flush();
+  AIOK_CHECK(out.good(), ErrorKind::kIo, "cannot append to '{}'", path);
 }
 
 void WriteMetrics(const std::string& out_dir, const nlohmann::json& metrics) {

@@ -34,6 +34,10 @@ nlohmann::json MetricsJson(const TrainResult& result, const RunRecord& record);
 /// One curve point: step, train_seconds and the valid split's metrics ("valid_auc", ...).
 nlohmann::json CurvePoint(int64_t step, double train_seconds, const SplitMetrics& valid);
 
+/// Appends one curve point as a line to OUT/curve.jsonl and flushes it, so that a process
+/// watching the run (aiok tune's pruner) sees the validation curve while it is written.
+void AppendCurvePoint(const std::string& out_dir, const nlohmann::json& point);
+
 /// Writes OUT/metrics.json atomically.
 void WriteMetrics(const std::string& out_dir, const nlohmann::json& metrics);
 

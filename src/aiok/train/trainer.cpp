@@ -70,6 +70,8 @@ TrainResult Train(const TrainOptions& options, const loader::LoaderOptions& load
   const ScheduleOptions schedule{options.warmup_steps, options.decay, planned_steps, 0.0};
 
   Position at;
+  if (!(options.resume && HasCheckpoint(options.out_dir)))
+    fs::remove(options.out_dir + "/curve.jsonl");  // a fresh run's curve starts empty
   if (options.resume && HasCheckpoint(options.out_dir)) {
     at = LoadCheckpoint(*model, *dense, *sparse, dependencies, options.out_dir);
     spdlog::info("train: resuming at step {} (epoch {}, batch {})", at.step, at.epoch,
@@ -98,7 +100,11 @@ TrainResult Train(const TrainOptions& options, const loader::LoaderOptions& load
     const SplitMetrics valid = evaluate("valid");
     last_evaluation = valid;
     last_evaluation_step = at.step;
-    record.curve.push_back(CurvePoint(at.step, at.train_seconds, valid));
+    nlohmann::json point = CurvePoint(at.step, at.train_seconds, valid);
+    record.curve.push_back(point);
+    // The fraction of the planned run lets a watcher compare runs of other lengths.
+    point["progress"] = total_steps > 0 ? static_cast<double>(at.step) / total_steps : 1.0;
+    AppendCurvePoint(options.out_dir, point);
     last_valid = ", valid " + valid.Summary();
     spdlog::debug("train: step {} valid {}", at.step, valid.Summary());
     if (valid.score() > at.best_score) {
