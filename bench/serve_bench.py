@@ -3,7 +3,11 @@
 64 concurrent connections. Reports requests/s, rows/s and p50/p99 latency as Markdown.
 
 usage: bench/serve_bench.py --bundle DIR --rows-file TSV [--rows-per-request 1]
-           [--seconds 10] [--connections 1,8,64] [--max-wait-ms 2]
+           [--seconds 10] [--connections 1,8,64] [--max-wait-ms 2] [--repeat 1]
+           [--aiok build/aiok] [-- extra serve flags]
+wrk runs with min(connections, 2) threads: `--connections 32` is `wrk -t2 -c32`. With
+--repeat N each level runs N times and every run is printed (the machine is shared: compare
+runs taken side by side). --aiok names another binary (an A/B against an older build).
 TSV holds raw Criteo rows (with or without the label); the request body carries the first
 rows-per-request of them as TSV lines. Server and load generator share the machine's cores.
 """
@@ -41,6 +45,9 @@ def main():
     ap.add_argument('--seconds', type=int, default=10)
     ap.add_argument('--connections', default='1,8,64')
     ap.add_argument('--max-wait-ms', default='2')
+    ap.add_argument('--repeat', type=int, default=1)
+    ap.add_argument('--aiok', default=AIOK)
+    ap.add_argument('serve_flags', nargs='*', help='more `aiok serve` flags (after --)')
     args = ap.parse_args()
 
     rows = []
@@ -57,8 +64,9 @@ def main():
     open(script, 'w').write(LUA.format(body=body))
 
     out = open(os.path.join(work, 'serve.out'), 'w+')
-    server = subprocess.Popen([AIOK, 'serve', '--model', args.bundle, '--port', '0',
-                               '--max-wait-ms', args.max_wait_ms, '-q'], stdout=out,
+    server = subprocess.Popen([args.aiok, 'serve', '--model', args.bundle, '--port', '0',
+                               '--max-wait-ms', args.max_wait_ms, '-q'] + args.serve_flags,
+                              stdout=out,
                               stderr=subprocess.DEVNULL)
     port = None
     for _ in range(600):
@@ -69,21 +77,23 @@ def main():
             break
         time.sleep(0.05)
     assert port, 'the server did not start'
-    print(f'{time.strftime("%Y-%m-%d")}, aiok serve (fp32, max-wait {args.max_wait_ms} ms) and '
+    print(f'{time.strftime("%Y-%m-%d %H:%M")}, load before: {os.getloadavg()[0]:.2f}, '
+          f'{args.aiok} serve (fp32, max-wait {args.max_wait_ms} ms) and '
           f'wrk on the same {os.cpu_count()} cores, loopback, {args.rows_per_request} row(s) '
           f'per request, {args.seconds} s per level')
     print()
     print('| connections | requests/s | rows/s | p50 latency | p99 latency | errors |')
     print('|---|---|---|---|---|---|')
     try:
-        for c in [int(x) for x in args.connections.split(',')]:
+        levels = [int(x) for x in args.connections.split(',')]
+        for c in [c for c in levels for _ in range(args.repeat)]:
             result = subprocess.run(
                 ['wrk', '-t', str(min(c, 2)), '-c', str(c), '-d', f'{args.seconds}s', '--latency',
                  '-s', script, f'http://127.0.0.1:{port}/v1/predict'],
                 check=True, capture_output=True, text=True).stdout
             rps = float(re.search(r'Requests/sec:\s+([\d.]+)', result).group(1))
-            p50 = seconds_of(re.search(r'50%\s+(\S+)', result).group(1))
-            p99 = seconds_of(re.search(r'99%\s+(\S+)', result).group(1))
+            p50 = seconds_of(re.search(r'^\s*50%\s+(\S+)', result, re.M).group(1))
+            p99 = seconds_of(re.search(r'^\s*99%\s+(\S+)', result, re.M).group(1))
             errors = re.search(r'Non-2xx or 3xx responses: (\d+)', result)
             print(f'| {c} | {rps:,.0f} | {rps * args.rows_per_request:,.0f} | {p50 * 1e3:.2f} ms '
                   f'| {p99 * 1e3:.2f} ms | {errors.group(1) if errors else 0} |')

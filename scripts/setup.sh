@@ -30,6 +30,7 @@ packages=(
   openmpi-bin libopenmpi-dev libgloo-dev       # multi-process training
   libcli11-dev libyaml-cpp-dev nlohmann-json3-dev libspdlog-dev libfmt-dev
   libsqlite3-dev sqlite3 libcpp-httplib-dev libxxhash-dev libzstd-dev
+  libboost-dev                                 # Boost.Beast/Asio: the HTTP layer of aiok serve
   libgtest-dev libgmock-dev googletest libbenchmark-dev
   openssl
   python3-torch python3-pandas python3-numpy python3-sklearn python3-optuna  # benchmark peers

@@ -5,78 +5,24 @@
 
 #include <filesystem>
 #include <nlohmann/json.hpp>
-#include <regex>
 #include <thread>
 
 #include "process.h"
+#include "serve_fixture.h"
 
 namespace {
 namespace fs = std::filesystem;
 using aiok::testing::AiokProcess;
 
-class ServeTest : public ::testing::Test {
+class ServeTest : public aiok::testing::ServeFixture {
  protected:
-  static void SetUpTestSuite() {
-    root_ = new fs::path(fs::temp_directory_path() / ("aiok_serve_" + std::to_string(getpid())));
-    fs::create_directories(*root_);
-    const int code = aiok::testing::RunAiok(
-        {"run", "--rows", "20000", "--out", (*root_ / "run").string(), "-q"},
-        (*root_ / "run.out").string(), (*root_ / "run.err").string());
-    ASSERT_EQ(code, 0) << aiok::testing::SlurpFile((*root_ / "run.err").string());
-  }
-  static void TearDownTestSuite() {
-    fs::remove_all(*root_);
-    delete root_;
-  }
-
   void SetUp() override { Start("5"); }
 
   void Start(const std::string& max_wait_ms, const std::string& max_queued_rows = "65536") {
-    server_.reset();
-    server_ = std::make_unique<AiokProcess>(
-        std::vector<std::string>{"serve", "--model", (*root_ / "run" / "bundle").string(),
-                                 "--port", "0", "--max-rows", "8", "--max-body-bytes", "65536",
-                                 "--max-wait-ms", max_wait_ms, "--max-queued-rows",
-                                 max_queued_rows},
-        (*root_ / "serve.out").string(), (*root_ / "serve.err").string());
-    ASSERT_TRUE(server_->started());
-    const std::regex listening("listening on http://127\\.0\\.0\\.1:([0-9]+)");
-    std::smatch match;
-    ASSERT_TRUE(server_->WaitFor(
-        [&] {
-          const std::string out = server_->out();
-          return std::regex_search(out, match, listening);
-        },
-        std::chrono::seconds(60)))
-        << server_->err();
-    const std::string out = server_->out();
-    std::regex_search(out, match, listening);
-    port_ = std::stoi(match[1]);
+    StartServer({"--max-rows", "8", "--max-body-bytes", "65536", "--max-wait-ms", max_wait_ms,
+                 "--max-queued-rows", max_queued_rows});
   }
-  void TearDown() override { server_.reset(); }
-
-  httplib::Client Client() const {
-    httplib::Client client("127.0.0.1", port_);
-    client.set_read_timeout(30, 0);
-    return client;
-  }
-  httplib::Result Predict(const std::string& body) const {
-    return Client().Post("/v1/predict", body, "application/json");
-  }
-  // Unlabeled TSV lines of the run's data.
-  static std::vector<std::string> RawRows(int n) {
-    std::ifstream in(*root_ / "run" / "data" / "train.txt");
-    std::vector<std::string> rows;
-    for (std::string line; rows.size() < static_cast<size_t>(n) && std::getline(in, line);)
-      rows.push_back(line.substr(line.find('\t') + 1));
-    return rows;
-  }
-
-  static fs::path* root_;
-  std::unique_ptr<AiokProcess> server_;
-  int port_ = 0;
 };
-fs::path* ServeTest::root_ = nullptr;
 
 TEST_F(ServeTest, HealthAndMetadata) {
   auto health = Client().Get("/healthz");
@@ -117,7 +63,7 @@ TEST_F(ServeTest, PredictsTsvAndNamedRowsLikeAiokPredict) {
   for (const auto& row : rows)
     tsv += row + "\n";
   std::ofstream((*root_ / "rows.tsv").string()) << tsv;
-  ASSERT_EQ(aiok::testing::RunAiok({"predict", "--model", (*root_ / "run" / "bundle").string(),
+  ASSERT_EQ(aiok::testing::RunAiok({"predict", "--model", BundleDir(),
                                     "--input", (*root_ / "rows.tsv").string(), "--out",
                                     (*root_ / "rows.out").string()},
                                    (*root_ / "p.out").string(), (*root_ / "p.err").string()),
@@ -158,6 +104,65 @@ TEST_F(ServeTest, BadRequestsGetClearStatusCodes) {
   EXPECT_EQ(too_big->status, 413);
 
   // Still healthy afterwards.
+  auto health = Client().Get("/healthz");
+  ASSERT_TRUE(health);
+  EXPECT_EQ(health->status, 200);
+}
+
+// Issue 15, defect 11: nlohmann's parse error quotes the bytes it choked on, and dumping that
+// message as JSON threw again (type_error 316), which answered 500.
+TEST_F(ServeTest, InvalidUtf8InTheBodyIsABadRequest) {
+  const std::vector<std::string> bodies = {"{\"rows\": [\"\xff\xfe\"]}", "\xc3\x28",
+                                           "{\"rows\": [{\"C1\": \"\xed\xa0\x80\"}]}",
+                                           "{\"\x80\": 1}"};
+  for (const std::string& body : bodies) {
+    auto response = Predict(body);
+    ASSERT_TRUE(response);
+    EXPECT_EQ(response->status, 400) << response->body;
+    // The error body is still valid JSON (the bad bytes replaced).
+    EXPECT_TRUE(nlohmann::json::accept(response->body)) << response->body;
+  }
+}
+
+// Issue 15, defect 12: a known path with the wrong method is 405 with the allowed method.
+TEST_F(ServeTest, AWrongMethodIs405AndSaysWhichIsAllowed) {
+  auto get = Client().Get("/v1/predict");
+  ASSERT_TRUE(get);
+  EXPECT_EQ(get->status, 405);
+  EXPECT_EQ(get->get_header_value("Allow"), "POST");
+  EXPECT_TRUE(nlohmann::json::accept(get->body)) << get->body;
+  auto post = Client().Post("/healthz", "{}", "application/json");
+  ASSERT_TRUE(post);
+  EXPECT_EQ(post->status, 405);
+  EXPECT_EQ(post->get_header_value("Allow"), "GET");
+  auto del = Client().Delete("/v1/metadata");
+  ASSERT_TRUE(del);
+  EXPECT_EQ(del->status, 405);
+  EXPECT_EQ(del->get_header_value("Allow"), "GET");
+  // A query string does not change the path.
+  auto health = Client().Get("/healthz?verbose=1");
+  ASSERT_TRUE(health);
+  EXPECT_EQ(health->status, 200);
+}
+
+// Issue 15, defect 15: a second server on the same port started and shared the port.
+TEST_F(ServeTest, ASecondServerOnAPortInUseFailsClearly) {
+  aiok::testing::AiokProcess second(
+      {"serve", "--model", BundleDir(), "--port", std::to_string(port_)},
+      (*root_ / "second.out").string(), (*root_ / "second.err").string());
+  const auto start = std::chrono::steady_clock::now();
+  const bool listened = second.WaitFor(
+      [&] { return second.out().find("listening on") != std::string::npos; },
+      std::chrono::seconds(60));
+  EXPECT_FALSE(listened) << "a second server listens on port " << port_;
+  if (!listened) {
+    if (std::chrono::steady_clock::now() - start >= std::chrono::seconds(60))
+      second.Signal(SIGKILL);  // neither listening nor exiting: fail, but do not hang
+    EXPECT_EQ(second.Wait(), 1);
+    EXPECT_NE(second.err().find(std::to_string(port_) + " is in use"), std::string::npos)
+        << second.err();
+  }
+  // The first server still answers.
   auto health = Client().Get("/healthz");
   ASSERT_TRUE(health);
   EXPECT_EQ(health->status, 200);

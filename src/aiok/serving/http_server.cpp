@@ -1,34 +1,31 @@
 #include "aiok/serving/http_server.h"
 
-#include <httplib.h>
 #include <spdlog/spdlog.h>
 
-#include <sys/socket.h>
-
 #include <atomic>
-#include <cerrno>
-#include <cstring>
 #include <chrono>
-#include <thread>
+#include <exception>
 
 #include "aiok/core/error.h"
 #include "aiok/core/threads.h"
 #include "aiok/serving/bundle.h"
+#include "aiok/serving/http_listener.h"
 #include "aiok/serving/micro_batcher.h"
 #include "aiok/serving/predictor.h"
-#include "aiok/serving/serving_pipeline.h"
 #include "aiok/serving/request_rows.h"
+#include "aiok/serving/serving_pipeline.h"
 
 namespace aiok::serving {
 namespace {
 
-void Reply(httplib::Response& response, int status, const nlohmann::json& body) {
-  response.status = status;
-  response.set_content(body.dump(), "application/json");
+HttpResponse Json(int status, const nlohmann::json& body) {
+  // replace: messages may quote bytes of the request that are not UTF-8 (a parse error shows
+  // what it read); a strict dump would throw and turn a 400 into a 500.
+  return {status, body.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace), {}};
 }
 
-void ReplyError(httplib::Response& response, int status, const std::string& message) {
-  Reply(response, status, {{"error", message}});
+HttpResponse JsonError(int status, const std::string& message) {
+  return Json(status, {{"error", message}});
 }
 
 nlohmann::json Metadata(const Bundle& bundle, const Predictor& predictor,
@@ -47,19 +44,22 @@ nlohmann::json Metadata(const Bundle& bundle, const Predictor& predictor,
             {"max_wait_ms", options.max_wait_ms},
             {"max_rows_per_request", options.max_rows_per_request},
             {"max_body_bytes", options.max_body_bytes},
-            {"model_threads", options.model_threads}}}};
+            {"model_threads", options.model_threads},
+            {"max_connections", options.max_connections}}}};
 }
 
-// cpp-httplib 0.11 listens with a backlog of 5: when more clients connect at once, the kernel
-// drops their handshakes and they retry after a second, or find the connection reset. Linux
-// lets listen() be called again on a bound socket to raise the backlog.
-class Server : public httplib::Server {
- public:
-  void RaiseListenBacklog() {
-    if (::listen(svr_sock_, SOMAXCONN) != 0)
-      spdlog::warn("serve: could not raise the listen backlog: {}", std::strerror(errno));
-  }
-};
+HttpListenerOptions ListenerOptions(const ServeOptions& options) {
+  HttpListenerOptions o;
+  o.host = options.host;
+  o.port = static_cast<int>(options.port);
+  o.io_threads = static_cast<int>(options.http_threads);
+  o.handler_threads = static_cast<int>(options.parse_threads);
+  o.max_connections = options.max_connections;
+  o.max_body_bytes = options.max_body_bytes;
+  o.idle_timeout = std::chrono::seconds(options.idle_timeout_s);
+  o.read_timeout = std::chrono::seconds(options.read_timeout_s);
+  return o;
+}
 
 }  // namespace
 
@@ -70,6 +70,9 @@ void Serve(const ServeOptions& options, const RunContext& ctx,
   const Predictor predictor(bundle, options.precision);
   const ServingPipeline features(bundle);
   const nlohmann::json metadata = Metadata(bundle, predictor, features, options);
+  // Before the batcher: the batcher is destroyed first and answers what it still holds into
+  // loops that are stopped but still exist.
+  HttpListener listener(ListenerOptions(options));
   MicroBatcher batcher(
       [&](const data::FeatureBatch& batch, float* out) {
         // Runs on the batcher's thread: OpenMP's thread count is per thread, so set it there.
@@ -82,99 +85,74 @@ void Serve(const ServeOptions& options, const RunContext& ctx,
         }
         predictor.Predict(batch, out);
       },
-      features.layout(), options.max_batch,
-      std::chrono::milliseconds(options.max_wait_ms), options.max_queued_rows);
-
-  Server server;
-  const auto threads = static_cast<size_t>(options.http_threads);
-  server.new_task_queue = [threads] { return new httplib::ThreadPool(threads); };
-  server.set_payload_max_length(static_cast<size_t>(options.max_body_bytes));
-  server.set_keep_alive_max_count(100000);
-  server.set_tcp_nodelay(true);
+      features.layout(), options.max_batch, std::chrono::milliseconds(options.max_wait_ms),
+      options.max_queued_rows);
   std::atomic<int64_t> overloaded{0};
 
-  server.Get("/healthz", [](const httplib::Request&, httplib::Response& response) {
-    Reply(response, 200, {{"status", "ok"}});
-  });
-  server.Get("/v1/metadata", [&](const httplib::Request&, httplib::Response& response) {
-    nlohmann::json body = metadata;
-    body["serving"]["batches"] = batcher.batches();
-    body["serving"]["scored_rows"] = batcher.scored_rows();
-    body["serving"]["queued_rows"] = batcher.queued_rows();
-    body["serving"]["overloaded_requests"] = overloaded.load();
-    Reply(response, 200, body);
-  });
-  server.Post("/v1/predict", [&](const httplib::Request& request, httplib::Response& response) {
+  listener.Route("GET", "/healthz", /*cheap=*/true,
+                 [](HttpRequest&, const HttpRespond& respond) {
+                   respond(Json(200, {{"status", "ok"}}));
+                 });
+  listener.Route("GET", "/v1/metadata", /*cheap=*/true,
+                 [&](HttpRequest&, const HttpRespond& respond) {
+                   nlohmann::json body = metadata;
+                   body["serving"]["batches"] = batcher.batches();
+                   body["serving"]["scored_rows"] = batcher.scored_rows();
+                   body["serving"]["queued_rows"] = batcher.queued_rows();
+                   body["serving"]["overloaded_requests"] = overloaded.load();
+                   body["serving"]["open_connections"] = listener.open_connections();
+                   body["serving"]["refused_connections"] = listener.refused_connections();
+                   respond(Json(200, body));
+                 });
+  // Parsing runs on a worker thread; the answer comes from the batcher's thread.
+  listener.Route("POST", "/v1/predict", /*cheap=*/false,
+                 [&](HttpRequest& request, const HttpRespond& respond) {
     const MicroBatcher::Arrival arrival(&batcher);  // batches being formed wait for this one
-    nlohmann::json json;
-    try {
-      json = nlohmann::json::parse(request.body);
-    } catch (const nlohmann::json::parse_error& e) {
-      return ReplyError(response, 400, fmt::format("malformed JSON: {}", e.what()));
-    }
     data::FeatureBatch rows;
     try {
+      nlohmann::json json;
+      try {
+        json = nlohmann::json::parse(request.body);
+      } catch (const nlohmann::json::parse_error& e) {
+        return respond(JsonError(400, fmt::format("malformed JSON: {}", e.what())));
+      }
       data::TableBatch table = ParseRequestRows(json, options.max_rows_per_request, features);
       rows = features.Transform(std::move(table), features.input_schema());
     } catch (const Error& e) {
-      return ReplyError(response, e.kind() == ErrorKind::kTooLarge ? 413 : 400, e.what());
+      return respond(JsonError(e.kind() == ErrorKind::kTooLarge ? 413 : 400, e.what()));
+    } catch (const std::exception& e) {
+      spdlog::error("serve: {}", e.what());
+      return respond(JsonError(500, e.what()));
     }
-    std::optional<std::vector<float>> probabilities = batcher.Submit(std::move(rows));
-    if (!probabilities) {
+    const bool queued = batcher.SubmitAsync(
+        std::move(rows), [respond](std::vector<float> probabilities, std::exception_ptr error) {
+          if (!error)
+            return respond(Json(200, {{"probabilities", probabilities}}));
+          std::string message = "internal error";
+          try {
+            std::rethrow_exception(error);
+          } catch (const std::exception& e) {
+            message = e.what();
+          } catch (...) {
+          }
+          spdlog::error("serve: {}", message);
+          respond(JsonError(500, message));
+        });
+    if (!queued) {
       ++overloaded;
-      response.set_header("Retry-After", "1");
-      return ReplyError(response, 503, "overloaded: too many rows waiting; retry later");
+      HttpResponse response = JsonError(503, "overloaded: too many rows waiting; retry later");
+      response.headers.emplace_back("Retry-After", "1");
+      respond(std::move(response));
     }
-    Reply(response, 200, {{"probabilities", *probabilities}});
   });
-  server.set_exception_handler(
-      [](const httplib::Request&, httplib::Response& response, std::exception_ptr error) {
-        std::string message = "internal error";
-        try {
-          std::rethrow_exception(error);
-        } catch (const std::exception& e) {
-          message = e.what();
-        } catch (...) {
-        }
-        spdlog::error("serve: {}", message);
-        ReplyError(response, 500, message);
-      });
 
-  int port = static_cast<int>(options.port);
-  if (port == 0) {
-    port = server.bind_to_any_port(options.host);
-    AIOK_CHECK(port > 0, ErrorKind::kIo, "cannot listen on {} (any port)", options.host);
-  } else {
-    AIOK_CHECK(server.bind_to_port(options.host, port), ErrorKind::kIo,
-               "cannot listen on {}:{} (in use, or not an address of this machine?)",
-               options.host, port);
-  }
-  server.RaiseListenBacklog();
-  // Stops the server when the run is cancelled: listen_after_bind() then returns once the
-  // requests in flight are answered.
-  std::atomic<bool> listening_done{false};
-  std::thread watcher([&] {
-    while (!listening_done.load()) {
-      if (ctx.cancel->cancelled()) {
-        spdlog::info("serve: stopping; answering the requests in flight");
-        server.stop();
-        return;
-      }
-      std::this_thread::sleep_for(std::chrono::milliseconds(50));
-    }
-  });
-  std::thread announce([&] {
-    while (!server.is_running() && !listening_done.load())
-      std::this_thread::sleep_for(std::chrono::milliseconds(1));
-    if (server.is_running())
-      on_listening(port);
-  });
-  const bool ok = server.listen_after_bind();
-  listening_done.store(true);
-  announce.join();
-  watcher.join();
-  AIOK_CHECK(ok || ctx.cancel->cancelled(), ErrorKind::kIo, "the server on {}:{} failed",
-             options.host, port);
+  const int port = listener.port();
+  listener.Run([&] { return ctx.cancel->cancelled(); },
+               [&] {
+                 on_listening(port);
+               });
+  if (ctx.cancel->cancelled())
+    spdlog::info("serve: stopped; the requests in flight were answered");
 }
 
 }  // namespace aiok::serving

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <exception>
+#include <future>
 
 namespace aiok::serving {
 
@@ -36,23 +37,37 @@ MicroBatcher::Arrival::~Arrival() {
   batcher_->changed_.notify_all();
 }
 
-std::optional<std::vector<float>> MicroBatcher::Submit(data::FeatureBatch rows) {
-  if (rows.rows == 0)
-    return std::vector<float>();
-  std::future<std::vector<float>> result;
+bool MicroBatcher::SubmitAsync(data::FeatureBatch rows, Done done) {
+  if (rows.rows == 0) {
+    done({}, nullptr);
+    return true;
+  }
   {
     std::lock_guard<std::mutex> lock(mutex_);
     // One request may exceed the bound alone (it was within the per-request row limit); it
     // is refused only when others are already waiting.
     if (stopping_ || (queued_rows_ > 0 && queued_rows_ + rows.rows > max_queued_rows_))
-      return std::nullopt;
+      return false;
     queued_rows_ += rows.rows;
-    Pending pending{std::move(rows), {}, std::chrono::steady_clock::now()};
-    result = pending.result.get_future();
-    queue_.push_back(std::move(pending));
+    queue_.push_back(Pending{std::move(rows), std::move(done), std::chrono::steady_clock::now()});
   }
   changed_.notify_all();
-  return result.get();
+  return true;
+}
+
+std::optional<std::vector<float>> MicroBatcher::Submit(data::FeatureBatch rows) {
+  std::promise<std::vector<float>> result;
+  std::future<std::vector<float>> future = result.get_future();
+  const bool queued =
+      SubmitAsync(std::move(rows), [&result](std::vector<float> p, std::exception_ptr error) {
+        if (error)
+          result.set_exception(error);
+        else
+          result.set_value(std::move(p));
+      });
+  if (!queued)
+    return std::nullopt;
+  return future.get();
 }
 
 int64_t MicroBatcher::batches() const {
@@ -98,11 +113,13 @@ void MicroBatcher::Run() {
 }
 
 void MicroBatcher::ScoreTogether(std::vector<Pending>& group) {
+  std::vector<float> probabilities;
+  std::exception_ptr error;
   try {
     int64_t rows = 0;
     for (const Pending& p : group)
       rows += p.rows.rows;
-    std::vector<float> probabilities(static_cast<size_t>(rows));
+    probabilities.resize(static_cast<size_t>(rows));
     if (group.size() == 1) {
       score_(group[0].rows, probabilities.data());
     } else {
@@ -111,20 +128,21 @@ void MicroBatcher::ScoreTogether(std::vector<Pending>& group) {
         parts.push_back(&p.rows);
       score_(data::ConcatFeatureBatches(parts, layout_), probabilities.data());
     }
-    {
-      // Counted before anyone is answered, so an answered client sees its batch counted.
-      std::lock_guard<std::mutex> lock(mutex_);
-      ++batches_;
-      scored_rows_ += rows;
-    }
-    auto next = probabilities.begin();
-    for (Pending& p : group) {
-      p.result.set_value(std::vector<float>(next, next + p.rows.rows));
+    // Counted before anyone is answered, so an answered client sees its batch counted.
+    std::lock_guard<std::mutex> lock(mutex_);
+    ++batches_;
+    scored_rows_ += rows;
+  } catch (...) {
+    error = std::current_exception();
+  }
+  auto next = probabilities.begin();
+  for (Pending& p : group) {
+    if (error) {
+      p.done({}, error);
+    } else {
+      p.done(std::vector<float>(next, next + p.rows.rows), nullptr);
       next += p.rows.rows;
     }
-  } catch (...) {
-    for (Pending& p : group)
-      p.result.set_exception(std::current_exception());
   }
 }
 

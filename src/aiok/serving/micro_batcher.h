@@ -2,16 +2,16 @@
 // runs a few large batches instead of many tiny ones. A batch closes when it holds `max_batch`
 // rows, when its first request has waited `max_wait`, or as soon as no other request is on its
 // way (announced by the HTTP layer while it parses one): a lone request is scored at once,
-// not after max_wait. A request larger than `max_batch` is scored alone. A bounded queue turns overload into a refusal (HTTP 503) instead of unbounded
-// latency and memory.
+// not after max_wait. A request larger than `max_batch` is scored alone. A bounded queue turns
+// overload into a refusal (HTTP 503) instead of unbounded latency and memory.
 #pragma once
 
 #include <chrono>
 #include <condition_variable>
 #include <cstdint>
 #include <deque>
+#include <exception>
 #include <functional>
-#include <future>
 #include <mutex>
 #include <optional>
 #include <thread>
@@ -47,9 +47,17 @@ class MicroBatcher {
     MicroBatcher* batcher_;
   };
 
-  /// Queues the rows and waits for their probabilities. Returns nullopt without queueing when
-  /// the queue already holds `max_queued_rows` rows (overload) or the batcher is stopping.
-  /// Rethrows what scoring threw.
+  /// Receives a request's probabilities, or (probabilities empty) what scoring threw.
+  using Done = std::function<void(std::vector<float> probabilities, std::exception_ptr error)>;
+
+  /// Queues the rows; `done` is called once they are scored, on the batcher's thread, so it
+  /// must be quick (the server hands the answer to its I/O thread). Returns false without
+  /// queueing, and without calling `done`, when the queue already holds `max_queued_rows`
+  /// rows (overload) or the batcher is stopping. Zero rows are answered at once.
+  bool SubmitAsync(data::FeatureBatch rows, Done done);
+
+  /// SubmitAsync that waits: the probabilities, or nullopt when refused. Rethrows what
+  /// scoring threw.
   std::optional<std::vector<float>> Submit(data::FeatureBatch rows);
 
   /// Batches scored so far and their rows, and rows waiting (for metadata and tests).
@@ -60,7 +68,7 @@ class MicroBatcher {
  private:
   struct Pending {
     data::FeatureBatch rows;
-    std::promise<std::vector<float>> result;
+    Done done;
     std::chrono::steady_clock::time_point arrived;
   };
   void Run();
