@@ -234,8 +234,13 @@ TuneSummary Tuner::Run() {
     std::vector<double> values;
     double violation = 0.0;
     std::string message;
-    const std::string where = status.signal ? fmt::format("killed by signal {}", status.signal)
-                                            : fmt::format("exit code {}", status.code);
+    ExitStatus exit = status;
+    // A shell that runs the trial command as its child reports the child's SIGKILL as exit
+    // code 137; it is the same preemption.
+    if (exit.signal == 0 && exit.code == 128 + SIGKILL)
+      exit = {0, SIGKILL};
+    const std::string where = exit.signal ? fmt::format("killed by signal {}", exit.signal)
+                                          : fmt::format("exit code {}", exit.code);
     if (r.stop == Running::Stop::kPruned) {
       state = TrialState::kPruned;
       if (!r.trial.reports.empty())
@@ -244,13 +249,13 @@ TuneSummary Tuner::Run() {
     } else if (r.stop == Running::Stop::kPreempted) {
       state = TrialState::kPreempted;
       message = r.stop_reason;
-    } else if (status.signal != 0) {
+    } else if (exit.signal != 0) {
       // Killed from outside (OOM killer, kill -9): the configuration is not at fault, so it
       // runs again, a few times at most.
       state = r.trial.attempts < options_.max_attempts ? TrialState::kPreempted
                                                        : TrialState::kFailed;
       message = where;
-    } else if (status.code != 0) {
+    } else if (exit.code != 0) {
       message = fmt::format("{}: {}", where, LastLine(r.dir + "/log.txt"));
     } else {
       nlohmann::json raw;

@@ -1,0 +1,233 @@
+// aiok tune as a user runs it: --command trials (a shell script), real aiok train trials on a
+// tiny dataset, kill -9 of the tune process and of a trial, two tune processes on one study,
+// and the bad inputs that must exit with code 2.
+#include <gtest/gtest.h>
+#include <sqlite3.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <filesystem>
+#include <fstream>
+#include <thread>
+
+#include "process.h"
+
+namespace aiok::testing {
+namespace {
+namespace fs = std::filesystem;
+
+// x, y, metrics file, [seconds to sleep], [marker: kill itself with -9 the first time].
+// Writes f = (x-0.3)^2 + (y-0.1)^2 and g = x^2, and a curve of three reports.
+constexpr const char* kObjective = R"(#!/bin/sh
+x=$1; y=$2; out=$3; nap=${4:-0}; marker=$5; curve=$6
+if [ -n "$marker" ] && mkdir "$marker" 2>/dev/null; then kill -9 $$; fi
+for p in 0.33 0.67 1.0; do
+  [ -n "$curve" ] && awk -v x="$x" -v y="$y" -v p="$p" 'BEGIN { printf "{\"step\": %d, \"progress\": %s, \"f\": %.8f}\n", p * 3, p, ((x-0.3)^2+(y-0.1)^2) / p }' >> "$curve"
+  [ "$nap" != 0 ] && sleep "$nap"
+done
+awk -v x="$x" -v y="$y" 'BEGIN { printf "{\"f\": %.8f, \"g\": %.8f}\n", (x-0.3)^2+(y-0.1)^2, x*x }' > "$out"
+)";
+
+constexpr const char* kSpace = "x: {low: -1.0, high: 1.0}\ny: {low: -1.0, high: 1.0}\n";
+
+class TuneCliTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dir_ = fs::temp_directory_path() /
+           ("aiok_tune_cli_" + std::to_string(::getpid()) + "_" +
+            ::testing::UnitTest::GetInstance()->current_test_info()->name());
+    fs::remove_all(dir_);
+    fs::create_directories(dir_);
+    Write("objective.sh", kObjective);
+    Write("space.yaml", kSpace);
+  }
+  void TearDown() override { fs::remove_all(dir_); }
+
+  std::string Path(const std::string& name) const { return (dir_ / name).string(); }
+  void Write(const std::string& name, const std::string& text) const {
+    std::ofstream(Path(name)) << text;
+  }
+  std::string Command(const std::string& extra = "0") const {
+    return "sh " + Path("objective.sh") + " {x} {y} {metrics_file} " + extra;
+  }
+  std::vector<std::string> TuneArgs(const std::string& command, int trials,
+                                    const std::string& study = "study.db") const {
+    return {"tune", "--command", command, "--space", Path("space.yaml"), "--objectives",
+            "f:min", "--trials", std::to_string(trials), "--workers", "2", "--study",
+            Path(study), "--out", Path("out"), "--sampler", "tpe", "-q"};
+  }
+  int Run(const std::vector<std::string>& args) {
+    return RunAiok(args, Path("stdout.txt"), Path("stderr.txt"));
+  }
+  std::string Err() const { return SlurpFile(Path("stderr.txt")); }
+  std::string Out() const { return SlurpFile(Path("stdout.txt")); }
+
+  // One value from the study database.
+  std::string Query(const std::string& sql, const std::string& study = "study.db") const {
+    sqlite3* db = nullptr;
+    sqlite3_open_v2(Path(study).c_str(), &db, SQLITE_OPEN_READONLY, nullptr);
+    sqlite3_busy_timeout(db, 10000);
+    sqlite3_stmt* stmt = nullptr;
+    std::string out = "(error)";
+    if (sqlite3_prepare_v2(db, sql.c_str(), -1, &stmt, nullptr) == SQLITE_OK &&
+        sqlite3_step(stmt) == SQLITE_ROW) {
+      const unsigned char* t = sqlite3_column_text(stmt, 0);
+      out = t ? reinterpret_cast<const char*>(t) : "";
+    }
+    sqlite3_finalize(stmt);
+    sqlite3_close(db);
+    return out;
+  }
+
+  fs::path dir_;
+};
+
+TEST_F(TuneCliTest, ACommandStudyRunsEveryTrialOnceAndReports) {
+  ASSERT_EQ(Run(TuneArgs(Command(), 14)), 0) << Err();
+  EXPECT_EQ(Query("SELECT COUNT(*) FROM trials WHERE state = 'complete'"), "14");
+  EXPECT_EQ(Query("SELECT COUNT(DISTINCT param_key) FROM trials"), "14");
+  EXPECT_NE(Out().find("sampler tpe (chosen with --sampler)"), std::string::npos) << Out();
+  // The best of 14 model-guided trials is close to the optimum f = 0.
+  EXPECT_LT(std::stod(Query("SELECT MIN(json_extract(metrics, '$.f')) FROM trials")), 0.1);
+
+  ASSERT_EQ(Run({"tune", "show", Path("study.db")}), 0) << Err();
+  EXPECT_NE(Out().find("best trial:"), std::string::npos) << Out();
+  EXPECT_NE(Out().find("objective.sh"), std::string::npos) << Out();  // the command to rerun it
+
+  ASSERT_EQ(Run({"tune", "report", Path("study.db"), "--out", Path("report.html")}), 0) << Err();
+  const std::string html = SlurpFile(Path("report.html"));
+  for (const char* chart : {"id=\"history\"", "id=\"parallel\"", "id=\"importance\""})
+    EXPECT_NE(html.find(chart), std::string::npos) << chart;
+  EXPECT_GE(std::count(html.begin(), html.end(), '\n'), 20);
+  ASSERT_EQ(Run({"tune", "report", Path("study.db"), "--out", Path("report.md")}), 0) << Err();
+  EXPECT_NE(SlurpFile(Path("report.md")).find("Reproduce trial"), std::string::npos);
+
+  // Rerunning the finished study starts nothing.
+  ASSERT_EQ(Run(TuneArgs(Command(), 14)), 0) << Err();
+  EXPECT_NE(Out().find("started 0 trials"), std::string::npos) << Out();
+}
+
+TEST_F(TuneCliTest, KillNineOfTheTuneProcessThenARerunResumes) {
+  const std::string command = Command("0.2");  // each trial takes ~0.6 s
+  {
+    AiokProcess tune(TuneArgs(command, 10), Path("o1.txt"), Path("e1.txt"));
+    ASSERT_TRUE(tune.started());
+    ASSERT_TRUE(tune.WaitFor(
+        [&] {
+          return std::atoi(Query("SELECT COUNT(*) FROM trials WHERE state = 'complete'").c_str()) >=
+                 2;
+        },
+        std::chrono::seconds(60)))
+        << SlurpFile(Path("e1.txt"));
+    // Now some trials are running.
+    tune.Signal(SIGKILL);
+    EXPECT_EQ(tune.Wait(), 128 + SIGKILL);
+  }
+  const std::string done_before =
+      Query("SELECT group_concat(number) FROM trials WHERE state = 'complete'");
+  ASSERT_EQ(Run(TuneArgs(command, 10)), 0) << Err();
+  EXPECT_EQ(Query("SELECT COUNT(*) FROM trials"), "10");
+  EXPECT_EQ(Query("SELECT COUNT(*) FROM trials WHERE state = 'complete'"), "10");
+  EXPECT_EQ(Query("SELECT COUNT(DISTINCT param_key) FROM trials"), "10");
+  EXPECT_EQ(Query("PRAGMA integrity_check"), "ok");
+  // None of the finished trials ran again; the ones the kill interrupted did (attempt 2).
+  EXPECT_EQ(Query("SELECT MAX(attempts) FROM trials WHERE number IN (" + done_before + ")"), "1");
+  EXPECT_EQ(Query("SELECT MAX(attempts) FROM trials"), "2");
+}
+
+TEST_F(TuneCliTest, ATrialKilledWithSignalNineRunsAgain) {
+  const std::string command = Command("0 " + Path("killed-once"));
+  ASSERT_EQ(Run(TuneArgs(command, 4)), 0) << Err();
+  EXPECT_EQ(Query("SELECT COUNT(*) FROM trials WHERE state = 'complete'"), "4");
+  EXPECT_EQ(Query("SELECT COUNT(*) FROM trials WHERE attempts = 2"), "1");
+  EXPECT_TRUE(fs::exists(Path("killed-once")));
+}
+
+TEST_F(TuneCliTest, TwoTuneProcessesShareOneStudy) {
+  AiokProcess a(TuneArgs(Command("0.05"), 16), Path("oa.txt"), Path("ea.txt"));
+  AiokProcess b(TuneArgs(Command("0.05"), 16), Path("ob.txt"), Path("eb.txt"));
+  EXPECT_EQ(a.Wait(), 0) << SlurpFile(Path("ea.txt"));
+  EXPECT_EQ(b.Wait(), 0) << SlurpFile(Path("eb.txt"));
+  EXPECT_EQ(Query("SELECT COUNT(*) FROM trials WHERE state = 'complete'"), "16");
+  EXPECT_EQ(Query("SELECT COUNT(DISTINCT param_key) FROM trials"), "16");
+  EXPECT_EQ(Query("SELECT COUNT(DISTINCT worker_id) FROM trials"), "2");
+  EXPECT_EQ(Query("PRAGMA integrity_check"), "ok");
+}
+
+TEST_F(TuneCliTest, PruningWorksFromTheCurveFile) {
+  // f's curve starts at 3x its final value; median pruning compares at equal progress.
+  const std::string command =
+      "sh " + Path("objective.sh") + " {x} {y} {metrics_file} 0.2 '' {curve_file}";
+  std::vector<std::string> args = TuneArgs(command, 16);
+  args[10] = "1";  // --workers: one at a time, so that finished trials precede each report
+  args[16] = "random";  // --sampler
+  args.insert(args.end(), {"--pruner", "median"});
+  ASSERT_EQ(Run(args), 0) << Err();
+  EXPECT_GT(std::stoi(Query("SELECT COUNT(*) FROM reports")), 16);
+  EXPECT_GE(std::stoi(Query("SELECT COUNT(*) FROM trials WHERE state = 'pruned'")), 1);
+  EXPECT_NE(Query("SELECT message FROM trials WHERE state = 'pruned' LIMIT 1")
+                .find("worse than the median"),
+            std::string::npos);
+}
+
+TEST_F(TuneCliTest, BadInputExitsWithCodeTwoAndSaysWhy) {
+  Write("unknown.yaml", "lrr: {low: 0.001, high: 0.1}\n");
+  EXPECT_EQ(Run({"tune", "--data", Path("nowhere"), "--space", Path("unknown.yaml"), "--study",
+                 Path("s1.db")}),
+            2);
+  EXPECT_NE(Err().find("did you mean 'lr'"), std::string::npos) << Err();
+
+  Write("wide.yaml", "lr: {low: 0.001, high: 1000, log: true}\n");
+  EXPECT_EQ(Run({"tune", "--data", Path("nowhere"), "--space", Path("wide.yaml"), "--study",
+                 Path("s2.db")}),
+            2);
+  EXPECT_NE(Err().find("outside the declared bounds [0, 100]"), std::string::npos) << Err();
+
+  std::vector<std::string> missing = TuneArgs(Command(), 3, "s3.db");
+  missing[6] = "z:max";  // --objectives
+  EXPECT_EQ(Run(missing), 2);
+  EXPECT_NE(Err().find("objective 'z' is not among the metrics the trial reports (f, g)"),
+            std::string::npos)
+      << Err();
+
+  ASSERT_EQ(Run(TuneArgs(Command(), 2, "s4.db")), 0) << Err();
+  EXPECT_EQ(Run(TuneArgs("sh " + Path("objective.sh") + " {y} {x} {metrics_file}", 2, "s4.db")),
+            2);
+  EXPECT_NE(Err().find("is a study of command:"), std::string::npos) << Err();
+
+  EXPECT_EQ(Run(TuneArgs("sh " + Path("objective.sh") + " {x} {metrics_file}", 2, "s5.db")), 2);
+  EXPECT_NE(Err().find("'y' does not appear in --command"), std::string::npos) << Err();
+}
+
+TEST_F(TuneCliTest, RealTrainTrialsReportTheirValidationCurve) {
+  ASSERT_EQ(Run({"datagen", "criteo", "--rows", "6000", "--card-scale", "0.001", "--out",
+                 Path("raw"), "-q"}),
+            0)
+      << Err();
+  ASSERT_EQ(Run({"etl", "--input", Path("raw/train.txt"), "--out", Path("ds"), "-q"}), 0)
+      << Err();
+  Write("small.yaml",
+        "emb-dim: {choices: [4, 8]}\nmlp-bot: {layers: [1, 2], width: [16, 32], last: "
+        "emb-dim}\nmlp-top: {layers: [1, 2], width: [16, 32], last: 1}\n"
+        "batch-size: {choices: [256, 512]}\n");
+  ASSERT_EQ(Run({"tune", "--data", Path("ds"), "--model", "dlrm", "--objectives",
+                 "auc:max,train_seconds:min", "--trials", "3", "--workers", "1", "--space",
+                 Path("small.yaml"), "--study", Path("train.db"), "--out", Path("trials"),
+                 "--reports", "4", "--threads", "2", "-q"}),
+            0)
+      << Err();
+  EXPECT_EQ(Query("SELECT COUNT(*) FROM trials WHERE state IN ('complete', 'pruned')",
+                  "train.db"),
+            "3");
+  EXPECT_GE(std::stoi(Query("SELECT COUNT(*) FROM reports", "train.db")), 3);
+  EXPECT_EQ(Query("SELECT MAX(progress) <= 1.0 AND MIN(progress) > 0 FROM reports", "train.db"),
+            "1");
+  EXPECT_NE(Query("SELECT json_extract(metrics, '$.auc') FROM reports LIMIT 1", "train.db"), "");
+  ASSERT_EQ(Run({"tune", "export", Path("train.db"), "--out", Path("run.yaml")}), 0) << Err();
+  const std::string yaml = SlurpFile(Path("run.yaml"));
+  EXPECT_NE(yaml.find("mlp-top:"), std::string::npos) << yaml;
+  EXPECT_NE(yaml.find("model: dlrm"), std::string::npos) << yaml;
+}
+
+}  // namespace
+}  // namespace aiok::testing
