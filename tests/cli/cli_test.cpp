@@ -7,6 +7,8 @@
 #include <fstream>
 #include <sstream>
 
+#include "aiok/core/atomic_file.h"
+
 namespace {
 namespace fs = std::filesystem;
 
@@ -183,17 +185,53 @@ TEST_F(CliTest, AnEtlThatRejectsEveryLineFails) {
   // Issue 15, defect 1: a run that keeps no row used to exit 0 with an empty dataset.
   const std::string raw = (dir_ / "raw").string();
   ASSERT_EQ(Run("datagen criteo --rows 200 -q --out " + raw).exit_code, 0);
+  const RunResult schema = Run("schema infer " + raw + "/train.txt");
+  ASSERT_EQ(schema.exit_code, 0) << schema.err;
+  std::ofstream(dir_ / "criteo.yaml") << schema.out;
+  // Every line's I1 is not an integer.
+  std::string bad;
+  std::ifstream in(raw + "/train.txt");
+  for (std::string line; std::getline(in, line);) {
+    const size_t tab = line.find('\t');
+    bad += line.substr(0, tab) + "\tx" + line.substr(line.find('\t', tab + 1)) + "\n";
+  }
+  std::ofstream(dir_ / "bad.tsv") << bad;
+  const RunResult r = Run("etl --input " + (dir_ / "bad.tsv").string() + " --schema " +
+                          (dir_ / "criteo.yaml").string() + " --out " + (dir_ / "o").string() +
+                          " --on-error skip -q");
+  EXPECT_EQ(r.exit_code, 1) << r.err;
+  EXPECT_NE(r.err.find("no rows to learn from: 200 of 200 records were rejected; the first: "
+                       "line 1: column 3: I1 (field 2 of 40): expected an integer, found \"x\""),
+            std::string::npos)
+      << r.err;
+  EXPECT_FALSE(fs::exists(dir_ / "o"));
+  // A file of blank lines holds no record at all.
+  std::ofstream(dir_ / "blank.tsv") << "\n\n";
+  const RunResult blank = Run("etl --input " + (dir_ / "blank.tsv").string() + " --schema " +
+                              (dir_ / "criteo.yaml").string() + " --out " + (dir_ / "o").string());
+  EXPECT_EQ(blank.exit_code, 1) << blank.err;
+  EXPECT_NE(blank.err.find("no rows to learn from: 0 of 0 records"), std::string::npos) << blank.err;
+  EXPECT_FALSE(fs::exists(dir_ / "o"));
+}
+
+TEST_F(CliTest, CrlfCriteoLinesAreReadLikeLfOnes) {
+  const std::string raw = (dir_ / "raw").string();
+  ASSERT_EQ(Run("datagen criteo --rows 300 -q --out " + raw).exit_code, 0);
   std::string crlf;
   std::ifstream in(raw + "/train.txt");
   for (std::string line; std::getline(in, line);)
     crlf += line + "\r\n";
   std::ofstream(dir_ / "crlf.tsv") << crlf;
+  ASSERT_EQ(Run("etl --input " + raw + "/train.txt --out " + (dir_ / "lf").string() + " -q").exit_code, 0);
   const RunResult r = Run("etl --input " + (dir_ / "crlf.tsv").string() + " --out " +
-                          (dir_ / "o").string() + " --on-error skip -q");
-  EXPECT_EQ(r.exit_code, 1) << r.err;
-  EXPECT_NE(r.err.find("no rows to learn from: 200 of 200 lines were rejected"), std::string::npos)
-      << r.err;
-  EXPECT_FALSE(fs::exists(dir_ / "o"));
+                          (dir_ / "crlf").string() + " -q");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  for (const char* split : {"train", "valid", "test"}) {
+    for (const auto& entry : fs::directory_iterator(dir_ / "lf" / split)) {
+      const fs::path twin = dir_ / "crlf" / split / entry.path().filename();
+      EXPECT_EQ(aiok::ReadFile(entry.path().string()), aiok::ReadFile(twin.string())) << twin;
+    }
+  }
 }
 
 TEST_F(CliTest, EtlSkipModeReportsRejects) {

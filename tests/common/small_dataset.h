@@ -7,7 +7,7 @@
 
 #include "aiok/core/context.h"
 #include "aiok/data/criteo_generator.h"
-#include "aiok/etl/criteo_etl.h"
+#include "aiok/etl/etl_runner.h"
 
 namespace aiok::testing {
 
@@ -21,10 +21,11 @@ inline void MakeSmallDataset(const std::filesystem::path& root, int64_t rows, do
   generator.options().rows = rows;
   generator.options().card_scale = card_scale;
   generator.Generate(ctx, (root / "raw").string());
-  etl::EtlOptions etl;
+  etl::EtlRequest etl;
   etl.input = (root / "raw" / "train.txt").string();
   etl.out_dir = (root / "ds").string();
-  etl::RunCriteoEtl(etl::CriteoPreset(3), etl, ctx);
+  etl.preset = "criteo";
+  etl::RunEtl(etl, ctx);
 }
 
 }  // namespace aiok::testing

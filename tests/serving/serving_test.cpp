@@ -14,7 +14,7 @@
 #include "aiok/data/dataset.h"
 #include "aiok/data/duckdb_client.h"
 #include "aiok/etl/categorical_operators.h"
-#include "aiok/etl/criteo_etl.h"
+#include "aiok/etl/table_etl.h"
 #include "aiok/loader/data_loader.h"
 #include "aiok/models/dlrm.h"
 #include "aiok/serving/bundle.h"

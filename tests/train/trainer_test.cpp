@@ -10,7 +10,7 @@
 #include "aiok/core/error.h"
 #include "aiok/data/criteo_generator.h"
 #include "aiok/data/dataset.h"
-#include "aiok/etl/criteo_etl.h"
+#include "aiok/etl/table_etl.h"
 #include "aiok/models/dlrm.h"
 #include "../common/small_dataset.h"
 

@@ -27,7 +27,7 @@ struct EtlState {
   std::string on_error = "fail";
   int64_t memory_mb = 0;  // 0: etl::DefaultEtlMemoryBudget()
   bool list_presets = false;
-  etl::EtlOptions options;  // input, output, split and shard rows as the flags set them
+  etl::EtlRequest options;  // input, output, split and shard rows as the flags set them
 };
 
 void RunEtl(EtlState& state, CLI::App* command) {
@@ -115,8 +115,9 @@ void AddEtlCommand(CLI::App& app) {
       ->capture_default_str();
   command
       ->add_option("--split", state->options.split_rule,
-                   "train/valid/test by position: kaggle (days 0-5 / 6a / 6b) or "
-                   "fractions:T,V (e.g. fractions:0.8,0.1)")
+                   "train/valid/test: kaggle (by position: days 0-5 / 6a / 6b), "
+                   "fractions:T,V (by position, e.g. fractions:0.8,0.1) or random:T,V[,SEED] "
+                   "(each row drawn on its own, e.g. random:0.8,0.1,42)")
       ->capture_default_str();
   command->add_option("--shard-rows", state->options.shard_rows, "rows per shard file")
       ->check(CLI::Range(int64_t{1}, int64_t{1} << 40))

@@ -10,11 +10,13 @@
 #include <sstream>
 
 #include "aiok/core/error.h"
+#include "aiok/core/output_directory.h"
 
 namespace aiok {
 
 AtomicFileWriter::AtomicFileWriter(std::string path)
-    : path_(std::move(path)), temp_path_(path_ + ".tmp-" + std::to_string(getpid())) {
+    : path_(std::move(path)), temp_path_(TemporaryPath(path_)) {
+  RemoveStaleTemporaries(path_);
   fd_ = ::open(temp_path_.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
   if (fd_ < 0) {
     Throw(ErrorKind::kIo, "cannot create '{}': {}", temp_path_, std::strerror(errno));

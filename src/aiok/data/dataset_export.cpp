@@ -8,6 +8,7 @@
 
 #include "aiok/core/atomic_file.h"
 #include "aiok/core/error.h"
+#include "aiok/core/output_directory.h"
 #include "aiok/data/dataset.h"
 #include "aiok/data/duckdb_client.h"
 
@@ -99,15 +100,11 @@ int64_t ExportParquet(const std::string& dir, const std::string& split, const st
   });
   check(duckdb_appender_destroy(&appender));
   // DuckDB writes the file; it appears under its name only when complete.
-  const std::string temp = out + ".tmp-" + std::to_string(getpid());
+  RemoveStaleTemporaries(out);
+  const std::string temp = TemporaryPath(out);
   db.Query("COPY (" + select + " FROM rows_out) TO " + SqlString(temp) + " (FORMAT PARQUET)",
            "export to " + out);
-  std::error_code ec;
-  std::filesystem::rename(temp, out, ec);
-  if (ec) {
-    std::filesystem::remove(temp);
-    Throw(ErrorKind::kIo, "cannot rename '{}' to '{}': {}", temp, out, ec.message());
-  }
+  PublishFile(temp, out);
   return reader.rows();
 }
 

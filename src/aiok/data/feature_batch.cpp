@@ -151,6 +151,36 @@ FeatureBatch ConcatFeatureBatches(const std::vector<const FeatureBatch*>& parts,
   return out;
 }
 
+FeatureBatch GatherFeatureRows(const FeatureBatch& batch, const FeatureLayout& layout,
+                               const std::vector<int64_t>& rows) {
+  FeatureBatch out = AllocateFeatureBatch(layout, static_cast<int64_t>(rows.size()),
+                                          batch.labels != nullptr);
+  FeatureBatchStorage& s = *out.storage;
+  if (batch.weights == nullptr)
+    s.weights.clear();
+  const auto n_dense = static_cast<size_t>(layout.dense_width());
+  const auto n_cat = static_cast<size_t>(layout.categorical_width());
+  for (size_t i = 0; i < rows.size(); ++i) {
+    const auto r = static_cast<size_t>(rows[i]);
+    if (batch.labels != nullptr)
+      s.labels[i] = batch.labels[r];
+    if (!s.weights.empty())
+      s.weights[i] = batch.weights[r];
+    std::copy(batch.dense + r * n_dense, batch.dense + (r + 1) * n_dense,
+              s.dense.begin() + static_cast<std::ptrdiff_t>(i * n_dense));
+    std::copy(batch.categorical + r * n_cat, batch.categorical + (r + 1) * n_cat,
+              s.categorical.begin() + static_cast<std::ptrdiff_t>(i * n_cat));
+    for (size_t f = 0; f < layout.jagged.size(); ++f) {
+      const JaggedIds& ids = batch.jagged[f];
+      std::vector<int32_t>& values = s.values[f];
+      values.insert(values.end(), ids.values + ids.offsets[r], ids.values + ids.offsets[r + 1]);
+      s.offsets[f][i + 1] = static_cast<int64_t>(values.size());
+    }
+  }
+  out.ViewStorage();
+  return out;
+}
+
 FeatureBatch AllocateFeatureBatch(const FeatureLayout& layout, int64_t rows, bool with_labels) {
   FeatureBatch batch;
   batch.rows = rows;

@@ -109,6 +109,11 @@ struct FeatureBatch {
 FeatureBatch ConcatFeatureBatches(const std::vector<const FeatureBatch*>& parts,
                                   const FeatureLayout& layout);
 
+/// Rows `rows` (indices into `batch`, any order, repeats allowed) of `batch`, in a batch that
+/// owns its buffers: for splits that interleave, sampling and filtering.
+FeatureBatch GatherFeatureRows(const FeatureBatch& batch, const FeatureLayout& layout,
+                               const std::vector<int64_t>& rows);
+
 /// A batch that owns its buffers, sized for `rows` rows of `layout`, for callers that fill
 /// features themselves (serving, tests): labels, dense and categorical uninitialized, weights
 /// 1, every list empty (offsets 0, no values).

@@ -1,4 +1,4 @@
-// What a reader does with a malformed line, for every reader (text, Criteo, Parquet).
+// What a reader does with a malformed record, for every reader (text, Parquet, requests).
 #pragma once
 
 #include <string>

@@ -1,19 +1,21 @@
 #include "aiok/data/parquet_table_reader.h"
 
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 
 #include <unistd.h>
 
+#include <cmath>
 #include <filesystem>
+#include <fstream>
+#include <map>
 #include <optional>
-#include <set>
 
 #include "aiok/core/error.h"
 #include "aiok/core/positional_io.h"
 #include "aiok/core/suggest.h"
-#include "aiok/data/criteo_parquet_reader.h"
 #include "aiok/data/duckdb_client.h"
-#include "aiok/data/field_parsing.h"
+#include "aiok/data/value_parsing.h"
 
 namespace aiok::data {
 namespace {
@@ -38,14 +40,74 @@ std::string Quoted(const std::string& name) {
   return out + "\"";
 }
 
-// Stores row `row` of `vector` (VARCHAR or VARCHAR[]) into `column`; returns a problem.
+// How a field's column is read from DuckDB.
+enum class Source {
+  kText,   // as VARCHAR (or VARCHAR[]) and parsed with the text reader's value parsers
+  kWhole,  // as DOUBLE, each value a whole number or NaN: how pandas writes an integer
+           // column that has gaps
+};
+
+// One schema field as read from the file.
+struct FieldSource {
+  size_t field = 0;       // index in the schema
+  Source source = Source::kText;
+  FieldType parse_type;   // the type its text is parsed as
+};
+
+bool IsIntegerType(const std::string& type) {
+  static const char* kIntegers[] = {"TINYINT",  "SMALLINT",  "INTEGER",  "BIGINT",  "HUGEINT",
+                                    "UTINYINT", "USMALLINT", "UINTEGER", "UBIGINT", "UHUGEINT"};
+  for (const char* name : kIntegers) {
+    if (type == name)
+      return true;
+  }
+  return false;
+}
+
+bool IsRealType(const std::string& type) {
+  return type == "FLOAT" || type == "DOUBLE" || type.rfind("DECIMAL", 0) == 0;
+}
+
+// How to read `field` from a column of DuckDB type `type`, and the SQL that selects it.
+FieldSource SourceFor(size_t f, const Field& field, const std::string& type, std::string* sql) {
+  FieldSource source{f, Source::kText, field.type};
+  const bool whole_field = field.type.value == ValueType::kInt64 ||
+                           field.type.value == ValueType::kUInt64;
+  // A list column's type is its element type followed by "[]".
+  const std::string element =
+      field.type.list && type.size() > 2 && type.compare(type.size() - 2, 2, "[]") == 0
+          ? type.substr(0, type.size() - 2)
+          : type;
+  // A hex id stored as an integer (pandas reads "68fd1e64" as text, but a file converted for
+  // a model often holds the id's value): its decimal digits are the value, not hex digits.
+  if (field.type.value == ValueType::kUInt64 && field.type.hex && IsIntegerType(element))
+    source.parse_type.hex = false;
+  if (!field.type.list && whole_field && IsRealType(type)) {
+    source.source = Source::kWhole;
+    *sql = fmt::format("CAST({} AS DOUBLE)", Quoted(field.name));
+  } else if (!field.type.list && whole_field && type == "BOOLEAN") {
+    *sql = fmt::format("CAST(CAST({} AS TINYINT) AS VARCHAR)", Quoted(field.name));
+  } else {
+    *sql = fmt::format("CAST({} AS {})", Quoted(field.name),
+                       field.type.list ? "VARCHAR[]" : "VARCHAR");
+  }
+  return source;
+}
+
+// Stores row `row` of `vector` (as `source` says) into `column`; returns a problem.
 std::optional<std::string> StoreValue(duckdb_vector vector, idx_t row, const Field& field,
-                                      ColumnValues* column) {
-  const bool valid = IsValid(vector, row);
+                                      const FieldSource& source, ColumnValues* column) {
+  bool valid = IsValid(vector, row);
+  double whole = 0;
+  if (valid && source.source == Source::kWhole) {
+    whole = static_cast<const double*>(duckdb_vector_get_data(vector))[row];
+    valid = !std::isnan(whole);  // pandas' missing value
+  }
   if (!valid && (field.role == FieldRole::kLabel || field.role == FieldRole::kWeight)) {
-    return fmt::format("{}: expected {}, found NULL", field.name,
+    return fmt::format("{}: expected {}, found {}", field.name,
                        field.role == FieldRole::kLabel ? "a label (it must not be missing)"
-                                                       : "a weight");
+                                                       : "a weight",
+                       source.source == Source::kWhole && IsValid(vector, row) ? "NaN" : "NULL");
   }
   column->valid.push_back(valid ? 1 : 0);
   auto bad = [&](const char* expected, std::string_view text) {
@@ -57,8 +119,29 @@ std::optional<std::string> StoreValue(duckdb_vector vector, idx_t row, const Fie
       ParseValue(field.type.value == ValueType::kString ? "" : "0", field.type, column);
       return std::nullopt;
     }
+    if (source.source == Source::kWhole) {
+      // 2^63 and 2^64 are exact doubles; every whole double below them converts exactly.
+      constexpr double kTwo63 = 9223372036854775808.0;
+      const bool is_signed = field.type.value == ValueType::kInt64;
+      const std::string shown = fmt::format("{}", whole);
+      if (std::isinf(whole) || whole != std::trunc(whole)) {
+        ParseValue("0", field.type, column);
+        return bad(is_signed ? "a whole number" : "a non-negative whole number", shown);
+      }
+      if (is_signed ? (whole < -kTwo63 || whole >= kTwo63) : (whole < 0 || whole >= 2 * kTwo63)) {
+        ParseValue("0", field.type, column);
+        return bad(is_signed || whole >= 0 ? "a value in range" : "a non-negative whole number",
+                   shown);
+      }
+      if (is_signed) {
+        column->ints.push_back(static_cast<int64_t>(whole));
+      } else {
+        column->uints.push_back(static_cast<uint64_t>(whole));
+      }
+      return std::nullopt;
+    }
     const std::string_view text = TextOf(vector, row);
-    if (const char* expected = ParseValue(text, field.type, column))
+    if (const char* expected = ParseValue(text, source.parse_type, column))
       return bad(expected, text);
     return std::nullopt;
   }
@@ -69,7 +152,7 @@ std::optional<std::string> StoreValue(duckdb_vector vector, idx_t row, const Fie
       if (!IsValid(child, i))
         return fmt::format("{}: expected list elements, found a NULL element", field.name);
       const std::string_view text = TextOf(child, i);
-      if (const char* expected = ParseValue(text, field.type, column))
+      if (const char* expected = ParseValue(text, source.parse_type, column))
         return bad(expected, text);
     }
   }
@@ -89,30 +172,39 @@ TextReadSummary ReadParquetTable(const std::string& path, const TableSchema& sch
   }
   DuckDb db(ctx.threads);
   const std::string table = "read_parquet(" + SqlString(path) + ")";
-  std::set<std::string> columns;
+  std::map<std::string, std::string> types;  // the file's columns and their DuckDB types
   {
     DuckResult described = db.Query("DESCRIBE SELECT * FROM " + table, "reading " + path);
     for (DuckChunk chunk(described.NextChunk()); chunk; chunk = DuckChunk(described.NextChunk())) {
       for (size_t r = 0; r < chunk.rows(); ++r)
-        columns.emplace(TextOf(chunk.column(0), r));
+        types.emplace(TextOf(chunk.column(0), r), TextOf(chunk.column(1), r));
     }
   }
-  std::vector<size_t> read;  // schema fields read, in select order
+  std::vector<FieldSource> read;  // schema fields read, in select order
+  std::vector<std::string> missing;
   std::string sql = "SELECT ";
   for (size_t f = 0; f < schema.fields.size(); ++f) {
     const Field& field = schema.fields[f];
     if (field.role == FieldRole::kIgnored)
       continue;
-    if (!columns.count(field.name)) {
-      const std::vector<std::string> known(columns.begin(), columns.end());
-      Throw(ErrorKind::kInvalidInput, "{}: no column '{}'{} (columns: {})", path, field.name,
-            DidYouMean(field.name, known), fmt::join(known, ", "));
+    const auto type = types.find(field.name);
+    if (type == types.end()) {
+      missing.push_back(field.name);
+      continue;
     }
-    sql += fmt::format("{}CAST({} AS {})", read.empty() ? "" : ", ", Quoted(field.name),
-                       field.type.list ? "VARCHAR[]" : "VARCHAR");
-    read.push_back(f);
+    std::string select;
+    read.push_back(SourceFor(f, field, type->second, &select));
+    sql += (read.size() == 1 ? "" : ", ") + select;
   }
-  AIOK_CHECK(!read.empty(), ErrorKind::kConfig, "{}: the schema reads no field of the file", path);
+  if (!missing.empty()) {
+    // Every missing column at once: a file written for another schema lacks several.
+    std::vector<std::string> known;
+    for (const auto& [name, type] : types)
+      known.push_back(name);
+    Throw(ErrorKind::kInvalidInput, "{}: missing column(s) {}{} (the file's columns: {})", path,
+          fmt::join(missing, ", "), missing.size() == 1 ? DidYouMean(missing[0], known) : "",
+          fmt::join(known, ", "));
+  }
   DuckResult result = db.Query(sql + " FROM " + table, "reading " + path);
 
   TextReadSummary summary;
@@ -153,14 +245,15 @@ TextReadSummary ReadParquetTable(const std::string& path, const TableSchema& sch
       std::optional<std::string> problem;
       size_t stored = 0;
       for (; stored < read.size() && !problem; ++stored) {
-        const size_t f = read[stored];
-        problem = StoreValue(chunk.column(stored), r, schema.fields[f], &batch.columns[f]);
+        const size_t f = read[stored].field;
+        problem = StoreValue(chunk.column(stored), r, schema.fields[f], read[stored],
+                             &batch.columns[f]);
       }
       if (problem) {
         // Undo what the row stored (each column back to the accepted rows), then reject or
         // fail.
         for (size_t k = 0; k < stored; ++k)
-          TruncateToRows(&batch.columns[read[k]], static_cast<size_t>(batch.rows));
+          TruncateToRows(&batch.columns[read[k].field], static_cast<size_t>(batch.rows));
         if (on_error == OnError::kFail) {
           Throw(ErrorKind::kInvalidInput, "{}: row {}: {}", path,
                 summary.records + batch.records + 1, *problem);
@@ -176,6 +269,22 @@ TextReadSummary ReadParquetTable(const std::string& path, const TableSchema& sch
   }
   flush();
   return summary;
+}
+
+bool IsParquetFile(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  char magic[4] = {};
+  in.read(magic, 4);
+  return in.gcount() == 4 && std::string(magic, 4) == "PAR1";
+}
+
+int64_t CountParquetRows(const std::string& path, int threads) {
+  AIOK_CHECK(std::filesystem::exists(path), ErrorKind::kIo, "cannot open '{}': no such file", path);
+  DuckDb db(threads);
+  DuckResult result = db.Query("SELECT count(*) FROM read_parquet(" + SqlString(path) + ")", path);
+  DuckChunk chunk(result.NextChunk());
+  AIOK_ASSERT(chunk && chunk.rows() == 1);
+  return static_cast<const int64_t*>(duckdb_vector_get_data(chunk.column(0)))[0];
 }
 
 TextReadSummary ReadTable(const std::string& path, const TableSchema& schema,

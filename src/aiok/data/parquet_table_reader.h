@@ -28,6 +28,13 @@ TextReadSummary ReadParquetTable(const std::string& path, const TableSchema& sch
                                  const std::function<void(TableBatch&, int64_t)>& concurrently = nullptr);
 
 /// Reads a text or Parquet file (by its magic bytes) with `schema`.
+/// Whether `path` names a Parquet file (by its "PAR1" magic bytes).
+bool IsParquetFile(const std::string& path);
+
+/// Rows in a Parquet file (from its metadata). Throws Error(kIo) for a missing file and
+/// Error(kInvalidInput) for a file DuckDB cannot read as Parquet.
+int64_t CountParquetRows(const std::string& path, int threads);
+
 TextReadSummary ReadTable(const std::string& path, const TableSchema& schema,
                           const TextReadOptions& options, const RunContext& ctx,
                           const std::function<void(TableBatch&)>& in_order,

@@ -11,7 +11,7 @@
 #include "aiok/core/positional_io.h"
 #include "aiok/core/suggest.h"
 #include "aiok/data/criteo_layout.h"
-#include "aiok/data/criteo_parquet_reader.h"
+#include "aiok/data/parquet_table_reader.h"
 #include "aiok/data/duckdb_client.h"
 #include "aiok/data/text_table_reader.h"
 #include "aiok/data/value_parsing.h"
@@ -77,7 +77,9 @@ struct ValueEvidence {
   bool hex_letter = false;     // some value has a-f (else decimal digits are decimals)
   bool above_int64 = false;    // some value needs uint64
   int64_t with_list_separator = 0;
-  std::set<std::string> distinct;  // up to a bound
+  // A text to look for among the values (the first record's, which may be a header).
+  std::string probe;
+  bool probe_seen = false;
 
   void See(std::string_view text) {
     ++present;
@@ -104,8 +106,7 @@ struct ValueEvidence {
       else if (std::any_of(text.begin(), text.end(), [](char c) { return std::isalpha(static_cast<unsigned char>(c)); }))
         hex_letter = true;
     }
-    if (distinct.size() < 100000)
-      distinct.emplace(text);
+    probe_seen = probe_seen || text == probe;
   }
 
   FieldType Type() const {
@@ -231,16 +232,27 @@ TableSchema InferText(const std::string& path, const InferOptions& options) {
   std::vector<ValueEvidence> elements(fields);  // values split by the list separator
   for (size_t f = 0; f < fields; ++f) {
     const ColumnValues& column = batch.columns[f];
-    for (int64_t r = 0; r < batch.rows; ++r) {
+    rest[f].probe = first[f];
+    for (int64_t r = 1; r < batch.rows; ++r) {
       const std::string_view text = column.string(static_cast<size_t>(r));
       if (schema.format.IsNull(text.data(), text.size()))
-        continue;
-      all[f].See(text);
-      if (r == 0)
         continue;
       rest[f].See(text);
       if (text.find(schema.format.list_separator) != std::string_view::npos)
         ++rest[f].with_list_separator;
+    }
+    all[f] = rest[f];
+    const std::string_view head = column.string(0);
+    if (!schema.format.IsNull(head.data(), head.size()))
+      all[f].See(head);
+    if (rest[f].with_list_separator == 0) {
+      elements[f] = rest[f];  // no value is a list of more than one element
+      continue;
+    }
+    for (int64_t r = 1; r < batch.rows; ++r) {
+      const std::string_view text = column.string(static_cast<size_t>(r));
+      if (schema.format.IsNull(text.data(), text.size()))
+        continue;
       size_t begin = 0;
       for (;;) {
         const size_t end = std::min(text.find(schema.format.list_separator, begin), text.size());
@@ -267,7 +279,7 @@ TableSchema InferText(const std::string& path, const InferOptions& options) {
   if (header && std::all_of(rest.begin(), rest.end(), [](const ValueEvidence& e) { return e.Type().value == ValueType::kString; })) {
     // All text: a header only if its names are not among the values below them.
     for (size_t f = 0; f < fields && header; ++f) {
-      if (rest[f].distinct.count(first[f]) > 0)
+      if (rest[f].probe_seen)
         header = false;
     }
   }

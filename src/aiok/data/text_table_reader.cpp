@@ -6,10 +6,14 @@
 #include <cstring>
 #include <optional>
 
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
+
 #include "aiok/core/error.h"
 #include "aiok/core/positional_io.h"
 #include "aiok/core/threads.h"
-#include "aiok/data/field_parsing.h"
+#include "aiok/data/value_parsing.h"
 #include "aiok/data/value_parsing.h"
 
 namespace aiok::data {
@@ -150,6 +154,19 @@ class RecordParser {
       : schema_(schema), format_(schema.format), on_error_(on_error) {
     for (const std::string& token : format_.null_tokens)
       null_lengths_ |= token.size() < 64 ? uint64_t{1} << token.size() : 0;
+    for (const Field& field : schema.fields) {
+      FastKind kind = FastKind::kOther;
+      if (!field.type.list && field.type.value == ValueType::kInt64)
+        kind = FastKind::kInt64;
+      if (!field.type.list && field.type.value == ValueType::kUInt64 && field.type.hex)
+        kind = FastKind::kHex;
+      if (!field.type.list && field.type.value == ValueType::kFloat64)
+        kind = FastKind::kFloat64;
+      if (!field.type.list && field.type.value == ValueType::kString)
+        kind = FastKind::kString;
+      fast_kinds_.push_back(kind);
+      required_.push_back(field.role == FieldRole::kLabel || field.role == FieldRole::kWeight);
+    }
   }
 
   // Parses records starting at text[pos] while they start before `end`. `at_eof`: the text
@@ -167,28 +184,39 @@ class RecordParser {
         column.list_offsets.push_back(0);
     }
     // Room for the rows the text probably holds (at least 4 bytes a field), so that the
-    // columns do not grow step by step.
-    const size_t rows_guess =
-        (std::min(end, size) - std::min(pos, std::min(end, size))) /
-            (4 * schema_.fields.size() + 1) + 16;
+    // columns do not grow step by step. The fast path's columns are sized to it and written
+    // by index; they get their exact size back before anything else touches them.
+    capacity_ = (std::min(end, size) - std::min(pos, std::min(end, size))) /
+                    (4 * schema_.fields.size() + 1) + 16;
     for (ColumnValues& column : batch->columns) {
-      column.valid.reserve(rows_guess);
+      column.valid.reserve(capacity_);
       switch (column.type.value) {
         case ValueType::kInt64:
         case ValueType::kTimestamp:
-          column.ints.reserve(rows_guess);
+          column.ints.reserve(capacity_);
           break;
         case ValueType::kUInt64:
-          column.uints.reserve(rows_guess);
+          column.uints.reserve(capacity_);
           break;
         case ValueType::kFloat64:
-          column.reals.reserve(rows_guess);
+          column.reals.reserve(capacity_);
           break;
         case ValueType::kString:
-          column.ends.reserve(rows_guess);
+          column.ends.reserve(capacity_);
           break;
       }
     }
+    SizeFastColumns(batch, capacity_);
+    const ParseEnd result = ParseRecords(pos, end, batch, stop, problem);
+    SizeFastColumns(batch, static_cast<size_t>(batch->rows));
+    return result;
+  }
+
+ private:
+  ParseEnd ParseRecords(size_t pos, size_t end, TableBatch* batch, size_t* stop,
+                        std::optional<RecordProblem>* problem) {
+    const char* text = text_;
+    const auto size = static_cast<size_t>(limit_ - text_);
     while (pos < end && pos < size) {
       const char* start = text + pos;
       // Blank lines carry no record (as pandas and csv readers skip them), unless a record is
@@ -202,10 +230,34 @@ class RecordParser {
       }
       lines_in_record_ = 0;
       const char* record_end = nullptr;
+      if (static_cast<size_t>(batch->rows) == capacity_) {
+        capacity_ *= 2;
+        SizeFastColumns(batch, capacity_);
+      }
+      if (FastRecord(start, batch, &record_end)) {
+        ++batch->rows;
+        ++batch->records;
+        batch->lines += record_end < limit_ ? 1 : 0;
+        pos = static_cast<size_t>(record_end - text) + (record_end < limit_ ? 1 : 0);
+        continue;
+      }
+      // Anything unusual (quotes, a bad or missing value, too few or many fields, a record
+      // cut by the end of the bytes): undo what the fast path stored and take the full one,
+      // which appends to columns of their exact size.
+      for (ColumnValues& column : batch->columns)
+        TruncateToRows(&column, static_cast<size_t>(batch->rows));
       std::optional<std::pair<const char*, std::string>> bad;
       const bool complete = ParseRecord(start, batch, &record_end, &bad);
       if (!complete)
         return ParseEnd::kNeedMore;
+      struct Regrow {
+        RecordParser* parser;
+        TableBatch* batch;
+        ~Regrow() {
+          parser->capacity_ = std::max(parser->capacity_, static_cast<size_t>(batch->rows) + 1);
+          parser->SizeFastColumns(batch, parser->capacity_);
+        }
+      } regrow{this, batch};
       if (bad) {
         // Undo what the record stored: every column back to the accepted rows.
         for (ColumnValues& column : batch->columns)
@@ -239,7 +291,163 @@ class RecordParser {
     return ParseEnd::kDone;
   }
 
- private:
+  // Sizes the columns the fast path writes by index (scalar int64, hex and float64) to
+  // `rows` values.
+  void SizeFastColumns(TableBatch* batch, size_t rows) {
+    for (size_t f = 0; f < fast_kinds_.size(); ++f) {
+      ColumnValues& column = batch->columns[f];
+      switch (fast_kinds_[f]) {
+        case FastKind::kInt64:
+          column.ints.resize(rows);
+          break;
+        case FastKind::kHex:
+          column.uints.resize(rows);
+          break;
+        case FastKind::kFloat64:
+          column.reals.resize(rows);
+          break;
+        case FastKind::kString:
+        case FastKind::kOther:
+          continue;
+      }
+      column.valid.resize(rows);
+    }
+  }
+
+  // The common case, fast: a record of unquoted fields that all parse, each field found with
+  // a vector search for the separator or the newline. Returns false — having stored part of
+  // the record, which the caller undoes — for anything else, which the full parser then
+  // handles (and reports) exactly as it would have without this path.
+  bool FastRecord(const char* p, TableBatch* batch, const char** record_end) {
+    const size_t fields = fast_kinds_.size();
+    for (size_t f = 0; f < fields; ++f) {
+      const char* e = FindFieldEnd(p);
+      if (e == limit_ && !at_eof_)
+        return false;
+      const char* value_end = e;
+      if (f + 1 < fields) {
+        if (e == limit_ || *e != format_.separator)
+          return false;  // too few fields
+      } else {
+        if (e < limit_ && *e != '\n')
+          return false;  // too many fields
+        if (value_end > p && value_end[-1] == '\r')
+          --value_end;  // CRLF
+      }
+      const char* value_begin = p;
+      if (format_.trim) {
+        while (value_begin < value_end && IsBlank(*value_begin) && *value_begin != format_.separator)
+          ++value_begin;
+        while (value_end > value_begin && IsBlank(value_end[-1]) && value_end[-1] != format_.separator)
+          --value_end;
+      }
+      if (format_.quote != '\0' && value_begin < value_end && *value_begin == format_.quote)
+        return false;  // quoted
+      if (!FastStore(std::string_view(value_begin, static_cast<size_t>(value_end - value_begin)), f,
+                     batch))
+        return false;
+      p = e + 1;
+      if (f + 1 == fields)
+        *record_end = e;
+    }
+    return true;
+  }
+
+  // The first separator or newline at or after p, or limit_.
+  const char* FindFieldEnd(const char* p) const {
+#if defined(__SSE2__)
+    const __m128i separator = _mm_set1_epi8(format_.separator);
+    const __m128i newline = _mm_set1_epi8('\n');
+    while (limit_ - p >= 16) {
+      const __m128i chunk = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p));
+      const int mask = _mm_movemask_epi8(
+          _mm_or_si128(_mm_cmpeq_epi8(chunk, separator), _mm_cmpeq_epi8(chunk, newline)));
+      if (mask != 0)
+        return p + __builtin_ctz(static_cast<unsigned>(mask));
+      p += 16;
+    }
+#endif
+    while (p < limit_ && *p != format_.separator && *p != '\n')
+      ++p;
+    return p;
+  }
+
+  // Stores one unquoted value of row batch->rows; false when the full path must look at it
+  // (it does not parse, or it is a missing label or weight).
+  bool FastStore(std::string_view value, size_t f, TableBatch* batch) {
+    const FastKind kind = fast_kinds_[f];
+    if (kind == FastKind::kOther)
+      return Store(value, false, f, batch) == nullptr;
+    ColumnValues& column = batch->columns[f];
+    const bool missing = (value.size() >= 64 || (null_lengths_ >> value.size() & 1)) &&
+                         format_.IsNull(value.data(), value.size());
+    if (missing && required_[f])
+      return false;
+    if (kind == FastKind::kString) {
+      column.valid.push_back(missing ? 0 : 1);
+      if (missing) {
+        AppendMissing(column.type, &column);
+        return true;
+      }
+      return ParseValue(value, column.type, &column) == nullptr;
+    }
+    const auto row = static_cast<size_t>(batch->rows);
+    column.valid[row] = missing ? 0 : 1;
+    switch (kind) {
+      case FastKind::kInt64: {
+        if (missing) {
+          column.ints[row] = 0;
+          return true;
+        }
+        // Up to 18 digits cannot overflow; longer ones, a '+' or a bad digit go the full way.
+        const char* d = value.data();
+        size_t n = value.size();
+        const bool negative = *d == '-';
+        d += negative;
+        n -= negative;
+        if (n == 0 || n > 18)
+          return false;
+        uint64_t v = 0;
+        for (size_t i = 0; i < n; ++i) {
+          const auto digit = static_cast<unsigned>(d[i] - '0');
+          if (digit > 9)
+            return false;
+          v = v * 10 + digit;
+        }
+        column.ints[row] = negative ? -static_cast<int64_t>(v) : static_cast<int64_t>(v);
+        return true;
+      }
+      case FastKind::kHex: {
+        if (missing) {
+          column.uints[row] = 0;
+          return true;
+        }
+        if (value.size() > 16)
+          return false;
+        uint64_t v = 0;
+        for (const char c : value) {
+          const int8_t digit = kHexDigitValue[static_cast<unsigned char>(c)];
+          if (digit < 0)
+            return false;
+          v = (v << 4) | static_cast<uint64_t>(digit);
+        }
+        column.uints[row] = v;
+        return true;
+      }
+      case FastKind::kFloat64: {
+        if (missing) {
+          column.reals[row] = 0.0;
+          return true;
+        }
+        return ParseFloat64(value, &column.reals[row]) == ParseStatus::kOk;
+      }
+      case FastKind::kString:
+      case FastKind::kOther:
+        break;
+    }
+    return false;
+  }
+
   // Parses the record at `p` into the columns. Returns false when the record runs past the
   // text and more bytes exist. *record_end: its '\n' (or the end of the text). A bad record
   // sets *bad (where, what) and still finds its end, so that parsing goes on after it.
@@ -445,6 +653,12 @@ class RecordParser {
   bool needs_unescape_ = false;
   std::string scratch_;
   uint64_t null_lengths_ = 1;  // bit n: some null token has n bytes ("" always)
+  // How the fast path stores each field (kOther: through Store), and which fields may not
+  // be missing.
+  enum class FastKind { kInt64, kHex, kFloat64, kString, kOther };
+  std::vector<FastKind> fast_kinds_;
+  std::vector<bool> required_;
+  size_t capacity_ = 0;  // values the fast path's columns hold while parsing
 };
 
 // Gives a parsed batch its place in the file and counts it into `summary`. Readers call it

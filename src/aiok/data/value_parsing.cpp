@@ -207,4 +207,14 @@ ParseStatus ParseTimestamp(std::string_view text, int64_t* seconds) {
   return ParseStatus::kOk;
 }
 
+std::string Shown(std::string_view text) {
+  constexpr size_t kMax = 40;
+  std::string shown(text.substr(0, kMax));
+  for (char& c : shown) {
+    if (c == '\r' || c == '\n')
+      c = ' ';  // keep the message on one line
+  }
+  return "\"" + shown + (text.size() > kMax ? "...\"" : "\"");
+}
+
 }  // namespace aiok::data

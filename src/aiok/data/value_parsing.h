@@ -5,6 +5,7 @@
 
 #include <array>
 #include <cstdint>
+#include <string>
 #include <string_view>
 
 namespace aiok::data {
@@ -26,6 +27,9 @@ ParseStatus ParseFloat64(std::string_view text, double* value);
 /// "YYYY-MM-DD", optionally followed by ' ' or 'T' and "HH:MM", ":SS", ".fraction" and 'Z',
 /// as seconds since 1970-01-01 UTC (fractions dropped); or an integer of epoch seconds.
 ParseStatus ParseTimestamp(std::string_view text, int64_t* seconds);
+
+/// A value's text for an error message: quoted, cut after 40 characters, on one line.
+std::string Shown(std::string_view text);
 
 /// Days since 1970-01-01 of a proleptic Gregorian date.
 int64_t DaysFromCivil(int64_t year, unsigned month, unsigned day);

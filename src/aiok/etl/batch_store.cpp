@@ -18,9 +18,12 @@ template <typename Batch, typename F>
 void ForEachVector(Batch& batch, F&& f) {
   f(batch.lines);
   f(batch.labels);
+  f(batch.weights);
   f(batch.dense);
   f(batch.raw_dense);
   f(batch.categorical);
+  f(batch.list_offsets);
+  f(batch.list_codes);
 }
 
 template <typename Vector>

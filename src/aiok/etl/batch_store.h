@@ -17,11 +17,18 @@ namespace aiok::etl {
 
 /// A batch as pass 1 leaves it: column-major, so each column is one contiguous run.
 struct EncodedBatch {
-  std::vector<int64_t> lines;  ///< 0-based source line of each row
-  UninitializedVector<uint8_t> labels;
+  std::vector<int64_t> lines;  ///< 0-based source record of each row
+  /// The label as read: its number, or for a text label the hash of its text (bit-cast), to
+  /// be mapped once every value has been seen (LabelMapping).
+  UninitializedVector<double> labels;
+  UninitializedVector<float> weights;     ///< when the schema has a weight field
   UninitializedVector<float> dense;       ///< dense x rows, when the dense values are final
   UninitializedVector<double> raw_dense;  ///< dense x rows, when a dense chain still needs fitting
   UninitializedVector<int32_t> categorical;  ///< categorical x rows: ids, or codes to be mapped
+  /// List fields: per field rows + 1 offsets into `list_codes` (absolute within the batch),
+  /// fields back to back; the elements' ids or codes.
+  UninitializedVector<int64_t> list_offsets;
+  UninitializedVector<int32_t> list_codes;
 
   int64_t rows() const { return static_cast<int64_t>(lines.size()); }
   size_t bytes() const;

@@ -34,29 +34,11 @@ EtlOutcome RunEtl(const EtlRequest& request, const RunContext& ctx) {
     outcome.schema = data::InferSchema(request.input, infer);
     outcome.inferred = true;
   }
-  // Criteo's layout takes its tuned ETL unless something asks for what only the schema-driven
-  // one does (a schema of its own, another task, a label mapping).
-  const bool criteo = IsCriteoLayout(outcome.schema) && request.schema_file.empty() &&
-                      request.task != "regression" && request.positive.empty() &&
-                      (request.preset.empty() || request.preset == "criteo");
-  AIOK_CHECK(request.preset.empty() || criteo, ErrorKind::kUsage,
-             "--preset {} is for Criteo's layout (label, I1..I13, C1..C26); {} has the fields {}",
-             request.preset, request.input, fmt::join(outcome.schema.Names(), ", "));
-  if (criteo) {
-    outcome.engine = "criteo";
-    if (request.pipeline_file.empty())
-      outcome.pipeline = CriteoPreset(request.freq_threshold);
-    EtlOptions options;
-    options.input = request.input;
-    options.out_dir = request.out_dir;
-    options.on_error = request.on_error;
-    options.shard_rows = request.shard_rows;
-    options.split_rule = request.split_rule;
-    options.memory_budget = request.memory_budget;
-    outcome.summary = RunCriteoEtl(outcome.pipeline, options, ctx);
-    return outcome;
+  if (!request.preset.empty()) {
+    outcome.pipeline = LoadPreset(request.preset, request.freq_threshold);
+  } else if (request.pipeline_file.empty() && IsCriteoLayout(outcome.schema)) {
+    outcome.pipeline = CriteoPreset(request.freq_threshold);
   }
-  outcome.engine = "table";
   TableEtlOptions options;
   options.input = request.input;
   options.out_dir = request.out_dir;
@@ -68,6 +50,7 @@ EtlOutcome RunEtl(const EtlRequest& request, const RunContext& ctx) {
   options.positive = request.positive;
   options.freq_threshold = request.freq_threshold;
   options.memory_budget = request.memory_budget;
+  options.range_bytes = request.range_bytes;
   outcome.summary = RunTableEtl(outcome.pipeline, options, ctx);
   return outcome;
 }

@@ -142,6 +142,15 @@ int ColumnChain::FitPhases() const {
       std::count_if(ops.begin(), ops.end(), [](const auto& op) { return op->needs_fit(); }));
 }
 
+std::optional<size_t> ColumnChain::FitOperatorOfPhase(int phase) const {
+  int seen = 0;
+  for (size_t i = 0; i < ops.size(); ++i) {
+    if (ops[i]->needs_fit() && seen++ == phase)
+      return i;
+  }
+  return std::nullopt;
+}
+
 void ColumnChain::TransformDensePrefix(double* values, size_t n, size_t end) const {
   for (size_t i = 0; i < end; ++i)
     ops[i]->TransformDense(values, n);

@@ -17,6 +17,7 @@
 
 #include <memory>
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -65,6 +66,9 @@ struct ColumnChain {
 
   /// Number of operators that need fitting.
   int FitPhases() const;
+  /// The index in `ops` of the operator fitted in fit phase `phase` (the phase-th operator
+  /// that needs fitting), if the chain has one.
+  std::optional<size_t> FitOperatorOfPhase(int phase) const;
   /// Applies ops[0, end) to dense values in place.
   void TransformDensePrefix(double* values, size_t n, size_t end) const;
 };

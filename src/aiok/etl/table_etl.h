@@ -1,16 +1,16 @@
-// `aiok etl` on a table of any schema (CSV/TSV of any shape, Parquet): fit a pipeline on the
-// train split, transform every split, write a dataset directory (data/dataset.h) with every
-// output field's role and cardinality, list fields as offsets + values.
+// `aiok etl` on a table of any schema (CSV/TSV of any shape, Criteo's TSV among them, and
+// Parquet): fit a pipeline on the train split, transform every split, and write a dataset
+// directory (data/dataset.h) with every output field's role and cardinality, list fields as
+// offsets + values.
 //
-// Pass 1 reads the input (text or Parquet, data/parquet_table_reader.h), keeps its typed
-// batches while they fit the memory budget, counts the records and sees the label's values
-// (which decide the task and the label mapping). The splits follow from the record count.
-// The fit then walks the train rows (phase by phase, as the pipeline needs), and pass 2
-// transforms every row with etl/table_transformer.h — the transform predict and serve use —
-// and writes each shard once. Batches that did not fit the budget are read again instead.
-//
-// The Criteo preset on Criteo's layout has its own tuned path (criteo_etl.h) that writes
-// the same dataset format.
+// Pass 1 reads the input (text or Parquet, data/parquet_table_reader.h) and, on the reader
+// threads, encodes each batch as it arrives (etl/table_encoder.h): dense values, categorical
+// codes whose dictionaries are counted in the same pass, labels as read. Encoded batches wait
+// in a BatchStore (in memory up to a budget, then a spill file). The read also counts the
+// records, which place the splits, and sees the label's values, which decide the task and the
+// label mapping. The rows past the train split are then taken out of the counts, the dense
+// chains are fitted phase by phase from the stored values, and pass 2 finishes the batches
+// side by side and writes each shard once, in record order.
 #pragma once
 
 #include <cstdint>
@@ -19,7 +19,6 @@
 #include "aiok/core/context.h"
 #include "aiok/data/on_error.h"
 #include "aiok/data/schema.h"
-#include "aiok/etl/criteo_etl.h"
 #include "aiok/etl/pipeline.h"
 
 namespace aiok::etl {
@@ -37,13 +36,22 @@ struct TableEtlOptions {
   std::string positive;
   /// Frequency threshold of the default categorify chains.
   int64_t freq_threshold = 3;
-  /// Bytes of parsed input kept in memory between the passes (0: DefaultEtlMemoryBudget()).
+  /// Bytes of encoded rows kept in memory between the passes; the rest is spilled to a file
+  /// in the output directory. 0: DefaultEtlMemoryBudget().
   int64_t memory_budget = 0;
+  /// Bytes of text input per parallel batch (0: the reader's default).
+  int64_t range_bytes = 0;
 };
 
-/// Runs the pipeline (`spec` completed by CompletePipeline). The output appears under
-/// `out_dir` only when complete. Throws Error(kInvalidInput) when no row is left, or when the
-/// label does not fit the task.
+struct EtlSummary {
+  int64_t lines = 0;  ///< records read
+  int64_t rows = 0;
+  int64_t rejected = 0;
+  int64_t input_bytes = 0;
+  double seconds = 0.0;
+};
+
+/// Runs the ETL. `spec` may leave fields out: they get the default chains (CompletePipeline).
 EtlSummary RunTableEtl(const PipelineSpec& spec, const TableEtlOptions& options,
                        const RunContext& ctx);
 

@@ -4,14 +4,16 @@
 #include <filesystem>
 
 #include "aiok/core/error.h"
+#include "aiok/core/output_directory.h"
 #include "aiok/models/model.h"
 
 namespace aiok::models {
 
 void SaveWeights(Model& model, const std::string& path) {
-  const std::string temp = path + ".tmp-" + std::to_string(getpid());
+  RemoveStaleTemporaries(path);
+  const std::string temp = TemporaryPath(path);
   torch::save(model.module(), temp);
-  std::filesystem::rename(temp, path);
+  PublishFile(temp, path);
 }
 
 void LoadWeights(Model& model, const std::string& path) {

@@ -7,9 +7,9 @@
 
 #include "aiok/core/atomic_file.h"
 #include "aiok/core/error.h"
+#include "aiok/core/output_directory.h"
 #include "aiok/data/dataset.h"
 #include "aiok/serving/serving_pipeline.h"
-#include "aiok/etl/output_directory.h"
 
 namespace aiok::serving {
 namespace {
@@ -38,13 +38,6 @@ void CopyFile(const std::string& from, const std::string& to) {
   AIOK_CHECK(!error, ErrorKind::kIo, "cannot copy {} to {}: {}", from, to, error.message());
 }
 
-// Refuses to replace anything but an earlier bundle.
-void CheckReplaceableBundle(const std::string& out_dir) {
-  if (!fs::exists(out_dir) || fs::is_empty(out_dir))
-    return;
-  AIOK_CHECK(fs::exists(out_dir + "/bundle.json"), ErrorKind::kIo,
-             "{} exists and is not a model bundle; choose another --out or remove it", out_dir);
-}
 
 }  // namespace
 
@@ -76,8 +69,8 @@ nlohmann::json WriteBundle(const std::string& dataset_dir, const std::string& mo
              "match the dataset's cardinalities",
              model_dir, dataset_dir);
 
-  CheckReplaceableBundle(out_dir);
-  etl::StagingDirectory staging(out_dir);
+  CheckReplaceable(out_dir, "bundle.json", "a model bundle");
+  StagingDirectory staging(out_dir);
   CopyFile(model_dir + "/model.pt", staging.path() + "/model.pt");
   CopyFile(dataset_dir + "/etl_state/pipeline.json", staging.path() + "/pipeline.json");
   CopyFile(dataset_dir + "/schema.json", staging.path() + "/schema.json");

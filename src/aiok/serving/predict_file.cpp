@@ -11,7 +11,7 @@
 #include "aiok/core/progress.h"
 #include "aiok/core/threads.h"
 #include "aiok/core/positional_io.h"
-#include "aiok/data/criteo_parquet_reader.h"
+#include "aiok/data/parquet_table_reader.h"
 #include "aiok/data/parquet_table_reader.h"
 #include "aiok/serving/serving_pipeline.h"
 #include "aiok/serving/predictor.h"

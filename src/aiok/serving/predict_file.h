@@ -6,13 +6,13 @@
 #include <string>
 
 #include "aiok/core/context.h"
-#include "aiok/data/criteo_reader.h"
+#include "aiok/data/on_error.h"
 
 namespace aiok::serving {
 
 struct PredictOptions {
   std::string bundle_dir;
-  std::string input;  ///< Criteo TSV (with or without the label) or Parquet
+  std::string input;  ///< TSV/CSV or Parquet that the bundle's input schema describes (label optional)
   std::string out;    ///< one probability per line
   int64_t batch_size = 16384;
   std::string precision = "fp32";

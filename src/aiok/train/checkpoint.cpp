@@ -9,6 +9,7 @@
 
 #include "aiok/core/atomic_file.h"
 #include "aiok/core/error.h"
+#include "aiok/core/output_directory.h"
 #include "aiok/core/hash.h"
 #include "aiok/train/optimizer.h"
 #include "aiok/train/sparse_optimizer.h"
@@ -99,10 +100,9 @@ bool HasCheckpoint(const std::string& out_dir) {
 void SaveCheckpoint(models::Model& model, const DenseOptimizer& dense,
                     const SparseOptimizer& sparse, const Position& at,
                     const nlohmann::json& dependencies, const std::string& out_dir) {
-  const std::string final_dir = out_dir + "/checkpoint";
-  const std::string temp = final_dir + ".tmp-" + std::to_string(getpid());
-  fs::remove_all(temp);
-  fs::create_directories(temp);
+  // Replaces the previous checkpoint only once the new one is complete.
+  StagingDirectory staging(out_dir + "/checkpoint");
+  const std::string& temp = staging.path();
   models::SaveWeights(model, temp + "/model.pt");
   torch::serialize::OutputArchive archive;
   dense.Save(archive);
@@ -111,12 +111,7 @@ void SaveCheckpoint(models::Model& model, const DenseOptimizer& dense,
   const nlohmann::json position = {
       {"format", kCheckpointFormat}, {"position", PositionJson(at)}, {"depends_on", dependencies}};
   WriteFileAtomic(temp + "/position.json", position.dump(2) + "\n");
-  // Replace the previous checkpoint only once the new one is complete.
-  const std::string old = final_dir + ".old-" + std::to_string(getpid());
-  if (fs::exists(final_dir))
-    fs::rename(final_dir, old);
-  fs::rename(temp, final_dir);
-  fs::remove_all(old);
+  staging.Publish();
 }
 
 Position LoadCheckpoint(models::Model& model, DenseOptimizer& dense, SparseOptimizer& sparse,

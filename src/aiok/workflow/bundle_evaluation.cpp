@@ -10,6 +10,7 @@
 #include "aiok/data/parquet_table_reader.h"
 #include "aiok/data/dataset.h"
 #include "aiok/data/mapped_file.h"
+#include "aiok/data/splits.h"
 #include "aiok/serving/predictor.h"
 #include "aiok/serving/serving_pipeline.h"
 
@@ -48,6 +49,12 @@ nlohmann::json EvaluateBundleOnSplit(const std::string& bundle_dir, const std::s
                                      const std::string& split, const RunContext& ctx) {
   const data::DatasetSchema schema = data::ReadDatasetSchema(dataset_dir);
   const data::SplitInfo& info = schema.split(split);
+  // Which records are the split's: the rule the ETL applied, over the records it read.
+  const data::SplitRule rule = data::SplitRule::Parse(schema.split_rule);
+  const data::SplitRanges ranges = rule.Apply(schema.source.at("lines").get<int64_t>());
+  const auto split_index = static_cast<data::SplitIndex>(
+      std::find(data::SplitNames().begin(), data::SplitNames().end(), split) -
+      data::SplitNames().begin());
   const std::string input = schema.source.at("path").get<std::string>();
   const serving::Bundle bundle = serving::OpenBundle(bundle_dir);
   const serving::ServingPipeline features(bundle);
@@ -65,14 +72,14 @@ nlohmann::json EvaluateBundleOnSplit(const std::string& bundle_dir, const std::s
       [&](data::TableBatch& batch, int64_t index) {
         const int64_t first = batch.first_record - 1;
         if (first >= info.lines.end || first + batch.records <= info.lines.begin)
-          return;  // no record of the split
+          return;  // no record of the split (its records are [lines.begin, lines.end))
         const std::vector<int64_t> records = batch.RowRecords();
         const data::FeatureBatch rows = features.Transform(std::move(batch), read_schema);
         std::vector<float> all(static_cast<size_t>(rows.rows));
         predictor.Predict(rows, all.data());
         std::vector<float> p;
         for (size_t r = 0; r < records.size(); ++r) {
-          if (info.lines.Contains(records[r]))
+          if (rule.Of(records[r], ranges) == split_index)
             p.push_back(all[r]);
         }
         std::lock_guard<std::mutex> lock(grow);

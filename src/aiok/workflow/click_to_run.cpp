@@ -166,7 +166,6 @@ nlohmann::json RunEtl(const RunConfig& config, const std::string& input, const s
           {"categorical_columns", schema.features.categorical.size()},
           {"list_columns", schema.features.jagged.size()},
           {"task", data::TaskName(schema.features.task)},
-          {"engine", outcome.engine},
           {"schema_inferred", outcome.inferred},
           {"schema", outcome.schema.ToJson()},
           {"pipeline", schema.pipeline},

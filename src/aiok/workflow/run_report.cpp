@@ -75,9 +75,8 @@ std::string RenderReportMarkdown(const nlohmann::json& r) {
                     etl.value("list_columns", int64_t{0}), etl.at("embedding_rows").get<int64_t>(),
                     etl.value("task", "binary"));
   if (etl.contains("schema")) {
-    md += fmt::format("\nInput schema ({}; the {} ETL):\n\n| field | role | type |\n|---|---|---|\n",
-                      etl.value("schema_inferred", false) ? "inferred from the file" : "given",
-                      etl.value("engine", "table"));
+    md += fmt::format("\nInput schema ({}):\n\n| field | role | type |\n|---|---|---|\n",
+                      etl.value("schema_inferred", false) ? "inferred from the file" : "given");
     for (const auto& field : etl.at("schema").at("fields")) {
       md += fmt::format("| {} | {} | {} |\n", field.at("name").get<std::string>(),
                         field.at("role").get<std::string>(), field.at("type").get<std::string>());
