@@ -280,8 +280,8 @@ TuneSummary Tuner::Run() {
           for (const auto& [key, value] : metrics.items())
             if (value.is_number())
               reported.push_back(key);
-          message = fmt::format("objective '{}' is not among the metrics the trial reports ({})",
-                                missing, fmt::join(reported, ", "));
+          message = fmt::format("objective '{}' is not among the metrics the trial reports "
+                                "({}); see --objectives", missing, fmt::join(reported, ", "));
           fatal = message;
         }
       }
@@ -307,6 +307,10 @@ TuneSummary Tuner::Run() {
       default:
         ++summary.failed;
         spdlog::warn("tune: trial {} failed: {}", r.trial.number, message);
+        // Five failures and no success: the command or the data is broken, not the trials.
+        if (summary.failed >= 5 && summary.complete == 0 && fatal.empty())
+          fatal = fmt::format("the first {} trials all failed; the last: {} (log: {}/log.txt)",
+                              summary.failed, message, r.dir);
     }
   };
 
@@ -333,7 +337,9 @@ TuneSummary Tuner::Run() {
       for (auto& [id, r] : running)
         stop(r, Running::Stop::kPreempted, "the study stopped: " + fatal);
       if (running.empty())
-        Throw(ErrorKind::kConfig, "{} (see --objectives)", fatal);
+        Throw(summary.complete == 0 && summary.failed >= 5 ? ErrorKind::kInvalidInput
+                                                             : ErrorKind::kConfig,
+              "{}", fatal);
     }
     // 2. Reports of running trials, and pruning.
     bool have_finished = false;
