@@ -65,12 +65,13 @@ TEST(SplitRule, KaggleByDefaultAndFractions) {
 
 TEST(SplitRule, BadRulesShowTheForms) {
   for (const char* bad : {"random", "fractions:", "fractions:0.9", "fractions:0.9,0.2",
-                          "fractions:0,0.5", "fractions:0.8,0.1x"}) {
+                          "fractions:0,0.5", "fractions:0.8,0.1x", "random:0.9",
+                          "random:0.8,0.1,x", "random:0.8,0.3,1"}) {
     try {
       SplitRule::Parse(bad);
       ADD_FAILURE() << bad;
     } catch (const Error& e) {
-      EXPECT_NE(std::string(e.what()).find("expected 'kaggle' or 'fractions:T,V'"),
+      EXPECT_NE(std::string(e.what()).find("expected 'kaggle', 'fractions:T,V' or 'random:T,V[,SEED]'"),
                 std::string::npos)
           << e.what();
     }

@@ -123,15 +123,14 @@ std::optional<std::string> StoreValue(duckdb_vector vector, idx_t row, const Fie
       // 2^63 and 2^64 are exact doubles; every whole double below them converts exactly.
       constexpr double kTwo63 = 9223372036854775808.0;
       const bool is_signed = field.type.value == ValueType::kInt64;
-      const std::string shown = fmt::format("{}", whole);
+      // (A bad row's values are undone by the caller.)
       if (std::isinf(whole) || whole != std::trunc(whole)) {
-        ParseValue("0", field.type, column);
-        return bad(is_signed ? "a whole number" : "a non-negative whole number", shown);
+        return bad(is_signed ? "a whole number" : "a non-negative whole number",
+                   fmt::format("{}", whole));
       }
       if (is_signed ? (whole < -kTwo63 || whole >= kTwo63) : (whole < 0 || whole >= 2 * kTwo63)) {
-        ParseValue("0", field.type, column);
         return bad(is_signed || whole >= 0 ? "a value in range" : "a non-negative whole number",
-                   shown);
+                   fmt::format("{}", whole));
       }
       if (is_signed) {
         column->ints.push_back(static_cast<int64_t>(whole));

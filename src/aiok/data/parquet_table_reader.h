@@ -2,6 +2,9 @@
 // reader: each schema field is read by name, as text, and parsed with the text reader's value
 // parsers, so that a value means the same whatever the file format, and a bad value is named
 // by row and field like a bad text field. NULLs are missing values; list columns are lists.
+// Two exceptions to "as text", for files pandas writes: an integer field stored as
+// FLOAT/DOUBLE/DECIMAL is read as a number (NaN missing, a fraction an error), and an integer
+// column feeding a hex id field is read as the decimal number it is.
 #pragma once
 
 #include <cstdint>
@@ -27,7 +30,6 @@ TextReadSummary ReadParquetTable(const std::string& path, const TableSchema& sch
                                  const std::function<void(TableBatch&)>& in_order,
                                  const std::function<void(TableBatch&, int64_t)>& concurrently = nullptr);
 
-/// Reads a text or Parquet file (by its magic bytes) with `schema`.
 /// Whether `path` names a Parquet file (by its "PAR1" magic bytes).
 bool IsParquetFile(const std::string& path);
 
@@ -35,6 +37,7 @@ bool IsParquetFile(const std::string& path);
 /// Error(kInvalidInput) for a file DuckDB cannot read as Parquet.
 int64_t CountParquetRows(const std::string& path, int threads);
 
+/// Reads a text or Parquet file (by its magic bytes) with `schema`.
 TextReadSummary ReadTable(const std::string& path, const TableSchema& schema,
                           const TextReadOptions& options, const RunContext& ctx,
                           const std::function<void(TableBatch&)>& in_order,
