@@ -136,6 +136,7 @@ def main():
     parser.add_argument("--seeds", type=int, default=5)
     parser.add_argument("--trials", type=int, default=100)
     parser.add_argument("--json", default="")
+    parser.add_argument("--problems", default="branin,hartmann6,zdt1,zdt2")
     a = parser.parse_args()
     if a.objective:
         name, *xs, out = a.objective
@@ -147,7 +148,8 @@ def main():
     print(f"optuna {optuna.__version__}; {a.seeds} seeds x {a.trials} trials", flush=True)
     report = {}
     with tempfile.TemporaryDirectory() as work:
-        for name in ["branin", "hartmann6"]:
+        problems = a.problems.split(",")
+        for name in [p for p in ["branin", "hartmann6"] if p in problems]:
             curves = {}
             for label, runner in [("optuna-tpe", lambda s: run_optuna(name, "tpe", s, a.trials)),
                                   ("aiok-tpe", lambda s: run_aiok(a.aiok, name, "tpe", s, a.trials, work)),
@@ -163,7 +165,7 @@ def main():
                           "trials_to_reach_optuna_tpe_at_100": reach}
             report[name] = row
             print(name, json.dumps(row), flush=True)
-        for name in ["zdt1", "zdt2"]:
+        for name in [p for p in ["zdt1", "zdt2"] if p in problems]:
             row = {}
             for label, runner in [("optuna-nsga2", lambda s: run_optuna(name, "nsga2", s, a.trials)),
                                   ("aiok-tpe", lambda s: run_aiok(a.aiok, name, "tpe", s, a.trials, work)),
