@@ -4,10 +4,11 @@
 
 usage: bench/serve_bench.py --bundle DIR --rows-file TSV [--rows-per-request 1]
            [--seconds 10] [--connections 1,8,64] [--max-wait-ms 2] [--repeat 1]
-           [--aiok build/aiok] [-- extra serve flags]
+           [--aiok build/aiok[,OTHER...]] [-- extra serve flags]
 wrk runs with min(connections, 2) threads: `--connections 32` is `wrk -t2 -c32`. With
 --repeat N each level runs N times and every run is printed (the machine is shared: compare
-runs taken side by side). --aiok names another binary (an A/B against an older build).
+runs taken side by side). --aiok A,B,... names the binaries to compare (an A/B against an
+older build); they take turns, each run on a fresh server.
 TSV holds raw Criteo rows (with or without the label); the request body carries the first
 rows-per-request of them as TSV lines. Server and load generator share the machine's cores.
 """
@@ -16,6 +17,7 @@ import json
 import os
 import re
 import signal
+import statistics
 import subprocess
 import tempfile
 import time
@@ -63,43 +65,63 @@ def main():
     script = os.path.join(work, 'post.lua')
     open(script, 'w').write(LUA.format(body=body))
 
-    out = open(os.path.join(work, 'serve.out'), 'w+')
-    server = subprocess.Popen([args.aiok, 'serve', '--model', args.bundle, '--port', '0',
-                               '--max-wait-ms', args.max_wait_ms, '-q'] + args.serve_flags,
-                              stdout=out,
-                              stderr=subprocess.DEVNULL)
-    port = None
-    for _ in range(600):
-        out.seek(0)
-        m = re.search(r'listening on http://127\.0\.0\.1:(\d+)', out.read())
-        if m:
-            port = m.group(1)
-            break
-        time.sleep(0.05)
-    assert port, 'the server did not start'
-    print(f'{time.strftime("%Y-%m-%d %H:%M")}, load before: {os.getloadavg()[0]:.2f}, '
-          f'{args.aiok} serve (fp32, max-wait {args.max_wait_ms} ms) and '
-          f'wrk on the same {os.cpu_count()} cores, loopback, {args.rows_per_request} row(s) '
-          f'per request, {args.seconds} s per level')
+    binaries = args.aiok.split(',')
+    print(f'{time.strftime("%Y-%m-%d %H:%M")}, load before: {os.getloadavg()[0]:.2f}; aiok serve '
+          f'(fp32, max-wait {args.max_wait_ms} ms{", " if args.serve_flags else ""}'
+          f'{" ".join(args.serve_flags)}) and wrk on the same {os.cpu_count()} cores, loopback, '
+          f'{args.rows_per_request} row(s) per request, {args.seconds} s per run')
     print()
-    print('| connections | requests/s | rows/s | p50 latency | p99 latency | errors |')
-    print('|---|---|---|---|---|---|')
-    try:
-        levels = [int(x) for x in args.connections.split(',')]
-        for c in [c for c in levels for _ in range(args.repeat)]:
-            result = subprocess.run(
-                ['wrk', '-t', str(min(c, 2)), '-c', str(c), '-d', f'{args.seconds}s', '--latency',
-                 '-s', script, f'http://127.0.0.1:{port}/v1/predict'],
-                check=True, capture_output=True, text=True).stdout
+    print('| binary | connections | requests/s | rows/s | p50 latency | p99 latency | errors | '
+          'load |')
+    print('|---|---|---|---|---|---|---|---|')
+    levels = [int(x) for x in args.connections.split(',')]
+    runs = {}
+    # Binaries take turns within each repeat, so a busy spell on the shared machine hits all.
+    for c in [c for c in levels for _ in range(args.repeat)]:
+        for binary in binaries:
+            with Server(binary, args, work) as port:
+                result = subprocess.run(
+                    ['wrk', '-t', str(min(c, 2)), '-c', str(c), '-d', f'{args.seconds}s',
+                     '--latency', '-s', script, f'http://127.0.0.1:{port}/v1/predict'],
+                    check=True, capture_output=True, text=True).stdout
             rps = float(re.search(r'Requests/sec:\s+([\d.]+)', result).group(1))
             p50 = seconds_of(re.search(r'^\s*50%\s+(\S+)', result, re.M).group(1))
             p99 = seconds_of(re.search(r'^\s*99%\s+(\S+)', result, re.M).group(1))
             errors = re.search(r'Non-2xx or 3xx responses: (\d+)', result)
-            print(f'| {c} | {rps:,.0f} | {rps * args.rows_per_request:,.0f} | {p50 * 1e3:.2f} ms '
-                  f'| {p99 * 1e3:.2f} ms | {errors.group(1) if errors else 0} |')
-    finally:
-        server.send_signal(signal.SIGTERM)
-        server.wait(timeout=60)
+            print(f'| {binary} | {c} | {rps:,.0f} | {rps * args.rows_per_request:,.0f} | '
+                  f'{p50 * 1e3:.2f} ms | {p99 * 1e3:.2f} ms | {errors.group(1) if errors else 0} '
+                  f'| {os.getloadavg()[0]:.2f} |', flush=True)
+            runs.setdefault((binary, c), []).append(rps)
+    if args.repeat > 1:
+        print()
+        for (binary, c), values in runs.items():
+            print(f'median of {len(values)}: {binary} at {c} connections: '
+                  f'{statistics.median(values):,.0f} requests/s')
+
+
+class Server:
+    """`aiok serve` on a free port for the duration of a with block."""
+
+    def __init__(self, binary, args, work):
+        self.out = open(os.path.join(work, 'serve.out'), 'w+')
+        self.process = subprocess.Popen(
+            [binary, 'serve', '--model', args.bundle, '--port', '0', '--max-wait-ms',
+             args.max_wait_ms, '-q'] + args.serve_flags, stdout=self.out,
+            stderr=subprocess.DEVNULL)
+
+    def __enter__(self):
+        for _ in range(600):
+            self.out.seek(0)
+            m = re.search(r'listening on http://127\.0\.0\.1:(\d+)', self.out.read())
+            if m:
+                return m.group(1)
+            time.sleep(0.05)
+        self.__exit__()
+        raise RuntimeError('the server did not start')
+
+    def __exit__(self, *exc):
+        self.process.send_signal(signal.SIGTERM)
+        self.process.wait(timeout=60)
 
 
 if __name__ == '__main__':

@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <atomic>
+#include <future>
 #include <optional>
 #include <stdexcept>
 #include <thread>
@@ -119,6 +120,20 @@ TEST(MicroBatcherTest, ScoringErrorsReachEveryRequestOfTheBatch) {
       std::chrono::milliseconds(1), 100);
   EXPECT_THROW(batcher.Submit(Rows({1})), std::runtime_error);
   EXPECT_TRUE(batcher.Submit(data::FeatureBatch()).has_value());  // empty: answered at once
+}
+
+// The server's path: the caller does not wait; the answer arrives on the batcher's thread.
+TEST(MicroBatcherTest, SubmitAsyncAnswersFromTheBatchersThread) {
+  std::atomic<int> calls{0};
+  MicroBatcher batcher(Double(&calls), OneDense(), 8, std::chrono::milliseconds(0), 100);
+  std::promise<std::pair<std::vector<float>, std::thread::id>> answer;
+  ASSERT_TRUE(batcher.SubmitAsync(Rows({1, 2}), [&](std::vector<float> p, std::exception_ptr e) {
+    EXPECT_FALSE(e);
+    answer.set_value({std::move(p), std::this_thread::get_id()});
+  }));
+  const auto [probabilities, thread] = answer.get_future().get();
+  EXPECT_EQ(probabilities, (std::vector<float>{2, 4}));
+  EXPECT_NE(thread, std::this_thread::get_id());
 }
 
 }  // namespace

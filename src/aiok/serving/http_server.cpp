@@ -2,6 +2,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <exception>
@@ -53,7 +54,7 @@ HttpListenerOptions ListenerOptions(const ServeOptions& options) {
   o.host = options.host;
   o.port = static_cast<int>(options.port);
   o.io_threads = static_cast<int>(options.http_threads);
-  o.handler_threads = static_cast<int>(options.parse_threads);
+  o.handler_threads = static_cast<int>(std::max<int64_t>(1, options.parse_threads));
   o.max_connections = options.max_connections;
   o.max_body_bytes = options.max_body_bytes;
   o.idle_timeout = std::chrono::seconds(options.idle_timeout_s);
@@ -104,8 +105,9 @@ void Serve(const ServeOptions& options, const RunContext& ctx,
                    body["serving"]["refused_connections"] = listener.refused_connections();
                    respond(Json(200, body));
                  });
-  // Parsing runs on a worker thread; the answer comes from the batcher's thread.
-  listener.Route("POST", "/v1/predict", /*cheap=*/false,
+  // Parsing runs on a worker thread (or the loop, with --parse-threads 0); the answer comes
+  // from the batcher's thread.
+  listener.Route("POST", "/v1/predict", /*cheap=*/options.parse_threads == 0,
                  [&](HttpRequest& request, const HttpRespond& respond) {
     const MicroBatcher::Arrival arrival(&batcher);  // batches being formed wait for this one
     data::FeatureBatch rows;

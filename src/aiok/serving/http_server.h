@@ -54,8 +54,9 @@ struct ServeOptions {
           "rows waiting to be scored before new requests get 503");
     v.Int("http-threads", &http_threads, 1, 64,
           "event loops answering connections (each serves many; 1 suits 2 cores)");
-    v.Int("parse-threads", &parse_threads, 1, 1024,
-          "threads turning prediction requests into features");
+    v.Int("parse-threads", &parse_threads, 0, 1024,
+          "threads turning prediction requests into features (0: the event loop does it, "
+          "so a large request delays the other connections)");
     v.Int("max-connections", &max_connections, 1, int64_t{1} << 24,
           "open connections at most; more get 503 (lowered to fit the open-file limit)");
     v.Int("idle-timeout-s", &idle_timeout_s, 1, 86400,
