@@ -153,7 +153,7 @@ TEST(OperatorRegistry, BadNamesAndOptionsNameThePlace) {
     FAIL();
   } catch (const Error& e) {
     EXPECT_NE(std::string(e.what()).find("test pipeline step 1: unknown operator 'categorise' "
-                                         "(valid: categorify, clip, fill_missing, hash_bucket, "
+                                         "(valid: bucketize, categorify, clip, fill_missing, hash_bucket, hashed_cross, "
                                          "log1p, normalize)"),
               std::string::npos)
         << e.what();

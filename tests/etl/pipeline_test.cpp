@@ -70,7 +70,34 @@ TEST(Pipeline, MistakesNameTheStepAndColumn) {
                 .find("step 1 (I1): a dense column needs fill_missing"),
             std::string::npos);
   EXPECT_NE(BuildError("steps:\n" + dense_ok + "  - columns: [C1, C2]\n    ops: [log1p]\n")
-                .find("operator 'log1p' works on dense columns, but C1 is categorical"),
+                .find("step 2 (C1): operator 'log1p' reads dense values, but the column holds "
+                      "categorical values"),
+            std::string::npos);
+  // Kinds follow the chain: a bucketizer writes ids, which log1p cannot read.
+  EXPECT_NE(BuildError("steps:\n  - columns: [I1, I2]\n    ops: [{bucketize: {quantiles: 4}}, "
+                       "log1p]\n" + cats_ok)
+                .find("operator 'log1p' reads dense values, but 'bucketize' writes categorical "
+                      "values"),
+            std::string::npos);
+  EXPECT_NE(BuildError("steps:\n  - columns: [I1, I2]\n    ops: [{bucketize: {quantiles: 4, "
+                       "boundaries: '1,2'}}]\n" + cats_ok)
+                .find("give quantiles (fitted) or boundaries (fixed), one of them"),
+            std::string::npos);
+  // Several inputs: a derived step, starting with an operator that reads several columns.
+  EXPECT_NE(BuildError("steps:\n" + dense_ok + "  - columns: [C1, C2]\n    ops: [hashed_cross]\n")
+                .find("'hashed_cross' reads several columns: it goes first in a step with 'inputs'"),
+            std::string::npos);
+  EXPECT_NE(BuildError("steps:\n" + dense_ok + cats_ok +
+                       "  - inputs: [C1, I1]\n    output: C1\n    ops: [hashed_cross]\n")
+                .find("the output name 'C1' is already a field"),
+            std::string::npos);
+  EXPECT_NE(BuildError("steps:\n" + dense_ok + cats_ok +
+                       "  - inputs: [C1, C9]\n    ops: [hashed_cross]\n")
+                .find("unknown input column 'C9'"),
+            std::string::npos);
+  EXPECT_NE(BuildError("steps:\n" + dense_ok + cats_ok +
+                       "  - inputs: [C1, C2]\n    ops: [categorify]\n")
+                .find("starts with an operator that reads several columns"),
             std::string::npos);
   EXPECT_NE(BuildError("steps:\n" + dense_ok + "  - columns: [C1, C2]\n    ops: [categorfy]\n")
                 .find("unknown operator 'categorfy'"),

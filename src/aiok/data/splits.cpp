@@ -35,8 +35,10 @@ SplitRule SplitRule::Parse(const std::string& text) {
   if (text.rfind("fractions:", 0) == 0) {
     parsed = std::sscanf(text.c_str() + 10, "%lf,%lf%c", &train, &valid, &extra) == 2;
   } else if (text.rfind("random:", 0) == 0) {
-    const int n = std::sscanf(text.c_str() + 7, "%lf,%lf,%llu%c", &train, &valid, &seed, &extra);
-    parsed = n == 2 || n == 3;
+    const char* numbers = text.c_str() + 7;
+    parsed = std::sscanf(numbers, "%lf,%lf%c", &train, &valid, &extra) == 2 ||
+             (std::sscanf(numbers, "%lf,%lf,%llu%c", &train, &valid, &seed, &extra) == 3 &&
+              text.back() >= '0' && text.back() <= '9');
     rule.random_ = true;
   }
   AIOK_CHECK(parsed && train > 0 && valid >= 0 && train + valid <= 1.0, ErrorKind::kConfig,

@@ -22,6 +22,7 @@ void ForEachVector(Batch& batch, F&& f) {
   f(batch.dense);
   f(batch.raw_dense);
   f(batch.categorical);
+  f(batch.raw_keys);
   f(batch.list_offsets);
   f(batch.list_codes);
 }

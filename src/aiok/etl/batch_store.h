@@ -22,9 +22,10 @@ struct EncodedBatch {
   /// be mapped once every value has been seen (LabelMapping).
   UninitializedVector<double> labels;
   UninitializedVector<float> weights;     ///< when the schema has a weight field
-  UninitializedVector<float> dense;       ///< dense x rows, when the dense values are final
-  UninitializedVector<double> raw_dense;  ///< dense x rows, when a dense chain still needs fitting
-  UninitializedVector<int32_t> categorical;  ///< categorical x rows: ids, or codes to be mapped
+  UninitializedVector<float> dense;  ///< dense features x rows (the ready chains' slots)
+  UninitializedVector<int32_t> categorical;  ///< categorical features x rows: ids, or codes
+  UninitializedVector<double> raw_dense;     ///< raw dense input columns x rows
+  UninitializedVector<int64_t> raw_keys;     ///< raw categorical key columns x rows
   /// List fields: per field rows + 1 offsets into `list_codes` (absolute within the batch),
   /// fields back to back; the elements' ids or codes.
   UninitializedVector<int64_t> list_offsets;

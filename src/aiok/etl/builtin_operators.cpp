@@ -1,5 +1,6 @@
 #include "aiok/etl/categorical_operators.h"
 #include "aiok/etl/dense_operators.h"
+#include "aiok/etl/feature_operators.h"
 
 namespace aiok::etl {
 
@@ -10,6 +11,8 @@ void RegisterBuiltinOperators(OperatorRegistry& registry) {
   registry.Register("normalize", MakeOperator<Normalize>);
   registry.Register("categorify", MakeOperator<Categorify>);
   registry.Register("hash_bucket", MakeOperator<HashBucket>);
+  registry.Register("bucketize", MakeOperator<Bucketize>);
+  registry.Register("hashed_cross", MakeOperator<HashedCross>);
 }
 
 }  // namespace aiok::etl

@@ -20,57 +20,97 @@ int64_t SafeKey(int64_t key) { return key == kMissingValue ? INT64_MIN : key; }
 }  // namespace
 
 FieldBinding::FieldBinding(const data::TableSchema& schema, const Pipeline& pipeline) {
-  size_t categorical = 0;
   for (size_t f = 0; f < schema.fields.size(); ++f) {
     const data::FieldRole role = schema.fields[f].role;
-    const int index = static_cast<int>(f);
-    if (IsDense(role))
-      dense_fields.push_back(index);
-    if (IsCategorical(role) || IsJagged(role)) {
-      AIOK_ASSERT(categorical < pipeline.categorical().size() &&
-                  pipeline.categorical()[categorical].column == schema.fields[f].name);
-      (IsJagged(role) ? jagged_fields : categorical_fields).push_back(index);
-      (IsJagged(role) ? jagged_chains : categorical_chains).push_back(categorical++);
-    }
     if (role == data::FieldRole::kTimestamp)
-      time_fields.push_back(index);
+      time_fields.push_back(static_cast<int>(f));
     if (role == data::FieldRole::kLabel)
-      label_field = index;
+      label_field = static_cast<int>(f);
     if (role == data::FieldRole::kWeight)
-      weight_field = index;
+      weight_field = static_cast<int>(f);
   }
-  AIOK_ASSERT(dense_fields.size() == pipeline.dense().size());
-  AIOK_ASSERT(categorical == pipeline.categorical().size());
+  const std::vector<const ColumnChain*> all = pipeline.chains();
+  for (size_t c = 0; c < all.size(); ++c) {
+    const ColumnChain& chain = *all[c];
+    BoundChain bound;
+    bound.chain = c;
+    for (const std::string& input : chain.inputs) {
+      const int field = schema.Find(input);
+      AIOK_ASSERT(field >= 0);
+      bound.fields.push_back(field);
+      const data::Field& f = schema.fields[static_cast<size_t>(field)];
+      const bool list = IsJagged(f.role);
+      AIOK_CHECK(!list || chain.inputs.size() == 1, ErrorKind::kConfig,
+                 "pipeline: {}: the list field {} cannot be an input of a derived field",
+                 chain.column, input);
+      bound.list = list;
+    }
+    bound.output = chain.output_kind();
+    AIOK_CHECK(!bound.list || bound.output == ColumnKind::kCategorical, ErrorKind::kConfig,
+               "pipeline: the list field {} must end in ids (its chain ends with dense values)",
+               chain.column);
+    if (bound.list) {
+      bound.slot = jagged_features++;
+    } else if (bound.output == ColumnKind::kDense) {
+      bound.slot = dense_features++;
+    } else {
+      bound.slot = scalar_categorical++;
+    }
+    chains.push_back(std::move(bound));
+  }
 }
 
 data::FeatureLayout FieldBinding::Layout(const data::TableSchema& schema, const Pipeline& pipeline,
                                          data::Task task) const {
   data::FeatureLayout layout;
   layout.task = task;
-  for (int f : dense_fields)
-    layout.dense.push_back(schema.fields[static_cast<size_t>(f)].name);
-  for (size_t c = 0; c < categorical_fields.size(); ++c) {
-    layout.categorical.push_back(
-        {schema.fields[static_cast<size_t>(categorical_fields[c])].name,
-         pipeline.categorical()[categorical_chains[c]].ops.back()->cardinality()});
+  layout.dense.resize(dense_features);
+  layout.categorical.resize(scalar_categorical);
+  layout.jagged.resize(jagged_features);
+  const std::vector<const ColumnChain*> all = pipeline.chains();
+  for (const BoundChain& bound : chains) {
+    const ColumnChain& chain = *all[bound.chain];
+    if (bound.list) {
+      const data::Field& field = schema.fields[static_cast<size_t>(bound.fields[0])];
+      data::JaggedFeature& jagged = layout.jagged[bound.slot];
+      jagged.name = chain.column;
+      jagged.kind = field.role == data::FieldRole::kSequence
+                        ? data::JaggedFeature::Kind::kSequence
+                        : data::JaggedFeature::Kind::kMultiCategorical;
+      jagged.cardinality = chain.ops.back()->cardinality();
+    } else if (bound.output == ColumnKind::kDense) {
+      layout.dense[bound.slot] = chain.column;
+    } else {
+      layout.categorical[bound.slot] = {chain.column, chain.ops.back()->cardinality()};
+    }
   }
   for (int f : time_fields) {
     const std::string& name = schema.fields[static_cast<size_t>(f)].name;
     layout.categorical.push_back({name + ".hour", kHourIds});
     layout.categorical.push_back({name + ".weekday", kWeekdayIds});
   }
-  for (size_t j = 0; j < jagged_fields.size(); ++j) {
-    const data::Field& field = schema.fields[static_cast<size_t>(jagged_fields[j])];
-    data::JaggedFeature jagged;
-    jagged.name = field.name;
-    jagged.kind = field.role == data::FieldRole::kSequence
-                      ? data::JaggedFeature::Kind::kSequence
-                      : data::JaggedFeature::Kind::kMultiCategorical;
-    jagged.cardinality = pipeline.categorical()[jagged_chains[j]].ops.back()->cardinality();
-    layout.jagged.push_back(std::move(jagged));
-  }
   layout.has_weight = weight_field >= 0;
   return layout;
+}
+
+std::vector<ChainColumn> ChainInputs(const BoundChain& bound, const ColumnChain& chain,
+                                     const data::TableBatch& batch, size_t rows) {
+  std::vector<ChainColumn> inputs;
+  for (const int field : bound.fields) {
+    const data::ColumnValues& column = batch.columns[static_cast<size_t>(field)];
+    const size_t n = bound.list ? static_cast<size_t>(column.list_offsets[rows]) : rows;
+    ChainColumn input;
+    input.kind = chain.kind;
+    if (chain.kind == ColumnKind::kDense) {
+      input.dense.resize(n);
+      DenseValues(column, 0, n, input.dense.data());
+    } else {
+      input.ids.resize(n);
+      CategoricalKeys(column, 0, n, input.ids.data());
+    }
+    inputs.push_back(std::move(input));
+  }
+  return inputs;
 }
 
 std::vector<std::string> DenseFieldNames(const data::TableSchema& schema) {

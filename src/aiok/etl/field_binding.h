@@ -1,11 +1,11 @@
-// How a table's fields become a model's features: which schema field feeds each dense
-// column, each categorical id, each time part and each list, and where the label and the
-// weight are. The ETL's encoder and the serving transform share one binding, so both lay the
-// features out the same way:
-//   dense       — the dense fields, in schema order (one pipeline chain each);
-//   categorical — the scalar categorical fields in schema order, then per timestamp field its
-//                 hour of day and day of week ("<name>.hour", "<name>.weekday");
-//   jagged      — the multi-categorical and sequence fields, in schema order.
+// How a table's fields become a model's features: which schema fields each pipeline chain
+// reads, where its output goes, and where the label and the weight are. The ETL's encoder
+// and the serving transform share one binding, so both lay the features out the same way:
+//   dense       — the chains that write dense values, in pipeline order (dense fields'
+//                 chains, then categorical fields' and derived ones);
+//   categorical — the scalar chains that write ids, in the same order, then per timestamp
+//                 field its hour of day and day of week ("<name>.hour", "<name>.weekday");
+//   jagged      — the multi-categorical and sequence fields' chains, in schema order.
 //
 // Categorical values become 64-bit keys before their operator sees them: integers as they
 // are, strings by a stable 64-bit hash of their bytes, floats by a hash of their bits. The
@@ -28,26 +28,40 @@ namespace aiok::etl {
 constexpr int64_t kHourIds = 1 + 24;
 constexpr int64_t kWeekdayIds = 1 + 7;
 
+/// A pipeline chain bound to the schema: what it reads and where its output goes.
+struct BoundChain {
+  size_t chain = 0;         ///< index in Pipeline::chains()
+  std::vector<int> fields;  ///< schema index of each input
+  bool list = false;        ///< a list field: a jagged feature
+  ColumnKind output = ColumnKind::kDense;
+  size_t slot = 0;          ///< index among the dense, categorical or jagged features
+};
+
 struct FieldBinding {
   /// `pipeline` was bound to DenseFieldNames(schema) and CategoricalFieldNames(schema).
+  /// A list field whose chain does not end in ids is refused (Error(kConfig)).
   FieldBinding(const data::TableSchema& schema, const Pipeline& pipeline);
 
-  std::vector<int> dense_fields;             ///< schema index per dense chain
-  std::vector<int> categorical_fields;       ///< schema index per scalar categorical feature
-  std::vector<size_t> categorical_chains;    ///< its chain in pipeline.categorical()
-  std::vector<int> time_fields;              ///< schema index per timestamp field
-  std::vector<int> jagged_fields;            ///< schema index per list field
-  std::vector<size_t> jagged_chains;         ///< its chain in pipeline.categorical()
+  std::vector<BoundChain> chains;  ///< one per Pipeline::chains(), in that order
+  std::vector<int> time_fields;    ///< schema index per timestamp field
   int label_field = -1;
   int weight_field = -1;
+  size_t dense_features = 0;
+  size_t scalar_categorical = 0;   ///< categorical features from chains (time parts follow)
+  size_t jagged_features = 0;
 
-  /// Categorical features per row: the scalar fields plus two per timestamp.
-  size_t categorical_features() const { return categorical_fields.size() + 2 * time_fields.size(); }
+  /// Categorical features per row: the chains' plus two per timestamp.
+  size_t categorical_features() const { return scalar_categorical + 2 * time_fields.size(); }
 
   /// The layout of the features (cardinalities from the fitted pipeline).
   data::FeatureLayout Layout(const data::TableSchema& schema, const Pipeline& pipeline,
                              data::Task task) const;
 };
+
+/// The input columns of `bound`, rows [0, rows) (list fields: all their elements), as a
+/// chain reads them: dense values for a dense chain, keys otherwise.
+std::vector<ChainColumn> ChainInputs(const BoundChain& bound, const ColumnChain& chain,
+                                     const data::TableBatch& batch, size_t rows);
 
 /// The dense and categorical (incl. list) field names of `schema`, in schema order, as the
 /// pipeline binds them.

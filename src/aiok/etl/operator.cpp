@@ -13,6 +13,11 @@ void Operator::FitCategorical(const int64_t*, size_t) {
 }
 void Operator::TransformDense(double*, size_t) const { AIOK_ASSERT(false); }
 void Operator::TransformCategorical(const int64_t*, size_t, int64_t*) const { AIOK_ASSERT(false); }
+void Operator::TransformDenseToIds(const double*, size_t, int64_t*) const { AIOK_ASSERT(false); }
+void Operator::TransformIdsToDense(const int64_t*, size_t, double*) const { AIOK_ASSERT(false); }
+void Operator::TransformInputs(const std::vector<const int64_t*>&, size_t, int64_t*) const {
+  AIOK_ASSERT(false);
+}
 
 void Operator::FitEncode(const int64_t*, size_t, size_t, int32_t*) { AIOK_ASSERT(false); }
 void Operator::MapCodes(const int32_t*, size_t, int32_t*) const { AIOK_ASSERT(false); }

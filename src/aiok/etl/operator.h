@@ -1,10 +1,17 @@
 // ETL operators: named, configured from JSON/YAML options, with two phases. Fit() gathers
-// statistics from training rows (called once per batch, then FinishFit()), Transform()
-// applies them to any rows — later also to raw rows at serving time. The fitted state saves
-// to JSON and loads back to give identical transforms.
+// statistics from training rows and their labels (called once per batch, then FinishFit()),
+// Transform() applies them to any rows — in the ETL and on raw rows at serving time. The
+// fitted state saves to JSON and loads back to give identical transforms.
 //
 // Columns are of two kinds. Dense: doubles, NaN meaning missing. Categorical: int64 values,
-// kMissingId (-1) meaning missing on input; ids on output are >= 0 (0 = missing).
+// kMissingValue (-1) meaning missing on input; ids on output are >= 0 (0 = missing).
+//
+// An operator declares what it reads and what it writes: kind() is the kind of its input,
+// output_kind() that of its output (a bucketizer reads dense values and writes ids, a target
+// encoder reads ids and writes dense values), and inputs() how many columns its input is (a
+// cross reads several categorical columns and writes one). What a chain's last operator
+// writes is the field the model sees: a dense feature, or a categorical one with
+// cardinality() ids.
 #pragma once
 
 #include <cstdint>
@@ -27,20 +34,42 @@ class Operator {
   virtual ~Operator() = default;
   /// Registry name ("categorify").
   virtual const char* name() const = 0;
-  /// The column kind the operator reads; categorical operators write ids.
+  /// The column kind the operator reads.
   virtual ColumnKind kind() const = 0;
+  /// The column kind the operator writes (its input kind, unless it converts).
+  virtual ColumnKind output_kind() const { return kind(); }
+  /// Columns the operator reads: 1, or kManyInputs for two or more (the first operator of a
+  /// step with several `inputs`). Several inputs are always categorical keys.
+  static constexpr int kManyInputs = -1;
+  virtual int inputs() const { return 1; }
   /// Whether Fit must see data before Transform can run.
   virtual bool needs_fit() const = 0;
 
   /// Accumulates statistics from a batch of training values.
   virtual void FitDense(const double* values, size_t n);
   virtual void FitCategorical(const int64_t* values, size_t n);
+  /// The same with each row's label (binary 0/1 or a regression target), for operators that
+  /// learn from it (target encoding); by default the labels are not looked at.
+  virtual void FitDenseWithLabels(const double* values, const float* labels, size_t n) {
+    FitDense(values, n);
+  }
+  virtual void FitCategoricalWithLabels(const int64_t* values, const float* labels, size_t n) {
+    FitCategorical(values, n);
+  }
+  /// Whether Fit looks at the labels.
+  virtual bool uses_labels() const { return false; }
   /// Turns the accumulated statistics into the fitted state.
   virtual void FinishFit() {}
 
   /// Transforms values in place (dense) or into ids (categorical).
   virtual void TransformDense(double* values, size_t n) const;
   virtual void TransformCategorical(const int64_t* values, size_t n, int64_t* ids) const;
+  /// Converting operators: dense values into ids, or ids into dense values.
+  virtual void TransformDenseToIds(const double* values, size_t n, int64_t* ids) const;
+  virtual void TransformIdsToDense(const int64_t* values, size_t n, double* out) const;
+  /// Operators of several inputs: one key column per input, into one column of ids.
+  virtual void TransformInputs(const std::vector<const int64_t*>& inputs, size_t n,
+                               int64_t* ids) const;
   /// For categorical operators: ids are in [0, cardinality()).
   virtual int64_t cardinality() const { return 0; }
 

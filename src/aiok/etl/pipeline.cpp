@@ -50,20 +50,33 @@ PipelineSpec PipelineSpec::FromJson(const nlohmann::json& json, const std::strin
   for (const auto& step_json : json["steps"]) {
     const std::string where = fmt::format("{}: step {}", source, ++index);
     AIOK_CHECK(step_json.is_object(), ErrorKind::kConfig,
-               "{}: expected a map with 'columns' and "
-               "'ops'",
+               "{}: expected a map with 'columns' and 'ops' (or 'inputs', 'output' and 'ops')",
                where);
-    CheckKeys(step_json, {"columns", "ops"}, where);
+    CheckKeys(step_json, {"columns", "inputs", "output", "ops"}, where);
     PipelineStep step;
-    const auto& columns = step_json.value("columns", nlohmann::json());
+    const bool derived = step_json.contains("inputs");
+    AIOK_CHECK(derived != step_json.contains("columns"), ErrorKind::kConfig,
+               "{}: a step has 'columns' (a chain per column) or 'inputs' (one chain over several "
+               "columns, writing the field 'output'), not both",
+               where);
+    AIOK_CHECK(derived || !step_json.contains("output"), ErrorKind::kConfig,
+               "{}: 'output' goes with 'inputs'", where);
+    const auto& columns = step_json.value(derived ? "inputs" : "columns", nlohmann::json());
     AIOK_CHECK(columns.is_array() || columns.is_string(), ErrorKind::kConfig,
-               "{}: 'columns' must be a list of column names", where);
+               "{}: '{}' must be a list of column names", where, derived ? "inputs" : "columns");
     for (const auto& column : columns.is_array() ? columns : nlohmann::json::array({columns})) {
       AIOK_CHECK(column.is_string(), ErrorKind::kConfig, "{}: column names must be strings, got {}",
                  where, column.dump());
       for (auto& name : ExpandColumns(column.get<std::string>(), where)) {
         step.columns.push_back(std::move(name));
       }
+    }
+    if (derived) {
+      step.derived = true;
+      const auto& output = step_json.value("output", nlohmann::json());
+      AIOK_CHECK(output.is_string() || output.is_null(), ErrorKind::kConfig,
+                 "{}: 'output' must be a field name", where);
+      step.output = output.is_string() ? output.get<std::string>() : fmt::format("{}", fmt::join(step.columns, "_x_"));
     }
     const auto& ops = step_json.value("ops", nlohmann::json());
     AIOK_CHECK(ops.is_array() && !ops.empty(), ErrorKind::kConfig,
@@ -91,7 +104,11 @@ nlohmann::json PipelineSpec::ToJson() const {
     nlohmann::json ops = nlohmann::json::array();
     for (const auto& op : step.ops)
       ops.push_back({{op.name, op.options}});
-    steps_json.push_back({{"columns", step.columns}, {"ops", ops}});
+    if (step.derived) {
+      steps_json.push_back({{"inputs", step.columns}, {"output", step.output}, {"ops", ops}});
+    } else {
+      steps_json.push_back({{"columns", step.columns}, {"ops", ops}});
+    }
   }
   return {{"steps", steps_json}};
 }
@@ -151,10 +168,92 @@ std::optional<size_t> ColumnChain::FitOperatorOfPhase(int phase) const {
   return std::nullopt;
 }
 
-void ColumnChain::TransformDensePrefix(double* values, size_t n, size_t end) const {
-  for (size_t i = 0; i < end; ++i)
-    ops[i]->TransformDense(values, n);
+ChainColumn ColumnChain::Run(std::vector<ChainColumn> inputs, size_t n, size_t end) const {
+  AIOK_ASSERT(!inputs.empty() && end <= ops.size());
+  ChainColumn current;
+  size_t i = 0;
+  if (inputs.size() > 1) {
+    AIOK_ASSERT(end > 0);
+    std::vector<const int64_t*> keys;
+    for (const ChainColumn& input : inputs)
+      keys.push_back(input.ids.data());
+    current.kind = ColumnKind::kCategorical;
+    current.ids.resize(n);
+    ops[0]->TransformInputs(keys, n, current.ids.data());
+    i = 1;
+  } else {
+    current = std::move(inputs[0]);
+  }
+  std::vector<int64_t> ids;
+  for (; i < end; ++i) {
+    const Operator& op = *ops[i];
+    const bool dense_in = op.kind() == ColumnKind::kDense;
+    const bool dense_out = op.output_kind() == ColumnKind::kDense;
+    if (dense_in && dense_out) {
+      op.TransformDense(current.dense.data(), n);
+    } else if (!dense_in && !dense_out) {
+      ids.resize(n);
+      op.TransformCategorical(current.ids.data(), n, ids.data());
+      current.ids.swap(ids);
+    } else if (dense_in) {
+      current.ids.resize(n);
+      op.TransformDenseToIds(current.dense.data(), n, current.ids.data());
+      current.dense.clear();
+    } else {
+      current.dense.resize(n);
+      op.TransformIdsToDense(current.ids.data(), n, current.dense.data());
+      current.ids.clear();
+    }
+    current.kind = op.output_kind();
+  }
+  return current;
 }
+
+namespace {
+
+const char* KindName(ColumnKind kind) { return kind == ColumnKind::kDense ? "dense" : "categorical"; }
+
+// Appends a step's operators to `chain`, each checked to read what the one before writes.
+void AddOperators(const PipelineStep& step, const OperatorRegistry& registry,
+                  const std::string& where, ColumnChain* chain) {
+  ColumnKind current = chain->kind;
+  for (size_t i = 0; i < step.ops.size(); ++i) {
+    const OperatorSpec& op_spec = step.ops[i];
+    auto op = registry.Create(op_spec.name, op_spec.options, where);
+    if (i == 0 && chain->inputs.size() > 1) {
+      AIOK_CHECK(op->inputs() == Operator::kManyInputs, ErrorKind::kConfig,
+                 "{}: a step with several inputs starts with an operator that reads several "
+                 "columns (such as hashed_cross); '{}' reads one",
+                 where, op_spec.name);
+      AIOK_CHECK(!op->needs_fit(), ErrorKind::kConfig,
+                 "{}: '{}' over several inputs would need fitting, which is not supported", where,
+                 op_spec.name);
+    } else {
+      AIOK_CHECK(op->inputs() == 1, ErrorKind::kConfig,
+                 "{}: '{}' reads several columns: it goes first in a step with 'inputs' and an "
+                 "'output'",
+                 where, op_spec.name);
+    }
+    AIOK_CHECK(op->kind() == current, ErrorKind::kConfig,
+               "{}: operator '{}' reads {} values, but {} {} values", where, op_spec.name,
+               KindName(op->kind()),
+               i == 0 ? "the column holds" : "'" + step.ops[i - 1].name + "' writes",
+               KindName(current));
+    current = op->output_kind();
+    chain->ops.push_back(std::move(op));
+  }
+  if (chain->kind == ColumnKind::kDense && current == ColumnKind::kDense) {
+    const bool fills = std::any_of(chain->ops.begin(), chain->ops.end(), [](const auto& op) {
+      return std::string(op->name()) == "fill_missing";
+    });
+    AIOK_CHECK(fills, ErrorKind::kConfig,
+               "{}: a dense column needs fill_missing, or missing values would reach the model "
+               "as NaN",
+               where);
+  }
+}
+
+}  // namespace
 
 Pipeline::Pipeline(const PipelineSpec& spec, const std::vector<std::string>& dense,
                    const std::vector<std::string>& categorical, const std::string& source)
@@ -163,13 +262,35 @@ Pipeline::Pipeline(const PipelineSpec& spec, const std::vector<std::string>& den
   RegisterBuiltinOperators(registry);
   std::map<std::string, ColumnChain> chains;
   for (const auto& name : dense)
-    chains[name] = ColumnChain{name, ColumnKind::kDense, {}};
-  for (const auto& name : categorical) {
-    chains[name] = ColumnChain{name, ColumnKind::kCategorical, {}};
-  }
+    chains[name] = ColumnChain{name, {name}, ColumnKind::kDense, {}};
+  for (const auto& name : categorical)
+    chains[name] = ColumnChain{name, {name}, ColumnKind::kCategorical, {}};
   std::map<std::string, int> covered_by;
   for (size_t s = 0; s < spec.steps.size(); ++s) {
     const PipelineStep& step = spec.steps[s];
+    if (step.derived) {
+      const std::string where = fmt::format("{}: step {} ({})", source, s + 1, step.output);
+      AIOK_CHECK(step.columns.size() >= 2, ErrorKind::kConfig,
+                 "{}: 'inputs' names two or more columns (a chain over one column is a "
+                 "'columns' step)",
+                 where);
+      for (const std::string& input : step.columns) {
+        AIOK_CHECK(chains.count(input) > 0, ErrorKind::kConfig,
+                   "{}: unknown input column '{}' (columns: {}, {})", where, input,
+                   fmt::join(dense, ", "), fmt::join(categorical, ", "));
+      }
+      const bool taken = chains.count(step.output) > 0 ||
+                         std::any_of(derived_.begin(), derived_.end(), [&](const ColumnChain& c) {
+                           return c.column == step.output;
+                         });
+      AIOK_CHECK(!taken, ErrorKind::kConfig, "{}: the output name '{}' is already a field", where,
+                 step.output);
+      // Several inputs are read as categorical keys, whatever their role.
+      ColumnChain chain{step.output, step.columns, ColumnKind::kCategorical, {}};
+      AddOperators(step, registry, where, &chain);
+      derived_.push_back(std::move(chain));
+      continue;
+    }
     for (const std::string& column : step.columns) {
       const std::string where = fmt::format("{}: step {} ({})", source, s + 1, column);
       auto it = chains.find(column);
@@ -178,29 +299,7 @@ Pipeline::Pipeline(const PipelineSpec& spec, const std::vector<std::string>& den
       AIOK_CHECK(covered_by.count(column) == 0, ErrorKind::kConfig,
                  "{}: column already handled by step {}", where, covered_by[column]);
       covered_by[column] = static_cast<int>(s + 1);
-      ColumnChain& chain = it->second;
-      for (const OperatorSpec& op_spec : step.ops) {
-        auto op = registry.Create(op_spec.name, op_spec.options, where);
-        AIOK_CHECK(op->kind() == chain.kind, ErrorKind::kConfig,
-                   "{}: operator '{}' works on {} columns, but {} is {}", where, op_spec.name,
-                   op->kind() == ColumnKind::kDense ? "dense" : "categorical", column,
-                   chain.kind == ColumnKind::kDense ? "dense" : "categorical");
-        chain.ops.push_back(std::move(op));
-      }
-      if (chain.kind == ColumnKind::kDense) {
-        const bool fills = std::any_of(chain.ops.begin(), chain.ops.end(), [](const auto& op) {
-          return std::string(op->name()) == "fill_missing";
-        });
-        AIOK_CHECK(fills, ErrorKind::kConfig,
-                   "{}: a dense column needs fill_missing, or missing values would reach the "
-                   "model as NaN",
-                   where);
-      } else {
-        AIOK_CHECK(chain.ops.size() == 1, ErrorKind::kConfig,
-                   "{}: a categorical column takes exactly one operator (categorify or "
-                   "hash_bucket), got {}",
-                   where, chain.ops.size());
-      }
+      AddOperators(step, registry, where, &it->second);
     }
   }
   std::vector<std::string> uncovered;
@@ -220,36 +319,47 @@ Pipeline::Pipeline(const PipelineSpec& spec, const std::vector<std::string>& den
     categorical_.push_back(std::move(chains[name]));
 }
 
+std::vector<ColumnChain*> Pipeline::chains() {
+  std::vector<ColumnChain*> all;
+  for (auto* group : {&dense_, &categorical_, &derived_}) {
+    for (ColumnChain& chain : *group)
+      all.push_back(&chain);
+  }
+  return all;
+}
+
+std::vector<const ColumnChain*> Pipeline::chains() const {
+  std::vector<const ColumnChain*> all;
+  for (const auto* group : {&dense_, &categorical_, &derived_}) {
+    for (const ColumnChain& chain : *group)
+      all.push_back(&chain);
+  }
+  return all;
+}
+
 int Pipeline::FitPhases() const {
   int phases = 0;
-  for (const auto& chain : dense_)
-    phases = std::max(phases, chain.FitPhases());
-  for (const auto& chain : categorical_)
-    phases = std::max(phases, chain.FitPhases());
+  for (const ColumnChain* chain : chains())
+    phases = std::max(phases, chain->FitPhases());
   return phases;
 }
 
 void Pipeline::FinishFitFreeOperators() {
-  for (auto* group : {&dense_, &categorical_}) {
-    for (ColumnChain& chain : *group) {
-      for (auto& op : chain.ops) {
-        if (!op->needs_fit())
-          op->FinishFit();
-      }
+  for (ColumnChain* chain : chains()) {
+    for (auto& op : chain->ops) {
+      if (!op->needs_fit())
+        op->FinishFit();
     }
   }
 }
 
 nlohmann::json Pipeline::SaveState() const {
   nlohmann::json columns = nlohmann::json::object();
-  for (const auto* group : {&dense_, &categorical_}) {
-    for (const ColumnChain& chain : *group) {
-      nlohmann::json ops = nlohmann::json::array();
-      for (const auto& op : chain.ops) {
-        ops.push_back({{"op", op->name()}, {"options", op->Options()}, {"state", op->SaveState()}});
-      }
-      columns[chain.column] = ops;
-    }
+  for (const ColumnChain* chain : chains()) {
+    nlohmann::json ops = nlohmann::json::array();
+    for (const auto& op : chain->ops)
+      ops.push_back({{"op", op->name()}, {"options", op->Options()}, {"state", op->SaveState()}});
+    columns[chain->column] = ops;
   }
   return {{"format_version", kStateFormatVersion}, {"spec", spec_.ToJson()}, {"columns", columns}};
 }
@@ -261,18 +371,18 @@ Pipeline Pipeline::LoadState(const nlohmann::json& state, const std::vector<std:
              "{}: fitted state format {} is not the supported {}", source,
              state.value("format_version", 0), kStateFormatVersion);
   Pipeline pipeline(PipelineSpec::FromJson(state.at("spec"), source), dense, categorical, source);
-  for (auto* group : {&pipeline.dense_, &pipeline.categorical_}) {
-    for (ColumnChain& chain : *group) {
-      const auto& ops = state.at("columns").at(chain.column);
-      AIOK_CHECK(ops.size() == chain.ops.size(), ErrorKind::kInvalidInput,
-                 "{}: column {} has {} fitted operators, the spec {}", source, chain.column,
-                 ops.size(), chain.ops.size());
-      for (size_t i = 0; i < ops.size(); ++i) {
-        AIOK_CHECK(ops[i].at("op").get<std::string>() == chain.ops[i]->name(),
-                   ErrorKind::kInvalidInput, "{}: column {} operator {} mismatch", source,
-                   chain.column, i + 1);
-        chain.ops[i]->LoadState(ops[i].at("state"));
-      }
+  for (ColumnChain* chain : pipeline.chains()) {
+    AIOK_CHECK(state.at("columns").contains(chain->column), ErrorKind::kInvalidInput,
+               "{}: no fitted state for column {}", source, chain->column);
+    const auto& ops = state.at("columns").at(chain->column);
+    AIOK_CHECK(ops.size() == chain->ops.size(), ErrorKind::kInvalidInput,
+               "{}: column {} has {} fitted operators, the spec {}", source, chain->column,
+               ops.size(), chain->ops.size());
+    for (size_t i = 0; i < ops.size(); ++i) {
+      AIOK_CHECK(ops[i].at("op").get<std::string>() == chain->ops[i]->name(),
+                 ErrorKind::kInvalidInput, "{}: column {} operator {} mismatch", source,
+                 chain->column, i + 1);
+      chain->ops[i]->LoadState(ops[i].at("state"));
     }
   }
   return pipeline;

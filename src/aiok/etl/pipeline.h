@@ -9,10 +9,16 @@
 //     - columns: [C1..C26]
 //       ops:
 //         - categorify: {freq_threshold: 3}
+//     - inputs: [C1, C2]                   # a derived field from several columns
+//       output: C1_x_C2
+//       ops:
+//         - hashed_cross: {buckets: 100000}
 //
-// Every column of the input layout is covered by exactly one step. A dense column's chain
-// must fill missing values (the model cannot take NaN); a categorical column's chain is one
-// operator that makes ids (categorify or hash_bucket). Fitting uses the train split only.
+// Every column of the input layout is covered by exactly one `columns` step. A chain is any
+// number of operators, each reading what the one before wrote (operators declare their input
+// and output kinds, so dense values can become ids and ids dense values); what the last one
+// writes is the feature. A chain that ends dense from dense values must fill missing values
+// (the model cannot take NaN). Fitting uses the train split only, and sees its labels.
 #pragma once
 
 #include <memory>
@@ -31,8 +37,13 @@ struct OperatorSpec {
 };
 
 struct PipelineStep {
+  /// A chain per column; or, for a derived step, the chain's inputs.
   std::vector<std::string> columns;
   std::vector<OperatorSpec> ops;
+  /// A derived step reads all `columns` into one chain that writes the new field `output`
+  /// (the source fields stay features of their own).
+  bool derived = false;
+  std::string output;
 };
 
 struct PipelineSpec {
@@ -58,19 +69,32 @@ PipelineSpec CriteoPreset(int64_t freq_threshold);
 std::vector<std::string> PresetNames();
 std::string PresetDescription(const std::string& name);
 
-/// One column's operators, in order.
-struct ColumnChain {
-  std::string column;
+/// One column of values between a chain's operators.
+struct ChainColumn {
   ColumnKind kind = ColumnKind::kDense;
+  std::vector<double> dense;  ///< kDense: NaN is missing
+  std::vector<int64_t> ids;   ///< kCategorical: raw keys (kMissingValue missing) or ids
+};
+
+/// One column's operators, in order (or a derived field's, over several input columns).
+struct ColumnChain {
+  std::string column;               ///< the field it writes
+  std::vector<std::string> inputs;  ///< the fields it reads: {column}, or a derived step's
+  ColumnKind kind = ColumnKind::kDense;  ///< of its input
   std::vector<std::unique_ptr<Operator>> ops;
+
+  /// The kind of what the chain writes.
+  ColumnKind output_kind() const { return ops.empty() ? kind : ops.back()->output_kind(); }
+  /// Runs ops [0, end) over `inputs` (one column of n values per input field; several only
+  /// when the first operator takes several) and returns what ops[end - 1] wrote (the input
+  /// itself when end is 0 and there is one input).
+  ChainColumn Run(std::vector<ChainColumn> inputs, size_t n, size_t end) const;
 
   /// Number of operators that need fitting.
   int FitPhases() const;
   /// The index in `ops` of the operator fitted in fit phase `phase` (the phase-th operator
   /// that needs fitting), if the chain has one.
   std::optional<size_t> FitOperatorOfPhase(int phase) const;
-  /// Applies ops[0, end) to dense values in place.
-  void TransformDensePrefix(double* values, size_t n, size_t end) const;
 };
 
 /// A pipeline bound to a layout's columns: a chain per column, in layout order.
@@ -86,6 +110,12 @@ class Pipeline {
   std::vector<ColumnChain>& categorical() { return categorical_; }
   const std::vector<ColumnChain>& dense() const { return dense_; }
   const std::vector<ColumnChain>& categorical() const { return categorical_; }
+  /// The chains of derived steps, in spec order.
+  std::vector<ColumnChain>& derived() { return derived_; }
+  const std::vector<ColumnChain>& derived() const { return derived_; }
+  /// Every chain: dense fields', categorical fields', derived ones.
+  std::vector<ColumnChain*> chains();
+  std::vector<const ColumnChain*> chains() const;
 
   /// Passes over the training data that fitting needs (0 when nothing is fitted).
   int FitPhases() const;
@@ -102,6 +132,7 @@ class Pipeline {
   PipelineSpec spec_;
   std::vector<ColumnChain> dense_;
   std::vector<ColumnChain> categorical_;
+  std::vector<ColumnChain> derived_;
 };
 
 }  // namespace aiok::etl

@@ -107,38 +107,36 @@ std::vector<int64_t> RecordSplits::RowsOf(const std::vector<int64_t>& records,
 TableEncoder::TableEncoder(const data::TableSchema& schema, Pipeline& pipeline, std::string source)
     : schema_(schema),
       pipeline_(pipeline),
+      chains_(pipeline.chains()),
       source_(std::move(source)),
       binding_(schema, pipeline),
-      column_locks_(pipeline.categorical().size()) {
-  for (const ColumnChain& chain : pipeline.dense()) {
-    if (chain.FitPhases() > 0)
-      raw_dense_ = true;
-  }
+      chain_locks_(chains_.size()) {
   if (binding_.label_field >= 0) {
     text_label_ = schema.fields[static_cast<size_t>(binding_.label_field)].type.value ==
                   data::ValueType::kString;
   }
-  categorical_.resize(pipeline.categorical().size());
-  auto bind = [&](const std::vector<int>& fields, const std::vector<size_t>& chains, bool list) {
-    for (size_t i = 0; i < fields.size(); ++i) {
-      CategoricalColumn& column = categorical_[chains[i]];
-      column.field = fields[i];
-      column.chain = chains[i];
-      column.list = list;
-      column.slot = i;
-      const ColumnChain& chain = pipeline.categorical()[chains[i]];
-      AIOK_CHECK(chain.ops.size() == 1, ErrorKind::kNotImplemented,
-                 "column {}: a categorical chain is one operator that makes ids, found {}",
-                 chain.column, chain.ops.size());
-      const Operator& op = *chain.ops[0];
-      AIOK_CHECK(!op.needs_fit() || op.supports_codes(), ErrorKind::kNotImplemented,
-                 "column {}: operator '{}' needs fitting but cannot encode rows while it fits",
-                 chain.column, op.name());
-      column.coded = op.needs_fit();
+  for (size_t c = 0; c < chains_.size(); ++c) {
+    const ColumnChain& chain = *chains_[c];
+    const BoundChain& bound = binding_.chains[c];
+    ChainPlan plan;
+    const bool fits = chain.FitPhases() > 0;
+    if (!fits) {
+      plan.handling = Handling::kReady;
+    } else if (chain.ops.size() == 1 && chain.inputs.size() == 1 && chain.ops[0]->supports_codes()) {
+      plan.handling = Handling::kCoded;
+    } else {
+      AIOK_CHECK(!bound.list, ErrorKind::kNotImplemented,
+                 "pipeline: the list field {} takes one dictionary operator (categorify) or "
+                 "operators that need no fitting",
+                 chain.column);
+      plan.handling = Handling::kRaw;
+      for (size_t i = 0; i < chain.inputs.size(); ++i) {
+        plan.raw_columns.push_back(chain.kind == ColumnKind::kDense ? raw_dense_columns_++
+                                                                    : raw_key_columns_++);
+      }
     }
-  };
-  bind(binding_.categorical_fields, binding_.categorical_chains, false);
-  bind(binding_.jagged_fields, binding_.jagged_chains, true);
+    plans_.push_back(std::move(plan));
+  }
 }
 
 EncodedBatch TableEncoder::Encode(const data::TableBatch& batch) {
@@ -170,90 +168,90 @@ EncodedBatch TableEncoder::Encode(const data::TableBatch& batch) {
       out.weights[r] = static_cast<float>(weights[r]);
     }
   }
-
-  // Dense columns: final values now, or raw ones for the fit.
-  const size_t n_dense = b.dense_fields.size();
-  if (raw_dense_) {
-    out.raw_dense.resize(rows * n_dense);
-    for (size_t d = 0; d < n_dense; ++d)
-      DenseValues(column_of(b.dense_fields[d]), 0, rows, out.raw_dense.data() + d * rows);
-  } else {
-    out.dense.resize(rows * n_dense);
-    std::vector<double> values(rows);
-    for (size_t d = 0; d < n_dense; ++d) {
-      DenseValues(column_of(b.dense_fields[d]), 0, rows, values.data());
-      const ColumnChain& chain = pipeline_.dense()[d];
-      chain.TransformDensePrefix(values.data(), rows, chain.ops.size());
-      float* column = out.dense.data() + d * rows;
-      for (size_t r = 0; r < rows; ++r)
-        column[r] = static_cast<float>(values[r]);
-    }
-  }
-
-  // Categorical columns and lists: where each one's codes go.
   const size_t n_cat = b.categorical_features();
+  out.dense.resize(rows * b.dense_features);
   out.categorical.resize(rows * n_cat);
-  out.list_offsets.resize(b.jagged_fields.size() * (rows + 1));
+  out.raw_dense.resize(rows * raw_dense_columns_);
+  out.raw_keys.resize(rows * raw_key_columns_);
+  // Lists: where each one's elements go.
+  out.list_offsets.resize(b.jagged_features * (rows + 1));
   int64_t list_values = 0;
-  for (size_t j = 0; j < b.jagged_fields.size(); ++j) {
-    const data::ColumnValues& column = column_of(b.jagged_fields[j]);
-    int64_t* offsets = out.list_offsets.data() + j * (rows + 1);
+  for (const BoundChain& bound : b.chains) {
+    if (!bound.list)
+      continue;
+    const data::ColumnValues& column = column_of(bound.fields[0]);
+    int64_t* offsets = out.list_offsets.data() + bound.slot * (rows + 1);
     for (size_t r = 0; r <= rows; ++r)
       offsets[r] = list_values + column.list_offsets[r];
     list_values += column.list_offsets[rows];
   }
   out.list_codes.resize(static_cast<size_t>(list_values));
   for (size_t t = 0; t < b.time_fields.size(); ++t) {
-    const size_t hour = b.categorical_fields.size() + 2 * t;
+    const size_t hour = b.scalar_categorical + 2 * t;
     TimeParts(column_of(b.time_fields[t]), rows, 1, out.categorical.data() + hour * rows,
               out.categorical.data() + (hour + 1) * rows);
   }
-  std::vector<int64_t> keys;
-  std::vector<int64_t> wide_ids;
-  auto encode_column = [&](size_t c) {
-    const CategoricalColumn& column = categorical_[c];
-    const data::ColumnValues& values = column_of(column.field);
-    size_t n = rows;
-    int32_t* codes = out.categorical.data() + column.slot * rows;
-    if (column.list) {
-      const int64_t* offsets = out.list_offsets.data() + column.slot * (rows + 1);
-      n = static_cast<size_t>(offsets[rows] - offsets[0]);
-      codes = out.list_codes.data() + offsets[0];
-    }
-    keys.resize(n);
-    CategoricalKeys(values, 0, n, keys.data());
-    Operator& op = *pipeline_.categorical()[column.chain].ops[0];
-    if (column.coded) {
-      op.FitEncode(keys.data(), n, n, codes);
+
+  auto encode_chain = [&](size_t c) {
+    const ColumnChain& chain = *chains_[c];
+    const BoundChain& bound = b.chains[c];
+    const ChainPlan& plan = plans_[c];
+    if (plan.handling == Handling::kRaw) {
+      for (size_t i = 0; i < bound.fields.size(); ++i) {
+        const data::ColumnValues& column = column_of(bound.fields[i]);
+        if (chain.kind == ColumnKind::kDense) {
+          DenseValues(column, 0, rows, out.raw_dense.data() + plan.raw_columns[i] * rows);
+        } else {
+          CategoricalKeys(column, 0, rows, out.raw_keys.data() + plan.raw_columns[i] * rows);
+        }
+      }
       return;
     }
-    wide_ids.resize(n);
-    op.TransformCategorical(keys.data(), n, wide_ids.data());
+    // Where the chain's ids go: its categorical column, or its list's elements.
+    int32_t* ids = out.categorical.data() + bound.slot * rows;
+    size_t n = rows;
+    if (bound.list) {
+      const int64_t* offsets = out.list_offsets.data() + bound.slot * (rows + 1);
+      n = static_cast<size_t>(offsets[rows] - offsets[0]);
+      ids = out.list_codes.data() + offsets[0];
+    }
+    std::vector<ChainColumn> inputs = ChainInputs(bound, chain, batch, rows);
+    if (plan.handling == Handling::kCoded) {
+      chain.ops[0]->FitEncode(inputs[0].ids.data(), n, n, ids);
+      return;
+    }
+    const ChainColumn result = chain.Run(std::move(inputs), n, chain.ops.size());
+    if (bound.output == ColumnKind::kDense) {
+      float* dense = out.dense.data() + bound.slot * rows;
+      for (size_t r = 0; r < rows; ++r)
+        dense[r] = static_cast<float>(result.dense[r]);
+      return;
+    }
     for (size_t i = 0; i < n; ++i)
-      codes[i] = static_cast<int32_t>(wide_ids[i]);
+      ids[i] = static_cast<int32_t>(result.ids[i]);
   };
-  // A column that fits is encoded under its lock; when another batch holds it, do other
-  // columns first, and wait only when every remaining column is busy.
+  // A chain that fits while encoding runs under its lock; when another batch holds it, do
+  // other chains first, and wait only when every remaining chain is busy.
   std::vector<size_t> pending;
-  for (size_t c = 0; c < categorical_.size(); ++c)
+  for (size_t c = 0; c < chains_.size(); ++c)
     pending.push_back(c);
   while (!pending.empty()) {
     std::vector<size_t> busy;
     for (size_t c : pending) {
-      if (!categorical_[c].coded) {
-        encode_column(c);
+      if (plans_[c].handling != Handling::kCoded) {
+        encode_chain(c);
         continue;
       }
-      std::unique_lock<std::mutex> lock(column_locks_[c], std::try_to_lock);
+      std::unique_lock<std::mutex> lock(chain_locks_[c], std::try_to_lock);
       if (lock.owns_lock()) {
-        encode_column(c);
+        encode_chain(c);
       } else {
         busy.push_back(c);
       }
     }
     if (!busy.empty() && busy.size() == pending.size()) {
-      std::lock_guard<std::mutex> lock(column_locks_[busy.front()]);
-      encode_column(busy.front());
+      std::lock_guard<std::mutex> lock(chain_locks_[busy.front()]);
+      encode_chain(busy.front());
       busy.erase(busy.begin());
     }
     pending.swap(busy);
@@ -278,22 +276,22 @@ void TableEncoder::Uncount(const BatchStore& store, const RecordSplits& splits, 
     batches.push_back(std::move(batch));
     others.push_back(std::move(rows));
   }
-  ParallelFor(static_cast<int64_t>(categorical_.size()), threads, [&](int64_t c) {
-    const CategoricalColumn& column = categorical_[static_cast<size_t>(c)];
-    if (!column.coded)
+  ParallelFor(static_cast<int64_t>(chains_.size()), threads, [&](int64_t c) {
+    if (plans_[static_cast<size_t>(c)].handling != Handling::kCoded)
       return;
-    Operator& op = *pipeline_.categorical()[column.chain].ops[0];
+    const BoundChain& bound = binding_.chains[static_cast<size_t>(c)];
+    Operator& op = *chains_[static_cast<size_t>(c)]->ops[0];
     std::vector<int32_t> codes;
-    for (size_t b = 0; b < batches.size(); ++b) {
-      const EncodedBatch& batch = *batches[b];
+    for (size_t i = 0; i < batches.size(); ++i) {
+      const EncodedBatch& batch = *batches[i];
       const auto rows = static_cast<size_t>(batch.rows());
       codes.clear();
-      for (const int64_t r : others[b]) {
-        if (!column.list) {
-          codes.push_back(batch.categorical[column.slot * rows + static_cast<size_t>(r)]);
+      for (const int64_t r : others[i]) {
+        if (!bound.list) {
+          codes.push_back(batch.categorical[bound.slot * rows + static_cast<size_t>(r)]);
           continue;
         }
-        const int64_t* offsets = batch.list_offsets.data() + column.slot * (rows + 1);
+        const int64_t* offsets = batch.list_offsets.data() + bound.slot * (rows + 1);
         codes.insert(codes.end(), batch.list_codes.begin() + offsets[r],
                      batch.list_codes.begin() + offsets[r + 1]);
       }
@@ -302,10 +300,79 @@ void TableEncoder::Uncount(const BatchStore& store, const RecordSplits& splits, 
   });
 }
 
+std::vector<ChainColumn> TableEncoder::RawInputs(const EncodedBatch& batch, size_t c,
+                                                 const std::vector<int64_t>& rows) const {
+  const ColumnChain& chain = *chains_[c];
+  const auto stored = static_cast<size_t>(batch.rows());
+  std::vector<ChainColumn> inputs;
+  for (const size_t column : plans_[c].raw_columns) {
+    ChainColumn input;
+    input.kind = chain.kind;
+    if (chain.kind == ColumnKind::kDense) {
+      const double* values = batch.raw_dense.data() + column * stored;
+      if (rows.empty()) {
+        input.dense.assign(values, values + stored);
+      } else {
+        for (const int64_t r : rows)
+          input.dense.push_back(values[r]);
+      }
+    } else {
+      const int64_t* keys = batch.raw_keys.data() + column * stored;
+      if (rows.empty()) {
+        input.ids.assign(keys, keys + stored);
+      } else {
+        for (const int64_t r : rows)
+          input.ids.push_back(keys[r]);
+      }
+    }
+    inputs.push_back(std::move(input));
+  }
+  return inputs;
+}
+
+void TableEncoder::FitPhase(int phase, const BatchStore& store, const RecordSplits& splits,
+                            const LabelMapping& label, int threads) {
+  std::vector<size_t> fitted;  // raw chains with an operator in this phase
+  for (size_t c = 0; c < chains_.size(); ++c) {
+    if (plans_[c].handling == Handling::kRaw && chains_[c]->FitOperatorOfPhase(phase))
+      fitted.push_back(c);
+  }
+  const StoredLabels labels(label, text_label_);
+  for (int64_t index = 0; !fitted.empty() && index < store.batches(); ++index) {
+    const std::shared_ptr<const EncodedBatch> batch = store.Read(index);
+    const std::vector<int64_t> train = splits.RowsOf(batch->lines, data::kTrainSplit);
+    if (train.empty() && batch->rows() > 0 && splits.rule.contiguous())
+      break;  // batches are in record order: no train rows follow
+    if (train.empty())
+      continue;
+    std::vector<float> train_labels(train.size());
+    std::string problem;
+    for (size_t i = 0; i < train.size(); ++i) {
+      const auto r = static_cast<size_t>(train[i]);
+      AIOK_CHECK(labels.Map(batch->labels[r], &train_labels[i], &problem),
+                 ErrorKind::kInvalidInput, "{}: record {}: expected {}", source_,
+                 batch->lines[r] + 1, problem);
+    }
+    ParallelFor(static_cast<int64_t>(fitted.size()), threads, [&](int64_t i) {
+      const size_t c = fitted[static_cast<size_t>(i)];
+      ColumnChain& chain = *chains_[c];
+      const size_t op = *chain.FitOperatorOfPhase(phase);
+      const ChainColumn values = chain.Run(RawInputs(*batch, c, train), train.size(), op);
+      if (values.kind == ColumnKind::kDense) {
+        chain.ops[op]->FitDenseWithLabels(values.dense.data(), train_labels.data(), train.size());
+      } else {
+        chain.ops[op]->FitCategoricalWithLabels(values.ids.data(), train_labels.data(),
+                                                train.size());
+      }
+    });
+  }
+  FinishFitPhase(pipeline_, phase, threads);
+}
+
 FinishedBatch TableEncoder::Finish(EncodedBatch batch, const LabelMapping& label) const {
   const auto rows = static_cast<size_t>(batch.rows());
   const FieldBinding& b = binding_;
-  const size_t n_dense = b.dense_fields.size();
+  const size_t n_dense = b.dense_features;
   const size_t n_cat = b.categorical_features();
   data::FeatureLayout layout = Layout(label.task);
   FinishedBatch out;
@@ -319,97 +386,70 @@ FinishedBatch TableEncoder::Finish(EncodedBatch batch, const LabelMapping& label
   }
   if (b.weight_field >= 0)
     std::copy(batch.weights.begin(), batch.weights.end(), storage.weights.begin());
+  // The raw chains run whole now, into the batch's feature columns.
+  for (size_t c = 0; c < chains_.size(); ++c) {
+    if (plans_[c].handling != Handling::kRaw)
+      continue;
+    const ColumnChain& chain = *chains_[c];
+    const BoundChain& bound = b.chains[c];
+    const ChainColumn result = chain.Run(RawInputs(batch, c, {}), rows, chain.ops.size());
+    if (bound.output == ColumnKind::kDense) {
+      float* dense = batch.dense.data() + bound.slot * rows;
+      for (size_t r = 0; r < rows; ++r)
+        dense[r] = static_cast<float>(result.dense[r]);
+    } else {
+      int32_t* ids = batch.categorical.data() + bound.slot * rows;
+      for (size_t r = 0; r < rows; ++r)
+        ids[r] = static_cast<int32_t>(result.ids[r]);
+    }
+  }
   // Codes become ids a block of rows at a time, on their way from columns to rows: the
   // batch's codes are read once and the rows written once.
-  int32_t ids[kBlockRows];
-  std::vector<const CategoricalColumn*> scalar(n_cat, nullptr);
-  for (const CategoricalColumn& column : categorical_) {
-    if (!column.list)
-      scalar[column.slot] = &column;
+  std::vector<const ColumnChain*> coded(n_cat, nullptr);
+  for (size_t c = 0; c < chains_.size(); ++c) {
+    const BoundChain& bound = b.chains[c];
+    if (plans_[c].handling == Handling::kCoded && !bound.list)
+      coded[bound.slot] = chains_[c];
   }
+  int32_t ids[kBlockRows];
   ColumnsToRows(
       rows, n_cat,
       [&](size_t c, size_t begin, size_t count) -> const int32_t* {
         const int32_t* codes = batch.categorical.data() + c * rows + begin;
-        if (scalar[c] == nullptr || !scalar[c]->coded)
-          return codes;  // a time part, or ids already
-        pipeline_.categorical()[scalar[c]->chain].ops[0]->MapCodes(codes, count, ids);
+        if (coded[c] == nullptr)
+          return codes;  // ids already
+        coded[c]->ops[0]->MapCodes(codes, count, ids);
         return ids;
       },
       storage.categorical.data());
-  for (const CategoricalColumn& column : categorical_) {
-    if (!column.list)
+  for (size_t c = 0; c < chains_.size(); ++c) {
+    const BoundChain& bound = b.chains[c];
+    if (!bound.list)
       continue;
-    const int64_t* offsets = batch.list_offsets.data() + column.slot * (rows + 1);
-    std::vector<int64_t>& out_offsets = storage.offsets[column.slot];
+    const int64_t* offsets = batch.list_offsets.data() + bound.slot * (rows + 1);
+    std::vector<int64_t>& out_offsets = storage.offsets[bound.slot];
     for (size_t r = 0; r <= rows; ++r)
       out_offsets[r] = offsets[r] - offsets[0];
-    std::vector<int32_t>& values = storage.values[column.slot];
+    std::vector<int32_t>& values = storage.values[bound.slot];
     values.resize(static_cast<size_t>(offsets[rows] - offsets[0]));
     const int32_t* codes = batch.list_codes.data() + offsets[0];
-    if (column.coded) {
-      pipeline_.categorical()[column.chain].ops[0]->MapCodes(codes, values.size(), values.data());
+    if (plans_[c].handling == Handling::kCoded) {
+      chains_[c]->ops[0]->MapCodes(codes, values.size(), values.data());
     } else {
       std::copy(codes, codes + values.size(), values.begin());
     }
   }
-  if (raw_dense_) {
-    for (size_t d = 0; d < n_dense; ++d) {
-      const ColumnChain& chain = pipeline_.dense()[d];
-      chain.TransformDensePrefix(batch.raw_dense.data() + d * rows, rows, chain.ops.size());
-    }
-    ColumnsToRows(
-        rows, n_dense,
-        [&](size_t d, size_t begin, size_t) { return batch.raw_dense.data() + d * rows + begin; },
-        storage.dense.data());
-  } else {
-    ColumnsToRows(
-        rows, n_dense,
-        [&](size_t d, size_t begin, size_t) { return batch.dense.data() + d * rows + begin; },
-        storage.dense.data());
-  }
+  ColumnsToRows(
+      rows, n_dense,
+      [&](size_t d, size_t begin, size_t) { return batch.dense.data() + d * rows + begin; },
+      storage.dense.data());
   out.lines = std::move(batch.lines);
   out.features.ViewStorage();
   return out;
 }
 
-void FitDensePhase(Pipeline& pipeline, int phase, const BatchStore& store,
-                   const RecordSplits& splits, int threads) {
-  auto& dense = pipeline.dense();
-  const size_t n_dense = dense.size();
-  const bool any = std::any_of(dense.begin(), dense.end(), [&](const ColumnChain& chain) {
-    return chain.FitOperatorOfPhase(phase).has_value();
-  });
-  for (int64_t index = 0; any && index < store.batches(); ++index) {
-    const std::shared_ptr<const EncodedBatch> batch = store.Read(index);
-    const auto rows = static_cast<size_t>(batch->rows());
-    const std::vector<int64_t> train = splits.RowsOf(batch->lines, data::kTrainSplit);
-    if (train.empty() && rows > 0 && splits.rule.contiguous())
-      break;  // batches are in record order: no train rows follow
-    if (train.empty())
-      continue;
-    ParallelFor(static_cast<int64_t>(n_dense), threads, [&](int64_t d) {
-      ColumnChain& chain = dense[static_cast<size_t>(d)];
-      const auto op = chain.FitOperatorOfPhase(phase);
-      if (!op)
-        return;
-      const double* column = batch->raw_dense.data() + static_cast<size_t>(d) * rows;
-      std::vector<double> values(train.size());
-      for (size_t i = 0; i < train.size(); ++i)
-        values[i] = column[train[i]];
-      chain.TransformDensePrefix(values.data(), values.size(), *op);
-      chain.ops[*op]->FitDense(values.data(), values.size());
-    });
-  }
-  FinishFitPhase(pipeline, phase, threads);
-}
-
 void FinishFitPhase(Pipeline& pipeline, int phase, int threads) {
-  std::vector<ColumnChain*> chains;
-  for (auto* group : {&pipeline.dense(), &pipeline.categorical()}) {
-    for (ColumnChain& chain : *group)
-      chains.push_back(&chain);
-  }
+  const std::vector<ColumnChain*> chains = pipeline.chains();
   ParallelFor(static_cast<int64_t>(chains.size()), threads, [&](int64_t i) {
     if (auto op = chains[static_cast<size_t>(i)]->FitOperatorOfPhase(phase))
       chains[static_cast<size_t>(i)]->ops[*op]->FinishFit();

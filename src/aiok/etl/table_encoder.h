@@ -1,17 +1,20 @@
-// The per-batch work of the ETL, for any schema.
+// The per-batch work of the ETL, for any schema and any pipeline.
 //
-// Pass 1 (Encode, on the reader threads, batches side by side): turn each parsed batch into
-// labels as read, weights, dense values (final float32; or raw float64 when a dense chain
-// needs fitting), categorical and list ids (or, for operators that fit a dictionary, codes to
-// be mapped to ids once the fit is done, counting each row as a training row), column by
-// column, and the hour and weekday of timestamps. The batches wait in a BatchStore. Once the
-// read has told where the train split ends, Uncount takes the other rows back out of the
-// counts and FitDensePhase fits the dense chains from the stored raw values. Finish then maps
-// labels and codes, turns raw dense values into final ones and lays the rows out as the
-// shards hold them, so each shard is written once.
+// Pass 1 (Encode, on the reader threads, batches side by side) handles each chain in one of
+// three ways:
+//   coded — a lone dictionary operator (categorify) on a column: it counts the values while
+//           giving each a code, and Finish maps codes to ids once the fit is done;
+//   ready — no operator needs fitting: the chain runs now and its output is final;
+//   raw   — anything else: the chain's raw inputs are kept (doubles or keys), fitted phase by
+//           phase (FitPhase: each fitted operator sees its prefix's output on the train rows
+//           and their labels), and run whole in Finish.
+// Labels are kept as read, timestamps become hour and weekday ids. The batches wait in a
+// BatchStore. Once the read has told where the splits fall, Uncount takes the non-train rows
+// back out of the coded counts. Finish maps labels and codes, runs the raw chains and lays
+// the rows out as the shards hold them, so each shard is written once.
 //
 // The features are laid out by the FieldBinding that the serving transform (TableTransformer)
-// uses too; a test holds the two to the same output.
+// uses too; tests hold the two to the same output.
 #pragma once
 
 #include <cstdint>
@@ -61,6 +64,11 @@ class TableEncoder {
   /// Encode made, columns in parallel on `threads`.
   void Uncount(const BatchStore& store, const RecordSplits& splits, int threads);
 
+  /// Fits fit phase `phase` of the raw chains from the stored batches' train rows and their
+  /// labels (mapped by `label`), chains in parallel, then finishes that phase of every chain.
+  void FitPhase(int phase, const BatchStore& store, const RecordSplits& splits,
+                const LabelMapping& label, int threads);
+
   /// Once the pipeline is fitted and the label mapping decided: labels mapped, codes made
   /// ids, raw dense values final, and the columns laid out as rows. Safe to call for several
   /// batches at once. A label that does not fit the task throws Error(kInvalidInput) naming
@@ -71,31 +79,30 @@ class TableEncoder {
   data::FeatureLayout Layout(data::Task task) const { return binding_.Layout(schema_, pipeline_, task); }
 
  private:
-  // A categorical chain's column: a scalar feature or a list, and what pass 1 leaves.
-  struct CategoricalColumn {
-    int field = -1;       // schema index
-    size_t chain = 0;     // in pipeline.categorical()
-    bool list = false;
-    size_t slot = 0;      // feature index (scalar) or list index
-    bool coded = false;   // pass 1 leaves codes for Finish to map
+  enum class Handling { kCoded, kReady, kRaw };
+  // How pass 1 handles a chain, and where its raw inputs go (one raw column per input).
+  struct ChainPlan {
+    Handling handling = Handling::kReady;
+    std::vector<size_t> raw_columns;  // in raw_dense (dense chains) or raw_keys
   };
+
+  // The inputs of a raw chain for `rows` of a stored batch (all rows when empty).
+  std::vector<ChainColumn> RawInputs(const EncodedBatch& batch, size_t chain,
+                                     const std::vector<int64_t>& rows) const;
 
   const data::TableSchema& schema_;
   Pipeline& pipeline_;
+  std::vector<ColumnChain*> chains_;
   std::string source_;
   FieldBinding binding_;
-  bool raw_dense_ = false;  // dense values leave pass 1 raw (some dense chain needs fitting)
   bool text_label_ = false;
-  std::vector<CategoricalColumn> categorical_;
-  std::vector<std::mutex> column_locks_;  // per categorical chain
+  std::vector<ChainPlan> plans_;
+  size_t raw_dense_columns_ = 0;
+  size_t raw_key_columns_ = 0;
+  std::vector<std::mutex> chain_locks_;  // per chain (coded ones fit under them)
 };
 
-/// Fits fit phase `phase` of the dense chains from the raw dense values of the stored
-/// batches' train rows, columns in parallel, then finishes that phase.
-void FitDensePhase(Pipeline& pipeline, int phase, const BatchStore& store,
-                   const RecordSplits& splits, int threads);
-
-/// Finishes fit phase `phase` of every chain (vocabularies sorted), columns in parallel.
+/// Finishes fit phase `phase` of every chain (vocabularies sorted), chains in parallel.
 void FinishFitPhase(Pipeline& pipeline, int phase, int threads);
 
 }  // namespace aiok::etl

@@ -110,7 +110,7 @@ EtlSummary RunTableEtl(const PipelineSpec& spec, const TableEtlOptions& options,
   // fit phase by phase.
   encoder.Uncount(store, splits, ctx.threads);
   for (int phase = 0; phase < pipeline.FitPhases(); ++phase)
-    FitDensePhase(pipeline, phase, store, splits, ctx.threads);
+    encoder.FitPhase(phase, store, splits, label, ctx.threads);
   spdlog::debug("etl: fit finished at {:.3f}s", since_start());
 
   // The fitted state is final now; it is written beside pass 2 (which only reads the

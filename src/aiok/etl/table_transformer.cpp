@@ -117,7 +117,8 @@ PipelineSpec CompletePipeline(const PipelineSpec& spec, const data::TableSchema&
                  "{}: step {}: field '{}' has role {}; pipeline steps take dense, categorical, "
                  "multi_categorical and sequence fields",
                  source, s + 1, column, data::FieldRoleName(field.role));
-      covered.insert(column);
+      if (!spec.steps[s].derived)
+        covered.insert(column);  // a derived field's inputs keep chains of their own
     }
   }
   std::vector<std::string> dense;
@@ -162,44 +163,32 @@ data::FeatureBatch TableTransformer::Transform(const data::TableBatch& batch,
   auto column_of = [&](int field) -> const data::ColumnValues& {
     return batch.columns[static_cast<size_t>(field)];
   };
-  // Dense: each chain over its column, then into the row-major block.
-  const size_t n_dense = b.dense_fields.size();
-  std::vector<double> values(rows);
-  for (size_t d = 0; d < n_dense; ++d) {
-    DenseValues(column_of(b.dense_fields[d]), 0, rows, values.data());
-    const ColumnChain& chain = pipeline_.dense()[d];
-    chain.TransformDensePrefix(values.data(), rows, chain.ops.size());
-    for (size_t r = 0; r < rows; ++r)
-      s.dense[r * n_dense + d] = static_cast<float>(values[r]);
-  }
+  // Each chain over its inputs, its output into the row-major blocks.
+  const size_t n_dense = b.dense_features;
   const size_t n_cat = b.categorical_features();
-  std::vector<int64_t> keys;
-  std::vector<int64_t> ids;
-  for (size_t c = 0; c < b.categorical_fields.size(); ++c) {
-    keys.resize(rows);
-    ids.resize(rows);
-    CategoricalKeys(column_of(b.categorical_fields[c]), 0, rows, keys.data());
-    pipeline_.categorical()[b.categorical_chains[c]].ops.back()->TransformCategorical(
-        keys.data(), rows, ids.data());
-    for (size_t r = 0; r < rows; ++r)
-      s.categorical[r * n_cat + c] = static_cast<int32_t>(ids[r]);
+  const std::vector<const ColumnChain*> chains = pipeline_.chains();
+  for (const BoundChain& bound : b.chains) {
+    const ColumnChain& chain = *chains[bound.chain];
+    std::vector<ChainColumn> inputs = ChainInputs(bound, chain, batch, rows);
+    const size_t n = bound.list ? inputs[0].ids.size() : rows;
+    const ChainColumn result = chain.Run(std::move(inputs), n, chain.ops.size());
+    if (bound.list) {
+      const data::ColumnValues& column = column_of(bound.fields[0]);
+      s.values[bound.slot].assign(result.ids.begin(), result.ids.end());
+      for (size_t r = 0; r <= rows; ++r)
+        s.offsets[bound.slot][r] = column.list_offsets[r];
+    } else if (bound.output == ColumnKind::kDense) {
+      for (size_t r = 0; r < rows; ++r)
+        s.dense[r * n_dense + bound.slot] = static_cast<float>(result.dense[r]);
+    } else {
+      for (size_t r = 0; r < rows; ++r)
+        s.categorical[r * n_cat + bound.slot] = static_cast<int32_t>(result.ids[r]);
+    }
   }
   for (size_t t = 0; t < b.time_fields.size(); ++t) {
-    const size_t hour = b.categorical_fields.size() + 2 * t;
+    const size_t hour = b.scalar_categorical + 2 * t;
     TimeParts(column_of(b.time_fields[t]), rows, n_cat, s.categorical.data() + hour,
               s.categorical.data() + hour + 1);
-  }
-  for (size_t j = 0; j < b.jagged_fields.size(); ++j) {
-    const data::ColumnValues& column = column_of(b.jagged_fields[j]);
-    const size_t elements = column.values();
-    keys.resize(elements);
-    ids.resize(elements);
-    CategoricalKeys(column, 0, elements, keys.data());
-    pipeline_.categorical()[b.jagged_chains[j]].ops.back()->TransformCategorical(
-        keys.data(), elements, ids.data());
-    s.values[j].assign(ids.begin(), ids.end());
-    for (size_t r = 0; r <= rows; ++r)
-      s.offsets[j][r] = column.list_offsets[r];
   }
   if (with_labels) {
     AIOK_CHECK(b.label_field >= 0, ErrorKind::kInvalidInput,
