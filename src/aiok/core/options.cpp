@@ -63,7 +63,7 @@ void ReadKey(const nlohmann::json& in, const char* name, T* value, TypeCheck typ
   if (it == in.end())
     return;
   AIOK_CHECK(type_ok(*it), ErrorKind::kConfig, "{}: option '{}' must be {}, got {}", owner, name,
-             expected, it->dump());
+             expected, it->dump(-1, ' ', false, nlohmann::json::error_handler_t::replace));
   *value = it->template get<T>();
 }
 }  // namespace

@@ -21,12 +21,17 @@ std::vector<std::string> ExpandColumns(const std::string& text, const std::strin
   std::smatch match;
   if (!std::regex_match(text, match, kRange))
     return {text};
-  const int first = std::stoi(match[2]);
-  const int last = std::stoi(match[4]);
-  AIOK_CHECK(match[1] == match[3] && first <= last, ErrorKind::kConfig,
-             "{}: bad column range '{}' (expected like C1..C26)", where, text);
+  // A range cannot name more columns than a table has: numbers past 9 digits, or a range of
+  // more than a million names, are mistakes (and would overflow or never end).
+  constexpr int64_t kMaxRange = 1000000;
+  const bool short_numbers = match[2].length() <= 9 && match[4].length() <= 9;
+  const int64_t first = short_numbers ? std::stoll(match[2]) : 0;
+  const int64_t last = short_numbers ? std::stoll(match[4]) : -1;
+  AIOK_CHECK(match[1] == match[3] && first <= last && last - first < kMaxRange, ErrorKind::kConfig,
+             "{}: bad column range '{}' (expected like C1..C26, at most {} columns)", where, text,
+             kMaxRange);
   std::vector<std::string> columns;
-  for (int i = first; i <= last; ++i)
+  for (int64_t i = first; i <= last; ++i)
     columns.push_back(match[1].str() + std::to_string(i));
   return columns;
 }
@@ -66,7 +71,7 @@ PipelineSpec PipelineSpec::FromJson(const nlohmann::json& json, const std::strin
                "{}: '{}' must be a list of column names", where, derived ? "inputs" : "columns");
     for (const auto& column : columns.is_array() ? columns : nlohmann::json::array({columns})) {
       AIOK_CHECK(column.is_string(), ErrorKind::kConfig, "{}: column names must be strings, got {}",
-                 where, column.dump());
+                 where, column.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace));
       for (auto& name : ExpandColumns(column.get<std::string>(), where)) {
         step.columns.push_back(std::move(name));
       }
@@ -88,7 +93,7 @@ PipelineSpec PipelineSpec::FromJson(const nlohmann::json& json, const std::strin
         continue;
       }
       AIOK_CHECK(op.is_object() && op.size() == 1, ErrorKind::kConfig,
-                 "{}: each op is one 'name: {{options}}' entry, got {}", where, op.dump());
+                 "{}: each op is one 'name: {{options}}' entry, got {}", where, op.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace));
       const auto& options = op.begin().value();
       step.ops.push_back(
           OperatorSpec{op.begin().key(), options.is_null() ? nlohmann::json::object() : options});
@@ -270,10 +275,7 @@ Pipeline::Pipeline(const PipelineSpec& spec, const std::vector<std::string>& den
     const PipelineStep& step = spec.steps[s];
     if (step.derived) {
       const std::string where = fmt::format("{}: step {} ({})", source, s + 1, step.output);
-      AIOK_CHECK(step.columns.size() >= 2, ErrorKind::kConfig,
-                 "{}: 'inputs' names two or more columns (a chain over one column is a "
-                 "'columns' step)",
-                 where);
+      AIOK_CHECK(!step.columns.empty(), ErrorKind::kConfig, "{}: 'inputs' names no column", where);
       for (const std::string& input : step.columns) {
         AIOK_CHECK(chains.count(input) > 0, ErrorKind::kConfig,
                    "{}: unknown input column '{}' (columns: {}, {})", where, input,
@@ -285,8 +287,11 @@ Pipeline::Pipeline(const PipelineSpec& spec, const std::vector<std::string>& den
                          });
       AIOK_CHECK(!taken, ErrorKind::kConfig, "{}: the output name '{}' is already a field", where,
                  step.output);
-      // Several inputs are read as categorical keys, whatever their role.
-      ColumnChain chain{step.output, step.columns, ColumnKind::kCategorical, {}};
+      // Several inputs are read as categorical keys, whatever their role; one input (a second
+      // feature from a field) as its field is read.
+      const ColumnKind kind = step.columns.size() == 1 ? chains.at(step.columns[0]).kind
+                                                       : ColumnKind::kCategorical;
+      ColumnChain chain{step.output, step.columns, kind, {}};
       AddOperators(step, registry, where, &chain);
       derived_.push_back(std::move(chain));
       continue;
@@ -367,22 +372,45 @@ nlohmann::json Pipeline::SaveState() const {
 Pipeline Pipeline::LoadState(const nlohmann::json& state, const std::vector<std::string>& dense,
                              const std::vector<std::string>& categorical,
                              const std::string& source) {
-  AIOK_CHECK(state.value("format_version", 0) == kStateFormatVersion, ErrorKind::kInvalidInput,
-             "{}: fitted state format {} is not the supported {}", source,
-             state.value("format_version", 0), kStateFormatVersion);
-  Pipeline pipeline(PipelineSpec::FromJson(state.at("spec"), source), dense, categorical, source);
+  // A damaged or foreign state file is named with the key that is wrong, never left to a
+  // raw JSON exception.
+  AIOK_CHECK(state.is_object(), ErrorKind::kInvalidInput,
+             "{}: expected a fitted pipeline state (a JSON object)", source);
+  const auto version = state.find("format_version");
+  AIOK_CHECK(version != state.end() && version->is_number_integer() &&
+                 version->get<int64_t>() == kStateFormatVersion,
+             ErrorKind::kInvalidInput, "{}: format_version: expected the integer {}, found {}",
+             source, kStateFormatVersion,
+             version == state.end() ? "nothing"
+                                    : version->dump(-1, ' ', false,
+                                                    nlohmann::json::error_handler_t::replace));
+  AIOK_CHECK(state.contains("spec") && state.contains("columns") && state.at("columns").is_object(),
+             ErrorKind::kInvalidInput, "{}: expected the keys 'spec' and 'columns' (an object)",
+             source);
+  Pipeline pipeline(PipelineSpec::FromJson(state.at("spec"), source + ": spec"), dense,
+                    categorical, source);
   for (ColumnChain* chain : pipeline.chains()) {
-    AIOK_CHECK(state.at("columns").contains(chain->column), ErrorKind::kInvalidInput,
-               "{}: no fitted state for column {}", source, chain->column);
-    const auto& ops = state.at("columns").at(chain->column);
+    const nlohmann::json& columns = state.at("columns");
+    AIOK_CHECK(columns.contains(chain->column) && columns.at(chain->column).is_array(),
+               ErrorKind::kInvalidInput, "{}: columns: no fitted operators for column {}", source,
+               chain->column);
+    const auto& ops = columns.at(chain->column);
     AIOK_CHECK(ops.size() == chain->ops.size(), ErrorKind::kInvalidInput,
                "{}: column {} has {} fitted operators, the spec {}", source, chain->column,
                ops.size(), chain->ops.size());
     for (size_t i = 0; i < ops.size(); ++i) {
-      AIOK_CHECK(ops[i].at("op").get<std::string>() == chain->ops[i]->name(),
-                 ErrorKind::kInvalidInput, "{}: column {} operator {} mismatch", source,
-                 chain->column, i + 1);
-      chain->ops[i]->LoadState(ops[i].at("state"));
+      const std::string where =
+          fmt::format("{}: columns.{}[{}] ({})", source, chain->column, i, chain->ops[i]->name());
+      AIOK_CHECK(ops[i].is_object() && ops[i].contains("op") && ops[i].at("op").is_string() &&
+                     ops[i].at("op").get<std::string>() == chain->ops[i]->name() &&
+                     ops[i].contains("state"),
+                 ErrorKind::kInvalidInput, "{}: expected {{\"op\": \"{}\", \"state\": ...}}",
+                 where, chain->ops[i]->name());
+      try {
+        chain->ops[i]->LoadState(ops[i].at("state"));
+      } catch (const nlohmann::json::exception& e) {
+        Throw(ErrorKind::kInvalidInput, "{}: state: {}", where, e.what());
+      }
     }
   }
   return pipeline;

@@ -13,6 +13,10 @@
 //       output: C1_x_C2
 //       ops:
 //         - hashed_cross: {buckets: 100000}
+//     - inputs: [I1]                       # or a second feature from one column
+//       output: I1.bucket
+//       ops:
+//         - bucketize: {quantiles: 16}
 //
 // Every column of the input layout is covered by exactly one `columns` step. A chain is any
 // number of operators, each reading what the one before wrote (operators declare their input

@@ -185,7 +185,7 @@ data::FeatureBatch TableTransformer::Transform(const data::TableBatch& batch,
         s.categorical[r * n_cat + bound.slot] = static_cast<int32_t>(result.ids[r]);
     }
   }
-  for (size_t t = 0; t < b.time_fields.size(); ++t) {
+  for (size_t t = 0; t < b.time_fields.size() && rows > 0; ++t) {
     const size_t hour = b.scalar_categorical + 2 * t;
     TimeParts(column_of(b.time_fields[t]), rows, n_cat, s.categorical.data() + hour,
               s.categorical.data() + hour + 1);

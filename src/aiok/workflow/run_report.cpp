@@ -86,8 +86,15 @@ std::string RenderReportMarkdown(const nlohmann::json& r) {
       std::vector<std::string> ops;
       for (const auto& op : step.at("ops"))
         ops.push_back(op.begin().key() + (op.begin().value().empty() ? "" : " " + op.begin().value().dump()));
-      md += fmt::format("- {} -> {}\n", fmt::join(step.at("columns").get<std::vector<std::string>>(), ", "),
-                        fmt::join(ops, " -> "));
+      if (step.contains("inputs")) {  // a derived field
+        md += fmt::format("- {} = {} of {}\n", step.at("output").get<std::string>(),
+                          fmt::join(ops, " -> "),
+                          fmt::join(step.at("inputs").get<std::vector<std::string>>(), ", "));
+      } else {
+        md += fmt::format("- {} -> {}\n",
+                          fmt::join(step.at("columns").get<std::vector<std::string>>(), ", "),
+                          fmt::join(ops, " -> "));
+      }
     }
     const nlohmann::json mapping = etl.value("label_mapping", nlohmann::json());
     if (mapping.is_object() && !mapping.value("positive", "").empty()) {
