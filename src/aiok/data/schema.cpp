@@ -44,10 +44,25 @@ std::vector<std::string> TypeNames() {
   return names;
 }
 
+// A JSON value for an error message. Config text may hold bytes that are not UTF-8 (a Latin-1
+// file), which a strict dump refuses with a raw type_error.
+std::string Dumped(const nlohmann::json& value) {
+  return value.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+}
+
+bool IsUtf8(const std::string& text) {
+  try {
+    (void)nlohmann::json(text).dump();
+    return true;
+  } catch (const nlohmann::json::type_error&) {
+    return false;
+  }
+}
+
 // One character given as a string of length 1 ("\t" in YAML is a TAB), or "" for none.
 char ParseChar(const nlohmann::json& value, const std::string& where, bool allow_none) {
   AIOK_CHECK(value.is_string(), ErrorKind::kConfig, "{}: expected a one-character string, found {}",
-             where, value.dump());
+             where, Dumped(value));
   const std::string text = value.get<std::string>();
   if (text.empty() && allow_none)
     return '\0';
@@ -64,7 +79,7 @@ std::string CharText(char c) { return c == '\0' ? "" : std::string(1, c); }
 void CheckKeys(const nlohmann::json& object, const std::vector<std::string>& known,
                const std::string& where) {
   AIOK_CHECK(object.is_object(), ErrorKind::kConfig, "{}: expected a mapping, found {}", where,
-             object.dump());
+             Dumped(object));
   for (const auto& [key, value] : object.items()) {
     if (std::find(known.begin(), known.end(), key) == known.end()) {
       Throw(ErrorKind::kConfig, "{}: unknown key '{}'{} (valid: {})", where, key,
@@ -183,6 +198,10 @@ void TableSchema::Validate(const std::string& source) const {
   for (const Field& field : fields) {
     const std::string where = fmt::format("{}: field '{}'", source, field.name);
     AIOK_CHECK(!field.name.empty(), ErrorKind::kConfig, "{}: a field has no name", source);
+    AIOK_CHECK(IsUtf8(field.name), ErrorKind::kConfig,
+               "{}: field name {} is not UTF-8 text; aiok reads UTF-8 (convert the file, e.g. "
+               "iconv -f latin1 -t utf-8)",
+               source, Dumped(field.name));
     AIOK_CHECK(seen.insert(field.name).second, ErrorKind::kConfig, "{} appears twice", where);
     const bool list_role =
         field.role == FieldRole::kMultiCategorical || field.role == FieldRole::kSequence;
@@ -221,6 +240,15 @@ void TableSchema::Validate(const std::string& source) const {
              source, labels);
   AIOK_CHECK(weights <= 1, ErrorKind::kConfig, "{}: {} fields have role weight; at most one may",
              source, weights);
+  for (const std::string& token : format.null_tokens) {
+    AIOK_CHECK(IsUtf8(token), ErrorKind::kConfig, "{}: format: null token {} is not UTF-8 text",
+               source, Dumped(token));
+  }
+  for (const char c : {format.separator, format.quote, format.list_separator}) {
+    AIOK_CHECK(static_cast<unsigned char>(c) < 0x80, ErrorKind::kConfig,
+               "{}: format: separators and the quote must be ASCII characters, found byte 0x{:02x}",
+               source, static_cast<unsigned char>(c));
+  }
   AIOK_CHECK(format.separator != '\n' && format.separator != '\r' &&
                  format.separator != format.quote && format.list_separator != format.separator,
              ErrorKind::kConfig,
@@ -260,7 +288,7 @@ TableSchema TableSchema::FromJson(const nlohmann::json& json, const std::string&
       if (!f.contains(key))
         return;
       AIOK_CHECK(f.at(key).is_boolean(), ErrorKind::kConfig, "{}.{}: expected true or false, found {}",
-                 where, key, f.at(key).dump());
+                 where, key, Dumped(f.at(key)));
       *out = f.at(key).get<bool>();
     };
     if (f.contains("separator"))
@@ -276,7 +304,7 @@ TableSchema TableSchema::FromJson(const nlohmann::json& json, const std::string&
       AIOK_CHECK(tokens.is_array() && std::all_of(tokens.begin(), tokens.end(),
                                                   [](const auto& t) { return t.is_string(); }),
                  ErrorKind::kConfig, "{}.null_tokens: expected a list of strings, found {}", where,
-                 tokens.dump());
+                 Dumped(tokens));
       schema.format.null_tokens = tokens.get<std::vector<std::string>>();
     }
   }
@@ -297,7 +325,7 @@ TableSchema TableSchema::FromJson(const nlohmann::json& json, const std::string&
     field.type = ParseFieldType(f.at("type").get<std::string>(), named);
     if (f.contains("encoding")) {
       AIOK_CHECK(f.at("encoding") == "hex", ErrorKind::kConfig,
-                 "{}: unknown encoding {} (valid: hex)", named, f.at("encoding").dump());
+                 "{}: unknown encoding {} (valid: hex)", named, Dumped(f.at("encoding")));
       field.type.hex = true;
     }
     schema.fields.push_back(std::move(field));
