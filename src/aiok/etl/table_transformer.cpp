@@ -132,14 +132,17 @@ PipelineSpec CompletePipeline(const PipelineSpec& spec, const data::TableSchema&
       categorical.push_back(field.name);
   }
   if (!dense.empty()) {
-    complete.steps.push_back(PipelineStep{
-        dense,
-        {OperatorSpec{"fill_missing", {{"strategy", "median"}}},
-         OperatorSpec{"normalize", {{"method", "standard"}}}}});
+    PipelineStep step;
+    step.columns = dense;
+    step.ops = {OperatorSpec{"fill_missing", {{"strategy", "median"}}},
+                OperatorSpec{"normalize", {{"method", "standard"}}}};
+    complete.steps.push_back(std::move(step));
   }
   if (!categorical.empty()) {
-    complete.steps.push_back(PipelineStep{
-        categorical, {OperatorSpec{"categorify", {{"freq_threshold", freq_threshold}}}}});
+    PipelineStep step;
+    step.columns = categorical;
+    step.ops = {OperatorSpec{"categorify", {{"freq_threshold", freq_threshold}}}};
+    complete.steps.push_back(std::move(step));
   }
   return complete;
 }
