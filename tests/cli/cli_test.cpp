@@ -271,6 +271,32 @@ TEST_F(CliTest, TrainRunsThroughTheLibtorchPlugin) {
   EXPECT_NE(not_dataset.err.find("not a dataset directory"), std::string::npos) << not_dataset.err;
 }
 
+TEST_F(CliTest, TrainingIsRefusedWhenASplitHasOneLabelOnly) {
+  // Issue 15, defect 1: a dataset that cannot be learned or scored trained anyway, to an AUC
+  // of nan. 400 rows split in halves/quarters; the first half has both labels.
+  auto write = [&](const std::string& name, int tail_label) {
+    std::string csv = "y,x,c\n";
+    for (int r = 0; r < 400; ++r) {
+      const int y = r < 200 ? r % 2 : tail_label;
+      csv += std::to_string(y) + "," + std::to_string(r % 7) + ".5,k" + std::to_string(r % 5) + "\n";
+    }
+    std::ofstream(dir_ / name) << csv;
+  };
+  write("tail_zero.csv", 0);
+  const std::string ds = (dir_ / "ds").string();
+  ASSERT_EQ(Run("etl --input " + (dir_ / "tail_zero.csv").string() + " --out " + ds +
+                " --split fractions:0.5,0.25 -q")
+                .exit_code,
+            0);
+  const RunResult r = Run("train --data " + ds + " --out " + (dir_ / "m").string() +
+                          " --preset dlrm-tiny --batch-size 32 -q");
+  EXPECT_EQ(r.exit_code, 1) << r.err;
+  EXPECT_NE(r.err.find("every one of the 100 rows of the valid split has label 0"),
+            std::string::npos)
+      << r.err;
+  EXPECT_FALSE(fs::exists(dir_ / "m" / "model.pt"));
+}
+
 TEST_F(CliTest, TrainListsTheModelsAndBindsTheChosenModelsOptions) {
   const RunResult list = Run("train --list-models");
   ASSERT_EQ(list.exit_code, 0) << list.err;

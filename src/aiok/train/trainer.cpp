@@ -12,6 +12,7 @@
 #include "aiok/core/progress.h"
 #include "aiok/core/threads.h"
 #include "aiok/core/torch_threads.h"
+#include "aiok/data/dataset.h"
 #include "aiok/models/precision.h"
 #include "aiok/train/checkpoint.h"
 #include "aiok/train/evaluation.h"
@@ -25,6 +26,33 @@
 namespace aiok::train {
 namespace {
 namespace fs = std::filesystem;
+
+// Refuses a dataset that cannot be trained and scored: an empty train or valid split, or,
+// for a binary task, a split whose rows all have one label (training learns nothing and AUC
+// is undefined: a nan in the metrics instead of an error).
+void CheckSplitsCanTrain(const data::DatasetSchema& schema, const std::string& dir) {
+  for (const char* split : {"train", "valid"}) {
+    const int64_t rows = schema.split(split).rows;
+    AIOK_CHECK(rows > 0, ErrorKind::kInvalidInput,
+               "{}: the {} split has no rows; nothing to {} (check the ETL's --split and its "
+               "rejects)",
+               dir, split, std::string(split) == "train" ? "learn from" : "evaluate on");
+    if (schema.features.task != data::Task::kBinary)
+      continue;
+    const data::SplitReader reader(dir, schema, split);
+    int64_t positives = 0;
+    const std::vector<int64_t> shard_rows = reader.shard_rows();
+    for (size_t s = 0; s < shard_rows.size(); ++s) {
+      const data::FeatureBatch shard = reader.View(static_cast<int64_t>(s), 0, shard_rows[s]);
+      for (int64_t r = 0; r < shard.rows; ++r)
+        positives += shard.labels[r] > 0.5f ? 1 : 0;
+    }
+    AIOK_CHECK(positives > 0 && positives < rows, ErrorKind::kInvalidInput,
+               "{}: every one of the {} rows of the {} split has label {}: a binary task needs "
+               "both labels there (use another --split, or more data)",
+               dir, rows, split, positives > 0 ? 1 : 0);
+  }
+}
 using Clock = std::chrono::steady_clock;
 
 double Seconds(Clock::time_point since) {
@@ -42,6 +70,7 @@ TrainResult Train(const TrainOptions& options, const loader::LoaderOptions& load
   ApplyThreadSettings(ctx.threads);
   const data::DatasetSchema schema = data::ReadDatasetSchema(options.data_dir);
   const data::Task task = schema.features.task;
+  CheckSplitsCanTrain(schema, options.data_dir);
   AIOK_CHECK(options.target_auc == 0.0 || task == data::Task::kBinary, ErrorKind::kConfig,
              "--target-auc {}: the dataset's task is {}, which has no AUC", options.target_auc,
              data::TaskName(task));
