@@ -114,7 +114,9 @@ TEST_F(ServeTest, BadRequestsGetClearStatusCodes) {
 TEST_F(ServeTest, InvalidUtf8InTheBodyIsABadRequest) {
   const std::vector<std::string> bodies = {"{\"rows\": [\"\xff\xfe\"]}", "\xc3\x28",
                                            "{\"rows\": [{\"C1\": \"\xed\xa0\x80\"}]}",
-                                           "{\"\x80\": 1}"};
+                                           "{\"\x80\": 1}",
+                                           // A number beyond double (fuzzing finding 2).
+                                           "{\"rows\": [{\"C1\": 1e999}]}"};
   for (const std::string& body : bodies) {
     auto response = Predict(body);
     ASSERT_TRUE(response);

@@ -115,7 +115,8 @@ void Serve(const ServeOptions& options, const RunContext& ctx,
       nlohmann::json json;
       try {
         json = nlohmann::json::parse(request.body);
-      } catch (const nlohmann::json::parse_error& e) {
+      } catch (const nlohmann::json::exception& e) {
+        // parse_error, and out_of_range for a number beyond double (1e999): bad input, 400.
         return respond(JsonError(400, fmt::format("malformed JSON: {}", e.what())));
       }
       data::TableBatch table = ParseRequestRows(json, options.max_rows_per_request, features);
