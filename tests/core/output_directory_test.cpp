@@ -104,5 +104,43 @@ TEST_F(OutputDirectoryTest, RefusesToReplaceADirectoryOfAnotherKind) {
   EXPECT_THROW(CheckReplaceable(Path("file"), "bundle.json", "a model bundle"), Error);
 }
 
+TEST_F(OutputDirectoryTest, AnOutputThatWouldReplaceItsInputIsRefused) {
+  // Issue 15, defect 10: predict --out equal to --input replaced the input with predictions.
+  const std::string input = Path("rows.tsv");
+  std::ofstream(input) << "1\t2\n";
+  auto refused = [](const std::string& in, const std::string& out, const std::string& mentions) {
+    try {
+      CheckOutputKeepsInput(in, "--input", out, "--out");
+      ADD_FAILURE() << out << " was not refused";
+    } catch (const Error& e) {
+      EXPECT_EQ(e.kind(), ErrorKind::kUsage);
+      EXPECT_NE(std::string(e.what()).find(mentions), std::string::npos) << e.what();
+    }
+  };
+  refused(input, input, "is the input --input");
+  refused(input, (dir_ / "." / "rows.tsv").string(), "is the input");  // another spelling
+  fs::create_hard_link(input, Path("link.tsv"));
+  refused(input, Path("link.tsv"), "is the input");
+  fs::create_symlink(input, Path("sym.tsv"));
+  refused(input, Path("sym.tsv"), "is the input");
+  // An output directory is replaced as a whole: the input must not be in it.
+  refused(input, dir_.string(), "is inside --out");
+  refused(input, dir_.string() + "/", "is inside --out");
+  // An input directory (a dataset, a bundle) keeps its files.
+  fs::create_directories(dir_ / "ds" / "train");
+  std::ofstream(dir_ / "ds" / "train" / "part.bin") << "x";
+  const std::string ds = Path("ds");
+  refused(ds, Path("ds/train/part.bin"), "is part of the input");
+  refused(ds, ds, "is the input");
+  refused(ds, dir_.string(), "is inside --out");
+  // Elsewhere, or a new file beside a dataset's, is fine; so is an input that does not exist.
+  CheckOutputKeepsInput(input, "--input", Path("out.txt"), "--out");
+  CheckOutputKeepsInput(input, "--input", Path("sub/out"), "--out");
+  CheckOutputKeepsInput(ds, "dataset", Path("ds/export.tsv"), "--out");
+  CheckOutputKeepsInput(Path("missing"), "--input", Path("missing"), "--out");
+  CheckOutputKeepsInput(input, "--input", Path("rows.tsv2"), "--out");  // a prefix, not a parent
+  CheckOutputKeepsInput("", "--schema", Path("out"), "--out");
+}
+
 }  // namespace
 }  // namespace aiok

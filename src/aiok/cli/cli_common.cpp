@@ -57,7 +57,9 @@ int RunWithExitCodes(CLI::App& app, const std::function<void()>& body) {
     std::fprintf(stderr, "aiok: %s error: %s\n", ErrorKindName(e.kind()), e.what());
     return e.kind() == ErrorKind::kCancelled ? kExitInterrupted : kExitRuntime;
   } catch (const std::exception& e) {
-    std::fprintf(stderr, "aiok: error: %s\n", e.what());
+    // One line: libraries' exceptions (libtorch's) append a backtrace on the lines after.
+    const std::string message = e.what();
+    std::fprintf(stderr, "aiok: error: %s\n", message.substr(0, message.find('\n')).c_str());
     return kExitRuntime;
   }
   return 0;

@@ -7,6 +7,7 @@
 #include "aiok/cli/cli_common.h"
 #include "aiok/core/atomic_file.h"
 #include "aiok/core/error.h"
+#include "aiok/core/output_directory.h"
 #include "aiok/data/dataset.h"
 #include "aiok/data/dataset_export.h"
 
@@ -102,6 +103,7 @@ void AddDatasetCommand(CLI::App& app) {
                            "tsv: write a line of column names first");
   AddCommonFlags(export_command, &state->common);
   export_command->callback([state] {
+    CheckOutputKeepsInput(state->dir, "dataset", state->out, "--out");
     const RunContext ctx = StartRun(state->common);
     const int64_t rows = data::ExportSplit(state->dir, state->split, state->format, state->out,
                                            state->header, ctx.threads);

@@ -8,6 +8,7 @@
 #include "aiok/cli/cli_common.h"
 #include "aiok/core/config.h"
 #include "aiok/core/error.h"
+#include "aiok/core/output_directory.h"
 #include "aiok/core/progress.h"
 #include "aiok/data/dataset.h"
 #include "aiok/etl/etl_runner.h"
@@ -38,6 +39,10 @@ void RunEtl(EtlState& state, CLI::App* command) {
   }
   AIOK_CHECK(!state.options.input.empty() && !state.options.out_dir.empty(), ErrorKind::kUsage,
              "aiok etl needs --input FILE and --out DIR");
+  // The dataset directory is replaced as a whole: it must not hold (or be) what it is made of.
+  CheckOutputKeepsInput(state.options.input, "--input", state.options.out_dir, "--out");
+  CheckOutputKeepsInput(state.schema_file, "--schema", state.options.out_dir, "--out");
+  CheckOutputKeepsInput(state.pipeline_file, "--pipeline", state.options.out_dir, "--out");
   const RunContext ctx = StartRun(state.common);
   AIOK_CHECK(state.pipeline_file.empty() || command->count("--freq-threshold") == 0,
              ErrorKind::kUsage, "--freq-threshold goes with --preset; set freq_threshold in {} instead",

@@ -9,6 +9,7 @@
 #include "aiok/cli/cli_common.h"
 #include "aiok/core/atomic_file.h"
 #include "aiok/core/error.h"
+#include "aiok/core/output_directory.h"
 #include "aiok/data/parquet_table_reader.h"
 #include "aiok/data/schema_inference.h"
 
@@ -78,6 +79,7 @@ nlohmann::ordered_json RowJson(const data::TableSchema& schema, const data::Tabl
 }
 
 void RunInfer(const SchemaState& state) {
+  CheckOutputKeepsInput(state.input, "file", state.out, "--out");
   const RunContext ctx = StartRun(state.common);
   const data::TableSchema schema = SchemaFor(state, ctx);
   const std::string yaml =

@@ -6,11 +6,10 @@
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
-#include <fstream>
-#include <sstream>
 
 #include "aiok/core/error.h"
 #include "aiok/core/output_directory.h"
+#include "aiok/core/positional_io.h"
 
 namespace aiok {
 
@@ -69,14 +68,27 @@ void WriteFileAtomic(const std::string& path, std::string_view contents) {
 }
 
 std::string ReadFile(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in)
-    Throw(ErrorKind::kIo, "cannot open '{}': {}", path, std::strerror(errno));
-  std::ostringstream buffer;
-  buffer << in.rdbuf();
-  if (in.bad())
-    Throw(ErrorKind::kIo, "cannot read '{}'", path);
-  return buffer.str();
+  // Read to the end rather than to the size fstat gives: files in /proc say 0 bytes.
+  size_t size = 0;
+  const int fd = OpenRegularFile(path, &size);
+  std::string text;
+  text.reserve(size);
+  char buffer[1 << 16];
+  for (;;) {
+    const ssize_t got = ::read(fd, buffer, sizeof buffer);
+    if (got < 0 && errno == EINTR)
+      continue;
+    if (got < 0) {
+      const int error = errno;
+      ::close(fd);
+      Throw(ErrorKind::kIo, "cannot read '{}': {}", path, std::strerror(error));
+    }
+    if (got == 0)
+      break;
+    text.append(buffer, static_cast<size_t>(got));
+  }
+  ::close(fd);
+  return text;
 }
 
 }  // namespace aiok

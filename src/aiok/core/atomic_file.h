@@ -41,7 +41,8 @@ class AtomicFileWriter {
 /// Writes `contents` to `path` atomically.
 void WriteFileAtomic(const std::string& path, std::string_view contents);
 
-/// Reads a whole file. Throws Error(kIo) naming the path if it cannot.
+/// Reads a whole file. Throws Error(kIo) naming the path if it cannot, or if it is not a
+/// regular file (a FIFO, a directory, a device: see OpenRegularFile).
 std::string ReadFile(const std::string& path);
 
 }  // namespace aiok

@@ -29,8 +29,9 @@ struct RunContext {
   const CancellationToken* cancel = nullptr;
 };
 
-/// Makes SIGINT and SIGTERM cancel `token` (the first time; a second SIGINT ends the process
-/// at once). The token must outlive the process's use of it.
+/// Makes the first SIGINT or SIGTERM cancel `token`; a second one (either signal) ends the
+/// process at once, killed by that signal, even where nothing polls the token. The token must
+/// outlive the process's use of it.
 void CancelOnSignals(CancellationToken* token);
 
 }  // namespace aiok

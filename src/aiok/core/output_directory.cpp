@@ -8,6 +8,7 @@
 #include <filesystem>
 
 #include "aiok/core/error.h"
+#include "aiok/core/positional_io.h"
 
 namespace aiok {
 namespace fs = std::filesystem;
@@ -25,6 +26,18 @@ long PidAfter(const std::string& name, const std::string& prefix) {
     pid = pid * 10 + (name[i] - '0');
   }
   return pid;
+}
+
+// Whether the canonical path `inner` is `outer` or lies under it.
+bool IsWithin(const fs::path& inner, const fs::path& outer) {
+  auto i = inner.begin();
+  for (auto o = outer.begin(); o != outer.end(); ++o, ++i) {
+    if (o->empty() && std::next(o) == outer.end())
+      break;  // a trailing separator
+    if (i == inner.end() || *i != *o)
+      return false;
+  }
+  return true;
 }
 
 bool ProcessIsGone(long pid) { return ::kill(static_cast<pid_t>(pid), 0) != 0 && errno == ESRCH; }
@@ -69,6 +82,30 @@ void CheckReplaceable(const std::string& out_dir, const std::string& marker,
   AIOK_CHECK(empty || fs::exists(out_dir + "/" + marker), ErrorKind::kIo,
              "refusing to replace '{}': it exists and is not {}; choose another --out or remove it",
              out_dir, what);
+}
+
+void CheckOutputKeepsInput(const std::string& input, const std::string& input_name,
+                           const std::string& output, const std::string& output_name) {
+  std::error_code ec;
+  if (input.empty() || output.empty() || !fs::exists(input, ec))
+    return;  // nothing to lose
+  AIOK_CHECK(!IsSameFile(input, output), ErrorKind::kUsage,
+             "{} {} is the input {} {}: writing it would replace the input", output_name, output,
+             input_name, input);
+  const fs::path in = fs::canonical(input, ec);
+  if (ec)
+    return;
+  const fs::path out = fs::weakly_canonical(output, ec);
+  if (ec)
+    return;
+  AIOK_CHECK(!IsWithin(in, out), ErrorKind::kUsage,
+             "{} {} is inside {} {}, which is replaced as a whole: writing it would remove the "
+             "input",
+             input_name, input, output_name, output);
+  AIOK_CHECK(!(fs::is_directory(in, ec) && fs::exists(out, ec) && IsWithin(out, in)),
+             ErrorKind::kUsage,
+             "{} {} is part of the input {} {}: writing it would replace part of the input",
+             output_name, output, input_name, input);
 }
 
 StagingDirectory::StagingDirectory(std::string out_dir)

@@ -24,6 +24,14 @@ void RemoveStaleTemporaries(const std::string& path);
 void CheckReplaceable(const std::string& out_dir, const std::string& marker,
                       const std::string& what);
 
+/// Throws Error(kUsage) when writing `output` would replace or remove `input` (an existing
+/// file or directory): the same file (same device and inode, also through another path, a
+/// symbolic link or a hard link), `input` inside the directory `output` (an output directory
+/// is replaced as a whole), or `output` an existing part of the directory `input`. The names
+/// are the flags or arguments that gave them ("--input", "--out").
+void CheckOutputKeepsInput(const std::string& input, const std::string& input_name,
+                           const std::string& output, const std::string& output_name);
+
 /// A directory written under a temporary name and renamed into place when complete.
 class StagingDirectory {
  public:

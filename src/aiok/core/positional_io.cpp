@@ -10,18 +10,49 @@
 #include "aiok/core/error.h"
 
 namespace aiok {
+namespace {
+
+const char* FileTypeName(mode_t mode) {
+  if (S_ISDIR(mode))
+    return "a directory";
+  if (S_ISFIFO(mode))
+    return "a FIFO";
+  if (S_ISSOCK(mode))
+    return "a socket";
+  if (S_ISCHR(mode))
+    return "a character device";
+  if (S_ISBLK(mode))
+    return "a block device";
+  return "not a file";
+}
+
+}  // namespace
 
 int OpenRegularFile(const std::string& path, size_t* size) {
-  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  // O_NONBLOCK: opening a FIFO for reading would otherwise wait for a writer, forever. It has
+  // no effect on a regular file, and anything else is refused before it is read.
+  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK);
   if (fd < 0)
     Throw(ErrorKind::kIo, "cannot open '{}': {}", path, std::strerror(errno));
   struct stat info {};
-  if (::fstat(fd, &info) != 0 || !S_ISREG(info.st_mode)) {
+  if (::fstat(fd, &info) != 0) {
+    const int error = errno;
     ::close(fd);
-    Throw(ErrorKind::kIo, "'{}' is not a regular file", path);
+    Throw(ErrorKind::kIo, "cannot open '{}': {}", path, std::strerror(error));
   }
+  if (!S_ISREG(info.st_mode)) {
+    ::close(fd);
+    Throw(ErrorKind::kIo, "'{}' is not a regular file ({}): aiok reads only regular files", path,
+          FileTypeName(info.st_mode));
+  }
+  ::fcntl(fd, F_SETFL, ::fcntl(fd, F_GETFL) & ~O_NONBLOCK);
   *size = static_cast<size_t>(info.st_size);
   return fd;
+}
+
+void CheckRegularFile(const std::string& path) {
+  size_t size = 0;
+  ::close(OpenRegularFile(path, &size));
 }
 
 void ReadAt(int fd, const std::string& path, size_t offset, size_t n, void* out) {

@@ -11,8 +11,13 @@
 namespace aiok {
 
 /// Opens `path` read-only and returns its descriptor, with its size in `size`. Throws
-/// Error(kIo) naming the path if it cannot be opened or is not a regular file.
+/// Error(kIo) naming the path if it cannot be opened or is not a regular file: a FIFO, a
+/// directory, a device or a socket is refused without waiting (opening a FIFO never blocks).
 int OpenRegularFile(const std::string& path, size_t* size);
+
+/// Throws as OpenRegularFile does unless `path` is a regular file that can be opened for
+/// reading: for inputs handed to a library that opens them itself (libtorch, DuckDB).
+void CheckRegularFile(const std::string& path);
 
 /// Reads bytes [offset, offset + n) of `fd` (the file `path`) into `out`.
 void ReadAt(int fd, const std::string& path, size_t offset, size_t n, void* out);

@@ -5,7 +5,9 @@
 #include <cstring>
 #include <filesystem>
 
+#include "aiok/core/atomic_file.h"
 #include "aiok/core/error.h"
+#include "aiok/core/json_fields.h"
 
 namespace aiok::data {
 
@@ -38,25 +40,31 @@ nlohmann::json ShardJson(const ShardInfo& shard, const FeatureLayout& layout) {
   return json;
 }
 
-ShardInfo ShardFromJson(const nlohmann::json& json, const FeatureLayout& layout) {
-  ShardInfo shard{json.at("rows"), json.at("label"), json.at("dense"), json.at("categorical"),
-                  json.value("weight", ""), {}};
+ShardInfo ShardFromJson(const JsonField& json, const FeatureLayout& layout) {
+  ShardInfo shard;
+  shard.rows = json["rows"].Get<int64_t>();
+  shard.label_file = json["label"].Get<std::string>();
+  shard.dense_file = json["dense"].Get<std::string>();
+  shard.categorical_file = json["categorical"].Get<std::string>();
+  shard.weight_file = json.Get<std::string>("weight", "");
   for (const auto& field : layout.jagged) {
-    const auto& files = json.at("jagged").at(field.name);
-    shard.jagged.push_back({files.at("offsets"), files.at("values")});
+    const JsonField files = json["jagged"][field.name];
+    shard.jagged.push_back(
+        {files["offsets"].Get<std::string>(), files["values"].Get<std::string>()});
   }
   return shard;
 }
 
 // Format 1 listed Criteo-like columns: a u8 label, dense and categorical fields.
-FeatureLayout LayoutFromFormat1(const nlohmann::json& columns) {
+FeatureLayout LayoutFromFormat1(const JsonField& columns) {
   FeatureLayout layout;
-  for (const auto& column : columns) {
-    const std::string role = column.at("role");
+  for (const JsonField& column : columns.Elements()) {
+    const std::string role = column["role"].Get<std::string>();
     if (role == "dense")
-      layout.dense.push_back(column.at("name"));
+      layout.dense.push_back(column["name"].Get<std::string>());
     if (role == "categorical")
-      layout.categorical.push_back({column.at("name"), column.at("cardinality")});
+      layout.categorical.push_back(
+          {column["name"].Get<std::string>(), column["cardinality"].Get<int64_t>()});
   }
   return layout;
 }
@@ -92,50 +100,46 @@ nlohmann::json DatasetSchema::ToJson() const {
            "list field offsets int64 [rows + 1] and values int32"}};
 }
 
-DatasetSchema DatasetSchema::FromJson(const nlohmann::json& json, const std::string& source) {
-  try {
-    const int version = json.at("format_version").get<int>();
-    AIOK_CHECK(version == 1 || version == kDatasetFormatVersion, ErrorKind::kInvalidInput,
-               "{}: dataset format {} is not supported (this aiok reads 1 and {}); remake it "
-               "with aiok etl",
-               source, version, kDatasetFormatVersion);
-    DatasetSchema schema;
-    schema.features = version == 1 ? LayoutFromFormat1(json.at("columns"))
-                                   : FeatureLayout::FromJson(json.at("features"), source);
-    for (const auto& name : SplitNames()) {
-      const auto& s = json.at("splits").at(name);
-      SplitInfo split;
-      split.name = name;
-      split.lines = RowRange{s.at("source_lines")[0], s.at("source_lines")[1]};
-      split.rows = s.at("rows");
-      for (const auto& shard : s.at("shards"))
-        split.shards.push_back(ShardFromJson(shard, schema.features));
-      split.truth_file = s.value("truth", "");
-      schema.splits.push_back(std::move(split));
-    }
-    schema.source = json.at("source");
-    schema.rejected = json.value("rejected_lines", int64_t{0});
-    schema.pipeline = json.value("pipeline", nlohmann::json());
-    schema.split_rule = json.value("split_rule", "kaggle");
-    schema.input_schema = json.value("input_schema", nlohmann::json());
-    schema.label_mapping = json.value("label_mapping", nlohmann::json());
-    return schema;
-  } catch (const nlohmann::json::exception& e) {
-    Throw(ErrorKind::kInvalidInput, "{}: not a valid dataset schema: {}", source, e.what());
+DatasetSchema DatasetSchema::FromJson(const nlohmann::json& document, const std::string& source) {
+  const JsonField json(document, source);
+  json.ExpectObject();
+  const int version = json["format_version"].Get<int>();
+  AIOK_CHECK(version == 1 || version == kDatasetFormatVersion, ErrorKind::kInvalidInput,
+             "{}: dataset format {} is not supported (this aiok reads 1 and {}); remake it "
+             "with aiok etl",
+             source, version, kDatasetFormatVersion);
+  DatasetSchema schema;
+  schema.features =
+      version == 1 ? LayoutFromFormat1(json["columns"]) : FeatureLayout::FromJson(json["features"]);
+  for (const auto& name : SplitNames()) {
+    const JsonField s = json["splits"][name];
+    SplitInfo split;
+    split.name = name;
+    const std::vector<int64_t> lines = s["source_lines"].Get<std::vector<int64_t>>();
+    AIOK_CHECK(lines.size() == 2, ErrorKind::kInvalidInput,
+               "{}: expected [first, end], a list of 2 integers, found {}",
+               s["source_lines"].Where(), s["source_lines"].json().dump());
+    split.lines = RowRange{lines[0], lines[1]};
+    split.rows = s["rows"].Get<int64_t>();
+    for (const JsonField& shard : s["shards"].Elements())
+      split.shards.push_back(ShardFromJson(shard, schema.features));
+    split.truth_file = s.Get<std::string>("truth", "");
+    schema.splits.push_back(std::move(split));
   }
+  schema.source = json["source"].json();
+  schema.rejected = json.Get<int64_t>("rejected_lines", 0);
+  schema.pipeline = json.json().value("pipeline", nlohmann::json());
+  schema.split_rule = json.Get<std::string>("split_rule", "kaggle");
+  schema.input_schema = json.json().value("input_schema", nlohmann::json());
+  schema.label_mapping = json.json().value("label_mapping", nlohmann::json());
+  return schema;
 }
 
 DatasetSchema ReadDatasetSchema(const std::string& dir) {
   const std::string path = dir + "/schema.json";
   AIOK_CHECK(std::filesystem::exists(path), ErrorKind::kIo,
              "'{}' is not a dataset directory: no schema.json (make one with aiok etl)", dir);
-  nlohmann::json json;
-  try {
-    json = nlohmann::json::parse(ReadFile(path));
-  } catch (const nlohmann::json::parse_error& e) {
-    Throw(ErrorKind::kInvalidInput, "{}: {}", path, e.what());
-  }
-  return DatasetSchema::FromJson(json, path);
+  return DatasetSchema::FromJson(ParseJsonText(ReadFile(path), path), path);
 }
 
 SplitWriter::SplitWriter(std::string dir, SplitInfo* split, const FeatureLayout& layout,

@@ -46,33 +46,29 @@ nlohmann::json FeatureLayout::ToJson() const {
           {"weight", has_weight}};
 }
 
-FeatureLayout FeatureLayout::FromJson(const nlohmann::json& json, const std::string& source) {
-  try {
-    FeatureLayout layout;
-    layout.task = ParseTask(json.at("task").get<std::string>(), source + ": features.task");
-    layout.dense = json.at("dense").get<std::vector<std::string>>();
-    for (const auto& field : json.at("categorical")) {
-      layout.categorical.push_back(
-          {field.at("name").get<std::string>(), field.at("cardinality").get<int64_t>()});
-    }
-    for (const auto& field : json.at("jagged")) {
-      JaggedFeature jagged;
-      jagged.name = field.at("name").get<std::string>();
-      const std::string kind = field.at("kind").get<std::string>();
-      AIOK_CHECK(kind == "sequence" || kind == "multi_categorical", ErrorKind::kInvalidInput,
-                 "{}: field {}: unknown kind '{}' (valid: multi_categorical, sequence)", source,
-                 jagged.name, kind);
-      jagged.kind = kind == "sequence" ? JaggedFeature::Kind::kSequence
-                                       : JaggedFeature::Kind::kMultiCategorical;
-      jagged.cardinality = field.at("cardinality").get<int64_t>();
-      jagged.max_length = field.value("max_length", int64_t{0});
-      layout.jagged.push_back(std::move(jagged));
-    }
-    layout.has_weight = json.value("weight", false);
-    return layout;
-  } catch (const nlohmann::json::exception& e) {
-    Throw(ErrorKind::kInvalidInput, "{}: not a valid feature layout: {}", source, e.what());
+FeatureLayout FeatureLayout::FromJson(const JsonField& json) {
+  FeatureLayout layout;
+  json.ExpectObject();
+  layout.task = ParseTask(json["task"].Get<std::string>(), json["task"].Where());
+  layout.dense = json["dense"].Get<std::vector<std::string>>();
+  for (const JsonField& field : json["categorical"].Elements())
+    layout.categorical.push_back(
+        {field["name"].Get<std::string>(), field["cardinality"].Get<int64_t>()});
+  for (const JsonField& field : json["jagged"].Elements()) {
+    JaggedFeature jagged;
+    jagged.name = field["name"].Get<std::string>();
+    const std::string kind = field["kind"].Get<std::string>();
+    AIOK_CHECK(kind == "sequence" || kind == "multi_categorical", ErrorKind::kInvalidInput,
+               "{}: unknown kind '{}' (valid: multi_categorical, sequence)", field["kind"].Where(),
+               kind);
+    jagged.kind = kind == "sequence" ? JaggedFeature::Kind::kSequence
+                                     : JaggedFeature::Kind::kMultiCategorical;
+    jagged.cardinality = field["cardinality"].Get<int64_t>();
+    jagged.max_length = field.Get<int64_t>("max_length", 0);
+    layout.jagged.push_back(std::move(jagged));
   }
+  layout.has_weight = json.Get<bool>("weight", false);
+  return layout;
 }
 
 void FeatureBatch::ViewStorage() {

@@ -17,6 +17,7 @@
 #include <string>
 #include <vector>
 
+#include "aiok/core/json_fields.h"
 #include "aiok/core/uninitialized_vector.h"
 
 namespace aiok::data {
@@ -63,8 +64,8 @@ struct FeatureLayout {
   std::vector<int64_t> cardinalities() const;
 
   nlohmann::json ToJson() const;
-  /// Errors (kInvalidInput) name `source`.
-  static FeatureLayout FromJson(const nlohmann::json& json, const std::string& source);
+  /// Errors (kInvalidInput) name the file and the field.
+  static FeatureLayout FromJson(const JsonField& json);
 };
 
 /// One variable-length field of a batch: row r's ids are values[offsets[r] .. offsets[r+1]).

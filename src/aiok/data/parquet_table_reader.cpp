@@ -3,11 +3,11 @@
 #include <fmt/format.h>
 #include <fmt/ranges.h>
 
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cmath>
 #include <filesystem>
-#include <fstream>
 #include <map>
 #include <optional>
 
@@ -271,14 +271,21 @@ TextReadSummary ReadParquetTable(const std::string& path, const TableSchema& sch
 }
 
 bool IsParquetFile(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
+  // Only a regular file is opened (a FIFO would block an open() without O_NONBLOCK); for
+  // anything else the reader that follows says what is wrong.
+  struct stat info {};
   char magic[4] = {};
-  in.read(magic, 4);
-  return in.gcount() == 4 && std::string(magic, 4) == "PAR1";
+  if (::stat(path.c_str(), &info) != 0 || !S_ISREG(info.st_mode) ||
+      static_cast<size_t>(info.st_size) < sizeof magic) {
+    return false;
+  }
+  const ReadOnlyFile file(path);
+  file.Read(0, sizeof magic, magic);
+  return std::string(magic, 4) == "PAR1";
 }
 
 int64_t CountParquetRows(const std::string& path, int threads) {
-  AIOK_CHECK(std::filesystem::exists(path), ErrorKind::kIo, "cannot open '{}': no such file", path);
+  CheckRegularFile(path);
   DuckDb db(threads);
   DuckResult result = db.Query("SELECT count(*) FROM read_parquet(" + SqlString(path) + ")", path);
   DuckChunk chunk(result.NextChunk());

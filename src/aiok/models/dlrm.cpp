@@ -7,6 +7,7 @@
 #include <sstream>
 
 #include "aiok/core/error.h"
+#include "aiok/core/json_fields.h"
 #include "aiok/models/dot_interaction.h"
 #include "aiok/models/mlp.h"
 
@@ -132,23 +133,23 @@ nlohmann::json DlrmArchitecture::ToJson() const {
           {"lists", lists}};
 }
 
-DlrmArchitecture DlrmArchitecture::FromJson(const nlohmann::json& json) {
+DlrmArchitecture DlrmArchitecture::FromJson(const nlohmann::json& document) {
   DlrmArchitecture a;
-  try {
-    // Bundles written before the model registry have no task and no list fields.
-    a.task = data::ParseTask(json.value("task", std::string("binary")), "dlrm architecture");
-    a.dense_features = json.value("dense_features", int64_t{13});
-    a.embedding_dim = json.at("embedding_dim").get<int64_t>();
-    a.bottom_mlp = json.at("bottom_mlp").get<std::vector<int64_t>>();
-    a.top_mlp = json.at("top_mlp").get<std::vector<int64_t>>();
-    a.interaction = ParseInteraction(json.at("interaction").get<std::string>());
-    a.table_sizes = json.at("table_sizes").get<std::vector<int64_t>>();
-    for (const auto& list : json.value("lists", nlohmann::json::array())) {
-      a.list_sizes.push_back(list.at("cardinality").get<int64_t>());
-      a.list_pooling.push_back(ParsePooling(list.at("pooling").get<std::string>()));
+  const JsonField json(document, "dlrm architecture");
+  json.ExpectObject();
+  // Bundles written before the model registry have no task and no list fields.
+  a.task = data::ParseTask(json.Get<std::string>("task", "binary"), "dlrm architecture");
+  a.dense_features = json.Get<int64_t>("dense_features", 13);
+  a.embedding_dim = json["embedding_dim"].Get<int64_t>();
+  a.bottom_mlp = json["bottom_mlp"].Get<std::vector<int64_t>>();
+  a.top_mlp = json["top_mlp"].Get<std::vector<int64_t>>();
+  a.interaction = ParseInteraction(json["interaction"].Get<std::string>());
+  a.table_sizes = json["table_sizes"].Get<std::vector<int64_t>>();
+  if (json.Has("lists")) {
+    for (const JsonField& list : json["lists"].Elements()) {
+      a.list_sizes.push_back(list["cardinality"].Get<int64_t>());
+      a.list_pooling.push_back(ParsePooling(list["pooling"].Get<std::string>()));
     }
-  } catch (const nlohmann::json::exception& e) {
-    Throw(ErrorKind::kInvalidInput, "dlrm architecture: {}", e.what());
   }
   a.Validate();
   return a;

@@ -8,6 +8,7 @@
 // torch::nn::Module are only declared here; callers that run a model include torch.
 #pragma once
 
+#include <exception>
 #include <functional>
 #include <map>
 #include <memory>
@@ -67,8 +68,16 @@ class Model {
 /// Writes the model's parameters and buffers to `path` (a libtorch archive), beside it first
 /// and then renamed into place, so a reader never sees half a file.
 void SaveWeights(Model& model, const std::string& path);
-/// Loads weights SaveWeights wrote; errors (kInvalidInput) name the file.
+/// Loads weights SaveWeights wrote; errors (kInvalidInput) name the file in one line, and say
+/// when it is damaged or truncated. A path that is not a regular file is refused (kIo).
 void LoadWeights(Model& model, const std::string& path);
+
+/// The cause of a libtorch error in one line, without the backtrace libtorch appends.
+std::string TorchErrorCause(const std::exception& error);
+/// Throws Error(kInvalidInput) for a libtorch archive `path` that `error` says cannot be read,
+/// naming the file and `what` it holds ("the weights"), in one line.
+[[noreturn]] void ThrowUnreadableArchive(const std::string& path, const std::string& what,
+                                         const std::exception& error);
 
 /// A model family's options, behind one interface so the registry can hand them out. Each
 /// family declares a plain struct with Visit() (e.g. DlrmOptions) and wraps it in

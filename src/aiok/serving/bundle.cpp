@@ -3,11 +3,12 @@
 #include <xxhash.h>
 
 #include <filesystem>
-#include <fstream>
 
 #include "aiok/core/atomic_file.h"
 #include "aiok/core/error.h"
+#include "aiok/core/json_fields.h"
 #include "aiok/core/output_directory.h"
+#include "aiok/core/positional_io.h"
 #include "aiok/data/dataset.h"
 #include "aiok/serving/serving_pipeline.h"
 
@@ -23,12 +24,7 @@ const std::vector<std::string>& PayloadFiles() {
 }
 
 nlohmann::json ParseJsonFile(const std::string& path) {
-  const std::string text = ReadFile(path);
-  try {
-    return nlohmann::json::parse(text);
-  } catch (const nlohmann::json::parse_error& e) {
-    Throw(ErrorKind::kInvalidInput, "{}: not valid JSON ({})", path, e.what());
-  }
+  return ParseJsonText(ReadFile(path), path);
 }
 
 void CopyFile(const std::string& from, const std::string& to) {
@@ -42,14 +38,14 @@ void CopyFile(const std::string& from, const std::string& to) {
 }  // namespace
 
 std::string FileChecksum(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  AIOK_CHECK(in.good(), ErrorKind::kIo, "cannot read {}", path);
+  const ReadOnlyFile file(path);
   XXH3_state_t* state = XXH3_createState();
   XXH3_128bits_reset(state);
   std::vector<char> buffer(size_t{1} << 20);
-  while (in) {
-    in.read(buffer.data(), static_cast<std::streamsize>(buffer.size()));
-    XXH3_128bits_update(state, buffer.data(), static_cast<size_t>(in.gcount()));
+  for (size_t offset = 0; offset < file.size(); offset += buffer.size()) {
+    const size_t n = std::min(buffer.size(), file.size() - offset);
+    file.Read(offset, n, buffer.data());
+    XXH3_128bits_update(state, buffer.data(), n);
   }
   const XXH128_hash_t hash = XXH3_128bits_digest(state);
   XXH3_freeState(state);
@@ -69,6 +65,8 @@ nlohmann::json WriteBundle(const std::string& dataset_dir, const std::string& mo
              "match the dataset's cardinalities",
              model_dir, dataset_dir);
 
+  CheckOutputKeepsInput(dataset_dir, "--data", out_dir, "--out");
+  CheckOutputKeepsInput(model_dir, "--model", out_dir, "--out");
   CheckReplaceable(out_dir, "bundle.json", "a model bundle");
   StagingDirectory staging(out_dir);
   CopyFile(model_dir + "/model.pt", staging.path() + "/model.pt");
@@ -109,43 +107,41 @@ Bundle OpenBundle(const std::string& dir) {
   Bundle bundle;
   bundle.dir = dir;
   bundle.manifest = ParseJsonFile(manifest_path);
-  const nlohmann::json& m = bundle.manifest;
-  AIOK_CHECK(m.is_object() && m.value("format", "") == kBundleFormatName,
-             ErrorKind::kInvalidInput, "{}: format is not '{}'", manifest_path, kBundleFormatName);
-  const int version = m.value("format_version", -1);
+  const JsonField m(bundle.manifest, manifest_path);
+  m.ExpectObject();
+  AIOK_CHECK(m.Get<std::string>("format", "") == kBundleFormatName, ErrorKind::kInvalidInput,
+             "{}: format is not '{}'", manifest_path, kBundleFormatName);
+  const int version = m["format_version"].Get<int>();
   AIOK_CHECK(version != 1, ErrorKind::kInvalidInput,
              "{}: this bundle has format version 1, from an aiok that served only Criteo's "
              "layout; make it again with this aiok (aiok bundle, or aiok run)",
              manifest_path);
   AIOK_CHECK(version == kBundleFormatVersion, ErrorKind::kInvalidInput,
              "{}: bundle format version {} is not supported (this aiok reads version {})",
-             manifest_path, m.value("format_version", nlohmann::json()).dump(),
-             kBundleFormatVersion);
-  try {
-    for (const std::string& name : PayloadFiles()) {
-      const std::string path = dir + "/" + name;
-      AIOK_CHECK(m.at("files").contains(name), ErrorKind::kInvalidInput,
-                 "{}: the manifest does not list {}", manifest_path, name);
-      const nlohmann::json& entry = m.at("files").at(name);
-      AIOK_CHECK(fs::exists(path), ErrorKind::kInvalidInput, "{} is missing from the bundle",
-                 path);
-      const auto bytes = static_cast<int64_t>(fs::file_size(path));
-      AIOK_CHECK(bytes == entry.at("bytes").get<int64_t>(), ErrorKind::kInvalidInput,
-                 "{} is damaged: {} bytes, the manifest says {}", path, bytes,
-                 entry.at("bytes").get<int64_t>());
-      const std::string checksum = FileChecksum(path);
-      AIOK_CHECK(checksum == entry.at("xxh3_128").get<std::string>(), ErrorKind::kInvalidInput,
-                 "{} is damaged: its checksum {} differs from the manifest's {}", path, checksum,
-                 entry.at("xxh3_128").get<std::string>());
-    }
-    bundle.model = m.at("model");
-    AIOK_CHECK(bundle.model.at("type").is_string() && bundle.model.contains("architecture"),
-               ErrorKind::kInvalidInput,
-               "{}: model: expected a model name (\"type\") and an \"architecture\"",
-               manifest_path);
-  } catch (const nlohmann::json::exception& e) {
-    Throw(ErrorKind::kInvalidInput, "{}: incomplete manifest ({})", manifest_path, e.what());
+             manifest_path, version, kBundleFormatVersion);
+  const JsonField files = m["files"];
+  files.ExpectObject();
+  for (const std::string& name : PayloadFiles()) {
+    const std::string path = dir + "/" + name;
+    AIOK_CHECK(files.Has(name), ErrorKind::kInvalidInput, "{}: the manifest does not list {}",
+               manifest_path, name);
+    const JsonField entry = files[name];
+    const auto listed_bytes = entry["bytes"].Get<int64_t>();
+    const auto listed_checksum = entry["xxh3_128"].Get<std::string>();
+    AIOK_CHECK(fs::exists(path), ErrorKind::kInvalidInput, "{} is missing from the bundle", path);
+    CheckRegularFile(path);
+    const auto bytes = static_cast<int64_t>(fs::file_size(path));
+    AIOK_CHECK(bytes == listed_bytes, ErrorKind::kInvalidInput,
+               "{} is damaged: {} bytes, the manifest says {}", path, bytes, listed_bytes);
+    const std::string checksum = FileChecksum(path);
+    AIOK_CHECK(checksum == listed_checksum, ErrorKind::kInvalidInput,
+               "{} is damaged: its checksum {} differs from the manifest's {}", path, checksum,
+               listed_checksum);
   }
+  const JsonField model = m["model"];
+  model["type"].Get<std::string>();
+  model["architecture"].ExpectObject();
+  bundle.model = model.json();
   bundle.pipeline_state = ParseJsonFile(dir + "/pipeline.json");
   bundle.schema = ParseJsonFile(dir + "/schema.json");
   bundle.metrics = ParseJsonFile(dir + "/metrics.json");

@@ -8,30 +8,34 @@
 
 #include "aiok/core/atomic_file.h"
 #include "aiok/core/error.h"
+#include "aiok/core/output_directory.h"
 #include "aiok/core/progress.h"
 #include "aiok/core/threads.h"
-#include "aiok/core/positional_io.h"
 #include "aiok/data/parquet_table_reader.h"
-#include "aiok/data/parquet_table_reader.h"
-#include "aiok/serving/serving_pipeline.h"
 #include "aiok/serving/predictor.h"
+#include "aiok/serving/serving_pipeline.h"
 
 namespace aiok::serving {
 
 PredictSummary PredictFile(const PredictOptions& options, const RunContext& ctx) {
   const auto start = std::chrono::steady_clock::now();
   AIOK_CHECK(options.batch_size >= 1, ErrorKind::kConfig, "batch size must be >= 1");
-  AIOK_CHECK(!IsSameFile(options.input, options.out), ErrorKind::kUsage,
-             "--out {} is the input file: predictions would replace the rows they score",
-             options.out);
+  // Predictions must not replace the rows they score, nor may the list of rejects.
+  CheckOutputKeepsInput(options.input, "--input", options.out, "--out");
+  CheckOutputKeepsInput(options.bundle_dir, "--model", options.out, "--out");
+  if (options.on_error == data::OnError::kSkip) {
+    CheckOutputKeepsInput(options.input, "--input", options.out + ".rejects.tsv",
+                          "the rejects file");
+  }
   const Bundle bundle = OpenBundle(options.bundle_dir);
   const ServingPipeline features(bundle);
   const Predictor predictor(bundle, options.precision);
   const bool parquet = data::IsParquetFile(options.input);
   // Parquet columns are read by name, so a label column there is simply not read; a text
-  // file's first record says whether it still has its label.
+  // file's first record says whether it still has its label (under kSkip, its first record
+  // with either field count: a bad first line becomes "nan" like any other).
   const data::TableSchema read_schema =
-      features.RowSchema(!parquet && features.FileHasLabel(options.input));
+      features.RowSchema(!parquet && features.FileHasLabel(options.input, options.on_error));
 
   AtomicFileWriter out(options.out);
   std::unique_ptr<AtomicFileWriter> rejects;

@@ -10,10 +10,12 @@ namespace {
 
 std::unique_ptr<models::Model> ModelOfBundle(const Bundle& bundle) {
   try {
+    // OpenBundle checked that "type" is a string and "architecture" an object.
     return models::BuiltinModels().FromArchitecture(bundle.model.at("type").get<std::string>(),
                                                     bundle.model.at("architecture"));
-  } catch (const nlohmann::json::exception& e) {
-    Throw(ErrorKind::kInvalidInput, "{}/bundle.json: model: {}", bundle.dir, e.what());
+  } catch (Error& e) {
+    e.AddContext(fmt::format("in {}/bundle.json: model.architecture", bundle.dir));
+    throw;
   }
 }
 

@@ -2,6 +2,8 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
+
 #include "aiok/core/error.h"
 #include "aiok/core/positional_io.h"
 #include "aiok/core/suggest.h"
@@ -41,6 +43,37 @@ void AppendOnlyRow(const data::ColumnValues& from, data::ColumnValues* to) {
     to->list_offsets.push_back(static_cast<int64_t>(to->values()));
 }
 
+// Where the record that starts at `start` of `text` ends: its '\n' outside quotes (the
+// readers' quoting: a quote opens only at a field's start, after spaces when trimming, and two
+// quotes inside are one), or the end of `text`.
+size_t RecordEnd(std::string_view text, size_t start, const data::TextFormat& format) {
+  bool in_quotes = false;
+  bool at_field_start = true;
+  for (size_t i = start; i < text.size(); ++i) {
+    const char c = text[i];
+    if (in_quotes) {
+      if (c == format.quote) {
+        if (i + 1 < text.size() && text[i + 1] == format.quote)
+          ++i;
+        else
+          in_quotes = false;
+      }
+      continue;
+    }
+    if (c == '\n')
+      return i;
+    if (at_field_start && format.quote != '\0' && c == format.quote) {
+      in_quotes = true;
+      at_field_start = false;
+    } else if (c == format.separator) {
+      at_field_start = true;
+    } else if (!(format.trim && (c == ' ' || c == '\t'))) {
+      at_field_start = false;  // spaces before an opening quote are skipped
+    }
+  }
+  return text.size();
+}
+
 }  // namespace
 
 data::TableSchema RecordedInputSchema(const nlohmann::json& dataset_schema,
@@ -78,17 +111,17 @@ data::TableSchema ServingPipeline::RowSchema(bool with_label) const {
   return rows;
 }
 
-bool ServingPipeline::FileHasLabel(const std::string& path) const {
+bool ServingPipeline::FileHasLabel(const std::string& path, data::OnError on_error) const {
   const ReadOnlyFile file(path);
   std::string head(std::min<size_t>(file.size(), 1 << 20), '\0');
   file.Read(0, head.size(), head.data());
   AIOK_CHECK(!head.empty(), ErrorKind::kInvalidInput, "{}: file is empty: no rows to score", path);
   if (head.compare(0, 3, "\xEF\xBB\xBF") == 0)
     head.erase(0, 3);
-  const std::vector<std::string> first = data::SplitHeader(head, schema_.format);
   const data::TableSchema with = RowSchema(true);
   const data::TableSchema without = RowSchema(false);
   if (schema_.format.header) {
+    const std::vector<std::string> first = data::SplitHeader(head, schema_.format);
     if (first == with.Names())
       return true;
     if (first == without.Names())
@@ -98,13 +131,28 @@ bool ServingPipeline::FileHasLabel(const std::string& path) const {
             "found {}",
             fmt::join(without.Names(), ","), "may come too", fmt::join(first, ","));
   }
-  if (first.size() == with.fields.size())
-    return true;
-  if (first.size() == without.fields.size())
-    return false;
-  ThrowAt(TextLocation{path, 1, 0},
-          "expected {} fields ({}) or {} with the label, found {}", without.fields.size(),
-          fmt::join(without.Names(), ", "), with.fields.size(), first.size());
+  // The first record decides; under kSkip a record with neither count is a bad line like any
+  // other, so the first one that has either decides (none in the first MiB: no label).
+  int64_t next_line = 1;
+  for (size_t start = 0; start < head.size();) {
+    const size_t end = RecordEnd(head, start, schema_.format);
+    const std::string_view record = std::string_view(head).substr(start, end - start);
+    const int64_t line = next_line;
+    next_line += 1 + std::count(record.begin(), record.end(), '\n');  // quoted line ends
+    start = end + 1;
+    if (record.find_first_not_of('\r') == std::string_view::npos)
+      continue;  // blank lines carry no record
+    const size_t fields = data::SplitHeader(record, schema_.format).size();
+    if (fields == with.fields.size())
+      return true;
+    if (fields == without.fields.size())
+      return false;
+    if (on_error == data::OnError::kFail) {
+      ThrowAt(TextLocation{path, line, 0}, "expected {} fields ({}) or {} with the label, found {}",
+              without.fields.size(), fmt::join(without.Names(), ", "), with.fields.size(), fields);
+    }
+  }
+  return false;
 }
 
 data::FeatureBatch ServingPipeline::Transform(data::TableBatch&& batch,

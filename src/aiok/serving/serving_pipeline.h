@@ -8,6 +8,7 @@
 #include <string>
 
 #include "aiok/data/feature_batch.h"
+#include "aiok/data/on_error.h"
 #include "aiok/data/schema.h"
 #include "aiok/data/table_batch.h"
 #include "aiok/etl/pipeline.h"
@@ -29,8 +30,9 @@ class ServingPipeline {
   data::TableSchema RowSchema(bool with_label) const;
   /// Which RowSchema a text file's first record fits: true when it has every input field,
   /// false when it has all but the label and weight; otherwise Error(kInvalidInput) naming
-  /// `path` and both field counts. For a header, by its names; else by the field count.
-  bool FileHasLabel(const std::string& path) const;
+  /// `path` and both field counts. For a header, by its names; else by the field count, and
+  /// under OnError::kSkip by the first record that has either count (false if none has).
+  bool FileHasLabel(const std::string& path, data::OnError on_error) const;
 
   /// The features of `batch`, read with `read_schema` (a RowSchema). Consumes the batch.
   data::FeatureBatch Transform(data::TableBatch&& batch, const data::TableSchema& read_schema) const;

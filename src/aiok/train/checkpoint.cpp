@@ -9,8 +9,10 @@
 
 #include "aiok/core/atomic_file.h"
 #include "aiok/core/error.h"
-#include "aiok/core/output_directory.h"
 #include "aiok/core/hash.h"
+#include "aiok/core/json_fields.h"
+#include "aiok/core/output_directory.h"
+#include "aiok/core/positional_io.h"
 #include "aiok/train/optimizer.h"
 #include "aiok/train/sparse_optimizer.h"
 
@@ -44,16 +46,16 @@ nlohmann::json PositionJson(const Position& at) {
           {"evaluations_since_best", at.evaluations_since_best}};
 }
 
-Position PositionFromJson(const nlohmann::json& json) {
+Position PositionFromJson(const JsonField& json) {
   Position at;
-  at.epoch = json.at("epoch");
-  at.next_batch = json.at("next_batch");
-  at.step = json.at("step");
-  at.samples = json.at("samples");
-  at.train_seconds = json.at("train_seconds");
-  at.best_score = json.at("best_score");
-  at.best_step = json.at("best_step");
-  at.evaluations_since_best = json.at("evaluations_since_best");
+  at.epoch = json["epoch"].Get<int64_t>();
+  at.next_batch = json["next_batch"].Get<int64_t>();
+  at.step = json["step"].Get<int64_t>();
+  at.samples = json["samples"].Get<int64_t>();
+  at.train_seconds = json["train_seconds"].Get<double>();
+  at.best_score = json["best_score"].Get<double>();
+  at.best_step = json["best_step"].Get<int64_t>();
+  at.evaluations_since_best = json["evaluations_since_best"].Get<int64_t>();
   return at;
 }
 
@@ -118,29 +120,34 @@ Position LoadCheckpoint(models::Model& model, DenseOptimizer& dense, SparseOptim
                         const nlohmann::json& dependencies, const std::string& out_dir) {
   const std::string dir = out_dir + "/checkpoint";
   const std::string position_file = dir + "/position.json";
-  const nlohmann::json saved = nlohmann::json::parse(ReadFile(position_file), nullptr, false);
-  AIOK_CHECK(saved.is_object() && saved.value("format", 0) == kCheckpointFormat, ErrorKind::kConfig,
-             "cannot resume from {}: it is not a format-{} checkpoint (an older aiok wrote it, or "
-             "it is damaged); start over with another --out or without --resume",
+  const nlohmann::json document = ParseJsonText(ReadFile(position_file), position_file);
+  const JsonField saved(document, position_file);
+  saved.ExpectObject();
+  AIOK_CHECK(saved.Get<int>("format", 0) == kCheckpointFormat, ErrorKind::kConfig,
+             "cannot resume from {}: it is not a format-{} checkpoint (an older aiok wrote it); "
+             "start over with another --out or without --resume",
              dir, kCheckpointFormat);
-  const std::string differences = Differences(saved.at("depends_on"), dependencies);
+  saved["depends_on"].ExpectObject();
+  const std::string differences = Differences(saved["depends_on"].json(), dependencies);
   AIOK_CHECK(differences.empty(), ErrorKind::kConfig,
              "cannot resume from {}: the run would not continue the one it saved; these "
              "differ:{}\nResume with the same dataset and settings, or train into another --out",
              dir, differences);
+  const Position at = PositionFromJson(saved["position"]);
+  models::LoadWeights(model, dir + "/model.pt");
+  const std::string optimizer_file = dir + "/optimizer.pt";
+  CheckRegularFile(optimizer_file);
   try {
-    models::LoadWeights(model, dir + "/model.pt");
     torch::serialize::InputArchive archive;
-    archive.load_from(dir + "/optimizer.pt");
+    archive.load_from(optimizer_file);
     dense.Load(archive);
     sparse.Load(archive);
-    return PositionFromJson(saved.at("position"));
-  } catch (const c10::Error& e) {
-    Throw(ErrorKind::kInvalidInput, "{}: cannot load the checkpoint: {}", dir,
-          e.what_without_backtrace());
-  } catch (const nlohmann::json::exception& e) {
-    Throw(ErrorKind::kInvalidInput, "{}: incomplete position: {}", position_file, e.what());
+  } catch (const Error&) {
+    throw;
+  } catch (const std::exception& e) {
+    models::ThrowUnreadableArchive(optimizer_file, "the optimizer's state", e);
   }
+  return at;
 }
 
 }  // namespace aiok::train

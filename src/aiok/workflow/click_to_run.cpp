@@ -10,6 +10,8 @@
 #include "aiok/core/atomic_file.h"
 #include "aiok/core/config.h"
 #include "aiok/core/error.h"
+#include "aiok/core/output_directory.h"
+#include "aiok/core/positional_io.h"
 #include "aiok/core/progress.h"
 #include "aiok/data/dataset.h"
 #include "aiok/etl/etl_runner.h"
@@ -246,8 +248,18 @@ nlohmann::json ExampleRequest(const nlohmann::json& etl_summary) {
 RunOutcome ClickToRun(const RunConfig& config, const std::string& out_dir,
                       const RunContext& run_ctx) {
   config.Validate();
-  AIOK_CHECK(config.input.empty() || fs::is_regular_file(config.input), ErrorKind::kIo,
+  AIOK_CHECK(config.input.empty() || fs::exists(config.input), ErrorKind::kIo,
              "--data {}: no such file (expected a CSV/TSV or Parquet file)", config.input);
+  if (!config.input.empty())
+    CheckRegularFile(config.input);
+  // The stages replace these outputs as a whole; none may hold (or be) an input of the run.
+  for (const char* output : {"dataset", "model", "bundle", "evaluation.json", "report.json",
+                             "report.md", "run_state.json"}) {
+    const std::string path = out_dir + "/" + output;
+    CheckOutputKeepsInput(config.input, "--data", path, "the run's output");
+    CheckOutputKeepsInput(config.schema, "--schema", path, "the run's output");
+    CheckOutputKeepsInput(config.pipeline, "--pipeline", path, "the run's output");
+  }
   CheckRunDirectory(out_dir);
   fs::create_directories(out_dir);
   RunContext ctx = run_ctx;

@@ -3,6 +3,7 @@
 #include <set>
 
 #include "aiok/core/error.h"
+#include "aiok/core/json_fields.h"
 #include "aiok/core/options.h"
 #include "aiok/data/generator.h"
 #include "aiok/models/model.h"
@@ -102,11 +103,12 @@ RunConfig RunConfig::FromJson(const nlohmann::json& json, const std::string& sou
   if (json.is_null())
     return config;
   CheckKeys(json, {"data", "etl", "train", "seed"}, source);
+  const JsonField file(json, source, ErrorKind::kConfig);
   try {
     if (json.contains("data")) {
       const nlohmann::json& data = json.at("data");
       CheckKeys(data, {"input", "synthetic"}, source + ": data");
-      config.input = data.value("input", std::string());
+      config.input = file["data"].Get<std::string>("input", "");
       if (data.contains("synthetic"))
         config.synthetic = SyntheticOptions(data.at("synthetic"), source + ": data.synthetic");
     }
@@ -116,15 +118,16 @@ RunConfig RunConfig::FromJson(const nlohmann::json& json, const std::string& sou
                 {"preset", "freq_threshold", "on_error", "split", "label", "schema", "pipeline",
                  "task", "positive"},
                 source + ": etl");
-      config.etl_preset = etl.value("preset", config.etl_preset);
-      config.freq_threshold = etl.value("freq_threshold", config.freq_threshold);
-      config.on_error = etl.value("on_error", config.on_error);
-      config.split = etl.value("split", config.split);
-      config.label = etl.value("label", config.label);
-      config.schema = etl.value("schema", config.schema);
-      config.pipeline = etl.value("pipeline", config.pipeline);
-      config.task = etl.value("task", config.task);
-      config.positive = etl.value("positive", config.positive);
+      const JsonField fields = file["etl"];
+      config.etl_preset = fields.Get<std::string>("preset", config.etl_preset);
+      config.freq_threshold = fields.Get<int64_t>("freq_threshold", config.freq_threshold);
+      config.on_error = fields.Get<std::string>("on_error", config.on_error);
+      config.split = fields.Get<std::string>("split", config.split);
+      config.label = fields.Get<std::string>("label", config.label);
+      config.schema = fields.Get<std::string>("schema", config.schema);
+      config.pipeline = fields.Get<std::string>("pipeline", config.pipeline);
+      config.task = fields.Get<std::string>("task", config.task);
+      config.positive = fields.Get<std::string>("positive", config.positive);
     }
     if (json.contains("train")) {
       const nlohmann::json& section = json.at("train");
@@ -145,8 +148,7 @@ RunConfig RunConfig::FromJson(const nlohmann::json& json, const std::string& sou
       config.batch_size_given = section.contains("batch-size");
       ReadSection(config.optimizer, section, source + ": train");
     }
-    if (json.contains("seed"))
-      config.seed = json.at("seed").get<uint64_t>();
+    config.seed = file.Get<uint64_t>("seed", config.seed);
   } catch (const nlohmann::json::exception& e) {
     Throw(ErrorKind::kConfig, "{}: {}", source, e.what());
   }
