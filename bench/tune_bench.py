@@ -10,6 +10,9 @@ aiok runs each trial as a process (`aiok tune --command`), exactly as a user wou
 the function in-process. Only the values found are compared, not the overhead.
 
   /usr/bin/python3 bench/tune_bench.py [--aiok build/aiok] [--seeds 5] [--trials 100]
+      [--problems branin,hartmann6,zdt1,zdt2] [--samplers gp,tpe,sobol]
+
+--samplers picks aiok's samplers for the single-objective problems (Optuna's TPE always runs).
 """
 import argparse
 import json
@@ -20,6 +23,7 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 
@@ -137,6 +141,8 @@ def main():
     parser.add_argument("--trials", type=int, default=100)
     parser.add_argument("--json", default="")
     parser.add_argument("--problems", default="branin,hartmann6,zdt1,zdt2")
+    parser.add_argument("--samplers", default="gp,tpe,sobol",
+                        help="aiok samplers for Branin and Hartmann6")
     a = parser.parse_args()
     if a.objective:
         name, *xs, out = a.objective
@@ -151,18 +157,25 @@ def main():
         problems = a.problems.split(",")
         for name in [p for p in ["branin", "hartmann6"] if p in problems]:
             curves = {}
-            for label, runner in [("optuna-tpe", lambda s: run_optuna(name, "tpe", s, a.trials)),
-                                  ("aiok-tpe", lambda s: run_aiok(a.aiok, name, "tpe", s, a.trials, work)),
-                                  ("aiok-sobol", lambda s: run_aiok(a.aiok, name, "sobol", s, a.trials, work))]:
+            runners = [("optuna-tpe", lambda s: run_optuna(name, "tpe", s, a.trials))]
+            for sampler in a.samplers.split(","):
+                runners.append((f"aiok-{sampler}",
+                                lambda s, sampler=sampler: run_aiok(a.aiok, name, sampler, s, a.trials, work)))
+            for label, runner in runners:
+                started = time.time()
                 curves[label] = [best_so_far(runner(seed)) for seed in range(1, a.seeds + 1)]
+                print(f"  {name} {label}: {time.time() - started:.0f} s", flush=True)
             median = {k: [statistics.median(c[i] for c in v) for i in range(a.trials)]
                       for k, v in curves.items()}
             target = median["optuna-tpe"][-1]
             row = {"optuna_tpe_median_best_at_100": target}
-            for k in ["aiok-tpe", "aiok-sobol"]:
+            row["optuna_tpe_median_best_at_50"] = median["optuna-tpe"][min(49, a.trials - 1)]
+            for k in [label for label, _ in runners[1:]]:
                 reach = next((i + 1 for i, v in enumerate(median[k]) if v <= target), None)
                 row[k] = {"median_best_at_50": median[k][min(49, a.trials - 1)], "median_best_at_100": median[k][-1],
-                          "trials_to_reach_optuna_tpe_at_100": reach}
+                          "trials_to_reach_optuna_tpe_at_100": reach,
+                          "best_at_100_each_seed": [c[-1] for c in curves[k]]}
+            row["optuna_tpe_best_at_100_each_seed"] = [c[-1] for c in curves["optuna-tpe"]]
             report[name] = row
             print(name, json.dumps(row), flush=True)
         for name in [p for p in ["zdt1", "zdt2"] if p in problems]:

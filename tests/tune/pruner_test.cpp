@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include <set>
+
 namespace aiok::tune {
 namespace {
 
@@ -59,6 +61,74 @@ TEST(PrunerTest, AshaDecidesAtRungsOnly) {
   EXPECT_FALSE(asha->Check({&between, &finished, &objectives, &thresholds}).prune);
   TrialRecord best = Curve(12, 0.85, 10, 2);
   EXPECT_FALSE(asha->Check({&best, &finished, &objectives, &thresholds}).prune);
+}
+
+// A trial with reports at progress 1/30, 2/30, ... (n of them), its auc rising to final_auc.
+TrialRecord FineCurve(int64_t number, double final_auc, int reports) {
+  TrialRecord t;
+  t.number = number;
+  t.state = TrialState::kComplete;
+  for (int i = 1; i <= reports; ++i) {
+    const double p = i / 30.0;
+    t.reports.push_back({i * 10, p, {{"auc", 0.6 + (final_auc - 0.6) * p}}});
+  }
+  t.values = {final_auc};
+  t.metrics = {{"auc", final_auc}};
+  return t;
+}
+
+// The first `count` trial numbers from `from` whose Hyperband bracket has `rungs` rungs.
+std::vector<int64_t> NumbersInBracket(int rungs, size_t count, int64_t from = 0) {
+  std::vector<int64_t> out;
+  for (int64_t n = from; out.size() < count; ++n)
+    if (HyperbandRungs(n) == rungs)
+      out.push_back(n);
+  return out;
+}
+
+TEST(PrunerTest, HyperbandBracketsHaveHyperbandsProportions) {
+  std::vector<int> count(kHyperbandMaxRungs + 1, 0);
+  for (int64_t n = 0; n < 49000; ++n)
+    ++count[static_cast<size_t>(HyperbandRungs(n))];
+  // 4 : 6 : 12 : 27 of every 49 for 0, 1, 2, 3 rungs.
+  const double expected[] = {4, 6, 12, 27};
+  for (int r = 0; r <= kHyperbandMaxRungs; ++r)
+    EXPECT_NEAR(count[r] / 49000.0, expected[r] / 49.0, 0.01) << r << " rungs";
+  // Consecutive trials are spread, not blocked.
+  std::set<int> first_twenty;
+  for (int64_t n = 0; n < 20; ++n)
+    first_twenty.insert(HyperbandRungs(n));
+  EXPECT_GE(first_twenty.size(), 3u);
+}
+
+TEST(PrunerTest, HyperbandComparesWithinTheBracketAtItsOwnRungs) {
+  const std::vector<Objective> objectives = Obj(1);
+  const std::vector<Threshold> thresholds;
+  auto hyperband = MakePruner("hyperband");
+  // The aggressive bracket (3 rungs): first rung at 1/27, between reports 1/30 and 2/30.
+  const std::vector<int64_t> aggressive = NumbersInBracket(3, 9);
+  std::vector<TrialRecord> finished;
+  for (size_t i = 0; i < 8; ++i)
+    finished.push_back(FineCurve(aggressive[i], 0.78 + 0.002 * static_cast<double>(i), 30));
+  TrialRecord bad = FineCurve(aggressive[8], 0.65, 2);
+  const PruneDecision d = hyperband->Check({&bad, &finished, &objectives, &thresholds});
+  EXPECT_TRUE(d.prune);
+  EXPECT_NE(d.reason.find("bracket of 3 rungs"), std::string::npos) << d.reason;
+  // ASHA has no rung at 1/27: the same trial goes on.
+  EXPECT_FALSE(MakePruner("asha")->Check({&bad, &finished, &objectives, &thresholds}).prune);
+  // The same curve in the 1-rung bracket is not judged before 1/3 ...
+  const std::vector<int64_t> cautious = NumbersInBracket(1, 9);
+  TrialRecord slow_start = FineCurve(cautious[8], 0.65, 2);
+  EXPECT_FALSE(hyperband->Check({&slow_start, &finished, &objectives, &thresholds}).prune);
+  // ... and at 1/3 only against its own bracket: the aggressive bracket's trials do not count.
+  slow_start = FineCurve(cautious[8], 0.65, 10);
+  EXPECT_FALSE(hyperband->Check({&slow_start, &finished, &objectives, &thresholds}).prune);
+  for (size_t i = 0; i < 8; ++i)
+    finished.push_back(FineCurve(cautious[i], 0.78 + 0.002 * static_cast<double>(i), 30));
+  EXPECT_TRUE(hyperband->Check({&slow_start, &finished, &objectives, &thresholds}).prune);
+  // The no-rung bracket runs everything to the end.
+  TrialRecord kept = FineCurve(NumbersInBracket(0, 1)[0], 0.60, 10);
+  EXPECT_FALSE(hyperband->Check({&kept, &finished, &objectives, &thresholds}).prune);
 }
 
 TEST(PrunerTest, ParetoStopsADominatedProjectionOnly) {

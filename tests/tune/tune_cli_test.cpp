@@ -8,6 +8,10 @@
 #include <chrono>
 #include <filesystem>
 #include <fstream>
+#include <iostream>
+#include <map>
+#include <random>
+#include <sstream>
 #include <thread>
 
 #include "process.h"
@@ -133,6 +137,116 @@ TEST_F(TuneCliTest, KillNineOfTheTuneProcessThenARerunResumes) {
   // None of the finished trials ran again; the ones the kill interrupted did (attempt 2).
   EXPECT_EQ(Query("SELECT MAX(attempts) FROM trials WHERE number IN (" + done_before + ")"), "1");
   EXPECT_EQ(Query("SELECT MAX(attempts) FROM trials"), "2");
+}
+
+// Twenty kill -9s at random points: of the tune process every time, and of a running trial
+// first every fifth time. Each rerun resumes; in the end the study is complete, no trial the
+// store had finished ran again, no configuration twice, and SQLite finds no corruption.
+TEST_F(TuneCliTest, TwentyRandomKillsThenTheStudyIsCompleteAndWhole) {
+  constexpr int kKills = 20;
+  constexpr int kTrials = 150;
+  // Each trial appends its metrics path (so its number) to a ledger after writing its result.
+  Write("ledgered.sh", R"(#!/bin/sh
+x=$1; y=$2; out=$3; ledger=$4
+sleep 0.1
+awk -v x="$x" -v y="$y" 'BEGIN { printf "{\"f\": %.8f}\n", (x-0.3)^2+(y-0.1)^2 }' > "$out"
+echo "$out" >> "$ledger"
+)");
+  const std::string command =
+      "sh " + Path("ledgered.sh") + " {x} {y} {metrics_file} " + Path("ledger.txt");
+  std::vector<std::string> args = TuneArgs(command, kTrials);
+  args[16] = "random";  // --sampler: cheap proposals, so the kills land anywhere
+  std::mt19937 rng(20261129);
+  std::uniform_int_distribution<int> delay_ms(50, 900);
+  std::map<std::string, std::string> finished_attempts;  // trial number -> attempts, at a kill
+  int kills = 0, trial_kills = 0;
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(240);
+  for (int round = 0; kills < kKills && std::chrono::steady_clock::now() < deadline; ++round) {
+    // Mostly at a random time after the process joined the study; every seventh kill while
+    // it starts (opening or creating the database).
+    auto workers = [&] {
+      const std::string n = Query("SELECT COUNT(*) FROM workers");
+      return n == "(error)" ? 0 : std::stoi(n);
+    };
+    const int workers_before = workers();
+    AiokProcess tune(args, Path("o.txt"), Path("e.txt"));
+    ASSERT_TRUE(tune.started());
+    const int wait_ms = delay_ms(rng);
+    if (round % 7 == 3) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(wait_ms / 3));
+    } else {
+      ASSERT_TRUE(tune.WaitFor([&] { return workers() > workers_before; },
+                               std::chrono::seconds(60)))
+          << "round " << round << ": " << SlurpFile(Path("e.txt"));
+      std::this_thread::sleep_for(std::chrono::milliseconds(wait_ms));
+    }
+    if (round % 5 == 4) {
+      // A trial started once, killed from outside: preempted, it runs again. Only a process
+      // whose command line is this test's script (a stale row's pid may be anyone's by now).
+      const std::string pid =
+          Query("SELECT pid FROM trials WHERE state = 'running' AND attempts = 1 AND pid > 0 "
+                "AND worker_id = (SELECT MAX(id) FROM workers) LIMIT 1");
+      if (!pid.empty() && pid != "(error)" &&
+          SlurpFile("/proc/" + pid + "/cmdline").find(Path("ledgered.sh")) !=
+              std::string::npos &&
+          ::kill(std::stoi(pid), SIGKILL) == 0)
+        ++trial_kills;
+      std::this_thread::sleep_for(std::chrono::milliseconds(delay_ms(rng) / 4));
+    }
+    tune.Signal(SIGKILL);
+    const int code = tune.Wait();
+    ASSERT_NE(code, 2) << "round " << round << ": " << SlurpFile(Path("e.txt"));
+    ASSERT_TRUE(code == 128 + SIGKILL) << "round " << round << " ended by itself with " << code
+                                       << " before its kill at " << wait_ms << " ms; "
+                                       << SlurpFile(Path("e.txt"));
+    ++kills;
+    const std::string done = Query(
+        "SELECT group_concat(number || ':' || attempts) FROM trials WHERE state = 'complete'");
+    std::stringstream items(done == "(error)" ? "" : done);
+    for (std::string item; std::getline(items, item, ',');)
+      finished_attempts[item.substr(0, item.find(':'))] = item.substr(item.find(':') + 1);
+  }
+  ASSERT_EQ(kills, kKills) << "the kills took longer than the test's 4 minutes";
+  EXPECT_GE(trial_kills, 1);
+  ASSERT_EQ(Run(args), 0) << Err();
+  EXPECT_EQ(Query("SELECT COUNT(*) FROM trials WHERE state = 'complete'"),
+            std::to_string(kTrials));
+  EXPECT_EQ(Query("SELECT COUNT(*) FROM trials"), std::to_string(kTrials));
+  EXPECT_EQ(Query("SELECT COUNT(DISTINCT param_key) FROM trials"), std::to_string(kTrials));
+  EXPECT_EQ(Query("SELECT MIN(number) || '-' || MAX(number) FROM trials"),
+            "0-" + std::to_string(kTrials - 1));
+  EXPECT_EQ(Query("PRAGMA integrity_check"), "ok");
+  // Every trial the store had finished at a kill kept its attempts: it never ran again.
+  EXPECT_GT(finished_attempts.size(), 0u);
+  for (const auto& [number, attempts] : finished_attempts)
+    EXPECT_EQ(Query("SELECT attempts FROM trials WHERE number = " + number), attempts)
+        << "trial " << number;
+  // The ledger: every trial finished its command, and one that finished it more than once was
+  // one the store saw interrupted (attempts > 1). Not yet bounded by the number of kills: a
+  // kill -9 of tune takes the trial's direct child (PR_SET_PDEATHSIG) but not the processes
+  // it started, so `sh -c "sh script"` runs on as an orphan and finishes its command while
+  // the rerun starts the trial again (issue 14, left to fix in trial_process.cpp).
+  std::map<int, int> runs;
+  std::stringstream ledger(SlurpFile(Path("ledger.txt")));
+  for (std::string line; std::getline(ledger, line);) {
+    const size_t at = line.find("trial-");
+    ASSERT_NE(at, std::string::npos) << line;
+    ++runs[std::stoi(line.substr(at + 6, 4))];
+  }
+  EXPECT_EQ(runs.size(), static_cast<size_t>(kTrials));
+  int repeats = 0;
+  for (const auto& [number, count] : runs) {
+    if (count == 1)
+      continue;
+    repeats += count - 1;
+    EXPECT_GT(std::stoi(Query("SELECT attempts FROM trials WHERE number = " +
+                              std::to_string(number))),
+              1)
+        << "trial " << number << " finished its command " << count << " times";
+  }
+  std::cout << kills << " kills of tune, " << trial_kills << " of a trial; "
+            << finished_attempts.size() << " trials finished before a kill; " << repeats
+            << " commands that finished as a kill came were rerun\n";
 }
 
 TEST_F(TuneCliTest, ATrialKilledWithSignalNineRunsAgain) {

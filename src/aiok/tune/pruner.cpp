@@ -5,8 +5,10 @@
 
 #include <algorithm>
 #include <cmath>
+#include <functional>
 
 #include "aiok/core/error.h"
+#include "aiok/core/hash.h"
 #include "aiok/tune/pareto.h"
 
 namespace aiok::tune {
@@ -82,9 +84,18 @@ class MedianPruner final : public Pruner {
   }
 };
 
-class AshaPruner final : public Pruner {
+// Asynchronous successive halving with reduction factor kEta. A trial is judged when its
+// reports cross a rung: it continues only within the top 1/kEta of the trials (finished ones
+// and itself) at that rung. `first_rung` is the first rung's progress (later ones at kEta
+// times the one before, below the end); by step, the first report's step times
+// kEta^first_rung_power. `peer` says which finished trials count (Hyperband: its bracket).
+class SuccessiveHalving {
  public:
-  PruneDecision Check(const PruneInput& in) override {
+  static constexpr int kEta = 3;
+
+  static PruneDecision Check(const PruneInput& in, double first_rung, int first_rung_power,
+                             const std::function<bool(const TrialRecord&)>& peer,
+                             const std::string& label) {
     const std::vector<Report>& r = in.trial->reports;
     const Objective* o = ReportedObjective(in);
     if (o == nullptr)
@@ -92,15 +103,23 @@ class AshaPruner final : public Pruner {
     const bool by_progress = ByProgress(*in.trial);
     const double now = Position(r.back(), by_progress);
     const double before = r.size() >= 2 ? Position(r[r.size() - 2], by_progress) : -1.0;
-    // Rungs: by progress 1/9 and 1/3; by step, the first report's step times 3^k.
-    const double base = by_progress ? 1.0 / 9.0 : Position(r.front(), false);
+    const double base = by_progress ? first_rung
+                                    : Position(r.front(), false) * std::pow(kEta, first_rung_power);
     double rung = -1.0;
     for (double x = base; by_progress ? x < 0.99 : x <= now; x *= kEta)
       if (before < x && x <= now)
         rung = x;
     if (rung < 0)
       return {};
-    std::vector<double> values = PeersAt(in, *o, rung, by_progress);
+    std::vector<double> values;
+    for (const TrialRecord& f : *in.finished) {
+      if (f.reports.empty() || ByProgress(f) != by_progress ||
+          Position(f.reports.back(), by_progress) < rung || !peer(f))
+        continue;
+      const double v = BestUpTo(f, o->metric, o->maximize, rung, by_progress);
+      if (!std::isnan(v))
+        values.push_back(v);
+    }
     const double mine = BestUpTo(*in.trial, o->metric, o->maximize, rung, by_progress);
     values.push_back(mine);
     if (values.size() < static_cast<size_t>(kEta) + 1)
@@ -111,13 +130,32 @@ class AshaPruner final : public Pruner {
     const double cutoff = values[keep - 1];
     if (!Better(cutoff, mine, o->maximize))
       return {};
-    return {true, fmt::format("{} {:.5g} at rung {:.3g} is outside the top {} of {} trials "
-                              "(cutoff {:.5g})", o->metric, mine, rung, keep, values.size(),
-                              cutoff)};
+    return {true, fmt::format("{} {:.5g} at rung {:.3g}{} is outside the top {} of {} trials "
+                              "(cutoff {:.5g})", o->metric, mine, rung, label, keep,
+                              values.size(), cutoff)};
   }
+};
 
- private:
-  static constexpr int kEta = 3;
+class AshaPruner final : public Pruner {
+ public:
+  PruneDecision Check(const PruneInput& in) override {
+    return SuccessiveHalving::Check(in, 1.0 / 9.0, 0, [](const TrialRecord&) { return true; },
+                                    "");
+  }
+};
+
+class HyperbandPruner final : public Pruner {
+ public:
+  PruneDecision Check(const PruneInput& in) override {
+    const int rungs = HyperbandRungs(in.trial->number);
+    if (rungs == 0)
+      return {};  // the bracket that runs every trial to the end
+    const int skipped = kHyperbandMaxRungs - rungs;
+    return SuccessiveHalving::Check(
+        in, std::pow(1.0 / SuccessiveHalving::kEta, rungs), skipped,
+        [rungs](const TrialRecord& f) { return HyperbandRungs(f.number) == rungs; },
+        fmt::format(" (Hyperband bracket of {} rung{})", rungs, rungs == 1 ? "" : "s"));
+  }
 };
 
 bool TimeLike(const std::string& metric) {
@@ -219,7 +257,32 @@ double BestUpTo(const TrialRecord& trial, const std::string& metric, bool maximi
   return best;
 }
 
-std::vector<std::string> PrunerNames() { return {"none", "median", "asha", "pareto"}; }
+int HyperbandRungs(int64_t trial_number) {
+  // Li et al.'s allocation: the bracket with s halvings starts ceil((s_max + 1) / (s + 1) *
+  // eta^s) configurations per round (s_max = 3, eta = 3: 4, 6, 12, 27 of every 49).
+  static const std::vector<int64_t> kCumulative = [] {
+    std::vector<int64_t> c;
+    int64_t total = 0;
+    for (int s = 0; s <= kHyperbandMaxRungs; ++s) {
+      total += static_cast<int64_t>(std::ceil((kHyperbandMaxRungs + 1.0) / (s + 1.0) *
+                                              std::pow(SuccessiveHalving::kEta, s)));
+      c.push_back(total);
+    }
+    return c;
+  }();
+  // Spread by a hash, so that consecutive trials land in different brackets.
+  const int64_t slot = static_cast<int64_t>(
+      Mix64(static_cast<uint64_t>(trial_number) + 0x9e3779b97f4a7c15ULL) %
+      static_cast<uint64_t>(kCumulative.back()));
+  for (int s = 0; s <= kHyperbandMaxRungs; ++s)
+    if (slot < kCumulative[static_cast<size_t>(s)])
+      return s;
+  return kHyperbandMaxRungs;
+}
+
+std::vector<std::string> PrunerNames() {
+  return {"none", "median", "asha", "hyperband", "pareto"};
+}
 
 std::string DefaultPruner(size_t objectives) { return objectives >= 2 ? "pareto" : "median"; }
 
@@ -230,6 +293,8 @@ std::unique_ptr<Pruner> MakePruner(const std::string& name) {
     return std::make_unique<MedianPruner>();
   if (name == "asha")
     return std::make_unique<AshaPruner>();
+  if (name == "hyperband")
+    return std::make_unique<HyperbandPruner>();
   if (name == "pareto")
     return std::make_unique<ParetoPruner>();
   Throw(ErrorKind::kUsage, "--pruner: unknown pruner '{}' (valid: auto, {})", name,

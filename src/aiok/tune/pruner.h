@@ -7,6 +7,11 @@
 //           trials' best at the same progress (single objective: the first one reported)
 //   asha    asynchronous successive halving: at rungs 1/9 and 1/3 of the run (reduction 3) a
 //           trial continues only within the top third of the trials that reached that rung
+//   hyperband  ASHA in four brackets (Li et al. 2018): a trial's bracket, a hash of its
+//           number, sets its first rung at 1/27, 1/9, 1/3 of the run or none (the bracket that
+//           runs to the end), and it is compared with its own bracket only. Brackets get trials
+//           in Hyperband's proportions (27 : 12 : 6 : 4), so the aggressive bracket explores
+//           many configurations while the cautious ones protect slow starters
 //   pareto  multi-objective: each objective is projected to the end of the run (time-like
 //           metrics by progress, quality metrics by the finished trials' typical gain from
 //           that point); the trial stops when a finished feasible trial dominates the
@@ -42,11 +47,16 @@ class Pruner {
   virtual PruneDecision Check(const PruneInput& input) = 0;
 };
 
-/// none, median, asha, pareto. Unknown names throw Error(kUsage) listing them.
+/// none, median, asha, hyperband, pareto. Unknown names throw Error(kUsage) listing them.
 std::unique_ptr<Pruner> MakePruner(const std::string& name);
 std::vector<std::string> PrunerNames();
 /// median for one objective, pareto for more.
 std::string DefaultPruner(size_t objectives);
+
+/// Hyperband's largest bracket: rungs at 1/27, 1/9, 1/3 of the run.
+constexpr int kHyperbandMaxRungs = 3;
+/// The Hyperband bracket of a trial as its number of rungs (kHyperbandMaxRungs .. 0).
+int HyperbandRungs(int64_t trial_number);
 
 /// Where a report sits on the comparison axis: its progress, or its step.
 double Position(const Report& report, bool by_progress);

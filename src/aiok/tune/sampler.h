@@ -25,6 +25,9 @@ struct History {
   std::vector<std::vector<double>> points;   ///< completed trials, encoded (NaN: inactive)
   std::vector<ScoredPoint> scores;           ///< their objective values, minimization form
   std::vector<int64_t> numbers;              ///< their trial numbers
+  /// Per point: 1 if the trial was pruned, its scores then a placeholder ranked behind every
+  /// complete trial. May be empty (no pruned trials).
+  std::vector<char> pruned;
   std::vector<std::vector<double>> pending;  ///< running trials, encoded
   size_t objectives = 1;
 };
@@ -69,6 +72,8 @@ void RegisterBuiltinSamplers(SamplerRegistry& registry);
 /// The registry with the built-in samplers.
 const SamplerRegistry& BuiltinSamplers();
 
+/// The largest budget `--sampler auto` gives GP-BO (one objective).
+constexpr int64_t kGpMaxTrials = 200;
 /// The sampler `--sampler auto` picks for a budget of `trials` and `objectives`, and why.
 std::pair<std::string, std::string> DefaultSampler(int64_t trials, size_t objectives,
                                                    size_t dims);

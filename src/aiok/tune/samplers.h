@@ -13,6 +13,7 @@ std::unique_ptr<Sampler> MakeRandomSampler();
 std::unique_ptr<Sampler> MakeSobolSampler();
 std::unique_ptr<Sampler> MakeTpeSampler();
 std::unique_ptr<Sampler> MakeNsga2Sampler();
+std::unique_ptr<Sampler> MakeGpSampler();
 
 /// Dimensions the Sobol direction numbers cover; further coordinates are drawn at random.
 constexpr size_t kSobolDims = 21;

@@ -129,6 +129,7 @@ History BuildHistory(const SearchSpace& space, const std::vector<TrialRecord>& t
     h.points.push_back(space.Encode(t.params));
     h.scores.push_back(std::move(score));
     h.numbers.push_back(t.number);
+    h.pruned.push_back(complete ? 0 : 1);
   }
   return h;
 }
