@@ -2,6 +2,7 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstring>
 #include <set>
@@ -12,12 +13,6 @@
 
 namespace aiok::etl {
 namespace {
-
-bool IsDense(data::FieldRole role) { return role == data::FieldRole::kDense; }
-bool IsCategorical(data::FieldRole role) {
-  return role == data::FieldRole::kCategorical || role == data::FieldRole::kMultiCategorical ||
-         role == data::FieldRole::kSequence;
-}
 
 // The value of row `row` of a scalar column as text, for label mappings.
 std::string ValueText(const data::ColumnValues& column, size_t row) {
@@ -104,6 +99,12 @@ PipelineSpec CompletePipeline(const PipelineSpec& spec, const data::TableSchema&
   PipelineSpec complete = spec;
   std::set<std::string> covered;
   const std::vector<std::string> names = schema.Names();
+  // The fields a pipeline binds, as Pipeline and FieldBinding bind them.
+  const std::vector<std::string> dense_fields = DenseFieldNames(schema);
+  const std::vector<std::string> categorical_fields = CategoricalFieldNames(schema);
+  auto contains = [](const std::vector<std::string>& list, const std::string& name) {
+    return std::find(list.begin(), list.end(), name) != list.end();
+  };
   for (size_t s = 0; s < spec.steps.size(); ++s) {
     for (const std::string& column : spec.steps[s].columns) {
       const int index = schema.Find(column);
@@ -112,7 +113,7 @@ PipelineSpec CompletePipeline(const PipelineSpec& spec, const data::TableSchema&
               s + 1, column, DidYouMean(column, names), fmt::join(names, ", "));
       }
       const data::Field& field = schema.fields[static_cast<size_t>(index)];
-      AIOK_CHECK(IsDense(field.role) || IsCategorical(field.role),
+      AIOK_CHECK(contains(dense_fields, column) || contains(categorical_fields, column),
                  ErrorKind::kConfig,
                  "{}: step {}: field '{}' has role {}; pipeline steps take dense, categorical, "
                  "multi_categorical and sequence fields",
@@ -122,14 +123,14 @@ PipelineSpec CompletePipeline(const PipelineSpec& spec, const data::TableSchema&
     }
   }
   std::vector<std::string> dense;
+  for (const std::string& name : dense_fields) {
+    if (!covered.count(name))
+      dense.push_back(name);
+  }
   std::vector<std::string> categorical;
-  for (const auto& field : schema.fields) {
-    if (covered.count(field.name))
-      continue;
-    if (IsDense(field.role))
-      dense.push_back(field.name);
-    if (IsCategorical(field.role))
-      categorical.push_back(field.name);
+  for (const std::string& name : categorical_fields) {
+    if (!covered.count(name))
+      categorical.push_back(name);
   }
   if (!dense.empty()) {
     PipelineStep step;

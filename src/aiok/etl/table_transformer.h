@@ -1,6 +1,7 @@
 // A fitted pipeline applied to typed column batches of any schema (data/table_batch.h): the
-// one transform from raw rows to model features, used by the ETL's second pass and by
-// predict and serve, so that serving computes exactly the training features.
+// transform from raw rows to model features that predict, serve and the run's bundle
+// evaluation use. The ETL computes the same features with its encoder (table_encoder.h);
+// tests hold the two to the same output.
 //
 // Where each field goes is the FieldBinding's (field_binding.h), shared with the ETL's encoder.
 #pragma once
