@@ -71,6 +71,32 @@ struct RouteEntry {
   HttpHandler handler;
 };
 
+// Runs a handler so that one which throws cannot take the server down: on the event loop the
+// exception would leave Run and end every connection, on a worker thread it would end the
+// process (std::terminate). `respond` is made to answer once, so a handler that answered (or
+// handed `respond` on) before it threw does not get a second answer written over the first.
+void RunHandler(const HttpHandler& handler, HttpRequest& request, const HttpRespond& respond) {
+  auto answered = std::make_shared<std::atomic<bool>>(false);
+  const HttpRespond once = [answered, respond](HttpResponse response) {
+    if (!answered->exchange(true))
+      respond(std::move(response));
+  };
+  try {
+    handler(request, once);
+  } catch (const Error& e) {
+    const int status = HttpStatusOf(e.kind());
+    if (status == 500)
+      spdlog::error("serve: {} {}: {}", request.method, request.path, e.what());
+    once(ErrorResponse(status, e.what()));
+  } catch (const std::exception& e) {
+    spdlog::error("serve: {} {}: {}", request.method, request.path, e.what());
+    once(ErrorResponse(500, fmt::format("internal error: {}", e.what())));
+  } catch (...) {
+    spdlog::error("serve: {} {}: an unknown exception", request.method, request.path);
+    once(ErrorResponse(500, "internal error"));
+  }
+}
+
 }  // namespace
 
 struct HttpListener::Impl {
@@ -422,9 +448,9 @@ void HttpListener::Impl::Dispatch(HttpRequest& request, const HttpRespond& respo
       continue;
     }
     if (route.cheap)
-      return route.handler(request, respond);
+      return RunHandler(route.handler, request, respond);
     asio::post(*workers, [&route, request = std::move(request), respond]() mutable {
-      route.handler(request, respond);
+      RunHandler(route.handler, request, respond);
     });
     return;
   }
@@ -446,6 +472,23 @@ void HttpListener::Impl::BeginStop() {
       asio::post(connection->executor(), [connection] { connection->BeginStop(); });
     }
   }
+}
+
+int HttpStatusOf(ErrorKind kind) {
+  switch (kind) {
+    case ErrorKind::kInvalidInput:
+      return 400;
+    case ErrorKind::kTooLarge:
+      return 413;
+    case ErrorKind::kUsage:
+    case ErrorKind::kConfig:
+    case ErrorKind::kIo:
+    case ErrorKind::kNotImplemented:
+    case ErrorKind::kCancelled:
+    case ErrorKind::kInternal:
+      break;
+  }
+  return 500;
 }
 
 HttpListener::HttpListener(HttpListenerOptions options)

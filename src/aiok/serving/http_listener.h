@@ -21,6 +21,8 @@
 #include <utility>
 #include <vector>
 
+#include "aiok/core/error.h"
+
 namespace aiok::serving {
 
 struct HttpRequest {
@@ -35,10 +37,18 @@ struct HttpResponse {
   std::vector<std::pair<std::string, std::string>> headers;  ///< more headers (Allow, ...)
 };
 
-/// Sends the answer to a request. Call it exactly once, from any thread.
+/// Sends the answer to a request, from any thread. The first call answers; later ones are
+/// ignored.
 using HttpRespond = std::function<void(HttpResponse)>;
-/// Handles a request. Must not throw; may call `respond` later, from another thread.
+/// Handles a request; may call `respond` later, from another thread. It should not throw: an
+/// exception that escapes it is logged and, unless it had answered, answered with a JSON error
+/// (the status of HttpStatusOf for an aiok Error, else 500). The server keeps running.
 using HttpHandler = std::function<void(HttpRequest& request, const HttpRespond& respond)>;
+
+/// The status of an answer to a request that failed with an aiok Error of `kind`: 400 bad
+/// input, 413 over a configured limit, 500 anything else (a failure inside aiok, not the
+/// client's).
+int HttpStatusOf(ErrorKind kind);
 
 struct HttpListenerOptions {
   std::string host = "127.0.0.1";

@@ -122,7 +122,12 @@ void Serve(const ServeOptions& options, const RunContext& ctx,
       data::TableBatch table = ParseRequestRows(json, options.max_rows_per_request, features);
       rows = features.Transform(std::move(table), features.input_schema());
     } catch (const Error& e) {
-      return respond(JsonError(e.kind() == ErrorKind::kTooLarge ? 413 : 400, e.what()));
+      // Only bad input is the client's (400, 413); a broken invariant (AIOK_ASSERT) or any
+      // other kind is a failure inside aiok, 500 (it was 400, blaming the client for a bug).
+      const int status = HttpStatusOf(e.kind());
+      if (status == 500)
+        spdlog::error("serve: {}", e.what());
+      return respond(JsonError(status, e.what()));
     } catch (const std::exception& e) {
       spdlog::error("serve: {}", e.what());
       return respond(JsonError(500, e.what()));
