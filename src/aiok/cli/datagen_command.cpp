@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <cmath>
 #include <memory>
 
 #include "aiok/cli/cli_common.h"
@@ -42,6 +43,10 @@ void AddDatagenCommand(CLI::App& app) {
           name, summary.rows, summary.bytes / 1e6, HumanSeconds(summary.seconds),
           summary.bytes / 1e6 / std::max(summary.seconds, 1e-9), summary.positive_rate,
           summary.bayes_auc, summary.data_file);
+      if (!std::isnan(summary.no_history_auc)) {
+        fmt::print("datagen {}: best AUC without the users' history {:.4f} (see datagen.json)\n",
+                   name, summary.no_history_auc);
+      }
     });
   }
 }

@@ -9,6 +9,7 @@
 #include "aiok/core/error.h"
 #include "aiok/core/metrics.h"
 #include "aiok/data/criteo_generator.h"
+#include "aiok/data/sequence_generator.h"
 #include "aiok/data/splits.h"
 #include "aiok/data/tabular_generator.h"
 
@@ -64,6 +65,10 @@ void RegisterBuiltinGenerators(GeneratorRegistry& registry) {
   registry.Register("criteo",
                     "Criteo Kaggle layout (label, I1..I13, C1..C26) with known click probabilities",
                     [] { return std::make_unique<CriteoGenerator>(); });
+  registry.Register("sequences",
+                    "Behaviour log (user, item, category, time, click) whose users' interests "
+                    "drift, with each row's click history for DIEN and known click probabilities",
+                    [] { return std::make_unique<SequenceGenerator>(); });
   registry.Register("tabular",
                     "Mixed-type table (floats, ints, strings, a list, a timestamp, missing values) "
                     "as CSV and its Parquet twin, with known click probabilities",

@@ -5,6 +5,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <limits>
 #include <map>
 #include <memory>
 #include <nlohmann/json.hpp>
@@ -23,7 +24,10 @@ struct GeneratorSummary {
   double seconds = 0.0;  ///< wall time of the generation
   double positive_rate = 0.0;
   double bayes_auc = 0.0;  ///< AUC of the true probabilities against the drawn labels
-  std::string data_file;   ///< path of the main data file
+  /// Generators whose truth depends on hidden state a model can only infer from history
+  /// (sequences): the best AUC without that history; NaN for the others.
+  double no_history_auc = std::numeric_limits<double>::quiet_NaN();
+  std::string data_file;  ///< path of the main data file
 };
 
 class Generator {
@@ -58,7 +62,7 @@ class GeneratorRegistry {
   std::map<std::string, Entry> entries_;
 };
 
-/// Registers every generator aiok ships ("criteo", "tabular").
+/// Registers every generator aiok ships ("criteo", "sequences", "tabular").
 void RegisterBuiltinGenerators(GeneratorRegistry& registry);
 
 // ---- pieces the generators share ---------------------------------------------------------
