@@ -136,6 +136,77 @@ TEST(SparseOptimizer, RowWiseAdagradMatchesHandWrittenRule) {
   }
 }
 
+// FTRL-Proximal by hand (McMahan et al., 2013, Algorithm 1), on dense tensors: rows that no
+// lookup touched keep their weights and state.
+struct FtrlByHand {
+  torch::Tensor w, z, n;
+  double alpha, beta, l1, l2;
+
+  void Step(const torch::Tensor& g, const torch::Tensor& touched) {
+    const torch::Tensor n_new = n + g * g;
+    const torch::Tensor sigma = (n_new.sqrt() - n.sqrt()) / alpha;
+    const torch::Tensor z_new = z + g - sigma * w;
+    const torch::Tensor w_new =
+        torch::where(z_new.abs() <= l1, torch::zeros_like(w),
+                     -(z_new - z_new.sign() * l1) / ((beta + n_new.sqrt()) / alpha + l2));
+    const torch::Tensor mask = touched.unsqueeze(1).expand_as(w);
+    w = torch::where(mask, w_new, w);
+    z = torch::where(mask, z_new, z);
+    n = torch::where(mask, n_new, n);
+  }
+};
+
+TEST(SparseOptimizer, FtrlMatchesHandWrittenRuleAndAGroupsOwnRuleWins) {
+  // Group 1 runs the run's FTRL (lr 0.1, no regularization); group 2 brings its own FTRL rule
+  // with L1 and L2 at a fixed rate, which the run's learning rate does not change.
+  FusedEmbedding run_rule(Tables({6, 4}, 3));
+  FusedEmbeddingOptions own_options = Tables({5}, 1);
+  own_options.group_name = "wide";
+  own_options.zero_init = true;
+  own_options.own_update = models::SparseUpdateRule{"ftrl", 0.5, 0.02, 0.1, 1.0};
+  FusedEmbedding own_rule(own_options);
+  SparseOptimizer sparse({run_rule.get(), own_rule.get()}, SparseUpdate::kFtrl, 0.1);
+  sparse.SetLr(0.1);
+  FtrlByHand first{run_rule->weight.clone(), torch::zeros({10, 3}), torch::zeros({10, 3}),
+                   0.1, 1.0, 0.0, 0.0};
+  FtrlByHand second{torch::zeros({5, 1}), torch::zeros({5, 1}), torch::zeros({5, 1}),
+                    0.5, 1.0, 0.02, 0.1};
+  int zeros_from_l1 = 0;
+  for (int step = 0; step < 6; ++step) {
+    const torch::Tensor ids = Ids(8, {6, 4}, 200 + step);
+    const torch::Tensor ids2 = Ids(8, {5}, 300 + step);
+    const torch::Tensor mix = torch::randn({8, 2, 3});
+    const torch::Tensor mix2 = torch::randn({8, 1, 1}) * 0.1;
+    ((run_rule->forward(ids) * mix).sum() + (own_rule->forward(ids2) * mix2).sum()).backward();
+    sparse.Step();
+    torch::Tensor g = torch::zeros({10, 3});
+    torch::Tensor touched = torch::zeros({10}, torch::kBool);
+    for (int64_t b = 0; b < 8; ++b) {
+      for (int64_t t = 0; t < 2; ++t) {
+        const int64_t row = run_rule->offsets()[t] + ids[b][t].item<int64_t>();
+        g[row] += mix[b][t];
+        touched[row] = true;
+      }
+    }
+    first.Step(g, touched);
+    torch::Tensor g2 = torch::zeros({5, 1});
+    torch::Tensor touched2 = torch::zeros({5}, torch::kBool);
+    for (int64_t b = 0; b < 8; ++b) {
+      const int64_t row = ids2[b][0].item<int64_t>();
+      g2[row] += mix2[b][0];
+      touched2[row] = true;
+    }
+    second.Step(g2, touched2);
+    ASSERT_TRUE(torch::allclose(run_rule->weight, first.w, 1e-5, 1e-6)) << "step " << step;
+    ASSERT_TRUE(torch::allclose(own_rule->weight, second.w, 1e-5, 1e-6)) << "step " << step;
+    ASSERT_TRUE(torch::allclose(sparse.state(0), torch::cat({first.z, first.n}, 1), 1e-5, 1e-6));
+    zeros_from_l1 += (touched2 & (own_rule->weight.squeeze(1) == 0)).sum().item<int>();
+    sparse.SetLr(0.1 / (step + 2));  // a schedule: moves group 1's rate only
+    first.alpha = 0.1 / (step + 2);
+  }
+  EXPECT_GT(zeros_from_l1, 0) << "L1 should hold some touched wide weights at exactly zero";
+}
+
 // The update as FusedEmbedding applied it inside backward before gradients and updates were
 // split, kept verbatim (less its thread split) as the reference: per table, lookups sorted by
 // (id, position), each row's gradients summed, then updated once.

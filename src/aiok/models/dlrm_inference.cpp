@@ -13,6 +13,7 @@
 #include "aiok/models/dot_product.h"
 #include "aiok/models/mlp.h"
 #include "aiok/models/mlp_inference.h"
+#include "aiok/models/pooling.h"
 
 namespace aiok::models {
 
@@ -117,25 +118,10 @@ void DlrmInference::PredictChunk(const data::FeatureBatch& batch, int64_t begin,
       for (int64_t t = 0; t < singles; ++t)
         v[first_field + t] = table + (m.offsets[t] + ids[r * singles + t]) * d;
       for (int64_t j = 0; j < lists; ++j) {
-        const data::JaggedIds& list = batch.jagged[static_cast<size_t>(j)];
         const int64_t t = singles + j;
         float* sum = pooled.data() + j * d;
-        std::fill(sum, sum + d, 0.0f);
-        for (int64_t p = list.offsets[begin + r]; p < list.offsets[begin + r + 1]; ++p) {
-          const int64_t id = list.values[p];
-          AIOK_CHECK(id >= 0 && id < a.list_sizes[j], ErrorKind::kInvalidInput,
-                     "dlrm inference: id {} of list field {} is outside its table of {} rows", id,
-                     j, a.list_sizes[j]);
-          const float* src = table + (m.offsets[t] + id) * d;
-          for (int64_t k = 0; k < d; ++k)
-            sum[k] += src[k];
-        }
-        const int64_t length = list.length(begin + r);
-        if (a.list_pooling[j] == Pooling::kMean && length > 0) {
-          const float scale = 1.0f / static_cast<float>(length);
-          for (int64_t k = 0; k < d; ++k)
-            sum[k] *= scale;
-        }
+        PoolListRow({table, m.offsets[t], a.list_sizes[j], d}, batch.jagged[static_cast<size_t>(j)],
+                    begin + r, a.list_pooling[j], sum, "dlrm inference", j);
         v[first_field + t] = sum;
       }
       std::copy(v[0], v[0] + d, row_out.begin());

@@ -43,16 +43,6 @@ class FusedLookup : public torch::autograd::Function<FusedLookup> {
 
 }  // namespace
 
-Pooling ParsePooling(const std::string& name) {
-  if (name == "sum")
-    return Pooling::kSum;
-  if (name == "mean")
-    return Pooling::kMean;
-  Throw(ErrorKind::kConfig, "unknown pooling '{}' (valid: sum, mean)", name);
-}
-
-const char* PoolingName(Pooling pooling) { return pooling == Pooling::kSum ? "sum" : "mean"; }
-
 FusedEmbeddingImpl::FusedEmbeddingImpl(FusedEmbeddingOptions options)
     : options_(std::move(options)) {
   AIOK_CHECK(!options_.table_sizes.empty(), ErrorKind::kConfig, "embedding: no tables");
@@ -79,6 +69,11 @@ FusedEmbeddingImpl::FusedEmbeddingImpl(FusedEmbeddingOptions options)
 
 void FusedEmbeddingImpl::reset() {
   torch::NoGradGuard no_grad;
+  gradient_.Clear();
+  if (options_.zero_init) {
+    weight.zero_();
+    return;
+  }
   for (size_t t = 0; t < options_.table_sizes.size(); ++t) {
     const double bound = 1.0 / std::sqrt(static_cast<double>(options_.table_sizes[t]));
     weight.narrow(0, offsets_[t], options_.table_sizes[t]).uniform_(-bound, bound);

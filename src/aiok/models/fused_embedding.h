@@ -16,22 +16,15 @@
 #include <torch/torch.h>
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
 #include "aiok/data/feature_batch.h"
+#include "aiok/models/pooling.h"
 #include "aiok/models/sparse_gradient.h"
 
 namespace aiok::models {
-
-/// How a list field's rows become one vector.
-enum class Pooling {
-  kSum,   ///< the sum of the rows (an empty list gives zeros)
-  kMean,  ///< their mean (an empty list gives zeros)
-};
-/// "sum", "mean"; anything else throws Error(kConfig).
-Pooling ParsePooling(const std::string& name);
-const char* PoolingName(Pooling pooling);
 
 struct FusedEmbeddingOptions {
   /// Rows per table, one table per field: the one-id fields first, then the list fields.
@@ -39,6 +32,12 @@ struct FusedEmbeddingOptions {
   int64_t dim = 16;  ///< embedding width
   /// How each list field pools; the last list_pooling.size() tables are the list fields.
   std::vector<Pooling> list_pooling;
+  /// The group's name (keys its optimizer state in checkpoints; unique within a model).
+  std::string group_name = "embedding";
+  /// Its own update rule, when the run's embedding update is not the one (wide weights).
+  std::optional<SparseUpdateRule> own_update;
+  /// Zeros instead of DLRM's uniform start (a linear model's weights).
+  bool zero_init = false;
 
   int64_t fields() const { return static_cast<int64_t>(table_sizes.size()); }
   int64_t list_fields() const { return static_cast<int64_t>(list_pooling.size()); }
@@ -49,7 +48,8 @@ class FusedEmbeddingImpl : public torch::nn::Module, public SparseParameterGroup
  public:
   explicit FusedEmbeddingImpl(FusedEmbeddingOptions options);
 
-  /// Re-initializes: each table uniform in +-1/sqrt(rows), as the DLRM reference does.
+  /// Re-initializes: each table uniform in +-1/sqrt(rows), as the DLRM reference does (zeros
+  /// with zero_init).
   void reset();
 
   /// ids [batch, one-id fields] (int32 or int64, id < table size) and, per list field, a row's
@@ -73,11 +73,14 @@ class FusedEmbeddingImpl : public torch::nn::Module, public SparseParameterGroup
   const std::vector<int64_t>& offsets() const { return offsets_; }
 
   // SparseParameterGroup
-  std::string group_name() const override { return "embedding"; }
+  std::string group_name() const override { return options_.group_name; }
   int64_t rows() const override { return weight.size(0); }
   int64_t dim() const override { return options_.dim; }
   float* weight_data() override { return weight.data_ptr<float>(); }
   SparseGradient& gradient() override { return gradient_; }
+  const SparseUpdateRule* own_update() const override {
+    return options_.own_update ? &*options_.own_update : nullptr;
+  }
 
  private:
   // Coalesces into `out` (which must be empty).

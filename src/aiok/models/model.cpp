@@ -5,6 +5,7 @@
 
 #include "aiok/core/error.h"
 #include "aiok/models/dlrm_model.h"
+#include "aiok/models/wide_deep_model.h"
 
 namespace aiok::models {
 
@@ -72,7 +73,10 @@ std::unique_ptr<Model> ModelRegistry::FromArchitecture(const std::string& name,
   return Find(name).rebuild(architecture);
 }
 
-void RegisterBuiltinModels(ModelRegistry& registry) { RegisterDlrmModel(registry); }
+void RegisterBuiltinModels(ModelRegistry& registry) {
+  RegisterDlrmModel(registry);
+  RegisterWideDeepModel(registry);
+}
 
 const ModelRegistry& BuiltinModels() {
   static const ModelRegistry registry = [] {

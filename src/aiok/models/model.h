@@ -142,7 +142,7 @@ class ModelRegistry {
   std::map<std::string, Entry> entries_;
 };
 
-/// Registers every model aiok ships ("dlrm").
+/// Registers every model aiok ships ("dlrm", "wnd").
 void RegisterBuiltinModels(ModelRegistry& registry);
 
 /// A registry filled with the built-in models, made on first use.

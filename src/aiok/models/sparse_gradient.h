@@ -28,6 +28,17 @@ struct SparseGradient {
   void Add(const SparseGradient& other);
 };
 
+/// A group's own update rule, for groups that are not updated like the run's embeddings:
+/// Wide&Deep's wide weights take FTRL-Proximal, as in the paper. Its rate is fixed: the run's
+/// learning-rate schedule does not scale it (FTRL's per-coordinate rate already decays).
+struct SparseUpdateRule {
+  std::string update;  ///< "ftrl", "adagrad", "rowwise-adagrad" or "sgd"
+  double lr = 0.05;    ///< FTRL's alpha, or the rate of the others
+  double l1 = 0.0;     ///< FTRL
+  double l2 = 0.0;     ///< FTRL
+  double beta = 1.0;   ///< FTRL
+};
+
 /// Embedding tables stored as one [rows x dim] fp32 matrix whose rows are updated sparsely.
 /// Implemented by the embedding modules; the optimizer reaches the weight and the gradient
 /// through it, never through dense gradient tensors.
@@ -42,6 +53,8 @@ class SparseParameterGroup {
   virtual float* weight_data() = 0;
   /// What the backward passes since the last step left; cleared by the step that applies it.
   virtual SparseGradient& gradient() = 0;
+  /// The group's own update rule; null: the run's embedding update.
+  virtual const SparseUpdateRule* own_update() const { return nullptr; }
 };
 
 }  // namespace aiok::models

@@ -15,8 +15,11 @@ enum class SparseUpdate {
   kSgd,             ///< w -= lr * g
   kAdagrad,         ///< s += g*g (per element); w -= lr * g / (sqrt(s) + eps)
   kRowWiseAdagrad,  ///< s += mean(g*g) (one per row); w -= lr * g / (sqrt(s) + eps)
+  /// FTRL-Proximal (McMahan et al., 2013), per coordinate, lr as alpha, beta 1, no L1/L2
+  /// unless a group's own rule sets them (models/sparse_gradient.h).
+  kFtrl,
 };
-/// "sgd", "adagrad", "rowwise-adagrad", in SparseUpdate's order.
+/// "sgd", "adagrad", "rowwise-adagrad", "ftrl", in SparseUpdate's order.
 const std::vector<std::string>& SparseUpdateNames();
 /// One of SparseUpdateNames(); anything else throws Error(kConfig) listing them.
 SparseUpdate ParseSparseUpdate(const std::string& name);

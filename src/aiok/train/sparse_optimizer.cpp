@@ -10,7 +10,7 @@
 namespace aiok::train {
 
 const std::vector<std::string>& SparseUpdateNames() {
-  static const std::vector<std::string> names = {"sgd", "adagrad", "rowwise-adagrad"};
+  static const std::vector<std::string> names = {"sgd", "adagrad", "rowwise-adagrad", "ftrl"};
   return names;
 }
 
@@ -27,9 +27,13 @@ SparseUpdate ParseSparseUpdate(const std::string& name) {
 SparseOptimizer::SparseOptimizer(std::vector<models::SparseParameterGroup*> groups,
                                  SparseUpdate update, double lr, double eps,
                                  double initial_accumulator)
-    : groups_(std::move(groups)), update_(update), lr_(lr), eps_(eps) {
+    : groups_(std::move(groups)), lr_(lr), eps_(eps) {
   for (models::SparseParameterGroup* group : groups_) {
-    switch (update_) {
+    GroupRule rule{update};
+    if (const models::SparseUpdateRule* own = group->own_update()) {
+      rule = {ParseSparseUpdate(own->update), true, own->lr, own->l1, own->l2, own->beta};
+    }
+    switch (rule.update) {
       case SparseUpdate::kSgd:
         state_.push_back(torch::empty({0}));
         break;
@@ -39,7 +43,11 @@ SparseOptimizer::SparseOptimizer(std::vector<models::SparseParameterGroup*> grou
       case SparseUpdate::kRowWiseAdagrad:
         state_.push_back(torch::full({group->rows()}, initial_accumulator));
         break;
+      case SparseUpdate::kFtrl:
+        state_.push_back(torch::zeros({group->rows(), 2 * group->dim()}));
+        break;
     }
+    rules_.push_back(rule);
   }
 }
 
@@ -55,51 +63,76 @@ void SparseOptimizer::ZeroGrad() {
 }
 
 void SparseOptimizer::Step() {
-  const auto lr = static_cast<float>(lr_);
+  for (size_t i = 0; i < groups_.size(); ++i)
+    StepGroup(*groups_[i], rules_[i], state_[i]);
+}
+
+void SparseOptimizer::StepGroup(models::SparseParameterGroup& group, const GroupRule& rule,
+                                torch::Tensor& state) {
+  const auto lr = static_cast<float>(rule.own ? rule.lr : lr_);
   const auto eps = static_cast<float>(eps_);
-  for (size_t i = 0; i < groups_.size(); ++i) {
-    models::SparseParameterGroup& group = *groups_[i];
-    models::SparseGradient& gradient = group.gradient();
-    const int64_t dim = group.dim();
-    AIOK_ASSERT(gradient.empty() || gradient.dim == dim);
-    float* w = group.weight_data();
-    float* s = state_[i].numel() > 0 ? state_[i].data_ptr<float>() : nullptr;
-    const int64_t* ids = gradient.ids.data();
-    const float* rows = gradient.rows.data();
-    // The ids are unique, so rows are updated side by side without conflicts.
-    at::parallel_for(0, gradient.size(), 512, [&](int64_t begin, int64_t end) {
-      for (int64_t u = begin; u < end; ++u) {
-        const int64_t r = ids[u];
-        const float* g = rows + u * dim;
-        float* wr = w + r * dim;
-        switch (update_) {
-          case SparseUpdate::kSgd:
-            for (int64_t j = 0; j < dim; ++j)
-              wr[j] -= lr * g[j];
-            break;
-          case SparseUpdate::kAdagrad: {
-            float* sr = s + r * dim;
-            for (int64_t j = 0; j < dim; ++j) {
-              sr[j] += g[j] * g[j];
-              wr[j] -= lr * g[j] / (std::sqrt(sr[j]) + eps);
-            }
-            break;
+  const auto l1 = static_cast<float>(rule.l1);
+  const auto l2 = static_cast<float>(rule.l2);
+  const auto beta = static_cast<float>(rule.beta);
+  models::SparseGradient& gradient = group.gradient();
+  const int64_t dim = group.dim();
+  AIOK_ASSERT(gradient.empty() || gradient.dim == dim);
+  float* w = group.weight_data();
+  float* s = state.numel() > 0 ? state.data_ptr<float>() : nullptr;
+  const int64_t* ids = gradient.ids.data();
+  const float* rows = gradient.rows.data();
+  const SparseUpdate update = rule.update;
+  // The ids are unique, so rows are updated side by side without conflicts.
+  at::parallel_for(0, gradient.size(), 512, [&](int64_t begin, int64_t end) {
+    for (int64_t u = begin; u < end; ++u) {
+      const int64_t r = ids[u];
+      const float* g = rows + u * dim;
+      float* wr = w + r * dim;
+      switch (update) {
+        case SparseUpdate::kSgd:
+          for (int64_t j = 0; j < dim; ++j)
+            wr[j] -= lr * g[j];
+          break;
+        case SparseUpdate::kAdagrad: {
+          float* sr = s + r * dim;
+          for (int64_t j = 0; j < dim; ++j) {
+            sr[j] += g[j] * g[j];
+            wr[j] -= lr * g[j] / (std::sqrt(sr[j]) + eps);
           }
-          case SparseUpdate::kRowWiseAdagrad: {
-            float mean_square = 0.0f;
-            for (int64_t j = 0; j < dim; ++j)
-              mean_square += g[j] * g[j];
-            s[r] += mean_square / static_cast<float>(dim);
-            const float scale = lr / (std::sqrt(s[r]) + eps);
-            for (int64_t j = 0; j < dim; ++j)
-              wr[j] -= scale * g[j];
-            break;
+          break;
+        }
+        case SparseUpdate::kRowWiseAdagrad: {
+          float mean_square = 0.0f;
+          for (int64_t j = 0; j < dim; ++j)
+            mean_square += g[j] * g[j];
+          s[r] += mean_square / static_cast<float>(dim);
+          const float scale = lr / (std::sqrt(s[r]) + eps);
+          for (int64_t j = 0; j < dim; ++j)
+            wr[j] -= scale * g[j];
+          break;
+        }
+        case SparseUpdate::kFtrl: {
+          // McMahan et al. (2013), Algorithm 1, per coordinate: z accumulates the gradients
+          // minus the proximal shift, n the squared gradients; the weight is z's closed-form
+          // minimizer under L1 and L2.
+          float* z = s + r * 2 * dim;
+          float* n = z + dim;
+          for (int64_t j = 0; j < dim; ++j) {
+            const float n_new = n[j] + g[j] * g[j];
+            const float sigma = (std::sqrt(n_new) - std::sqrt(n[j])) / lr;
+            z[j] += g[j] - sigma * wr[j];
+            n[j] = n_new;
+            const float magnitude = std::fabs(z[j]);
+            wr[j] = magnitude <= l1 ? 0.0f
+                                    : -(z[j] - std::copysign(l1, z[j])) /
+                                          ((beta + std::sqrt(n_new)) / lr + l2);
           }
+          break;
         }
       }
-    });
-    gradient.Clear();
-  }
+    }
+  });
+  gradient.Clear();
 }
 
 void SparseOptimizer::Save(torch::serialize::OutputArchive& archive) const {
