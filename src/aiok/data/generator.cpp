@@ -17,6 +17,9 @@ namespace aiok::data {
 namespace {
 
 constexpr int64_t kInterceptSample = 200000;
+// |intercept| beyond which every probability is 0 or 1 in double for the scores generators
+// use (|score| well below this).
+constexpr double kInterceptBound = 1000.0;
 
 double Sigmoid(double x) { return 1.0 / (1.0 + std::exp(-x)); }
 
@@ -85,8 +88,13 @@ double SolveIntercept(int64_t rows, double positive_rate,
     scores[i] = score(static_cast<int64_t>(static_cast<__int128>(i) * rows / sample));
   }
   // Newton's method on mean(sigmoid(b + s)) = rate: the mean is increasing and smooth in b.
+  // Where the scores are few or alike (one item, one category), the mean is a steep sigmoid
+  // and plain Newton overshoots into its flat tails and diverges; so the root is kept in a
+  // bracket, and a step that leaves it bisects instead. Steps inside it are plain Newton.
   double b = std::log(positive_rate / (1.0 - positive_rate));
-  for (int iter = 0; iter < 50; ++iter) {
+  double low = -kInterceptBound;
+  double high = kInterceptBound;
+  for (int iter = 0; iter < 200; ++iter) {
     double mean = 0.0;
     double slope = 0.0;
     for (double s : scores) {
@@ -96,10 +104,15 @@ double SolveIntercept(int64_t rows, double positive_rate,
     }
     mean /= static_cast<double>(sample);
     slope /= static_cast<double>(sample);
+    (mean > positive_rate ? high : low) = b;
     const double step = (mean - positive_rate) / std::max(slope, 1e-12);
-    b -= step;
-    if (std::fabs(step) < 1e-10)
+    if (std::fabs(step) < 1e-10) {
+      b -= step;
       break;
+    }
+    b -= step;
+    if (!(b > low && b < high))
+      b = 0.5 * (low + high);
   }
   return b;
 }
