@@ -42,6 +42,8 @@ class RunTest : public ::testing::Test {
     std::ofstream((dir_ / name).string()) << yaml;
   }
 
+  void CheckInterruptedRunEndsLikeAWholeOne(const std::string& yaml);
+
   fs::path dir_;
 };
 
@@ -91,12 +93,10 @@ TEST_F(RunTest, WritesABundleAndAReportAndSkipsUnchangedStages) {
   EXPECT_EQ(Report("r").at("config").at("train").at("epochs"), 2);
 }
 
-TEST_F(RunTest, AnInterruptedTrainingResumesAndEndsLikeAnUninterruptedRun) {
-  // Small batches and frequent checkpoints: a few hundred steps to interrupt.
-  WriteConfig("run.yaml",
-              "data: {synthetic: {rows: 20000, card-scale: 0.001}}\n"
-              "train: {preset: dlrm-tiny, batch-size: 64, checkpoint-every: 10, eval-every: 0, "
-              "precision: fp32}\n");
+// Runs `yaml` whole, then again interrupted by SIGINT after its first checkpoint and rerun:
+// the resumed run must end with the whole run's steps and test metrics, exactly.
+void RunTest::CheckInterruptedRunEndsLikeAWholeOne(const std::string& yaml) {
+  WriteConfig("run.yaml", yaml);
   const std::string config = (dir_ / "run.yaml").string();
   ASSERT_EQ(Run({"--config", config, "--out", (dir_ / "whole").string()}), 0) << err();
 
@@ -118,6 +118,29 @@ TEST_F(RunTest, AnInterruptedTrainingResumesAndEndsLikeAnUninterruptedRun) {
   EXPECT_EQ(cut.at("train").at("steps"), whole.at("train").at("steps"));
   EXPECT_EQ(cut.at("test").at("auc"), whole.at("test").at("auc"));
   EXPECT_EQ(cut.at("test").at("logloss"), whole.at("test").at("logloss"));
+  // The bundle scores the raw test rows as the trainer scored the test shards.
+  EXPECT_NEAR(Report("cut").at("evaluation").at("auc").get<double>(),
+              cut.at("test").at("auc").get<double>(), 1e-6);
+}
+
+TEST_F(RunTest, AnInterruptedTrainingResumesAndEndsLikeAnUninterruptedRun) {
+  // Small batches and frequent checkpoints: a few hundred steps to interrupt.
+  CheckInterruptedRunEndsLikeAWholeOne(
+      "data: {synthetic: {rows: 20000, card-scale: 0.001}}\n"
+      "train: {preset: dlrm-tiny, batch-size: 64, checkpoint-every: 10, eval-every: 0, "
+      "precision: fp32}\n");
+}
+
+TEST_F(RunTest, WideAndDeepRunsEndToEndAndResumesLikeAnUninterruptedRun) {
+  // Wide&Deep with a wide cross and FTRL (the wide part's optimizer state is checkpointed too).
+  CheckInterruptedRunEndsLikeAWholeOne(
+      "data: {synthetic: {rows: 20000, card-scale: 0.001}}\n"
+      "train: {model: wnd, preset: wnd-small, mlp: 32-16, crosses: \"C1:C2\", batch-size: 64, "
+      "checkpoint-every: 10, eval-every: 0, precision: fp32}\n");
+  const nlohmann::json report = Report("whole");
+  EXPECT_EQ(report.at("config").at("train").at("model"), "wnd");
+  EXPECT_EQ(report.at("train").at("architecture").at("crosses").at(0).at("name"), "C1:C2");
+  EXPECT_GT(report.at("train").at("test").at("auc").get<double>(), 0.6);
 }
 
 TEST_F(RunTest, RefusesADirectoryThatIsNotARunAndABadConfig) {

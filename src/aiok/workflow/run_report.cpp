@@ -39,6 +39,21 @@ std::string CurveChart(const nlohmann::json& curve) {
   return out + "```\n";
 }
 
+// The shape of a model from its architecture JSON, whatever the model: its sizes and
+// settings, without the per-table lists (table sizes, lists, crosses) that a dataset of many
+// fields would make unreadable.
+std::string ArchitectureSummary(const nlohmann::json& architecture) {
+  std::string out;
+  for (const auto& [key, value] : architecture.items()) {
+    if (key == "table_sizes" || key == "lists" || key == "crosses" || key == "task")
+      continue;
+    if (!out.empty())
+      out += ", ";
+    out += fmt::format("{} {}", key, value.is_string() ? value.get<std::string>() : value.dump());
+  }
+  return out;
+}
+
 }  // namespace
 
 std::string RenderReportMarkdown(const nlohmann::json& r) {
@@ -117,12 +132,11 @@ std::string RenderReportMarkdown(const nlohmann::json& r) {
 
   const auto& train = r.at("train");
   md += "## Training\n\n";
-  md += fmt::format(
-      "- model: {}, precision {}, embedding dim {}, bottom MLP {}, top MLP {}\n",
-      r.at("config").at("train").at("preset").get<std::string>(),
-      train.at("precision").get<std::string>(),
-      train.at("architecture").at("embedding_dim").get<int64_t>(),
-      train.at("architecture").at("bottom_mlp").dump(), train.at("architecture").at("top_mlp").dump());
+  md += fmt::format("- model: {} ({}), precision {}; {}\n",
+                    r.at("config").at("train").at("model").get<std::string>(),
+                    r.at("config").at("train").at("preset").get<std::string>(),
+                    train.at("precision").get<std::string>(),
+                    ArchitectureSummary(train.at("architecture")));
   md += fmt::format("- {} steps, {} samples/s, {} of training\n\n",
                     train.at("train").at("steps").get<int64_t>(),
                     HumanCount(train.at("train").at("samples_per_second").get<double>()),
