@@ -268,7 +268,8 @@ GeneratorSummary SequenceGenerator::Generate(const RunContext& ctx, const std::s
   const TableSchema schema = SequenceEventsSchema();
   WriteFileAtomic(out_dir + "/" + kSchemaName,
                   "# The schema of events.csv, written by aiok datagen sequences. Ingest with\n"
-                  "#   aiok etl --input DIR/events.csv --schema DIR/schema.yaml --out DATASET\n" +
+                  "#   aiok etl --input DIR/events.csv --schema DIR/schema.yaml --preset sequences "
+                  "--out DATASET\n" +
                       schema.ToYaml());
 
   nlohmann::json manifest;
@@ -295,7 +296,8 @@ GeneratorSummary SequenceGenerator::Generate(const RunContext& ctx, const std::s
   manifest["history"] =
       "hist_items/hist_cats: the user's clicked items and their categories before the row's "
       "impression, oldest first, at most max-history";
-  manifest["ingest"] = "aiok etl --input DIR/events.csv --schema DIR/schema.yaml --out DATASET";
+  manifest["ingest"] =
+      "aiok etl --input DIR/events.csv --schema DIR/schema.yaml --preset sequences --out DATASET";
   manifest["truth_format"] = "float32 little-endian, one per row, row order";
   manifest["hidden_model"] = {
       {"description", "see src/aiok/data/sequence_click_model.h"},

@@ -1,6 +1,7 @@
 // Operators that turn categorical values into dense ids for embedding tables.
 #pragma once
 
+#include <string>
 #include <vector>
 
 #include "aiok/etl/operator_base.h"
@@ -16,12 +17,16 @@ constexpr int64_t kFirstVocabularyId = 2;
 struct CategorifyOptions {
   int64_t freq_threshold = 1;
   int64_t max_size = 0;
+  std::string vocabulary;
   template <typename V>
   void Visit(V& v) {
     v.Int("freq_threshold", &freq_threshold, 1, kNoIntLimit,
           "values seen fewer times in fit map to the rare id");
     v.Int("max_size", &max_size, 0, kNoIntLimit,
           "keep at most this many most frequent values (0: no limit)");
+    v.Text("vocabulary", &vocabulary, {},
+           "share the dictionary of this other categorify field, fitted over both (a "
+           "behaviour history and its target item: the same id for the same item)");
   }
 };
 

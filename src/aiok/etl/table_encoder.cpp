@@ -6,6 +6,7 @@
 
 #include "aiok/core/error.h"
 #include "aiok/core/threads.h"
+#include "aiok/etl/categorical_operators.h"
 
 namespace aiok::etl {
 namespace {
@@ -122,7 +123,8 @@ TableEncoder::TableEncoder(const data::TableSchema& schema, Pipeline& pipeline, 
     const bool fits = chain.FitPhases() > 0;
     if (!fits) {
       plan.handling = Handling::kReady;
-    } else if (chain.ops.size() == 1 && chain.inputs.size() == 1 && chain.ops[0]->supports_codes()) {
+    } else if (chain.ops.size() == 1 && chain.inputs.size() == 1 &&
+               chain.ops[0]->supports_codes()) {
       plan.handling = Handling::kCoded;
     } else {
       AIOK_CHECK(!bound.list, ErrorKind::kNotImplemented,
@@ -135,7 +137,51 @@ TableEncoder::TableEncoder(const data::TableSchema& schema, Pipeline& pipeline, 
                                                                     : raw_key_columns_++);
       }
     }
+    plan.vocabulary_owner = c;
     plans_.push_back(std::move(plan));
+  }
+  BindSharedVocabularies();
+}
+
+void TableEncoder::BindSharedVocabularies() {
+  auto shared_name = [&](size_t c) -> std::string {
+    auto* categorify =
+        dynamic_cast<Categorify*>(chains_[c]->ops.empty() ? nullptr : chains_[c]->ops[0].get());
+    return categorify != nullptr ? categorify->options().vocabulary : std::string();
+  };
+  for (size_t c = 0; c < chains_.size(); ++c) {
+    const std::string owner_name = shared_name(c);
+    if (owner_name.empty())
+      continue;
+    const std::string& column = chains_[c]->column;
+    AIOK_CHECK(plans_[c].handling == Handling::kCoded, ErrorKind::kConfig,
+               "pipeline: {}: a categorify with `vocabulary` must be the field's only operator",
+               column);
+    size_t owner = chains_.size();
+    for (size_t o = 0; o < chains_.size(); ++o) {
+      if (chains_[o]->column == owner_name)
+        owner = o;
+    }
+    AIOK_CHECK(owner < chains_.size(), ErrorKind::kConfig,
+               "pipeline: {}: categorify vocabulary '{}' is not a field of the pipeline", column,
+               owner_name);
+    AIOK_CHECK(owner != c && shared_name(owner).empty() &&
+                   plans_[owner].handling == Handling::kCoded &&
+                   dynamic_cast<Categorify*>(chains_[owner]->ops[0].get()) != nullptr,
+               ErrorKind::kConfig,
+               "pipeline: {}: categorify vocabulary '{}' must be another field whose only "
+               "operator is a categorify without `vocabulary` of its own",
+               column, owner_name);
+    // The same value must make the same key in both fields: strings hash, integers do not.
+    const data::FieldType& a =
+        schema_.fields[static_cast<size_t>(binding_.chains[c].fields[0])].type;
+    const data::FieldType& b =
+        schema_.fields[static_cast<size_t>(binding_.chains[owner].fields[0])].type;
+    AIOK_CHECK(a.value == b.value && a.hex == b.hex, ErrorKind::kConfig,
+               "pipeline: {} ({}) cannot share the vocabulary of {} ({}): their values have "
+               "different types",
+               column, a.Name(), owner_name, b.Name());
+    plans_[c].vocabulary_owner = owner;
   }
 }
 
@@ -217,7 +263,7 @@ EncodedBatch TableEncoder::Encode(const data::TableBatch& batch) {
     }
     std::vector<ChainColumn> inputs = ChainInputs(bound, chain, batch, rows);
     if (plan.handling == Handling::kCoded) {
-      chain.ops[0]->FitEncode(inputs[0].ids.data(), n, n, ids);
+      CodingOperator(c).FitEncode(inputs[0].ids.data(), n, n, ids);
       return;
     }
     const ChainColumn result = chain.Run(std::move(inputs), n, chain.ops.size());
@@ -242,7 +288,7 @@ EncodedBatch TableEncoder::Encode(const data::TableBatch& batch) {
         encode_chain(c);
         continue;
       }
-      std::unique_lock<std::mutex> lock(chain_locks_[c], std::try_to_lock);
+      std::unique_lock<std::mutex> lock(chain_locks_[plans_[c].vocabulary_owner], std::try_to_lock);
       if (lock.owns_lock()) {
         encode_chain(c);
       } else {
@@ -250,7 +296,7 @@ EncodedBatch TableEncoder::Encode(const data::TableBatch& batch) {
       }
     }
     if (!busy.empty() && busy.size() == pending.size()) {
-      std::lock_guard<std::mutex> lock(chain_locks_[busy.front()]);
+      std::lock_guard<std::mutex> lock(chain_locks_[plans_[busy.front()].vocabulary_owner]);
       encode_chain(busy.front());
       busy.erase(busy.begin());
     }
@@ -276,28 +322,37 @@ void TableEncoder::Uncount(const BatchStore& store, const RecordSplits& splits, 
     batches.push_back(std::move(batch));
     others.push_back(std::move(rows));
   }
-  ParallelFor(static_cast<int64_t>(chains_.size()), threads, [&](int64_t c) {
-    if (plans_[static_cast<size_t>(c)].handling != Handling::kCoded)
-      return;
-    const BoundChain& bound = binding_.chains[static_cast<size_t>(c)];
-    Operator& op = *chains_[static_cast<size_t>(c)]->ops[0];
-    std::vector<int32_t> codes;
-    for (size_t i = 0; i < batches.size(); ++i) {
-      const EncodedBatch& batch = *batches[i];
-      const auto rows = static_cast<size_t>(batch.rows());
-      codes.clear();
-      for (const int64_t r : others[i]) {
-        if (!bound.list) {
-          codes.push_back(batch.categorical[bound.slot * rows + static_cast<size_t>(r)]);
-          continue;
-        }
-        const int64_t* offsets = batch.list_offsets.data() + bound.slot * (rows + 1);
-        codes.insert(codes.end(), batch.list_codes.begin() + offsets[r],
-                     batch.list_codes.begin() + offsets[r + 1]);
-      }
-      op.UncountCodes(codes.data(), codes.size());
+  // Chains that share a dictionary take their rows out of it one after another.
+  ParallelFor(static_cast<int64_t>(chains_.size()), threads, [&](int64_t owner) {
+    for (size_t c = 0; c < chains_.size(); ++c) {
+      if (plans_[c].handling == Handling::kCoded &&
+          plans_[c].vocabulary_owner == static_cast<size_t>(owner))
+        UncountChain(c, batches, others);
     }
   });
+}
+
+void TableEncoder::UncountChain(size_t c,
+                                const std::vector<std::shared_ptr<const EncodedBatch>>& batches,
+                                const std::vector<std::vector<int64_t>>& others) {
+  const BoundChain& bound = binding_.chains[c];
+  Operator& op = CodingOperator(c);
+  std::vector<int32_t> codes;
+  for (size_t i = 0; i < batches.size(); ++i) {
+    const EncodedBatch& batch = *batches[i];
+    const auto rows = static_cast<size_t>(batch.rows());
+    codes.clear();
+    for (const int64_t r : others[i]) {
+      if (!bound.list) {
+        codes.push_back(batch.categorical[bound.slot * rows + static_cast<size_t>(r)]);
+        continue;
+      }
+      const int64_t* offsets = batch.list_offsets.data() + bound.slot * (rows + 1);
+      codes.insert(codes.end(), batch.list_codes.begin() + offsets[r],
+                   batch.list_codes.begin() + offsets[r + 1]);
+    }
+    op.UncountCodes(codes.data(), codes.size());
+  }
 }
 
 std::vector<ChainColumn> TableEncoder::RawInputs(const EncodedBatch& batch, size_t c,
@@ -349,9 +404,8 @@ void TableEncoder::FitPhase(int phase, const BatchStore& store, const RecordSpli
     std::string problem;
     for (size_t i = 0; i < train.size(); ++i) {
       const auto r = static_cast<size_t>(train[i]);
-      AIOK_CHECK(labels.Map(batch->labels[r], &train_labels[i], &problem),
-                 ErrorKind::kInvalidInput, "{}: record {}: expected {}", source_,
-                 batch->lines[r] + 1, problem);
+      AIOK_CHECK(labels.Map(batch->labels[r], &train_labels[i], &problem), ErrorKind::kInvalidInput,
+                 "{}: record {}: expected {}", source_, batch->lines[r] + 1, problem);
     }
     ParallelFor(static_cast<int64_t>(fitted.size()), threads, [&](int64_t i) {
       const size_t c = fitted[static_cast<size_t>(i)];
@@ -367,6 +421,13 @@ void TableEncoder::FitPhase(int phase, const BatchStore& store, const RecordSpli
     });
   }
   FinishFitPhase(pipeline_, phase, threads);
+  // A chain that shared a dictionary takes a copy of the fitted one: the state it saves for
+  // serving, where each field transforms on its own. Its codes still map through the owner.
+  for (size_t c = 0; c < chains_.size(); ++c) {
+    const size_t owner = plans_[c].vocabulary_owner;
+    if (owner != c && chains_[c]->FitOperatorOfPhase(phase) == size_t{0})
+      chains_[c]->ops[0]->LoadState(chains_[owner]->ops[0]->SaveState());
+  }
 }
 
 FinishedBatch TableEncoder::Finish(EncodedBatch batch, const LabelMapping& label) const {
@@ -409,7 +470,7 @@ FinishedBatch TableEncoder::Finish(EncodedBatch batch, const LabelMapping& label
   for (size_t c = 0; c < chains_.size(); ++c) {
     const BoundChain& bound = b.chains[c];
     if (plans_[c].handling == Handling::kCoded && !bound.list)
-      coded[bound.slot] = chains_[c];
+      coded[bound.slot] = chains_[plans_[c].vocabulary_owner];
   }
   int32_t ids[kBlockRows];
   ColumnsToRows(
@@ -434,7 +495,7 @@ FinishedBatch TableEncoder::Finish(EncodedBatch batch, const LabelMapping& label
     values.resize(static_cast<size_t>(offsets[rows] - offsets[0]));
     const int32_t* codes = batch.list_codes.data() + offsets[0];
     if (plans_[c].handling == Handling::kCoded) {
-      chains_[c]->ops[0]->MapCodes(codes, values.size(), values.data());
+      CodingOperator(c).MapCodes(codes, values.size(), values.data());
     } else {
       std::copy(codes, codes + values.size(), values.begin());
     }

@@ -76,7 +76,9 @@ class TableEncoder {
   FinishedBatch Finish(EncodedBatch batch, const LabelMapping& label) const;
 
   /// The layout Finish makes.
-  data::FeatureLayout Layout(data::Task task) const { return binding_.Layout(schema_, pipeline_, task); }
+  data::FeatureLayout Layout(data::Task task) const {
+    return binding_.Layout(schema_, pipeline_, task);
+  }
 
  private:
   enum class Handling { kCoded, kReady, kRaw };
@@ -84,8 +86,21 @@ class TableEncoder {
   struct ChainPlan {
     Handling handling = Handling::kReady;
     std::vector<size_t> raw_columns;  // in raw_dense (dense chains) or raw_keys
+    // The coded chain whose dictionary this one encodes with: itself, or the field its
+    // categorify names as `vocabulary` (which then counts and codes both fields' values).
+    size_t vocabulary_owner = 0;
   };
 
+  // Points coded chains that share a vocabulary at their owner; errors (kConfig) name them.
+  void BindSharedVocabularies();
+  // The dictionary operator a coded chain encodes and maps codes with.
+  Operator& CodingOperator(size_t chain) const {
+    return *chains_[plans_[chain].vocabulary_owner]->ops[0];
+  }
+
+  // Takes the `others` rows of `batches` out of coded chain c's dictionary counts.
+  void UncountChain(size_t c, const std::vector<std::shared_ptr<const EncodedBatch>>& batches,
+                    const std::vector<std::vector<int64_t>>& others);
   // The inputs of a raw chain for `rows` of a stored batch (all rows when empty).
   std::vector<ChainColumn> RawInputs(const EncodedBatch& batch, size_t chain,
                                      const std::vector<int64_t>& rows) const;
