@@ -36,7 +36,7 @@ void AddRunCommand(CLI::App& app) {
   auto* data = command->add_option(
       "--data", state->data,
       "raw rows: CSV/TSV (with or without a header) or Parquet of any schema, Criteo's layout "
-      "included (default: synthetic Criteo-like data)");
+      "included (default: synthetic data: Criteo-like, or behaviour logs for --model dien)");
   command->add_option("--label", state->label,
                       "the label field (default: label, y, target or click by name)");
   command->add_option("--schema", state->schema,

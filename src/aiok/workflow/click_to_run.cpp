@@ -117,15 +117,22 @@ class StageRunner {
 void CheckRunDirectory(const std::string& out_dir) {
   if (!fs::exists(out_dir) || fs::is_empty(out_dir))
     return;
-  AIOK_CHECK(fs::exists(out_dir + "/run_state.json") || fs::exists(out_dir + "/run.yaml"),
-             ErrorKind::kIo,
-             "{} exists and is not an aiok run directory; choose another --out or remove it",
-             out_dir);
+  AIOK_CHECK(
+      fs::exists(out_dir + "/run_state.json") || fs::exists(out_dir + "/run.yaml"), ErrorKind::kIo,
+      "{} exists and is not an aiok run directory; choose another --out or remove it", out_dir);
+}
+
+// The file a built-in generator writes the rows to.
+std::string SyntheticDataFile(const std::string& generator) {
+  if (generator == "sequences")
+    return "events.csv";
+  if (generator == "tabular")
+    return "mixed.csv";
+  return "train.txt";
 }
 
 nlohmann::json RunDatagen(const RunConfig& config, const std::string& dir, const RunContext& ctx) {
-  const data::GeneratorSummary s =
-      MakeSyntheticGenerator(config.synthetic, "data.synthetic")->Generate(ctx, dir);
+  const data::GeneratorSummary s = config.MakeSyntheticGenerator()->Generate(ctx, dir);
   return {{"rows", s.rows},
           {"bytes", s.bytes},
           {"positive_rate", s.positive_rate},
@@ -237,7 +244,8 @@ nlohmann::json ExampleRequest(const nlohmann::json& etl_summary) {
     else if (type == "timestamp")
       value = "2024-03-01 12:00:00";
     if (type.rfind("list<", 0) == 0)
-      value = nlohmann::json::array({type == "list<string>" ? nlohmann::json("a") : nlohmann::json(1)});
+      value =
+          nlohmann::json::array({type == "list<string>" ? nlohmann::json("a") : nlohmann::json(1)});
     row[field.at("name").get<std::string>()] = value;
   }
   return {{"rows", {row}}};
@@ -275,16 +283,16 @@ RunOutcome ClickToRun(const RunConfig& config, const std::string& out_dir,
   const auto start = Clock::now();
 
   const std::string data_dir = out_dir + "/data";
-  const std::string input = synthetic ? data_dir + "/train.txt" : config.input;
+  const std::string generator = config.SyntheticGenerator();
+  const std::string input =
+      synthetic ? data_dir + "/" + SyntheticDataFile(generator) : config.input;
   nlohmann::json datagen_summary;
   if (synthetic) {
-    const nlohmann::json key = {{"generator", "criteo"},
-                                {"options", config.synthetic},
-                                {"seed", config.seed}};
-    datagen_summary = stages.Run(
-        "datagen", key,
-        {input, data_dir + "/truth.f32", data_dir + "/datagen.json"},
-        [&] { return RunDatagen(config, data_dir, ctx); });
+    const nlohmann::json key = {
+        {"generator", generator}, {"options", config.ResolvedSynthetic()}, {"seed", config.seed}};
+    datagen_summary =
+        stages.Run("datagen", key, {input, data_dir + "/truth.f32", data_dir + "/datagen.json"},
+                   [&] { return RunDatagen(config, data_dir, ctx); });
   }
 
   const std::string dataset_dir = out_dir + "/dataset";
@@ -293,9 +301,18 @@ RunOutcome ClickToRun(const RunConfig& config, const std::string& out_dir,
     etl_key["schema_file"] = FileIdentity(config.schema);
   if (!config.pipeline.empty())
     etl_key["pipeline_file"] = FileIdentity(config.pipeline);
-  const nlohmann::json etl_summary = stages.Run("etl", etl_key, {dataset_dir + "/schema.json"}, [&] {
-    return RunEtl(config, input, dataset_dir, ctx);
-  });
+  // Synthetic behaviour logs come with their schema (histories are sequences, which inference
+  // cannot tell from lists) and a preset that gives histories their target's dictionary.
+  RunConfig etl_config = config;
+  if (synthetic && generator == "sequences") {
+    if (etl_config.schema.empty())
+      etl_config.schema = data_dir + "/schema.yaml";
+    if (etl_config.etl_preset.empty() && etl_config.pipeline.empty())
+      etl_config.etl_preset = "sequences";
+  }
+  const nlohmann::json etl_summary =
+      stages.Run("etl", etl_key, {dataset_dir + "/schema.json"},
+                 [&] { return RunEtl(etl_config, input, dataset_dir, ctx); });
 
   const std::string model_dir = out_dir + "/model";
   const nlohmann::json train_key = {{"dataset", FileIdentity(dataset_dir + "/schema.json")},
@@ -336,8 +353,7 @@ RunOutcome ClickToRun(const RunConfig& config, const std::string& out_dir,
                            {"seconds_this_run", s.seconds},
                            {"seconds_when_run", book.Entry(s.name).at("seconds")}});
   }
-  const nlohmann::json metrics =
-      nlohmann::json::parse(ReadFile(model_dir + "/metrics.json"));
+  const nlohmann::json metrics = nlohmann::json::parse(ReadFile(model_dir + "/metrics.json"));
   const nlohmann::json evaluation = nlohmann::json::parse(ReadFile(evaluation_file));
   const std::string bundle_abs = fs::absolute(bundle_dir).string();
   outcome.report = {
@@ -367,8 +383,7 @@ RunOutcome ClickToRun(const RunConfig& config, const std::string& out_dir,
         {"example_request", ExampleRequest(etl_summary).dump()},
         {"rerun", fmt::format("build/aiok run --config {}/run.yaml --out {}",
                               fs::absolute(out_dir).string(), fs::absolute(out_dir).string())}}}};
-  outcome.report["seconds_this_run"] =
-      std::chrono::duration<double>(Clock::now() - start).count();
+  outcome.report["seconds_this_run"] = std::chrono::duration<double>(Clock::now() - start).count();
   WriteFileAtomic(out_dir + "/report.json", outcome.report.dump(2) + "\n");
   WriteFileAtomic(out_dir + "/report.md", RenderReportMarkdown(outcome.report));
   outcome.stages = stages.outcomes();

@@ -1,11 +1,15 @@
 #include "aiok/workflow/run_config.h"
 
+#include <fmt/ranges.h>
+
+#include <algorithm>
 #include <set>
 
 #include "aiok/core/error.h"
 #include "aiok/core/json_fields.h"
 #include "aiok/core/options.h"
 #include "aiok/data/generator.h"
+#include "aiok/etl/pipeline.h"
 #include "aiok/models/model.h"
 
 namespace aiok::workflow {
@@ -33,15 +37,6 @@ void ReadSection(Options& options, const nlohmann::json& section, const std::str
   OptionsFromJson(options, mine, owner);
 }
 
-// The criteo generator's options with `overrides` applied, as JSON.
-nlohmann::json SyntheticOptions(const nlohmann::json& overrides, const std::string& owner) {
-  const std::unique_ptr<data::Generator> generator = MakeSyntheticGenerator(overrides, owner);
-  nlohmann::json out;
-  detail::OptionJsonWriter writer(&out);
-  generator->VisitOptions(writer);
-  return out;
-}
-
 void CheckKeys(const nlohmann::json& section, const std::set<std::string>& valid,
                const std::string& owner) {
   AIOK_CHECK(section.is_object(), ErrorKind::kConfig, "{}: expected a mapping", owner);
@@ -57,20 +52,56 @@ void CheckKeys(const nlohmann::json& section, const std::set<std::string>& valid
 
 }  // namespace
 
-std::unique_ptr<data::Generator> MakeSyntheticGenerator(const nlohmann::json& options,
-                                                        const std::string& owner) {
+std::string RunConfig::SyntheticGenerator() const {
+  if (!generator.empty())
+    return generator;
+  return train.model == "dien" ? "sequences" : "criteo";
+}
+
+nlohmann::json RunConfig::ResolvedSynthetic() const {
+  AIOK_CHECK(synthetic.is_object(), ErrorKind::kConfig, "data.synthetic: expected a mapping");
+  const std::string name = SyntheticGenerator();
   data::GeneratorRegistry registry;
   data::RegisterBuiltinGenerators(registry);
-  auto generator = registry.Create("criteo");
-  detail::OptionJsonReader reader(&options, owner);
-  generator->VisitOptions(reader);
+  std::unique_ptr<data::Generator> defaults = registry.Create(name);
+  nlohmann::json resolved;
+  detail::OptionJsonWriter writer(&resolved);
+  defaults->VisitOptions(writer);
+  if (name == "criteo")
+    resolved["rows"] = kDefaultSyntheticRows;
+  for (const auto& [key, value] : synthetic.items()) {
+    if (key == "rows" && !resolved.contains("rows") && resolved.contains("users")) {
+      // A size in rows, for a generator sized in users: about events-per-user rows each.
+      const int64_t per_user = resolved.at("events-per-user").get<int64_t>();
+      resolved["users"] = std::max<int64_t>(1, value.get<int64_t>() / per_user);
+      continue;
+    }
+    AIOK_CHECK(resolved.contains(key), ErrorKind::kConfig,
+               "data.synthetic: the {} generator has no option '{}' (its options: {})", name, key,
+               [&] {
+                 std::string names;
+                 for (const auto& [option, unused] : resolved.items())
+                   names += (names.empty() ? "" : ", ") + option;
+                 return names;
+               }());
+    resolved[key] = value;
+  }
+  return resolved;
+}
+
+std::unique_ptr<data::Generator> RunConfig::MakeSyntheticGenerator() const {
+  data::GeneratorRegistry registry;
+  data::RegisterBuiltinGenerators(registry);
+  auto made = registry.Create(SyntheticGenerator());
+  const nlohmann::json options = ResolvedSynthetic();
+  detail::OptionJsonReader reader(&options, "data.synthetic");
+  made->VisitOptions(reader);
   reader.CheckAllKeysUsed();
-  generator->Validate();
-  return generator;
+  made->Validate();
+  return made;
 }
 
 RunConfig::RunConfig() {
-  synthetic = SyntheticOptions({{"rows", kDefaultSyntheticRows}}, "data.synthetic");
   // A run checkpoints as it trains so that an interrupted run resumes, and evaluates often
   // enough for the report's training curve.
   train.checkpoint_every = 200;
@@ -83,19 +114,21 @@ nlohmann::json RunConfig::ToJson() const {
   train_section.update(OptionsToJson(loader));
   train_section.update(OptionsToJson(optimizer));
   train_section.erase("resume");  // the run decides that
-  return {{"data", {{"input", input}, {"synthetic", synthetic}}},
-          {"etl",
-           {{"preset", etl_preset},
-            {"freq_threshold", freq_threshold},
-            {"on_error", on_error},
-            {"split", split},
-            {"label", label},
-            {"schema", schema},
-            {"pipeline", pipeline},
-            {"task", task},
-            {"positive", positive}}},
-          {"train", train_section},
-          {"seed", seed}};
+  return {
+      {"data",
+       {{"input", input}, {"generator", SyntheticGenerator()}, {"synthetic", ResolvedSynthetic()}}},
+      {"etl",
+       {{"preset", etl_preset},
+        {"freq_threshold", freq_threshold},
+        {"on_error", on_error},
+        {"split", split},
+        {"label", label},
+        {"schema", schema},
+        {"pipeline", pipeline},
+        {"task", task},
+        {"positive", positive}}},
+      {"train", train_section},
+      {"seed", seed}};
 }
 
 RunConfig RunConfig::FromJson(const nlohmann::json& json, const std::string& source) {
@@ -107,10 +140,11 @@ RunConfig RunConfig::FromJson(const nlohmann::json& json, const std::string& sou
   try {
     if (json.contains("data")) {
       const nlohmann::json& data = json.at("data");
-      CheckKeys(data, {"input", "synthetic"}, source + ": data");
+      CheckKeys(data, {"input", "generator", "synthetic"}, source + ": data");
       config.input = file["data"].Get<std::string>("input", "");
+      config.generator = file["data"].Get<std::string>("generator", "");
       if (data.contains("synthetic"))
-        config.synthetic = SyntheticOptions(data.at("synthetic"), source + ": data.synthetic");
+        config.synthetic = data.at("synthetic");
     }
     if (json.contains("etl")) {
       const nlohmann::json& etl = json.at("etl");
@@ -157,10 +191,20 @@ RunConfig RunConfig::FromJson(const nlohmann::json& json, const std::string& sou
 }
 
 void RunConfig::Validate() const {
-  AIOK_CHECK(etl_preset.empty() || etl_preset == "criteo", ErrorKind::kConfig,
-             "etl.preset must be '' (criteo on Criteo's layout, else the default chains) or "
-             "'criteo', got '{}'",
-             etl_preset);
+  const std::vector<std::string> presets = etl::PresetNames();
+  AIOK_CHECK(
+      etl_preset.empty() || std::find(presets.begin(), presets.end(), etl_preset) != presets.end(),
+      ErrorKind::kConfig,
+      "etl.preset must be '' (criteo on Criteo's layout, else the default chains) or one "
+      "of {}, got '{}'",
+      fmt::join(presets, ", "), etl_preset);
+  if (input.empty()) {
+    try {
+      MakeSyntheticGenerator();
+    } catch (const Error& e) {
+      Throw(ErrorKind::kConfig, "data.synthetic: {}", e.what());
+    }
+  }
   AIOK_CHECK(task == "auto" || task == "binary" || task == "regression", ErrorKind::kConfig,
              "etl.task must be auto, binary or regression, got '{}'", task);
   AIOK_CHECK(freq_threshold >= 1, ErrorKind::kConfig, "etl.freq_threshold must be >= 1");

@@ -3,7 +3,8 @@
 //
 //   data:
 //     input: ""            # raw Criteo TSV or Parquet; empty: built-in synthetic data
-//     synthetic: {rows: 4000000, card-scale: 0.01, pos-rate: 0.25}   # datagen criteo options
+//     generator: criteo    # which: criteo, or sequences for DIEN ("": by the model)
+//     synthetic: {rows: 4000000, card-scale: 0.01, pos-rate: 0.25}   # its datagen options
 //   etl: {preset: "", freq_threshold: 3, on_error: fail, split: kaggle, label: "", schema: "",
 //         pipeline: "", task: auto, positive: ""}     # preset "": criteo on Criteo's layout
 //   train: {model: dlrm, preset: dlrm-kaggle, epochs: 1, batch-size: 2048, lr: 0.02, ...}
@@ -18,7 +19,6 @@
 #include <string>
 
 #include "aiok/data/generator.h"
-
 #include "aiok/loader/data_loader.h"
 #include "aiok/train/optimizer.h"
 #include "aiok/train/trainer.h"
@@ -31,7 +31,12 @@ constexpr int64_t kDefaultSyntheticRows = 4000000;
 
 struct RunConfig {
   std::string input;  ///< raw data; empty: synthetic
-  nlohmann::json synthetic = nlohmann::json::object();  ///< datagen criteo options
+  /// The synthetic data's generator: "criteo", "sequences", "tabular"; "": by the model
+  /// (sequences for DIEN, which needs behaviour histories; criteo for the others).
+  std::string generator;
+  /// The generator's options as given (the rest at its defaults). "rows" is accepted by every
+  /// generator: for sequences it sets the users (rows / events-per-user).
+  nlohmann::json synthetic = nlohmann::json::object();
   std::string etl_preset;  ///< "": criteo on Criteo's layout, the default chains otherwise
   int64_t freq_threshold = 3;
   std::string label;     ///< label of an inferred schema ("": by its name)
@@ -56,11 +61,13 @@ struct RunConfig {
   static RunConfig FromJson(const nlohmann::json& json, const std::string& source);
   /// Checks every value; throws Error(kConfig) naming the key.
   void Validate() const;
-};
 
-/// The criteo generator with `options` (RunConfig::synthetic) set and checked; errors
-/// (kConfig) name `owner` and the key.
-std::unique_ptr<data::Generator> MakeSyntheticGenerator(const nlohmann::json& options,
-                                                        const std::string& owner);
+  /// The generator synthetic data comes from (`generator`, or the model's).
+  std::string SyntheticGenerator() const;
+  /// Its options: the defaults (criteo: kDefaultSyntheticRows rows) with `synthetic` applied.
+  nlohmann::json ResolvedSynthetic() const;
+  /// The generator with ResolvedSynthetic() set and checked; errors (kConfig) name the key.
+  std::unique_ptr<data::Generator> MakeSyntheticGenerator() const;
+};
 
 }  // namespace aiok::workflow
