@@ -79,7 +79,7 @@ struct Reference {
 TEST(ModelRegistry, ListsTheBuiltinModelsAndResolvesTheirOptions) {
   ModelRegistry registry;
   RegisterBuiltinModels(registry);
-  EXPECT_EQ(registry.Names(), (std::vector<std::string>{"dlrm", "wnd"}));
+  EXPECT_EQ(registry.Names(), (std::vector<std::string>{"dien", "dlrm", "wnd"}));
   EXPECT_NE(registry.Description("dlrm").find("DLRM"), std::string::npos);
   const nlohmann::json defaults = registry.ResolveOptions("dlrm", nullptr, "test");
   EXPECT_EQ(defaults.at("preset"), "dlrm-kaggle");
@@ -97,7 +97,7 @@ TEST(ModelRegistry, AnUnknownNameListsTheValidOnes) {
        {ErrorOf([&] { registry.Create("gbdt", layout, nullptr); }),
         ErrorOf([&] { registry.FromArchitecture("gbdt", nlohmann::json::object()); }),
         ErrorOf([&] { registry.DefaultOptions("gbdt"); })}) {
-    EXPECT_NE(message.find("unknown model 'gbdt' (valid: dlrm, wnd)"), std::string::npos)
+    EXPECT_NE(message.find("unknown model 'gbdt' (valid: dien, dlrm, wnd)"), std::string::npos)
         << message;
   }
 }

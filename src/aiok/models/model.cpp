@@ -1,13 +1,17 @@
 #include "aiok/models/model.h"
 
+#include <ATen/core/Tensor.h>
 #include <fmt/format.h>
 #include <fmt/ranges.h>
 
 #include "aiok/core/error.h"
+#include "aiok/models/dien_model.h"
 #include "aiok/models/dlrm_model.h"
 #include "aiok/models/wide_deep_model.h"
 
 namespace aiok::models {
+
+at::Tensor Model::AuxiliaryLoss() { return {}; }
 
 nlohmann::json ModelOptionsToJson(ModelOptions& options) {
   nlohmann::json out = nlohmann::json::object();
@@ -75,6 +79,7 @@ std::unique_ptr<Model> ModelRegistry::FromArchitecture(const std::string& name,
 
 void RegisterBuiltinModels(ModelRegistry& registry) {
   RegisterDlrmModel(registry);
+  RegisterDienModel(registry);
   RegisterWideDeepModel(registry);
 }
 

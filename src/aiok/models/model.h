@@ -51,6 +51,9 @@ class Model {
   /// Outputs [batch.rows], differentiable: logits (binary) or values (regression). In training
   /// mode the backward pass leaves sparse gradients in SparseGroups().
   virtual at::Tensor Forward(const data::FeatureBatch& batch) = 0;
+  /// A loss the model adds to the task's during training (DIEN's auxiliary loss), already
+  /// weighted: the last training-mode Forward's. Undefined (the default) when there is none.
+  virtual at::Tensor AuxiliaryLoss();
   /// Everything the model is built from (the layout's shapes included): Create() in the
   /// registry rebuilds the same model from it.
   virtual nlohmann::json Architecture() const = 0;
@@ -142,7 +145,7 @@ class ModelRegistry {
   std::map<std::string, Entry> entries_;
 };
 
-/// Registers every model aiok ships ("dlrm", "wnd").
+/// Registers every model aiok ships ("dlrm", "dien", "wnd").
 void RegisterBuiltinModels(ModelRegistry& registry);
 
 /// A registry filled with the built-in models, made on first use.

@@ -29,9 +29,12 @@ double TrainStep::ComputeGradients(const data::FeatureBatch& batch) {
                                                                  {batch.rows}, torch::kFloat32)
                                               : torch::Tensor();
   const torch::Tensor loss = TaskLoss(model_.task(), outputs, labels, weights);
+  // A model's own training loss (DIEN's auxiliary loss) joins the backward pass, weighted by
+  // the model; the returned loss stays the task's, comparable across models.
+  const torch::Tensor auxiliary = model_.AuxiliaryLoss();
   dense_.ZeroGrad();
   sparse_.ZeroGrad();
-  loss.backward();
+  (auxiliary.defined() ? loss + auxiliary : loss).backward();
   return loss.item<double>();
 }
 
