@@ -314,8 +314,23 @@ TEST_F(CliTest, TrainListsTheModelsAndBindsTheChosenModelsOptions) {
   ASSERT_EQ(help.exit_code, 0) << help.err;
   for (const char* flag : {"--emb-dim", "--pooling", "--list-models"})
     EXPECT_NE(help.out.find(flag), std::string::npos) << flag << "\n" << help.out;
-  ExpectUsageError("train --model wnd --data d --out o", "wnd not in {dlrm}");
+  ExpectUsageError("train --model gbdt --data d --out o", "gbdt not in {");
+  EXPECT_NE(list.out.find("wnd: Wide&Deep"), std::string::npos) << list.out;
+  EXPECT_NE(list.out.find("--wide-update TEXT"), std::string::npos) << list.out;
   ExpectUsageError("train --data d --out o --pooling max", "--pooling");
+}
+
+TEST_F(CliTest, EtlListsTheOperatorsWithWhatTheyReadWriteAndTheirOptions) {
+  const RunResult list = Run("etl --list-operators");
+  ASSERT_EQ(list.exit_code, 0) << list.err;
+  for (const char* part :
+       {"target_encode: reads categorical values, writes dense values; fitted on train rows and "
+        "labels; train rows encoded out of fold",
+        "  folds INT", "(default 5; 1 to 1000)", "count_encode: reads categorical values",
+        "hashed_cross: reads 2+ columns", "categorify: reads categorical values",
+        "  freq_threshold INT", "(default 1; at least 1)", "  vocabulary TEXT"}) {
+    EXPECT_NE(list.out.find(part), std::string::npos) << part << "\n" << list.out;
+  }
 }
 
 TEST_F(CliTest, InterruptLeavesNoFileThatLooksComplete) {

@@ -153,8 +153,9 @@ TEST(OperatorRegistry, BadNamesAndOptionsNameThePlace) {
     FAIL();
   } catch (const Error& e) {
     EXPECT_NE(std::string(e.what()).find("test pipeline step 1: unknown operator 'categorise' "
-                                         "(valid: bucketize, categorify, clip, fill_missing, hash_bucket, hashed_cross, "
-                                         "log1p, normalize)"),
+                                         "(valid: bucketize, categorify, clip, count_encode, "
+                                         "fill_missing, frequency_encode, hash_bucket, "
+                                         "hashed_cross, log1p, normalize, target_encode)"),
               std::string::npos)
         << e.what();
   }

@@ -1,5 +1,8 @@
 #include "aiok/cli/cli_common.h"
 
+#include <fmt/format.h>
+#include <fmt/ranges.h>
+
 #include <cstdio>
 
 #include "aiok/core/error.h"
@@ -87,6 +90,34 @@ void FlagBinder::Text(const char* name, std::string* value, const std::vector<st
 
 void FlagBinder::Flag(const char* name, bool* value, const char* help) {
   command_->add_flag(std::string("--") + name + ",!--no-" + name, *value, help);
+}
+
+void OptionListing::Int(const char* name, int64_t* value, int64_t min, int64_t max,
+                        const char* help) {
+  Add(name, "INT", std::to_string(*value),
+      max == kNoIntLimit ? fmt::format("at least {}", min) : fmt::format("{} to {}", min, max),
+      help);
+}
+
+void OptionListing::Real(const char* name, double* value, double min, double max,
+                         const char* help) {
+  Add(name, "REAL", fmt::format("{}", *value), fmt::format("{} to {}", min, max), help);
+}
+
+void OptionListing::Text(const char* name, std::string* value,
+                         const std::vector<std::string>& choices, const char* help) {
+  Add(name, "TEXT", value->empty() ? "\"\"" : *value,
+      choices.empty() ? "" : fmt::format("one of {}", fmt::join(choices, ", ")), help);
+}
+
+void OptionListing::Flag(const char* name, bool* value, const char* help) {
+  Add(name, "", *value ? "on" : "off", "", help);
+}
+
+void OptionListing::Add(const char* name, const char* type, const std::string& value,
+                        const std::string& bounds, const char* help) {
+  text_ += fmt::format("  {}{} {}\n      {} (default {}{})\n", prefix_, name, type, help, value,
+                       bounds.empty() ? "" : "; " + bounds);
 }
 
 }  // namespace aiok::cli

@@ -12,6 +12,7 @@
 #include "aiok/core/progress.h"
 #include "aiok/data/dataset.h"
 #include "aiok/etl/etl_runner.h"
+#include "aiok/etl/operator.h"
 
 namespace aiok::cli {
 namespace {
@@ -28,10 +29,44 @@ struct EtlState {
   std::string on_error = "fail";
   int64_t memory_mb = 0;  // 0: etl::DefaultEtlMemoryBudget()
   bool list_presets = false;
+  bool list_operators = false;
   etl::EtlRequest options;  // input, output, split and shard rows as the flags set them
 };
 
+// Every operator a pipeline step can name: what it reads and writes, whether it is fitted
+// (and on the labels), and its options as YAML keys.
+std::string OperatorListing() {
+  etl::OperatorRegistry registry;
+  etl::RegisterBuiltinOperators(registry);
+  auto kind = [](etl::ColumnKind k) {
+    return k == etl::ColumnKind::kDense ? "dense values" : "categorical values";
+  };
+  std::string out = "Operators (pipeline steps: ops: [{NAME: {OPTION: VALUE}}]):\n";
+  for (const std::string& name : registry.Names()) {
+    const std::unique_ptr<etl::Operator> op = registry.CreateDefault(name);
+    const std::string reads =
+        op->inputs() == etl::Operator::kManyInputs
+            ? "2+ columns (read as categorical keys; a step with inputs: and output:)"
+            : kind(op->kind());
+    const std::string fitted = !op->needs_fit()    ? "needs no fit"
+                               : op->out_of_fold() ? "fitted on train rows and labels; "
+                                                     "train rows encoded out of fold"
+                               : op->uses_labels() ? "fitted on train rows and labels"
+                                                   : "fitted on train rows";
+    out += fmt::format("\n{}: reads {}, writes {}; {}\n", name, reads, kind(op->output_kind()),
+                       fitted);
+    OptionListing listing("");
+    op->VisitOptions(listing);
+    out += listing.text();
+  }
+  return out;
+}
+
 void RunEtl(EtlState& state, CLI::App* command) {
+  if (state.list_operators) {
+    fmt::print("{}", OperatorListing());
+    return;
+  }
   if (state.list_presets) {
     for (const std::string& name : etl::PresetNames())
       fmt::print("{:<12} {}\n", name, etl::PresetDescription(name));
@@ -44,9 +79,9 @@ void RunEtl(EtlState& state, CLI::App* command) {
   CheckOutputKeepsInput(state.schema_file, "--schema", state.options.out_dir, "--out");
   CheckOutputKeepsInput(state.pipeline_file, "--pipeline", state.options.out_dir, "--out");
   const RunContext ctx = StartRun(state.common);
-  AIOK_CHECK(state.pipeline_file.empty() || command->count("--freq-threshold") == 0,
-             ErrorKind::kUsage, "--freq-threshold goes with --preset; set freq_threshold in {} instead",
-             state.pipeline_file);
+  AIOK_CHECK(
+      state.pipeline_file.empty() || command->count("--freq-threshold") == 0, ErrorKind::kUsage,
+      "--freq-threshold goes with --preset; set freq_threshold in {} instead", state.pipeline_file);
   etl::EtlRequest request;
   request.input = state.options.input;
   request.out_dir = state.options.out_dir;
@@ -80,17 +115,18 @@ void AddEtlCommand(CLI::App& app) {
   auto state = std::make_shared<EtlState>();
   auto* command = app.add_subcommand(
       "etl", "Fit a feature pipeline on the train split and write a dataset directory");
+  command->add_option("--input", state->options.input,
+                      "CSV/TSV (with or without a header) or Parquet file; Criteo's layout is "
+                      "recognised; required");
   command
-      ->add_option("--input", state->options.input,
-                   "CSV/TSV (with or without a header) or Parquet file; Criteo's layout is "
-                   "recognised; required");
-  command->add_option("--schema", state->schema_file,
-                      "schema YAML (aiok schema infer FILE > s.yaml, then edit); default: inferred")
+      ->add_option("--schema", state->schema_file,
+                   "schema YAML (aiok schema infer FILE > s.yaml, then edit); default: inferred")
       ->check(CLI::ExistingFile);
   command->add_option("--label", state->label,
                       "the label field of an inferred schema (default: label, y, target, click)");
-  command->add_option("--task", state->task,
-                      "auto (binary for a two-valued label, else regression), binary or regression")
+  command
+      ->add_option("--task", state->task,
+                   "auto (binary for a two-valued label, else regression), binary or regression")
       ->check(CLI::IsMember({"auto", "binary", "regression"}))
       ->capture_default_str();
   command->add_option("--positive", state->positive,
@@ -99,6 +135,8 @@ void AddEtlCommand(CLI::App& app) {
   command->add_option("--out", state->options.out_dir, "dataset directory to write; required");
   command->add_flag("--list-presets", state->list_presets,
                     "list the pipeline presets shipped with aiok, then exit");
+  command->add_flag("--list-operators", state->list_operators,
+                    "list the pipeline operators, what they read and write, and their options");
   auto* preset = command
                      ->add_option("--preset", state->preset,
                                   "built-in pipeline (default: criteo on Criteo's layout, else "

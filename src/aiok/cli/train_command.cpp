@@ -2,6 +2,8 @@
 #include <fmt/ranges.h>
 
 #include <algorithm>
+#include <cstdio>
+#include <cstdlib>
 #include <cstring>
 
 #include "aiok/cli/cli_common.h"
@@ -9,6 +11,8 @@
 #include "aiok/core/error.h"
 #include "aiok/core/progress.h"
 #include "aiok/models/model.h"
+#include "aiok/train/communicator.h"
+#include "aiok/train/distributed.h"
 #include "aiok/train/trainer.h"
 
 namespace aiok::cli {
@@ -31,41 +35,12 @@ std::string ModelOnCommandLine(int argc, char** argv, const std::string& fallbac
   return model;
 }
 
-// Writes a model's declared options as the --list-models listing shows them.
-class OptionListing final : public OptionVisitor {
- public:
-  void Int(const char* name, int64_t* value, int64_t min, int64_t max, const char* help) override {
-    const std::string upper = max == kNoIntLimit ? "" : std::to_string(max);
-    Add(name, "INT", std::to_string(*value), fmt::format("{} to {}", min, upper), help);
-  }
-  void Real(const char* name, double* value, double min, double max, const char* help) override {
-    Add(name, "REAL", fmt::format("{}", *value), fmt::format("{} to {}", min, max), help);
-  }
-  void Text(const char* name, std::string* value, const std::vector<std::string>& choices,
-            const char* help) override {
-    Add(name, "TEXT", value->empty() ? "\"\"" : *value,
-        choices.empty() ? "" : fmt::format("one of {}", fmt::join(choices, ", ")), help);
-  }
-  void Flag(const char* name, bool* value, const char* help) override {
-    Add(name, "", *value ? "on" : "off", "", help);
-  }
-  const std::string& text() const { return text_; }
-
- private:
-  void Add(const char* name, const char* type, const std::string& value, const std::string& bounds,
-           const char* help) {
-    text_ += fmt::format("  --{} {}\n      {} (default {}{})\n", name, type, help, value,
-                         bounds.empty() ? "" : "; " + bounds);
-  }
-  std::string text_;
-};
-
 std::string ModelListing() {
   const models::ModelRegistry& registry = models::BuiltinModels();
   std::string out = "Models (aiok train --model NAME; each option below is a flag):\n";
   for (const std::string& name : registry.Names()) {
     out += fmt::format("\n{}: {}\n", name, registry.Description(name));
-    OptionListing listing;
+    OptionListing listing("--");
     registry.DefaultOptions(name)->Visit(listing);
     out += listing.text();
   }
@@ -104,7 +79,7 @@ void AddTrainCommand(CLI::App& app, int argc, char** argv) {
     state->model_options->Visit(binder);
   }
   AddCommonFlags(command, &state->common);
-  command->callback([state] {
+  command->callback([state, command] {
     if (state->list_models) {
       fmt::print("{}", ModelListing());
       return;
@@ -115,8 +90,29 @@ void AddTrainCommand(CLI::App& app, int argc, char** argv) {
                "train: --out is required (the model directory to write)");
     AIOK_ASSERT(state->model_options != nullptr);
     state->options.model_options = models::ModelOptionsToJson(*state->model_options);
+    // Under mpirun every rank runs this command (data-parallel training); MPI starts here,
+    // before StartRun installs the signal handlers. Without mpirun this is one process.
+    std::unique_ptr<train::Communicator> ranks = train::ConnectRanks();
+    if (ranks->size() > 1) {
+      if (command->count("--threads") == 0)
+        state->common.threads = train::DefaultThreadsPerRank();
+      if (ranks->rank() != 0) {  // progress and log lines come from rank 0
+        state->common.quiet = true;
+        state->common.verbose = false;
+      }
+    }
     const RunContext ctx = StartRun(state->common);
-    const train::TrainResult r = train::Train(state->options, state->loader, state->optimizer, ctx);
+    train::TrainResult r;
+    try {
+      r = train::Train(state->options, state->loader, state->optimizer, ctx, *ranks);
+    } catch (const train::RanksStopped& stopped) {
+      // Rank 0 reports why the run did not start; this rank only ends with its exit code.
+      ranks.reset();
+      std::fflush(nullptr);
+      std::_Exit(stopped.exit_code());
+    }
+    if (ranks->rank() != 0)
+      return;
     std::string quality;
     if (r.task == data::Task::kBinary) {
       std::string bayes;

@@ -1,18 +1,22 @@
 #include "aiok/etl/categorical_operators.h"
 #include "aiok/etl/dense_operators.h"
+#include "aiok/etl/encoding_operators.h"
 #include "aiok/etl/feature_operators.h"
 
 namespace aiok::etl {
 
 void RegisterBuiltinOperators(OperatorRegistry& registry) {
-  registry.Register("fill_missing", MakeOperator<FillMissing>);
-  registry.Register("clip", MakeOperator<Clip>);
-  registry.Register("log1p", MakeOperator<Log1p>);
-  registry.Register("normalize", MakeOperator<Normalize>);
-  registry.Register("categorify", MakeOperator<Categorify>);
-  registry.Register("hash_bucket", MakeOperator<HashBucket>);
-  registry.Register("bucketize", MakeOperator<Bucketize>);
-  registry.Register("hashed_cross", MakeOperator<HashedCross>);
+  RegisterOperator<FillMissing>(registry, "fill_missing");
+  RegisterOperator<Clip>(registry, "clip");
+  RegisterOperator<Log1p>(registry, "log1p");
+  RegisterOperator<Normalize>(registry, "normalize");
+  RegisterOperator<Categorify>(registry, "categorify");
+  RegisterOperator<HashBucket>(registry, "hash_bucket");
+  RegisterOperator<Bucketize>(registry, "bucketize");
+  RegisterOperator<HashedCross>(registry, "hashed_cross");
+  RegisterOperator<CountEncode>(registry, "count_encode");
+  RegisterOperator<FrequencyEncode>(registry, "frequency_encode");
+  RegisterOperator<TargetEncode>(registry, "target_encode");
 }
 
 }  // namespace aiok::etl

@@ -23,9 +23,14 @@ void Operator::FitEncode(const int64_t*, size_t, size_t, int32_t*) { AIOK_ASSERT
 void Operator::MapCodes(const int32_t*, size_t, int32_t*) const { AIOK_ASSERT(false); }
 void Operator::UncountCodes(const int32_t*, size_t) { AIOK_ASSERT(false); }
 
-void OperatorRegistry::Register(const std::string& name, Factory factory) {
+void OperatorRegistry::Register(const std::string& name, Factory factory, Prototype prototype) {
   AIOK_ASSERT(factories_.count(name) == 0);
   factories_[name] = std::move(factory);
+  prototypes_[name] = std::move(prototype);
+}
+
+std::unique_ptr<Operator> OperatorRegistry::CreateDefault(const std::string& name) const {
+  return prototypes_.at(name)();
 }
 
 std::unique_ptr<Operator> OperatorRegistry::Create(const std::string& name,

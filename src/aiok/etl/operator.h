@@ -22,6 +22,8 @@
 #include <string>
 #include <vector>
 
+#include "aiok/core/options.h"
+
 namespace aiok::etl {
 
 enum class ColumnKind { kDense, kCategorical };
@@ -58,6 +60,20 @@ class Operator {
   }
   /// Whether Fit looks at the labels.
   virtual bool uses_labels() const { return false; }
+  /// Operators that encode train rows out of fold (target encoding), which must come first in
+  /// their chain: each train row's fold from its record number; Fit with each row's fold;
+  /// and the transform of train rows, from the other folds' statistics. Valid, test and
+  /// serving rows take TransformIdsToDense (every train row's statistics).
+  virtual bool out_of_fold() const { return false; }
+  virtual int32_t FoldOf(int64_t record) const { return 0; }
+  virtual void FitCategoricalInFolds(const int64_t* values, const float* labels,
+                                     const int32_t* folds, size_t n) {
+    FitCategoricalWithLabels(values, labels, n);
+  }
+  virtual void TransformTrainRows(const int64_t* values, const int32_t* folds, size_t n,
+                                  double* out) const {
+    TransformIdsToDense(values, n, out);
+  }
   /// Turns the accumulated statistics into the fitted state.
   virtual void FinishFit() {}
 
@@ -87,6 +103,8 @@ class Operator {
 
   /// The options as JSON (what the pipeline file said, with defaults filled in).
   virtual nlohmann::json Options() = 0;
+  /// Walks the declared options (names, defaults, bounds, help): `aiok etl --list-operators`.
+  virtual void VisitOptions(OptionVisitor& visitor) = 0;
   /// The fitted state as JSON, and back. Loading a state makes the operator fitted.
   virtual nlohmann::json SaveState() const { return nlohmann::json::object(); }
   virtual void LoadState(const nlohmann::json& state) {}
@@ -97,18 +115,25 @@ class OperatorRegistry {
  public:
   using Factory = std::function<std::unique_ptr<Operator>(const nlohmann::json& options,
                                                           const std::string& where)>;
-  void Register(const std::string& name, Factory factory);
+  /// An operator with every option at its default, unchecked (some need one set to run):
+  /// for listings.
+  using Prototype = std::function<std::unique_ptr<Operator>()>;
+  void Register(const std::string& name, Factory factory, Prototype prototype);
   /// `where` names the place in the pipeline for error messages. An unknown name throws
   /// Error(kConfig) listing the valid names.
   std::unique_ptr<Operator> Create(const std::string& name, const nlohmann::json& options,
                                    const std::string& where) const;
   std::vector<std::string> Names() const;
+  /// The operator `name` (which must be registered) at its defaults, unchecked.
+  std::unique_ptr<Operator> CreateDefault(const std::string& name) const;
 
  private:
   std::map<std::string, Factory> factories_;
+  std::map<std::string, Prototype> prototypes_;
 };
 
-/// Registers fill_missing, clip, log1p, normalize, hash_bucket and categorify.
+/// Registers every operator aiok ships (fill_missing, clip, log1p, normalize, categorify,
+/// hash_bucket, bucketize, hashed_cross, count_encode, frequency_encode, target_encode).
 void RegisterBuiltinOperators(OperatorRegistry& registry);
 
 }  // namespace aiok::etl

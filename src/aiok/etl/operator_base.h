@@ -15,6 +15,7 @@ class OperatorWithOptions : public Operator {
  public:
   OptionsT& options() { return options_; }
   nlohmann::json Options() override { return OptionsToJson(options_); }
+  void VisitOptions(OptionVisitor& visitor) override { options_.Visit(visitor); }
   /// Checks that span several options (min <= max, ...); `where` names the operator.
   virtual void CheckOptions(const std::string& where) const {}
 
@@ -32,6 +33,12 @@ std::unique_ptr<Operator> MakeOperator(const nlohmann::json& options, const std:
   ValidateOptions(op->options(), owner);
   op->CheckOptions(owner);
   return op;
+}
+
+/// Registers Op under `name`: built from options (MakeOperator), and its prototype.
+template <typename Op>
+void RegisterOperator(OperatorRegistry& registry, const std::string& name) {
+  registry.Register(name, MakeOperator<Op>, [] { return std::make_unique<Op>(); });
 }
 
 }  // namespace aiok::etl

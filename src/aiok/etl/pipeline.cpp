@@ -81,7 +81,8 @@ PipelineSpec PipelineSpec::FromJson(const nlohmann::json& json, const std::strin
       const auto& output = step_json.value("output", nlohmann::json());
       AIOK_CHECK(output.is_string() || output.is_null(), ErrorKind::kConfig,
                  "{}: 'output' must be a field name", where);
-      step.output = output.is_string() ? output.get<std::string>() : fmt::format("{}", fmt::join(step.columns, "_x_"));
+      step.output = output.is_string() ? output.get<std::string>()
+                                       : fmt::format("{}", fmt::join(step.columns, "_x_"));
     }
     const auto& ops = step_json.value("ops", nlohmann::json());
     AIOK_CHECK(ops.is_array() && !ops.empty(), ErrorKind::kConfig,
@@ -93,7 +94,8 @@ PipelineSpec PipelineSpec::FromJson(const nlohmann::json& json, const std::strin
         continue;
       }
       AIOK_CHECK(op.is_object() && op.size() == 1, ErrorKind::kConfig,
-                 "{}: each op is one 'name: {{options}}' entry, got {}", where, op.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace));
+                 "{}: each op is one 'name: {{options}}' entry, got {}", where,
+                 op.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace));
       const auto& options = op.begin().value();
       step.ops.push_back(
           OperatorSpec{op.begin().key(), options.is_null() ? nlohmann::json::object() : options});
@@ -130,8 +132,8 @@ const std::string& PresetText(const std::string& name) {
 }  // namespace
 
 PipelineSpec LoadPreset(const std::string& name, int64_t freq_threshold) {
-  PipelineSpec spec = PipelineSpec::FromJson(ParseConfigText(PresetText(name), "preset " + name),
-                                             "preset " + name);
+  PipelineSpec spec =
+      PipelineSpec::FromJson(ParseConfigText(PresetText(name), "preset " + name), "preset " + name);
   if (freq_threshold > 0) {
     for (PipelineStep& step : spec.steps) {
       for (OperatorSpec& op : step.ops) {
@@ -189,8 +191,13 @@ ChainColumn ColumnChain::Run(std::vector<ChainColumn> inputs, size_t n, size_t e
   } else {
     current = std::move(inputs[0]);
   }
+  return RunFrom(std::move(current), n, i, end);
+}
+
+ChainColumn ColumnChain::RunFrom(ChainColumn current, size_t n, size_t begin, size_t end) const {
+  AIOK_ASSERT(begin <= end && end <= ops.size());
   std::vector<int64_t> ids;
-  for (; i < end; ++i) {
+  for (size_t i = begin; i < end; ++i) {
     const Operator& op = *ops[i];
     const bool dense_in = op.kind() == ColumnKind::kDense;
     const bool dense_out = op.output_kind() == ColumnKind::kDense;
@@ -216,7 +223,9 @@ ChainColumn ColumnChain::Run(std::vector<ChainColumn> inputs, size_t n, size_t e
 
 namespace {
 
-const char* KindName(ColumnKind kind) { return kind == ColumnKind::kDense ? "dense" : "categorical"; }
+const char* KindName(ColumnKind kind) {
+  return kind == ColumnKind::kDense ? "dense" : "categorical";
+}
 
 // Appends a step's operators to `chain`, each checked to read what the one before writes.
 void AddOperators(const PipelineStep& step, const OperatorRegistry& registry,
@@ -282,15 +291,14 @@ Pipeline::Pipeline(const PipelineSpec& spec, const std::vector<std::string>& den
                    fmt::join(dense, ", "), fmt::join(categorical, ", "));
       }
       const bool taken = chains.count(step.output) > 0 ||
-                         std::any_of(derived_.begin(), derived_.end(), [&](const ColumnChain& c) {
-                           return c.column == step.output;
-                         });
+                         std::any_of(derived_.begin(), derived_.end(),
+                                     [&](const ColumnChain& c) { return c.column == step.output; });
       AIOK_CHECK(!taken, ErrorKind::kConfig, "{}: the output name '{}' is already a field", where,
                  step.output);
       // Several inputs are read as categorical keys, whatever their role; one input (a second
       // feature from a field) as its field is read.
-      const ColumnKind kind = step.columns.size() == 1 ? chains.at(step.columns[0]).kind
-                                                       : ColumnKind::kCategorical;
+      const ColumnKind kind =
+          step.columns.size() == 1 ? chains.at(step.columns[0]).kind : ColumnKind::kCategorical;
       ColumnChain chain{step.output, step.columns, kind, {}};
       AddOperators(step, registry, where, &chain);
       derived_.push_back(std::move(chain));
@@ -381,14 +389,14 @@ Pipeline Pipeline::LoadState(const nlohmann::json& state, const std::vector<std:
                  version->get<int64_t>() == kStateFormatVersion,
              ErrorKind::kInvalidInput, "{}: format_version: expected the integer {}, found {}",
              source, kStateFormatVersion,
-             version == state.end() ? "nothing"
-                                    : version->dump(-1, ' ', false,
-                                                    nlohmann::json::error_handler_t::replace));
+             version == state.end()
+                 ? "nothing"
+                 : version->dump(-1, ' ', false, nlohmann::json::error_handler_t::replace));
   AIOK_CHECK(state.contains("spec") && state.contains("columns") && state.at("columns").is_object(),
              ErrorKind::kInvalidInput, "{}: expected the keys 'spec' and 'columns' (an object)",
              source);
-  Pipeline pipeline(PipelineSpec::FromJson(state.at("spec"), source + ": spec"), dense,
-                    categorical, source);
+  Pipeline pipeline(PipelineSpec::FromJson(state.at("spec"), source + ": spec"), dense, categorical,
+                    source);
   for (ColumnChain* chain : pipeline.chains()) {
     const nlohmann::json& columns = state.at("columns");
     AIOK_CHECK(columns.contains(chain->column) && columns.at(chain->column).is_array(),
@@ -404,8 +412,8 @@ Pipeline Pipeline::LoadState(const nlohmann::json& state, const std::vector<std:
       AIOK_CHECK(ops[i].is_object() && ops[i].contains("op") && ops[i].at("op").is_string() &&
                      ops[i].at("op").get<std::string>() == chain->ops[i]->name() &&
                      ops[i].contains("state"),
-                 ErrorKind::kInvalidInput, "{}: expected {{\"op\": \"{}\", \"state\": ...}}",
-                 where, chain->ops[i]->name());
+                 ErrorKind::kInvalidInput, "{}: expected {{\"op\": \"{}\", \"state\": ...}}", where,
+                 chain->ops[i]->name());
       try {
         chain->ops[i]->LoadState(ops[i].at("state"));
       } catch (const nlohmann::json::exception& e) {

@@ -93,6 +93,8 @@ struct ColumnChain {
   /// when the first operator takes several) and returns what ops[end - 1] wrote (the input
   /// itself when end is 0 and there is one input).
   ChainColumn Run(std::vector<ChainColumn> inputs, size_t n, size_t end) const;
+  /// Runs ops [begin, end) over `column` (what ops[begin - 1] wrote, or the input).
+  ChainColumn RunFrom(ChainColumn column, size_t n, size_t begin, size_t end) const;
 
   /// Number of operators that need fitting.
   int FitPhases() const;

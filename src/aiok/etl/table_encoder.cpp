@@ -137,6 +137,12 @@ TableEncoder::TableEncoder(const data::TableSchema& schema, Pipeline& pipeline, 
                                                                     : raw_key_columns_++);
       }
     }
+    for (size_t i = 1; i < chain.ops.size(); ++i) {
+      AIOK_CHECK(!chain.ops[i]->out_of_fold(), ErrorKind::kConfig,
+                 "pipeline: {}: {} encodes train rows out of fold and must be the first "
+                 "operator of its chain",
+                 chain.column, chain.ops[i]->name());
+    }
     plan.vocabulary_owner = c;
     plans_.push_back(std::move(plan));
   }
@@ -407,16 +413,27 @@ void TableEncoder::FitPhase(int phase, const BatchStore& store, const RecordSpli
       AIOK_CHECK(labels.Map(batch->labels[r], &train_labels[i], &problem), ErrorKind::kInvalidInput,
                  "{}: record {}: expected {}", source_, batch->lines[r] + 1, problem);
     }
+    std::vector<int64_t> train_records;
+    for (const int64_t r : train)
+      train_records.push_back(batch->lines[static_cast<size_t>(r)]);
+    const std::vector<char> all_train(train.size(), 1);
     ParallelFor(static_cast<int64_t>(fitted.size()), threads, [&](int64_t i) {
       const size_t c = fitted[static_cast<size_t>(i)];
       ColumnChain& chain = *chains_[c];
       const size_t op = *chain.FitOperatorOfPhase(phase);
-      const ChainColumn values = chain.Run(RawInputs(*batch, c, train), train.size(), op);
-      if (values.kind == ColumnKind::kDense) {
-        chain.ops[op]->FitDenseWithLabels(values.dense.data(), train_labels.data(), train.size());
+      const ChainColumn values =
+          RunRawChain(c, RawInputs(*batch, c, train), train_records, all_train, op);
+      Operator& fitting = *chain.ops[op];
+      if (fitting.out_of_fold()) {
+        std::vector<int32_t> folds;
+        for (const int64_t record : train_records)
+          folds.push_back(fitting.FoldOf(record));
+        fitting.FitCategoricalInFolds(values.ids.data(), train_labels.data(), folds.data(),
+                                      train.size());
+      } else if (values.kind == ColumnKind::kDense) {
+        fitting.FitDenseWithLabels(values.dense.data(), train_labels.data(), train.size());
       } else {
-        chain.ops[op]->FitCategoricalWithLabels(values.ids.data(), train_labels.data(),
-                                                train.size());
+        fitting.FitCategoricalWithLabels(values.ids.data(), train_labels.data(), train.size());
       }
     });
   }
@@ -430,7 +447,39 @@ void TableEncoder::FitPhase(int phase, const BatchStore& store, const RecordSpli
   }
 }
 
-FinishedBatch TableEncoder::Finish(EncodedBatch batch, const LabelMapping& label) const {
+ChainColumn TableEncoder::RunRawChain(size_t c, std::vector<ChainColumn> inputs,
+                                      const std::vector<int64_t>& records,
+                                      const std::vector<char>& train, size_t end) const {
+  const ColumnChain& chain = *chains_[c];
+  const size_t n = records.size();
+  if (end == 0 || !chain.ops[0]->out_of_fold())
+    return chain.Run(std::move(inputs), n, end);
+  const Operator& op = *chain.ops[0];
+  const std::vector<int64_t>& keys = inputs[0].ids;
+  ChainColumn encoded;
+  encoded.kind = ColumnKind::kDense;
+  encoded.dense.resize(n);
+  op.TransformIdsToDense(keys.data(), n, encoded.dense.data());
+  // The train rows again, from the other folds.
+  std::vector<int64_t> train_keys;
+  std::vector<int32_t> folds;
+  std::vector<size_t> at;
+  for (size_t i = 0; i < n; ++i) {
+    if (!train[i])
+      continue;
+    train_keys.push_back(keys[i]);
+    folds.push_back(op.FoldOf(records[i]));
+    at.push_back(i);
+  }
+  std::vector<double> out_of_fold(train_keys.size());
+  op.TransformTrainRows(train_keys.data(), folds.data(), train_keys.size(), out_of_fold.data());
+  for (size_t j = 0; j < at.size(); ++j)
+    encoded.dense[at[j]] = out_of_fold[j];
+  return chain.RunFrom(std::move(encoded), n, 1, end);
+}
+
+FinishedBatch TableEncoder::Finish(EncodedBatch batch, const RecordSplits& splits,
+                                   const LabelMapping& label) const {
   const auto rows = static_cast<size_t>(batch.rows());
   const FieldBinding& b = binding_;
   const size_t n_dense = b.dense_features;
@@ -448,12 +497,16 @@ FinishedBatch TableEncoder::Finish(EncodedBatch batch, const LabelMapping& label
   if (b.weight_field >= 0)
     std::copy(batch.weights.begin(), batch.weights.end(), storage.weights.begin());
   // The raw chains run whole now, into the batch's feature columns.
+  std::vector<char> train(rows, 0);
+  for (const int64_t r : splits.RowsOf(batch.lines, data::kTrainSplit))
+    train[static_cast<size_t>(r)] = 1;
   for (size_t c = 0; c < chains_.size(); ++c) {
     if (plans_[c].handling != Handling::kRaw)
       continue;
     const ColumnChain& chain = *chains_[c];
     const BoundChain& bound = b.chains[c];
-    const ChainColumn result = chain.Run(RawInputs(batch, c, {}), rows, chain.ops.size());
+    const ChainColumn result =
+        RunRawChain(c, RawInputs(batch, c, {}), batch.lines, train, chain.ops.size());
     if (bound.output == ColumnKind::kDense) {
       float* dense = batch.dense.data() + bound.slot * rows;
       for (size_t r = 0; r < rows; ++r)

@@ -73,7 +73,8 @@ class TableEncoder {
   /// ids, raw dense values final, and the columns laid out as rows. Safe to call for several
   /// batches at once. A label that does not fit the task throws Error(kInvalidInput) naming
   /// the record.
-  FinishedBatch Finish(EncodedBatch batch, const LabelMapping& label) const;
+  FinishedBatch Finish(EncodedBatch batch, const RecordSplits& splits,
+                       const LabelMapping& label) const;
 
   /// The layout Finish makes.
   data::FeatureLayout Layout(data::Task task) const {
@@ -101,6 +102,12 @@ class TableEncoder {
   // Takes the `others` rows of `batches` out of coded chain c's dictionary counts.
   void UncountChain(size_t c, const std::vector<std::shared_ptr<const EncodedBatch>>& batches,
                     const std::vector<std::vector<int64_t>>& others);
+  // Raw chain c's operators [0, end) over `inputs`, rows of source records `records`. An
+  // out-of-fold first operator (target encoding) encodes the rows with `train[i]` set from the
+  // other folds' statistics.
+  ChainColumn RunRawChain(size_t c, std::vector<ChainColumn> inputs,
+                          const std::vector<int64_t>& records, const std::vector<char>& train,
+                          size_t end) const;
   // The inputs of a raw chain for `rows` of a stored batch (all rows when empty).
   std::vector<ChainColumn> RawInputs(const EncodedBatch& batch, size_t chain,
                                      const std::vector<int64_t>& rows) const;

@@ -166,7 +166,7 @@ EtlSummary RunTableEtl(const PipelineSpec& spec, const TableEtlOptions& options,
     ParallelFor(store.batches(), ctx.threads, [&](int64_t index) {
       try {
         ctx.cancel->ThrowIfCancelled();
-        const FinishedBatch finished = encoder.Finish(store.Take(index), label);
+        const FinishedBatch finished = encoder.Finish(store.Take(index), splits, label);
         turns.Commit(index, [&] { write(finished); });
         progress.Advance(finished.features.rows);
       } catch (...) {
