@@ -77,6 +77,32 @@ std::unique_ptr<Model> ModelRegistry::FromArchitecture(const std::string& name,
   return Find(name).rebuild(architecture);
 }
 
+void CheckLayoutShapes(const char* model, int64_t dense, const std::vector<int64_t>& tables,
+                       const std::vector<int64_t>& lists, const data::FeatureLayout& layout) {
+  std::vector<int64_t> layout_lists;
+  for (const data::JaggedFeature& field : layout.jagged)
+    layout_lists.push_back(field.cardinality);
+  AIOK_CHECK(
+      layout.dense_width() == dense && layout.cardinalities() == tables && layout_lists == lists,
+      ErrorKind::kInvalidInput,
+      "{}: the model takes {} dense fields, categorical tables of [{}] rows and list "
+      "tables of [{}]; the data has {}, [{}] and [{}]",
+      model, dense, fmt::join(tables, ", "), fmt::join(lists, ", "), layout.dense_width(),
+      fmt::join(layout.cardinalities(), ", "), fmt::join(layout_lists, ", "));
+}
+
+void CheckBatchBlocks(const char* who, int64_t dense, size_t tables, size_t lists,
+                      const data::FeatureBatch& batch) {
+  AIOK_CHECK(batch.jagged.size() == lists, ErrorKind::kInvalidInput,
+             "{}: the batch has {} list fields, the model takes {}", who, batch.jagged.size(),
+             lists);
+  const bool no_dense = dense > 0 && batch.dense == nullptr;
+  const bool no_ids = tables > 0 && batch.categorical == nullptr;
+  AIOK_CHECK(batch.rows == 0 || (!no_dense && !no_ids), ErrorKind::kInvalidInput,
+             "{}: the batch has no {} block; the model reads {} dense and {} categorical fields",
+             who, no_dense ? "dense" : "categorical", dense, tables);
+}
+
 void RegisterBuiltinModels(ModelRegistry& registry) {
   RegisterDlrmModel(registry);
   RegisterDienModel(registry);

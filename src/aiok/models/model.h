@@ -68,6 +68,17 @@ class Model {
   virtual std::unique_ptr<InferenceEngine> MakeInferenceEngine(bool bf16) = 0;
 };
 
+/// Throws Error(kInvalidInput) naming the difference when `layout` does not have the shapes
+/// a `model` was built for: `dense` dense fields, one-id tables of `tables` rows and list
+/// tables of `lists` rows. What every model's CheckLayout starts with.
+void CheckLayoutShapes(const char* model, int64_t dense, const std::vector<int64_t>& tables,
+                       const std::vector<int64_t>& lists, const data::FeatureLayout& layout);
+/// Throws Error(kInvalidInput) when `batch` lacks a block a model reads (`dense` dense fields,
+/// `tables` one-id fields) or has another number of list fields than `lists`; `who` starts
+/// the message.
+void CheckBatchBlocks(const char* who, int64_t dense, size_t tables, size_t lists,
+                      const data::FeatureBatch& batch);
+
 /// Writes the model's parameters and buffers to `path` (a libtorch archive), beside it first
 /// and then renamed into place, so a reader never sees half a file.
 void SaveWeights(Model& model, const std::string& path);

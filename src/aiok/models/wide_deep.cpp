@@ -9,6 +9,7 @@
 #include "aiok/core/json_fields.h"
 #include "aiok/models/dlrm.h"
 #include "aiok/models/mlp.h"
+#include "aiok/models/model.h"
 
 namespace aiok::models {
 namespace {
@@ -116,14 +117,7 @@ void WideDeepArchitecture::Validate() const {
 }
 
 void WideDeepArchitecture::CheckBatch(const data::FeatureBatch& batch, const char* who) const {
-  AIOK_CHECK(batch.jagged.size() == list_sizes.size(), ErrorKind::kInvalidInput,
-             "{}: the batch has {} list fields, the model takes {}", who, batch.jagged.size(),
-             list_sizes.size());
-  const bool no_dense = dense_features > 0 && batch.dense == nullptr;
-  const bool no_ids = !table_sizes.empty() && batch.categorical == nullptr;
-  AIOK_CHECK(batch.rows == 0 || (!no_dense && !no_ids), ErrorKind::kInvalidInput,
-             "{}: the batch has no {} block; the model reads {} dense and {} categorical fields",
-             who, no_dense ? "dense" : "categorical", dense_features, table_sizes.size());
+  CheckBatchBlocks(who, dense_features, table_sizes.size(), list_sizes.size(), batch);
 }
 
 nlohmann::json WideDeepArchitecture::ToJson() const {

@@ -22,17 +22,7 @@ class WideDeepModel final : public Model {
   data::Task task() const override { return module_->architecture().task; }
   void CheckLayout(const data::FeatureLayout& layout) const override {
     const WideDeepArchitecture& a = module_->architecture();
-    std::vector<int64_t> lists;
-    for (const data::JaggedFeature& field : layout.jagged)
-      lists.push_back(field.cardinality);
-    AIOK_CHECK(layout.dense_width() == a.dense_features &&
-                   layout.cardinalities() == a.table_sizes && lists == a.list_sizes,
-               ErrorKind::kInvalidInput,
-               "wnd: the model takes {} dense fields, categorical tables of [{}] rows and list "
-               "tables of [{}]; the data has {}, [{}] and [{}]",
-               a.dense_features, fmt::join(a.table_sizes, ", "), fmt::join(a.list_sizes, ", "),
-               layout.dense_width(), fmt::join(layout.cardinalities(), ", "),
-               fmt::join(lists, ", "));
+    CheckLayoutShapes("wnd", a.dense_features, a.table_sizes, a.list_sizes, layout);
   }
   at::Tensor Forward(const data::FeatureBatch& batch) override { return module_->forward(batch); }
   nlohmann::json Architecture() const override { return module_->architecture().ToJson(); }
