@@ -22,6 +22,8 @@ DataLoader::~DataLoader() { StopWorkers(); }
 
 int64_t DataLoader::batches() const { return plan_->batches(); }
 
+int64_t DataLoader::GlobalBatchRows(int64_t index) const { return plan_->GlobalBatchRows(index); }
+
 void DataLoader::StopWorkers() {
   {
     std::lock_guard<std::mutex> lock(mutex_);

@@ -44,7 +44,8 @@ struct LoaderOptions {
 
 class DataLoader {
  public:
-  /// Opens `split` of the dataset in `dir` for `rank` of `world_size` ranks.
+  /// Opens `split` of the dataset in `dir` for `rank` of `world_size` ranks: its batches are
+  /// the rank's shares of global batches of options.batch_size rows (see EpochPlan).
   DataLoader(const std::string& dir, const std::string& split, const LoaderOptions& options,
              int rank = 0, int world_size = 1, uint64_t seed = 0);
   ~DataLoader();
@@ -57,8 +58,10 @@ class DataLoader {
   /// Starts epoch `epoch` (its order depends on the seed and the epoch number) at batch
   /// `first_batch` (to resume mid-epoch), stopping the previous one if it is not finished.
   void StartEpoch(int64_t epoch, int64_t first_batch = 0);
-  /// Batches per epoch for this rank (the same on every rank).
+  /// Batches per epoch (global batches: the same on every rank, for any number of ranks).
   int64_t batches() const;
+  /// Rows of global batch `index` of the current epoch, all ranks' shares together.
+  int64_t GlobalBatchRows(int64_t index) const;
   /// The next batch of the epoch, in order; nullopt when the epoch is done.
   std::optional<data::FeatureBatch> Next();
 

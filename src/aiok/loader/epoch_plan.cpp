@@ -61,18 +61,23 @@ EpochPlan::EpochPlan(std::vector<int64_t> shard_rows, const EpochPlanOptions& op
   }
   const int64_t b = options.batch_size;
   global_batches_ = options.drop_last ? total_rows_ / b : (total_rows_ + b - 1) / b;
-  const int64_t w = options.world_size;
-  batches_per_rank_ = global_batches_ == 0 ? 0 : (global_batches_ + w - 1) / w;
 }
 
-int64_t EpochPlan::GlobalBatch(int64_t i) const {
-  AIOK_ASSERT(i >= 0 && i < batches_per_rank_);
-  return (i * options_.world_size + options_.rank) % global_batches_;
+int64_t EpochPlan::ShareBegin(int64_t i) const {
+  AIOK_ASSERT(i >= 0 && i < global_batches_);
+  return i * options_.batch_size + options_.rank * options_.batch_size / options_.world_size;
 }
 
 int64_t EpochPlan::BatchRows(int64_t i) const {
-  const int64_t first = GlobalBatch(i) * options_.batch_size;
-  return std::min(options_.batch_size, total_rows_ - first);
+  const int64_t begin = ShareBegin(i);
+  const int64_t end =
+      i * options_.batch_size + (options_.rank + 1) * options_.batch_size / options_.world_size;
+  return std::max<int64_t>(0, std::min(end, total_rows_) - begin);
+}
+
+int64_t EpochPlan::GlobalBatchRows(int64_t i) const {
+  AIOK_ASSERT(i >= 0 && i < global_batches_);
+  return std::min(options_.batch_size, total_rows_ - i * options_.batch_size);
 }
 
 int64_t EpochPlan::StreamPosition(int64_t position) const {
@@ -93,7 +98,7 @@ RowRef EpochPlan::Locate(int64_t stream_position) const {
 }
 
 void EpochPlan::BatchRowRefs(int64_t i, std::vector<RowRef>* out) const {
-  const int64_t first = GlobalBatch(i) * options_.batch_size;
+  const int64_t first = ShareBegin(i);
   const int64_t rows = BatchRows(i);
   out->resize(static_cast<size_t>(rows));
   for (int64_t r = 0; r < rows; ++r)
@@ -101,9 +106,9 @@ void EpochPlan::BatchRowRefs(int64_t i, std::vector<RowRef>* out) const {
 }
 
 bool EpochPlan::Contiguous(int64_t i, RowRef* first) const {
-  if (options_.shuffle)
+  if (options_.shuffle || BatchRows(i) == 0)
     return false;
-  const int64_t start = GlobalBatch(i) * options_.batch_size;
+  const int64_t start = ShareBegin(i);
   const RowRef head = Locate(start);
   if (head.row + BatchRows(i) > shard_rows_[static_cast<size_t>(head.shard)])
     return false;

@@ -3,10 +3,12 @@
 // Rows of a split are numbered 0..N-1 across its shards. With shuffling, an epoch visits the
 // shards in a seeded random order and, within consecutive windows of `shuffle_window` rows of
 // that stream, in a seeded random permutation (a keyed Feistel network, so no index array is
-// stored). The stream is cut into batches; batch k goes to rank k mod world_size. Every rank
-// gets the same number of batches: ranks that run out wrap around to the epoch's first
-// batches (as PyTorch's DistributedSampler pads), so with one rank every row appears exactly
-// once per epoch.
+// stored). The stream is cut into global batches of `batch_size` rows. With several ranks,
+// each global batch is cut into `world_size` consecutive shares (rank r gets rows
+// [r * batch_size / world_size, (r + 1) * batch_size / world_size) of it), so the ranks
+// together train on exactly the rows one process would, batch for batch, whatever their
+// number. Every rank has the same number of batches; in the epoch's final, partial global
+// batch a rank's share may be short or empty.
 #pragma once
 
 #include <cstdint>
@@ -33,10 +35,13 @@ class EpochPlan {
   /// `shard_rows` gives the rows of each shard in dataset order.
   EpochPlan(std::vector<int64_t> shard_rows, const EpochPlanOptions& options, int64_t epoch);
 
-  /// Batches this rank gets this epoch (the same on every rank).
-  int64_t batches() const { return batches_per_rank_; }
-  /// Rows in this rank's batch `i` (the final global batch may be smaller).
+  /// Batches this epoch: global batches, each rank getting its share of every one.
+  int64_t batches() const { return global_batches_; }
+  /// Rows in this rank's share of batch `i` (0 to batch_size / world_size; fewer, or none, in
+  /// the final global batch).
   int64_t BatchRows(int64_t i) const;
+  /// Rows in global batch `i`, all ranks' shares together (batch_size but for the last).
+  int64_t GlobalBatchRows(int64_t i) const;
   /// The rows of this rank's batch `i`, in order.
   void BatchRowRefs(int64_t i, std::vector<RowRef>* out) const;
   /// Whether this rank's batch `i` is rows [first, first + BatchRows(i)) of one shard, in
@@ -46,7 +51,7 @@ class EpochPlan {
   int64_t total_rows() const { return total_rows_; }
 
  private:
-  int64_t GlobalBatch(int64_t i) const;
+  int64_t ShareBegin(int64_t i) const;  // stream position of this rank's share of batch i
   int64_t StreamPosition(int64_t position) const;  // shuffled position -> stream position
   RowRef Locate(int64_t stream_position) const;
 
@@ -56,7 +61,6 @@ class EpochPlan {
   std::vector<int64_t> stream_offsets_;  // first stream position of each stream shard
   int64_t total_rows_ = 0;
   int64_t global_batches_ = 0;
-  int64_t batches_per_rank_ = 0;
   uint64_t key_ = 0;
 };
 
