@@ -19,6 +19,8 @@
 
 namespace aiok::train {
 
+class Communicator;
+
 struct TrainOptions {
   std::string data_dir;
   std::string out_dir;
@@ -44,7 +46,7 @@ struct TrainOptions {
   void Visit(V& v) {
     v.Text("precision", &precision, {"auto", "fp32", "bf16"},
            "bf16: MLPs and interaction under bf16 autocast (fp32 master weights, fp32 "
-           "embeddings); auto: bf16 where the CPU computes it natively, else fp32");
+           "embeddings); auto: bf16 where it is faster (AMX, or AVX512-BF16 on AMD), else fp32");
     v.Text("model", &model, models::BuiltinModels().Names(),
            "model family (its options: aiok train --list-models)");
     v.Int("epochs", &epochs, 1, 1000, "passes over the train split");
@@ -94,5 +96,19 @@ struct TrainResult {
 /// differ from the checkpoint's is refused (Error kConfig naming each difference).
 TrainResult Train(const TrainOptions& options, const loader::LoaderOptions& loader,
                   const OptimizerOptions& optimizer, const RunContext& ctx);
+
+/// Synchronous data-parallel training: every rank of `ranks` calls this with the same
+/// arguments. loader.batch_size is the global batch (it must divide by the number of ranks:
+/// a kUsage error before any work otherwise); each rank trains on its share of every global
+/// batch and the gradients are exchanged before every update (distributed.h), so N ranks take
+/// the steps one process would, up to the order of float sums. Rank 0 alone evaluates and
+/// writes into OUT (metrics, checkpoints, weights, curve); the others only read it (a resume
+/// needs OUT on a file system every rank shares) and return a result without metrics.
+/// Checkpoints do not depend on the number of ranks: a run may resume with another one.
+/// Failures: an error before training is thrown by rank 0 (naming the rank that failed) while
+/// the others throw RanksStopped; an error while training ends every rank (StopAllRanks).
+/// With a single-process communicator this is Train() above.
+TrainResult Train(const TrainOptions& options, const loader::LoaderOptions& loader,
+                  const OptimizerOptions& optimizer, const RunContext& ctx, Communicator& ranks);
 
 }  // namespace aiok::train
