@@ -9,7 +9,9 @@
 // which steps the run takes: model, architecture, the loader's order (batch size, shuffle),
 // the optimizers, precision and seed. A resume with any of them changed would not continue
 // the same run, so it is refused naming each difference. Options that only stop or extend a
-// run (--max-steps, --epochs, evaluation and checkpoint intervals) may change.
+// run (--max-steps, --epochs, evaluation and checkpoint intervals) may change, and so may the
+// number of data-parallel ranks: the batch size is the global one and the position counts
+// global batches, which N ranks take together as one process would.
 //
 // Torch-free header: the model and optimizers are passed by reference.
 #pragma once
