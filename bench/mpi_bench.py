@@ -13,7 +13,8 @@ Three configurations: one process with --threads threads, one process with --thr
 alternate between them so that a changing machine load hits all alike; the median of
 --repeat runs is reported, with the load average at the start.
 
-bytes/step counts payloads: the all-reduced dense gradient buffer (each rank contributes it
+The exchange's time includes waiting for the slower rank, mostly inside the all-reduce (the
+first collective of a step). bytes/step counts payloads: the all-reduced dense gradient buffer (each rank contributes it
 once; a ring all-reduce sends about 2 (N-1)/N times it per rank) plus every rank's sparse
 (ids, rows) blocks together (what each rank receives, its own block included).
 """
@@ -44,6 +45,8 @@ def run(args, ranks, threads, out):
     train = metrics['train']
     return {'samples_per_second': train['samples_per_second'],
             'seconds_per_step': train['communication']['seconds_per_step'],
+            'allreduce_seconds': train['communication']['dense_allreduce_seconds_per_step'],
+            'allgather_seconds': train['communication']['sparse_allgather_seconds_per_step'],
             'bytes_per_step': train['communication']['bytes_per_step'],
             'dense_bytes_per_step': train['communication']['dense_bytes_per_step'],
             'sparse_bytes_per_step': train['communication']['sparse_bytes_per_step'],
@@ -84,14 +87,17 @@ def main():
           f'{args.batch_size}, {args.steps} steps, {args.threads} threads in total, precision '
           f'{results[configs[0]][0]["precision"]}, median of {args.repeat}; load average at start '
           f'{load:.2f} on {os.cpu_count()} cores\n')
-    print(f'| ranks x threads | samples/s | vs 1 x {args.threads} | step ms | exchange ms/step | '
+    print(f'| ranks x threads | samples/s | vs 1 x {args.threads} | step ms | exchange ms/step '
+          '(all-reduce + all-gather) | '
           'bytes/step (dense + sparse) | test AUC |')
     print('|---|---|---|---|---|---|---|')
     for ranks, threads in configs:
         r = results[(ranks, threads)]
         sps = median(r, 'samples_per_second')
         print(f'| {ranks} x {r[0]["threads"]} | {sps:,.0f} | {sps / one:.2f}x | '
-              f'{1e3 * median(r, "step_seconds"):.1f} | {1e3 * median(r, "seconds_per_step"):.2f} | '
+              f'{1e3 * median(r, "step_seconds"):.1f} | {1e3 * median(r, "seconds_per_step"):.2f} '
+              f'({1e3 * median(r, "allreduce_seconds"):.2f} + '
+              f'{1e3 * median(r, "allgather_seconds"):.2f}) | '
               f'{median(r, "bytes_per_step") / 1e6:.2f} MB ({median(r, "dense_bytes_per_step") / 1e6:.2f}'
               f' + {median(r, "sparse_bytes_per_step") / 1e6:.2f}) | {median(r, "test_auc"):.4f} |')
 

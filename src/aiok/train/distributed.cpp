@@ -187,8 +187,8 @@ struct GradientExchange::Impl {
   std::vector<uint8_t> received;
   std::vector<int64_t> sizes;
 
-  void ExchangeDense(Communicator& ranks, double scale, double* loss);
-  void ExchangeSparse(Communicator& ranks, double scale);
+  void ExchangeDense(Communicator& ranks, double scale, double* loss, ExchangeStats* stats);
+  void ExchangeSparse(Communicator& ranks, double scale, ExchangeStats* stats);
   void ShareStatistics(Communicator& ranks);
 };
 
@@ -218,7 +218,8 @@ GradientExchange::GradientExchange(Communicator& ranks, models::Model& model)
 
 GradientExchange::~GradientExchange() = default;
 
-void GradientExchange::Impl::ExchangeDense(Communicator& ranks, double scale, double* loss) {
+void GradientExchange::Impl::ExchangeDense(Communicator& ranks, double scale, double* loss,
+                                           ExchangeStats* stats) {
   float* flags = buffer.data() + dense_floats;
   float* loss_slot = flags + dense.size();
   for (size_t i = 0; i < dense.size(); ++i) {
@@ -235,7 +236,9 @@ void GradientExchange::Impl::ExchangeDense(Communicator& ranks, double scale, do
     }
   }
   *loss_slot = static_cast<float>(*loss * scale);
+  const auto start = Clock::now();
   ranks.AllReduceSum(buffer.data(), static_cast<int64_t>(buffer.size()));
+  stats->dense_seconds += std::chrono::duration<double>(Clock::now() - start).count();
   for (size_t i = 0; i < dense.size(); ++i) {
     if (flags[i] == 0.0f)
       continue;  // no rank has a gradient for it (the parameter was not used)
@@ -248,7 +251,8 @@ void GradientExchange::Impl::ExchangeDense(Communicator& ranks, double scale, do
   *loss = *loss_slot;
 }
 
-void GradientExchange::Impl::ExchangeSparse(Communicator& ranks, double scale) {
+void GradientExchange::Impl::ExchangeSparse(Communicator& ranks, double scale,
+                                            ExchangeStats* stats) {
   if (groups.empty())
     return;
   // This rank's block: the groups' id counts, then per group its ids and its scaled rows.
@@ -275,7 +279,9 @@ void GradientExchange::Impl::ExchangeSparse(Communicator& ranks, double scale) {
       rows[k] = g.rows[k] * scale_f;
     out += values * sizeof(float);
   }
+  const auto start = Clock::now();
   ranks.AllGatherV(send.data(), static_cast<int64_t>(send.size()), &received, &sizes);
+  stats->sparse_seconds += std::chrono::duration<double>(Clock::now() - start).count();
 
   // Where each rank's next group starts in `received`.
   std::vector<const uint8_t*> cursor(sizes.size());
@@ -339,8 +345,8 @@ double GradientExchange::Exchange(int64_t local_rows, int64_t global_rows, doubl
   // Each rank's loss is the mean over its own rows: the global mean weighs it by its share.
   const double scale = static_cast<double>(local_rows) / static_cast<double>(global_rows);
   double loss = local_rows > 0 ? local_loss : 0.0;
-  impl_->ExchangeDense(ranks_, scale, &loss);
-  impl_->ExchangeSparse(ranks_, scale);
+  impl_->ExchangeDense(ranks_, scale, &loss, &stats_);
+  impl_->ExchangeSparse(ranks_, scale, &stats_);
   impl_->ShareStatistics(ranks_);
   ++stats_.steps;
   stats_.seconds += std::chrono::duration<double>(Clock::now() - start).count();

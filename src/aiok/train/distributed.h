@@ -67,10 +67,13 @@ void CheckReplicasAgree(Communicator& ranks, models::Model& model);
 /// What the exchange cost so far.
 struct ExchangeStats {
   int64_t steps = 0;
-  double seconds = 0.0;      ///< in Exchange: copies, collectives (waiting for slower ranks
-                             ///< included) and merging
-  int64_t dense_bytes = 0;   ///< all-reduced: the flat gradient buffer, once per step
-  int64_t sparse_bytes = 0;  ///< gathered: every rank's (ids, rows) blocks together
+  double seconds = 0.0;         ///< in Exchange: copies, collectives (waiting for slower ranks
+                                ///< included) and merging
+  double dense_seconds = 0.0;   ///< of which in the dense all-reduce (where the ranks meet:
+                                ///< it absorbs their difference in compute time)
+  double sparse_seconds = 0.0;  ///< of which in the sparse all-gather (sizes, then blocks)
+  int64_t dense_bytes = 0;      ///< all-reduced: the flat gradient buffer, once per step
+  int64_t sparse_bytes = 0;     ///< gathered: every rank's (ids, rows) blocks together
 };
 
 class GradientExchange {

@@ -366,6 +366,8 @@ void Trainer::Finish(double loss_average, const ExchangeStats& exchange) {
       {"bytes_per_step", static_cast<double>(exchange.dense_bytes + exchange.sparse_bytes) / steps},
       {"dense_bytes_per_step", static_cast<double>(exchange.dense_bytes) / steps},
       {"sparse_bytes_per_step", static_cast<double>(exchange.sparse_bytes) / steps},
+      {"dense_allreduce_seconds_per_step", exchange.dense_seconds / steps},
+      {"sparse_allgather_seconds_per_step", exchange.sparse_seconds / steps},
       {"seconds", exchange.seconds}};
   WriteMetrics(options_.out_dir, result_.metrics);
 }
