@@ -10,7 +10,11 @@ namespace aiok::models {
 /// Whether the CPU computes bf16 natively (AVX512-BF16 or AMX), from /proc/cpuinfo.
 bool CpuHasNativeBf16();
 
-/// "fp32" -> false, "bf16" -> true, "auto" -> CpuHasNativeBf16(); else Error(kConfig).
+/// Whether bf16 autocast trains faster than fp32 on this CPU: with AMX, and with AVX512-BF16
+/// on AMD; not on Intel CPUs that have AVX512-BF16 without AMX (measured slower there).
+bool Bf16IsFaster();
+
+/// "fp32" -> false, "bf16" -> true, "auto" -> Bf16IsFaster(); else Error(kConfig).
 bool UseBf16(const std::string& precision);
 
 /// Turns CPU autocast to bf16 on for its lifetime (when `enabled`): Linear and bmm run in bf16
