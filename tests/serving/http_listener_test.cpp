@@ -20,8 +20,7 @@ namespace {
 // A listener on a free loopback port, running on its own thread until destroyed.
 class RunningListener {
  public:
-  explicit RunningListener(const std::function<void(HttpListener&)>& route)
-      : listener_(Options()) {
+  explicit RunningListener(const std::function<void(HttpListener&)>& route) : listener_(Options()) {
     route(listener_);
     thread_ = std::thread([this] {
       try {
@@ -73,8 +72,7 @@ void Ok(HttpRequest&, const HttpRespond& respond) { respond({200, R"({"ok":true}
 // The answer is `status` with a JSON body {"error": "..."} that contains `says`.
 void ExpectJsonError(const httplib::Result& response, int status, const std::string& says,
                      const std::string& what) {
-  ASSERT_TRUE(response) << what << ": no answer (" << httplib::to_string(response.error())
-                        << ")";
+  ASSERT_TRUE(response) << what << ": no answer (" << httplib::to_string(response.error()) << ")";
   EXPECT_EQ(response->status, status) << what << ": " << response->body;
   EXPECT_EQ(response->get_header_value("Content-Type"), "application/json") << what;
   ASSERT_TRUE(nlohmann::json::accept(response->body)) << what << ": " << response->body;
@@ -85,8 +83,7 @@ void ExpectJsonError(const httplib::Result& response, int status, const std::str
 }
 
 void ExpectOk(const httplib::Result& response, const std::string& what) {
-  ASSERT_TRUE(response) << what << ": no answer (" << httplib::to_string(response.error())
-                        << ")";
+  ASSERT_TRUE(response) << what << ": no answer (" << httplib::to_string(response.error()) << ")";
   EXPECT_EQ(response->status, 200) << what;
   EXPECT_EQ(response->body, R"({"ok":true})") << what;
 }
@@ -96,14 +93,12 @@ void ExpectOk(const httplib::Result& response, const std::string& what) {
 TEST(HttpListenerTest, AHandlerThatThrowsIsAnswered500AndTheServerKeepsRunning) {
   RunningListener server([](HttpListener& listener) {
     listener.Route("GET", "/ok", /*cheap=*/true, Ok);
-    listener.Route("GET", "/loop-throws", /*cheap=*/true,
-                   [](HttpRequest&, const HttpRespond&) {
-                     throw std::runtime_error("an exception on the event loop");
-                   });
-    listener.Route("POST", "/worker-throws", /*cheap=*/false,
-                   [](HttpRequest&, const HttpRespond&) {
-                     throw std::logic_error("an exception on a worker");
-                   });
+    listener.Route("GET", "/loop-throws", /*cheap=*/true, [](HttpRequest&, const HttpRespond&) {
+      throw std::runtime_error("an exception on the event loop");
+    });
+    listener.Route("POST", "/worker-throws", /*cheap=*/false, [](HttpRequest&, const HttpRespond&) {
+      throw std::logic_error("an exception on a worker");
+    });
     listener.Route("GET", "/throws-a-number", /*cheap=*/false,
                    [](HttpRequest&, const HttpRespond&) { throw 42; });
   });
@@ -130,16 +125,15 @@ TEST(HttpListenerTest, AHandlerThatThrowsIsAnswered500AndTheServerKeepsRunning) 
 // — as 500.
 TEST(HttpListenerTest, AnAiokErrorFromAHandlerGetsTheStatusOfItsKind) {
   RunningListener server([](HttpListener& listener) {
-    listener.Route("POST", "/fail", /*cheap=*/false,
-                   [](HttpRequest& request, const HttpRespond&) {
-                     if (request.body == "input")
-                       Throw(ErrorKind::kInvalidInput, "row 3: expected a number");
-                     if (request.body == "limit")
-                       Throw(ErrorKind::kTooLarge, "9 rows; the limit is 8");
-                     if (request.body == "io")
-                       Throw(ErrorKind::kIo, "cannot read the model");
-                     AIOK_ASSERT(request.body.empty());
-                   });
+    listener.Route("POST", "/fail", /*cheap=*/false, [](HttpRequest& request, const HttpRespond&) {
+      if (request.body == "input")
+        Throw(ErrorKind::kInvalidInput, "row 3: expected a number");
+      if (request.body == "limit")
+        Throw(ErrorKind::kTooLarge, "9 rows; the limit is 8");
+      if (request.body == "io")
+        Throw(ErrorKind::kIo, "cannot read the model");
+      AIOK_ASSERT(request.body.empty());
+    });
   });
   ASSERT_TRUE(server.running()) << server.failure();
   httplib::Client client = server.Client();
@@ -191,9 +185,9 @@ TEST(HttpListenerTest, OnlyTheFirstAnswerToARequestIsSent) {
 TEST(HttpListenerTest, OnlyBadInputIsTheClientsFault) {
   EXPECT_EQ(HttpStatusOf(ErrorKind::kInvalidInput), 400);
   EXPECT_EQ(HttpStatusOf(ErrorKind::kTooLarge), 413);
-  for (const ErrorKind kind : {ErrorKind::kUsage, ErrorKind::kConfig, ErrorKind::kIo,
-                               ErrorKind::kNotImplemented, ErrorKind::kCancelled,
-                               ErrorKind::kInternal})
+  for (const ErrorKind kind :
+       {ErrorKind::kUsage, ErrorKind::kConfig, ErrorKind::kIo, ErrorKind::kNotImplemented,
+        ErrorKind::kCancelled, ErrorKind::kInternal})
     EXPECT_EQ(HttpStatusOf(kind), 500) << ErrorKindName(kind);
 }
 

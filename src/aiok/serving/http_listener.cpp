@@ -65,6 +65,22 @@ int64_t ConnectionsTheFileLimitAllows() {
   return std::max<int64_t>(1, static_cast<int64_t>(limit.rlim_cur) - kSpareDescriptors);
 }
 
+// The path of a request target without its query string. A target in absolute form
+// ("http://host:port/path") is reduced to its path: HTTP/1.1 servers must accept that form
+// (RFC 9112, 3.2.2), and routing it as a whole answered 404.
+std::string PathOf(beast::string_view target) {
+  if (!target.empty() && target.front() != '/') {
+    const size_t scheme_end = target.find("://");
+    if (scheme_end != beast::string_view::npos) {
+      const size_t path = target.find_first_of("/?", scheme_end + 3);
+      target = path == beast::string_view::npos || target[path] == '?'
+                   ? beast::string_view("/")
+                   : target.substr(path);
+    }
+  }
+  return std::string(target.substr(0, target.find('?')));
+}
+
 struct RouteEntry {
   std::string method;
   bool cheap;
@@ -222,7 +238,9 @@ class HttpListener::Impl::Connection : public std::enable_shared_from_this<Conne
   }
 
   void OnHeader() {
-    if (!parser_->is_done() &&
+    // Not to HTTP/1.0: it has no interim responses, so its client would take the 100 for the
+    // answer (RFC 9110, 10.1.1: a server MUST ignore the expectation in an HTTP/1.0 request).
+    if (!parser_->is_done() && parser_->get().version() >= 11 &&
         beast::iequals(parser_->get()[http::field::expect], "100-continue")) {
       // curl asks before sending a body over 1 KiB, and waits a second for this.
       static const std::string kContinue = "HTTP/1.1 100 Continue\r\n\r\n";
@@ -273,9 +291,7 @@ class HttpListener::Impl::Connection : public std::enable_shared_from_this<Conne
     http::request<http::string_body> message = parser_->release();
     parser_.reset();
     keep_alive_ = message.keep_alive();
-    const beast::string_view target = message.target();
-    HttpRequest request{std::string(message.method_string()),
-                        std::string(target.substr(0, target.find('?'))),
+    HttpRequest request{std::string(message.method_string()), PathOf(message.target()),
                         std::move(message.body())};
     // Answers on this connection's loop, whichever thread responds.
     HttpRespond respond = [self = shared_from_this()](HttpResponse response) {

@@ -27,7 +27,7 @@ namespace aiok::serving {
 
 struct HttpRequest {
   std::string method;  ///< "GET", "POST", ...
-  std::string path;    ///< the target without its query string
+  std::string path;    ///< the target's path ("http://host/p?q" and "/p?q" give "/p")
   std::string body;
 };
 
