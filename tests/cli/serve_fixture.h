@@ -1,9 +1,17 @@
 // A fixture for tests of `aiok serve` started as a user starts it: a bundle from `aiok run`
-// (built once per test binary process) and a server on a free loopback port.
+// and a server on a free loopback port.
+//
+// CTest runs every test case in a process of its own, so the bundle is made once per build of
+// the aiok binary, under the build tree, and shared: the first process runs `aiok run` under a
+// file lock, the others rerun it there and find every stage already done (well under a second
+// instead of a whole run each).
 #pragma once
 
+#include <fcntl.h>
 #include <gtest/gtest.h>
 #include <httplib.h>
+#include <sys/file.h>
+#include <unistd.h>
 
 #include <filesystem>
 #include <fstream>
@@ -22,8 +30,19 @@ class ServeFixture : public ::testing::Test {
     namespace fs = std::filesystem;
     root_ = new fs::path(fs::temp_directory_path() / ("aiok_serve_" + std::to_string(getpid())));
     fs::create_directories(*root_);
-    const int code = RunAiok({"run", "--rows", "20000", "--out", (*root_ / "run").string(), "-q"},
+    // One run per aiok binary: a rebuilt binary makes a new bundle.
+    const fs::path binary(AIOK_BINARY);
+    const auto stamp = fs::last_write_time(binary).time_since_epoch().count();
+    const fs::path cache = binary.parent_path() / "test_cache";
+    fs::create_directories(cache);
+    run_dir_ = new fs::path(cache / ("serve_run_" + std::to_string(stamp)));
+    const int lock = ::open((cache / "serve_run.lock").c_str(), O_CREAT | O_RDWR, 0644);
+    if (lock >= 0)
+      ::flock(lock, LOCK_EX);
+    const int code = RunAiok({"run", "--rows", "20000", "--out", run_dir_->string(), "-q"},
                              (*root_ / "run.out").string(), (*root_ / "run.err").string());
+    if (lock >= 0)
+      ::close(lock);  // releases the lock
     // Not an ASSERT here: a fatal failure in SetUpTestSuite makes GoogleTest skip every test,
     // and CTest counts skipped tests as passed. StartServer fails each test instead.
     if (code != 0) {
@@ -34,10 +53,11 @@ class ServeFixture : public ::testing::Test {
   static void TearDownTestSuite() {
     std::filesystem::remove_all(*root_);
     delete root_;
+    delete run_dir_;
   }
   void TearDown() override { server_.reset(); }
 
-  static std::string BundleDir() { return (*root_ / "run" / "bundle").string(); }
+  static std::string BundleDir() { return (*run_dir_ / "bundle").string(); }
 
   /// Starts `aiok serve --model BUNDLE --port 0 ARGS...` and waits for its port.
   void StartServer(const std::vector<std::string>& args) {
@@ -77,7 +97,7 @@ class ServeFixture : public ::testing::Test {
   }
   /// The first `n` lines of the run's data without the label: what a request may send.
   static std::vector<std::string> RawRows(int n) {
-    std::ifstream in(*root_ / "run" / "data" / "train.txt");
+    std::ifstream in(*run_dir_ / "data" / "train.txt");
     std::vector<std::string> rows;
     for (std::string line; rows.size() < static_cast<size_t>(n) && std::getline(in, line);)
       rows.push_back(line.substr(line.find('\t') + 1));
@@ -85,6 +105,7 @@ class ServeFixture : public ::testing::Test {
   }
 
   static inline std::filesystem::path* root_ = nullptr;
+  static inline std::filesystem::path* run_dir_ = nullptr;  ///< the shared `aiok run`
   static inline std::string bundle_error_;  ///< why the bundle could not be made ("" if made)
   std::unique_ptr<AiokProcess> server_;
   int port_ = 0;
