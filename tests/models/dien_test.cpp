@@ -638,7 +638,27 @@ TEST(Dien, PairingErrorsNameTheFields) {
   options.erase("targets");
   options["histories"] = "tags";
   message = ErrorOf([&] { BuiltinModels().Create("dien", layout, options); });
-  EXPECT_NE(message.find("no hist_ prefix"), std::string::npos) << message;
+  EXPECT_NE(message.find("no categorical field pairs with 'tags'"), std::string::npos) << message;
+  options["histories"] = "hist_cat";
+  EXPECT_EQ(BuiltinModels().Create("dien", layout, options)->Architecture().at("pairs")[0].at(
+                "target_name"),
+            "cat");
+  options.erase("histories");
+  options["targets"] = "item";
+  EXPECT_EQ(BuiltinModels().Create("dien", layout, options)->Architecture().at("pairs")[0].at(
+                "history_name"),
+            "hist_item");
+  // The generator's names: hist_items pairs with item_id, hist_cats with cat_id.
+  data::FeatureLayout generated = layout;
+  generated.categorical[1].name = "item_id";
+  generated.categorical[2].name = "cat_id";
+  generated.jagged[0].name = "hist_items";
+  generated.jagged[1].name = "hist_cats";
+  const nlohmann::json pairs =
+      BuiltinModels().Create("dien", generated, kTiny)->Architecture().at("pairs");
+  ASSERT_EQ(pairs.size(), 2u);
+  EXPECT_EQ(pairs[0].at("target_name"), "item_id");
+  EXPECT_EQ(pairs[1].at("target_name"), "cat_id");
   // No hist_X at all.
   layout.jagged[0].name = "clicks";
   layout.jagged[1].name = "clicked_cats";

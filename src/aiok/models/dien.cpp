@@ -25,9 +25,28 @@ std::vector<std::string> SplitNames(const std::string& text) {
   return names;
 }
 
-constexpr const char* kHistoryPrefix = "hist_";
+// The categorical field a history named hist_X pairs with by default: the first of X, X_id,
+// and X without a plural s (+ _id) that the layout has (hist_items -> item_id, hist_cats ->
+// cat_id as aiok datagen sequences names them); "" when none or no hist_ prefix.
+std::string DefaultTarget(const std::string& history, const std::vector<std::string>& categorical) {
+  const std::string prefix = "hist_";
+  if (history.rfind(prefix, 0) != 0 || history.size() == prefix.size())
+    return "";
+  const std::string x = history.substr(prefix.size());
+  std::vector<std::string> candidates = {x, x + "_id"};
+  if (x.size() > 1 && x.back() == 's') {
+    const std::string singular = x.substr(0, x.size() - 1);
+    candidates.push_back(singular);
+    candidates.push_back(singular + "_id");
+  }
+  for (const std::string& name : candidates) {
+    if (std::find(categorical.begin(), categorical.end(), name) != categorical.end())
+      return name;
+  }
+  return "";
+}
 
-// The pairs the options name, or hist_X with X by default.
+// The pairs the options name; by default every hist_X with its DefaultTarget.
 std::vector<DienArchitecture::Pair> ResolvePairs(const data::FeatureLayout& layout,
                                                  const DienOptions& options) {
   std::vector<std::string> categorical;
@@ -40,31 +59,43 @@ std::vector<DienArchitecture::Pair> ResolvePairs(const data::FeatureLayout& layo
     const auto it = std::find(names.begin(), names.end(), name);
     return it == names.end() ? -1 : static_cast<int32_t>(it - names.begin());
   };
-  const std::string prefix = kHistoryPrefix;
   std::vector<std::string> targets = SplitNames(options.targets);
   std::vector<std::string> histories = SplitNames(options.histories);
   if (targets.empty() && histories.empty()) {
     for (const std::string& name : jagged) {
-      if (name.rfind(prefix, 0) == 0 && index_of(categorical, name.substr(prefix.size())) >= 0) {
+      const std::string target = DefaultTarget(name, categorical);
+      if (!target.empty()) {
         histories.push_back(name);
-        targets.push_back(name.substr(prefix.size()));
+        targets.push_back(target);
       }
     }
     AIOK_CHECK(!targets.empty(), ErrorKind::kConfig,
-               "dien: no history field pairs with a target: DIEN reads sequence fields hist_X "
-               "paired with the categorical field X (the dataset's list fields: [{}]; its "
-               "categorical fields: [{}]); name them with --targets and --histories",
+               "dien: no history field pairs with a target: by default a list field hist_X "
+               "pairs with the categorical field X, X_id or, for a plural X, its singular (+_id) "
+               "(the dataset's list fields: [{}]; its categorical fields: [{}]); name them with "
+               "--targets and --histories",
                fmt::join(jagged, ", "), fmt::join(categorical, ", "));
   } else if (histories.empty()) {
-    for (const std::string& target : targets)
-      histories.push_back(prefix + target);
+    for (const std::string& target : targets) {
+      std::string found;
+      for (const std::string& name : jagged) {
+        if (DefaultTarget(name, categorical) == target)
+          found = name;
+      }
+      AIOK_CHECK(!found.empty(), ErrorKind::kConfig,
+                 "dien: --targets '{}': no list field hist_X pairs with '{}' by name (the "
+                 "dataset's list fields: [{}]); give --histories too",
+                 options.targets, target, fmt::join(jagged, ", "));
+      histories.push_back(found);
+    }
   } else if (targets.empty()) {
     for (const std::string& history : histories) {
-      AIOK_CHECK(history.rfind(prefix, 0) == 0, ErrorKind::kConfig,
-                 "dien: --histories '{}': '{}' has no hist_ prefix, so its target is unknown; "
-                 "give --targets too",
+      const std::string target = DefaultTarget(history, categorical);
+      AIOK_CHECK(!target.empty(), ErrorKind::kConfig,
+                 "dien: --histories '{}': no categorical field pairs with '{}' by name (hist_X "
+                 "pairs with X, X_id or a plural X's singular); give --targets too",
                  options.histories, history);
-      targets.push_back(history.substr(prefix.size()));
+      targets.push_back(target);
     }
   }
   AIOK_CHECK(targets.size() == histories.size(), ErrorKind::kConfig,
@@ -542,10 +573,20 @@ torch::Tensor DienImpl::forward(const data::FeatureBatch& batch) {
       attention_->forward(torch::cat({q, states, q - states, q * states}, 1))
           .squeeze(1)
           .to(torch::kFloat32);
-  const torch::Tensor row_max =
-      torch::full({rows}, -std::numeric_limits<float>::infinity())
-          .scatter_reduce(0, plan.event_row, scores.detach(), "amax", /*include_self=*/true);
-  const torch::Tensor exp = torch::exp(scores - row_max.index_select(0, plan.event_row));
+  const torch::Tensor detached = scores.detach().contiguous();
+  const float* score = detached.data_ptr<float>();
+  std::vector<float> shift(static_cast<size_t>(positions));
+  {
+    std::vector<float> row_max(static_cast<size_t>(rows), -std::numeric_limits<float>::infinity());
+    for (int64_t p = 0; p < positions; ++p) {
+      float& m = row_max[plan.lookup.event_rows[p]];
+      m = std::max(m, score[p]);
+    }
+    for (int64_t p = 0; p < positions; ++p)
+      shift[p] = row_max[plan.lookup.event_rows[p]];
+  }
+  const torch::Tensor exp = torch::exp(
+      scores - torch::from_blob(shift.data(), {positions}, torch::kFloat32));
   const torch::Tensor sum = torch::zeros({rows}).index_add(0, plan.event_row, exp);
   const torch::Tensor attention = exp / sum.index_select(0, plan.event_row);
 

@@ -43,8 +43,8 @@ struct DienOptions {
   std::string mlp;              ///< "": the preset's
   std::string activation = "preset";
   int64_t max_history = 0;      ///< 0: the preset's
-  std::string targets;          ///< "": every categorical X that has a sequence hist_X
-  std::string histories;        ///< "": hist_X for each target X
+  std::string targets;          ///< "": paired by name with the histories
+  std::string histories;        ///< "": every list field hist_X with a target X, X_id, ...
   double aux_weight = 1.0;
   std::string aux_mlp;          ///< "": the preset's
 
@@ -62,10 +62,11 @@ struct DienOptions {
     v.Int("max-history", &max_history, 0, 100000,
           "most recent events of a history the model reads (0: the preset's)");
     v.Text("targets", &targets, {},
-           "categorical fields paired with the histories, e.g. item_id,cat_id (empty: every X "
-           "with a sequence field hist_X)");
+           "categorical fields whose tables the histories share, e.g. item_id,cat_id (empty: "
+           "by name from the histories)");
     v.Text("histories", &histories, {},
-           "sequence fields, one per target, e.g. hist_items,hist_cats (empty: hist_X)");
+           "sequence fields, one per target, e.g. hist_items,hist_cats (empty: every list field "
+           "hist_X whose X, X_id, or singular of a plural X (+_id) is a categorical field)");
     v.Real("aux-weight", &aux_weight, 0.0, 1000.0,
            "weight of the interest extractor's auxiliary loss (0: off)");
     v.Text("aux-mlp", &aux_mlp, {},

@@ -33,8 +33,104 @@ inline float Exp(float x) {
 inline float Sigmoid(float x) { return 1.0f / (1.0f + Exp(-x)); }
 inline float Tanh(float x) { return 1.0f - 2.0f / (1.0f + Exp(2.0f * x)); }
 
-// Rows of a step handed to one task: enough work per task to pay for the handoff.
-int64_t RowGrain(int64_t hidden) { return std::max<int64_t>(1, 4096 / std::max<int64_t>(1, hidden)); }
+// One row of one step, forward: gates from the input projection x and the recurrent term rec
+// ([3H] each), the new state from the old one. Separate functions over restrict pointers, so
+// that GCC vectorizes them (inside the step lambdas it does not).
+void GateRow(const float* __restrict x, const float* __restrict rec,
+             const float* __restrict h_old, float a, int64_t hs, float* __restrict gates,
+             float* __restrict candidate_hidden, float* __restrict h_new) {
+  for (int64_t j = 0; j < hs; ++j) {
+    const float r = Sigmoid(x[j] + rec[j]);
+    const float z = Sigmoid(x[hs + j] + rec[hs + j]);
+    const float n = Tanh(x[2 * hs + j] + r * rec[2 * hs + j]);
+    const float old = h_old[j];
+    const float u = a * (1.0f - z);
+    gates[j] = r;
+    gates[hs + j] = z;
+    gates[2 * hs + j] = n;
+    candidate_hidden[j] = rec[2 * hs + j];
+    h_new[j] = old + u * (n - old);
+  }
+}
+
+// One row of one step, backward: from the state's gradient (the output's plus the carry from
+// the next step) to the gradients of x and rec, the carry to the previous step (written over
+// `carry`), and the returned gradient of the attention.
+float GateRowBackward(const float* __restrict gates, const float* __restrict candidate_hidden,
+                      const float* __restrict h_old, const float* __restrict d_out, float a,
+                      int64_t hs, float* __restrict carry, float* __restrict d_x,
+                      float* __restrict d_rec) {
+  float d_a = 0.0f;
+  for (int64_t j = 0; j < hs; ++j) {
+    const float r = gates[j];
+    const float z = gates[hs + j];
+    const float n = gates[2 * hs + j];
+    const float old = h_old[j];
+    const float dh = d_out[j] + carry[j];
+    const float u = a * (1.0f - z);
+    const float du = dh * (n - old);  // h' = old + u (n - old)
+    d_a += du * (1.0f - z);
+    const float dn_pre = dh * u * (1.0f - n * n);
+    const float dr_pre = dn_pre * candidate_hidden[j] * r * (1.0f - r);
+    const float dz_pre = -a * du * z * (1.0f - z);
+    d_x[j] = dr_pre;
+    d_x[hs + j] = dz_pre;
+    d_x[2 * hs + j] = dn_pre;
+    d_rec[j] = dr_pre;
+    d_rec[hs + j] = dz_pre;
+    d_rec[2 * hs + j] = dn_pre * r;
+    carry[j] = dh * (1.0f - u);
+  }
+  return d_a;
+}
+
+// Rows are independent through the whole recurrence (rank i of step t reads only rank i of
+// step t-1), so each thread runs every step for its own block of ranks: one parallel region per
+// pass instead of one per step, which on a busy machine costs far more than the step itself
+// (2 threads at load 6: 10x slower than 1 thread with a region per step). Blocks hold about
+// equal numbers of positions; small batches run in one block.
+std::vector<int64_t> RankBlocks(const std::vector<int64_t>& batch_sizes, int64_t h_size) {
+  const int64_t widest = batch_sizes.empty() ? 0 : batch_sizes[0];
+  int64_t positions = 0;
+  for (int64_t n : batch_sizes)
+    positions += n;
+  constexpr int64_t kMinBlockWork = 32768;  // positions x hidden per block
+  const int64_t blocks = std::clamp<int64_t>(positions * h_size / kMinBlockWork, 1,
+                                             std::max<int64_t>(1, at::get_num_threads()));
+  std::vector<int64_t> bounds = {0};
+  if (blocks > 1) {
+    // Rank i lives for lengths[i] steps: cut where the running sum of lengths passes k / blocks.
+    std::vector<int64_t> lengths(static_cast<size_t>(widest), 0);
+    for (int64_t n : batch_sizes) {
+      for (int64_t i = 0; i < n; ++i)
+        ++lengths[i];
+    }
+    int64_t sum = 0;
+    for (int64_t i = 0; i < widest && static_cast<int64_t>(bounds.size()) < blocks; ++i) {
+      sum += lengths[i];
+      if (sum * blocks >= positions * static_cast<int64_t>(bounds.size()))
+        bounds.push_back(i + 1);
+    }
+  }
+  if (bounds.back() < widest)
+    bounds.push_back(widest);
+  return bounds;
+}
+
+// Runs body(block begin rank, block end rank) for each block, side by side.
+template <typename Body>
+void ForEachBlock(const std::vector<int64_t>& bounds, const Body& body) {
+  const auto blocks = static_cast<int64_t>(bounds.size()) - 1;
+  if (blocks <= 1) {
+    if (blocks == 1)
+      body(bounds[0], bounds[1]);
+    return;
+  }
+  at::parallel_for(0, blocks, 1, [&](int64_t begin, int64_t end) {
+    for (int64_t k = begin; k < end; ++k)
+      body(bounds[k], bounds[k + 1]);
+  });
+}
 
 class GruFunction : public torch::autograd::Function<GruFunction> {
  public:
@@ -51,8 +147,6 @@ class GruFunction : public torch::autograd::Function<GruFunction> {
     // h W_hn^T + b_hn, before r scales it.
     torch::Tensor gates = torch::empty({n_pos, g_size});
     torch::Tensor candidate_hidden = torch::empty({n_pos, h_size});
-    const int64_t widest = packed->steps() > 0 ? packed->batch_sizes[0] : 0;
-    std::vector<float> recurrent(static_cast<size_t>(widest * g_size));
 
     const float* xp = x.data_ptr<float>();
     const float* w = w_hh.data_ptr<float>();
@@ -61,43 +155,36 @@ class GruFunction : public torch::autograd::Function<GruFunction> {
     float* hp = h.data_ptr<float>();
     float* gp = gates.data_ptr<float>();
     float* cp = candidate_hidden.data_ptr<float>();
-    float* rec = recurrent.data();
-    for (int64_t t = 0; t < packed->steps(); ++t) {
-      const int64_t rows = packed->batch_sizes[t];
-      const int64_t at_pos = packed->step_offsets[t];
-      const float* previous = t > 0 ? hp + packed->step_offsets[t - 1] * h_size : nullptr;
-      // rec = b_hh + h_prev W_hh^T (the initial state is zero: only the bias).
-      for (int64_t i = 0; i < rows; ++i)
-        std::copy(b, b + g_size, rec + i * g_size);
-      if (previous != nullptr) {
-        Sgemm(false, true, rows, g_size, h_size, 1.0f, previous, h_size, w, h_size, 1.0f, rec,
-              g_size);
-      }
-      at::parallel_for(0, rows, RowGrain(h_size), [&](int64_t begin, int64_t end) {
-        for (int64_t i = begin; i < end; ++i) {
-          const int64_t p = at_pos + i;
-          const float* xi = xp + p * g_size;
-          const float* ri = rec + i * g_size;
-          const float* h_old = previous != nullptr ? previous + i * h_size : nullptr;
-          float* g = gp + p * g_size;
-          float* c = cp + p * h_size;
-          float* h_new = hp + p * h_size;
-          const float a = att != nullptr ? att[p] : 1.0f;
-          for (int64_t j = 0; j < h_size; ++j) {
-            const float r = Sigmoid(xi[j] + ri[j]);
-            const float z = Sigmoid(xi[h_size + j] + ri[h_size + j]);
-            const float n = Tanh(xi[2 * h_size + j] + r * ri[2 * h_size + j]);
-            const float old = h_old != nullptr ? h_old[j] : 0.0f;
-            const float u = a * (1.0f - z);
-            g[j] = r;
-            g[h_size + j] = z;
-            g[2 * h_size + j] = n;
-            c[j] = ri[2 * h_size + j];
-            h_new[j] = old + u * (n - old);
-          }
+    const std::vector<int64_t>& sizes = packed->batch_sizes;
+    const std::vector<int64_t>& offsets = packed->step_offsets;
+    // The state before the first step, read like any other (a branch in the gate loop would
+    // keep GCC from vectorizing it).
+    const std::vector<float> zeros(static_cast<size_t>(h_size), 0.0f);
+    ForEachBlock(RankBlocks(sizes, h_size), [&](int64_t first, int64_t last) {
+      // rec = b_hh + h_prev W_hh^T for the block's live ranks (the initial state is zero).
+      std::vector<float> recurrent(static_cast<size_t>((last - first) * g_size));
+      float* rec = recurrent.data();
+      for (int64_t t = 0; t < packed->steps(); ++t) {
+        const int64_t end = std::min(last, sizes[t]);
+        if (end <= first)
+          break;
+        const int64_t rows = end - first;
+        const float* previous = t > 0 ? hp + (offsets[t - 1] + first) * h_size : nullptr;
+        for (int64_t i = 0; i < rows; ++i)
+          std::copy(b, b + g_size, rec + i * g_size);
+        if (previous != nullptr) {
+          Sgemm(false, true, rows, g_size, h_size, 1.0f, previous, h_size, w, h_size, 1.0f, rec,
+                g_size);
         }
-      });
-    }
+        for (int64_t i = 0; i < rows; ++i) {
+          const int64_t p = offsets[t] + first + i;
+          GateRow(xp + p * g_size, rec + i * g_size,
+                  previous != nullptr ? previous + i * h_size : zeros.data(),
+                  att != nullptr ? att[p] : 1.0f, h_size, gp + p * g_size, cp + p * h_size,
+                  hp + p * h_size);
+        }
+      }
+    });
     ctx->save_for_backward({w_hh, attention, h, gates, candidate_hidden});
     ctx->saved_data["batch_sizes"] = packed->batch_sizes;
     ctx->saved_data["augru"] = augru;
@@ -112,11 +199,11 @@ class GruFunction : public torch::autograd::Function<GruFunction> {
     const torch::Tensor& h = saved[2];
     const torch::Tensor& gates = saved[3];
     const torch::Tensor& candidate_hidden = saved[4];
-    std::vector<int64_t> batch_sizes = ctx->saved_data["batch_sizes"].toIntVector();
-    std::vector<int64_t> offsets(batch_sizes.size() + 1, 0);
-    for (size_t t = 0; t < batch_sizes.size(); ++t)
-      offsets[t + 1] = offsets[t] + batch_sizes[t];
-    const auto steps = static_cast<int64_t>(batch_sizes.size());
+    const std::vector<int64_t> sizes = ctx->saved_data["batch_sizes"].toIntVector();
+    std::vector<int64_t> offsets(sizes.size() + 1, 0);
+    for (size_t t = 0; t < sizes.size(); ++t)
+      offsets[t + 1] = offsets[t] + sizes[t];
+    const auto steps = static_cast<int64_t>(sizes.size());
 
     const int64_t n_pos = h.size(0);
     const int64_t h_size = w_hh.size(1);
@@ -127,9 +214,6 @@ class GruFunction : public torch::autograd::Function<GruFunction> {
     torch::Tensor drec = torch::empty({n_pos, g_size});
     const bool has_attention = ctx->saved_data["augru"].toBool();
     torch::Tensor datt = has_attention ? torch::empty({n_pos}) : torch::Tensor();
-    const int64_t widest = steps > 0 ? batch_sizes[0] : 0;
-    // The gradient reaching each row's state from the next step.
-    std::vector<float> carry(static_cast<size_t>(widest * h_size), 0.0f);
 
     const float* dout = dh_out.data_ptr<float>();
     const float* w = w_hh.data_ptr<float>();
@@ -140,54 +224,36 @@ class GruFunction : public torch::autograd::Function<GruFunction> {
     float* dxp = dx.data_ptr<float>();
     float* drp = drec.data_ptr<float>();
     float* dap = has_attention ? datt.data_ptr<float>() : nullptr;
-    float* cy = carry.data();
-    for (int64_t t = steps - 1; t >= 0; --t) {
-      const int64_t rows = batch_sizes[t];
-      const int64_t at_pos = offsets[t];
-      const float* previous = t > 0 ? hp + offsets[t - 1] * h_size : nullptr;
-      // Rows beyond the next step's were never written: their carry is still zero.
-      at::parallel_for(0, rows, RowGrain(h_size), [&](int64_t begin, int64_t end) {
-        for (int64_t i = begin; i < end; ++i) {
+    const std::vector<float> zeros(static_cast<size_t>(h_size), 0.0f);
+    ForEachBlock(RankBlocks(sizes, h_size), [&](int64_t first, int64_t last) {
+      // The gradient reaching each rank's state from the next step. Ranks beyond the next
+      // step's are never written before their own last step: their carry is still zero.
+      std::vector<float> carry(static_cast<size_t>((last - first) * h_size), 0.0f);
+      float* cy = carry.data();
+      for (int64_t t = steps - 1; t >= 0; --t) {
+        const int64_t end = std::min(last, sizes[t]);
+        if (end <= first)
+          continue;
+        const int64_t rows = end - first;
+        const int64_t at_pos = offsets[t] + first;
+        const float* previous = t > 0 ? hp + (offsets[t - 1] + first) * h_size : nullptr;
+        for (int64_t i = 0; i < rows; ++i) {
           const int64_t p = at_pos + i;
-          const float* g = gp + p * g_size;
-          const float* c = cp + p * h_size;
-          const float* h_old = previous != nullptr ? previous + i * h_size : nullptr;
-          const float* d_out = dout + p * h_size;
-          float* d_carry = cy + i * h_size;
-          float* d_x = dxp + p * g_size;
-          float* d_rec = drp + p * g_size;
-          const float a = att != nullptr ? att[p] : 1.0f;
-          float d_a = 0.0f;
-          for (int64_t j = 0; j < h_size; ++j) {
-            const float r = g[j];
-            const float z = g[h_size + j];
-            const float n = g[2 * h_size + j];
-            const float old = h_old != nullptr ? h_old[j] : 0.0f;
-            const float dh = d_out[j] + d_carry[j];
-            const float u = a * (1.0f - z);
-            const float du = dh * (n - old);  // h' = old + u (n - old)
-            d_a += du * (1.0f - z);
-            const float dn_pre = dh * u * (1.0f - n * n);
-            const float dr_pre = dn_pre * c[j] * r * (1.0f - r);
-            const float dz_pre = -a * du * z * (1.0f - z);
-            d_x[j] = dr_pre;
-            d_x[h_size + j] = dz_pre;
-            d_x[2 * h_size + j] = dn_pre;
-            d_rec[j] = dr_pre;
-            d_rec[h_size + j] = dz_pre;
-            d_rec[2 * h_size + j] = dn_pre * r;
-            d_carry[j] = dh * (1.0f - u);
-          }
+          const float d_a = GateRowBackward(
+              gp + p * g_size, cp + p * h_size,
+              previous != nullptr ? previous + i * h_size : zeros.data(), dout + p * h_size,
+              att != nullptr ? att[p] : 1.0f, h_size, cy + i * h_size, dxp + p * g_size,
+              drp + p * g_size);
           if (dap != nullptr)
             dap[p] = d_a;
         }
-      });
-      // carry += drec W_hh: the recurrent GEMM's share of the previous state's gradient.
-      if (previous != nullptr) {
-        Sgemm(false, false, rows, h_size, g_size, 1.0f, drp + at_pos * g_size, g_size, w, h_size,
-              1.0f, cy, h_size);
+        // carry += drec W_hh: the recurrent GEMM's share of the previous state's gradient.
+        if (previous != nullptr) {
+          Sgemm(false, false, rows, h_size, g_size, 1.0f, drp + at_pos * g_size, g_size, w,
+                h_size, 1.0f, cy, h_size);
+        }
       }
-    }
+    });
 
     torch::Tensor dw;
     torch::Tensor db;
@@ -196,14 +262,14 @@ class GruFunction : public torch::autograd::Function<GruFunction> {
       // dW_hh = sum over steps t >= 1 of drec_t^T h_{t-1}: one GEMM over the previous states
       // gathered in packed order (step 0's previous state is zero and is left out).
       dw = torch::zeros({g_size, h_size});
-      const int64_t first = steps > 0 ? batch_sizes[0] : 0;
+      const int64_t first = steps > 0 ? sizes[0] : 0;
       const int64_t later = n_pos - first;
       if (later > 0) {
         std::vector<float> previous_states(static_cast<size_t>(later * h_size));
         for (int64_t t = 1; t < steps; ++t) {
           std::memcpy(previous_states.data() + (offsets[t] - first) * h_size,
                       hp + offsets[t - 1] * h_size,
-                      static_cast<size_t>(batch_sizes[t] * h_size) * sizeof(float));
+                      static_cast<size_t>(sizes[t] * h_size) * sizeof(float));
         }
         Sgemm(true, false, g_size, h_size, later, 1.0f, drp + first * g_size, g_size,
               previous_states.data(), h_size, 0.0f, dw.data_ptr<float>(), h_size);
