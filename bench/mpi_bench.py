@@ -82,11 +82,12 @@ def main():
             for ranks, threads in configs:
                 out = os.path.join(tmp, f'r{ranks}_t{threads}_{i}')
                 results[(ranks, threads)].append(run(args, ranks, threads, out))
+    end_load = os.getloadavg()[0]
     one = median(results[configs[0]], 'samples_per_second')
     print(f'model {args.model} {args.preset or "(default preset)"}, global batch '
           f'{args.batch_size}, {args.steps} steps, {args.threads} threads in total, precision '
           f'{results[configs[0]][0]["precision"]}, median of {args.repeat}; load average at start '
-          f'{load:.2f} on {os.cpu_count()} cores\n')
+          f'{load:.2f}, at end {end_load:.2f}, on {os.cpu_count()} cores\n')
     print(f'| ranks x threads | samples/s | vs 1 x {args.threads} | step ms | exchange ms/step '
           '(all-reduce + all-gather) | '
           'bytes/step (dense + sparse) | test AUC |')
