@@ -166,7 +166,11 @@ class MpiTest : public ::testing::Test {
     std::vector<std::string> probe = Mpirun();
     probe.insert(probe.end(), {"-np", "2", "true"});
     Process check(probe, *root_ / "probe.out", *root_ / "probe.err");
-    const int code = check.pid() > 0 ? check.Wait(std::chrono::seconds(60)) : -2;
+    if (check.pid() <= 0) {
+      *skip_ = "mpirun is not on PATH (openmpi-bin; scripts/setup.sh installs it)";
+      return;
+    }
+    const int code = check.Wait(std::chrono::seconds(60));
     if (code != 0) {
       *skip_ = "mpirun cannot start 2 ranks here (exit " + std::to_string(code) +
                "): " + Slurp(*root_ / "probe.err").substr(0, 400);
