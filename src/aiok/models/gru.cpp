@@ -1,5 +1,7 @@
 #include "aiok/models/gru.h"
 
+#include <omp.h>
+
 #include <algorithm>
 #include <cmath>
 #include <cstring>
@@ -117,13 +119,24 @@ std::vector<int64_t> RankBlocks(const std::vector<int64_t>& batch_sizes, int64_t
   return bounds;
 }
 
-// Runs body(block begin rank, block end rank) for each block, side by side.
+// Runs body(block begin rank, block end rank) for each block, side by side. A lone block (a
+// small batch) runs on this thread with oneDNN's GEMMs kept on it too: otherwise each step's
+// small recurrent GEMM opens a parallel region of its own.
 template <typename Body>
 void ForEachBlock(const std::vector<int64_t>& bounds, const Body& body) {
   const auto blocks = static_cast<int64_t>(bounds.size()) - 1;
   if (blocks <= 1) {
-    if (blocks == 1)
-      body(bounds[0], bounds[1]);
+    if (blocks == 1) {
+      const int threads = omp_get_max_threads();
+      omp_set_num_threads(1);  // this thread's setting only, restored below
+      try {
+        body(bounds[0], bounds[1]);
+      } catch (...) {
+        omp_set_num_threads(threads);
+        throw;
+      }
+      omp_set_num_threads(threads);
+    }
     return;
   }
   at::parallel_for(0, blocks, 1, [&](int64_t begin, int64_t end) {
