@@ -14,6 +14,7 @@
 #include <thread>
 
 #include "aiok/models/model.h"
+#include "aiok/models/precision.h"
 #include "model_test_data.h"
 
 namespace aiok::models {
@@ -552,6 +553,31 @@ TEST(Dien, InferenceEngineEqualsTheForwardFromSeveralThreads) {
   std::vector<float> again(static_cast<size_t>(batch.rows));
   engine->Predict(batch, again.data());
   EXPECT_TRUE(torch::allclose(torch::from_blob(again.data(), {batch.rows}), want, 1e-5, 1e-6));
+}
+
+TEST(Dien, RunsUnderBf16AutocastCloseToFp32) {
+  // The trainer's --precision bf16: the GEMMs of the MLPs and input projections in bf16, the
+  // recurrence, lookups and losses in fp32. The outputs move, but not far; gradients flow.
+  const data::FeatureLayout layout = DienLayout();
+  std::unique_ptr<Model> model = MakeModel(layout, kTiny);
+  Module(*model).train();
+  const data::FeatureBatch batch = DienBatch(layout, 64, 6, 3);
+  const torch::Tensor fp32 = model->Forward(batch).detach();
+  const torch::Tensor fp32_aux = model->AuxiliaryLoss().detach();
+  torch::Tensor bf16;
+  torch::Tensor bf16_aux;
+  {
+    Bf16Autocast autocast(true);
+    bf16 = model->Forward(batch);
+    bf16_aux = model->AuxiliaryLoss();
+  }
+  EXPECT_EQ(bf16.scalar_type(), torch::kFloat32);
+  EXPECT_FALSE(torch::equal(bf16.detach(), fp32)) << "autocast reached no GEMM";
+  EXPECT_LT((bf16.detach() - fp32).abs().max().item<float>(), 0.1);
+  EXPECT_NEAR(bf16_aux.item<float>(), fp32_aux.item<float>(), 0.05);
+  (bf16.sum() + bf16_aux).backward();
+  EXPECT_GT(Densify(*Module(*model).embedding()).abs().sum().item<float>(), 0.0f);
+  EXPECT_TRUE(Module(*model).extractor()->w_hh.grad().defined());
 }
 
 TEST(Dien, ArchitectureAndWeightsRoundTrip) {
