@@ -64,6 +64,8 @@ def main():
     ap.add_argument('--epochs', type=int, default=0)
     ap.add_argument('--work', default='/tmp/aiok_bench_train')
     args = ap.parse_args()
+    if args.steps < 100:
+        sys.exit('--steps: at least 100 (the peers time 50-step intervals after 20 warm-up steps)')
     args.arch = args.arch or MODELS[args.model]['archs'][0]
     if args.arch not in MODELS[args.model]['archs']:
         sys.exit(f'--arch for {args.model}: one of {MODELS[args.model]["archs"]}')

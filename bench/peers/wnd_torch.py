@@ -43,6 +43,13 @@ class WideDeep(torch.nn.Module):
             layers += [torch.nn.Linear(n_in, n_out), torch.nn.ReLU()]
             n_in = n_out
         layers.append(torch.nn.Linear(n_in, 1))
+        # Initialized as aiok initializes its MLPs (the DLRM reference's normal init), so that
+        # an equal-epoch AUC comparison compares the trainers, not two initializations.
+        for layer in layers:
+            if isinstance(layer, torch.nn.Linear):
+                fan_out, fan_in = layer.weight.shape
+                torch.nn.init.normal_(layer.weight, 0.0, np.sqrt(2.0 / (fan_in + fan_out)))
+                torch.nn.init.normal_(layer.bias, 0.0, np.sqrt(1.0 / fan_out))
         self.deep = torch.nn.Sequential(*layers)
         self.bias = torch.nn.Parameter(torch.zeros(1))
 
