@@ -24,6 +24,8 @@ MODELS = {
     'wnd': {'peer': 'wnd_torch.py', 'archs': ['wnd', 'wnd-small'],
             'preset': lambda arch: arch, 'peer_args': ['--wide-lr', '0.05'],
             'aiok_args': ['--wide-update', 'adagrad', '--wide-lr', '0.05']},
+    'dien': {'peer': 'dien_torch.py', 'archs': ['dien', 'dien-small'],
+             'preset': lambda arch: arch, 'peer_args': [], 'aiok_args': []},
 }
 
 
