@@ -16,6 +16,16 @@ Pooling ParsePooling(const std::string& name) {
 
 const char* PoolingName(Pooling pooling) { return pooling == Pooling::kSum ? "sum" : "mean"; }
 
+void PoolListFields(const data::FeatureLayout& layout, const std::string& multi_categorical,
+                    std::vector<int64_t>* sizes, std::vector<Pooling>* pooling) {
+  for (const data::JaggedFeature& field : layout.jagged) {
+    sizes->push_back(field.cardinality);
+    pooling->push_back(field.kind == data::JaggedFeature::Kind::kSequence
+                           ? Pooling::kMean
+                           : ParsePooling(multi_categorical));
+  }
+}
+
 void PoolListRow(const ListTable& table, const data::JaggedIds& list, int64_t row,
                  Pooling pooling, float* out, const char* who, int64_t field) {
   const int64_t d = table.dim;

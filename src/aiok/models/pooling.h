@@ -4,6 +4,7 @@
 
 #include <cstdint>
 #include <string>
+#include <vector>
 
 #include "aiok/data/feature_batch.h"
 
@@ -17,6 +18,12 @@ enum class Pooling {
 /// "sum", "mean"; anything else throws Error(kConfig).
 Pooling ParsePooling(const std::string& name);
 const char* PoolingName(Pooling pooling);
+
+/// How a model that pools every list field pools each of `layout`'s: sequences by their mean
+/// (the order is not read), multi-categorical fields by `multi_categorical` (the model's
+/// --pooling option). Also gives each list field's table size.
+void PoolListFields(const data::FeatureLayout& layout, const std::string& multi_categorical,
+                    std::vector<int64_t>* sizes, std::vector<Pooling>* pooling);
 
 /// A list field's table inside a table-batched weight: where its rows start and how many.
 struct ListTable {

@@ -55,12 +55,7 @@ WideDeepArchitecture WideDeepArchitecture::Resolve(const data::FeatureLayout& la
   a.task = layout.task;
   a.dense_features = layout.dense_width();
   a.table_sizes = layout.cardinalities();
-  for (const data::JaggedFeature& field : layout.jagged) {
-    a.list_sizes.push_back(field.cardinality);
-    a.list_pooling.push_back(field.kind == data::JaggedFeature::Kind::kSequence
-                                 ? Pooling::kMean
-                                 : ParsePooling(options.pooling));
-  }
+  PoolListFields(layout, options.pooling, &a.list_sizes, &a.list_pooling);
   ApplyWideDeepPreset(options.preset, &a);
   if (options.emb_dim > 0)
     a.embedding_dim = options.emb_dim;
