@@ -4,62 +4,12 @@
 #include <fmt/ranges.h>
 #include <torch/torch.h>
 
-#include <algorithm>
-#include <cmath>
-
 #include "aiok/core/error.h"
 #include "aiok/models/dien.h"
-#include "aiok/models/mlp_inference.h"
-#include "aiok/models/precision.h"
+#include "aiok/models/dien_inference.h"
 
 namespace aiok::models {
 namespace {
-
-// Scores with the model's own forward, on a copy in evaluation mode: the dense weights copied,
-// the embedding table shared. Evaluation-mode forwards change no state, so threads may share
-// the copy.
-class DienModuleInference final : public InferenceEngine {
- public:
-  DienModuleInference(DienImpl& model, bool bf16)
-      : bf16_(bf16),
-        copy_(std::make_shared<DienImpl>(model.architecture(), model.embedding()->weight)) {
-    torch::NoGradGuard no_grad;
-    auto parameters = copy_->named_parameters();
-    for (const auto& item : model.named_parameters())
-      parameters[item.key()].copy_(item.value());
-    auto buffers = copy_->named_buffers();
-    for (const auto& item : model.named_buffers()) {
-      if (item.key() != "embedding.weight")
-        buffers[item.key()].copy_(item.value());
-    }
-    copy_->eval();
-    const DienArchitecture& a = copy_->architecture();
-    layout_.dense.assign(static_cast<size_t>(a.dense_features), "");
-    for (int64_t size : a.table_sizes)
-      layout_.categorical.push_back({"", size});
-  }
-
-  void Predict(const data::FeatureBatch& batch, float* out) const override {
-    const DienArchitecture& a = copy_->architecture();
-    a.CheckBatch(batch, "dien inference");
-    c10::InferenceMode inference;
-    Bf16Autocast autocast(bf16_);
-    for (int64_t begin = 0; begin < batch.rows; begin += kInferenceChunkRows) {
-      const int64_t rows = std::min(kInferenceChunkRows, batch.rows - begin);
-      const torch::Tensor logits = copy_->forward(batch.Slice(begin, rows, layout_)).contiguous();
-      const float* logit = logits.data_ptr<float>();
-      for (int64_t r = 0; r < rows; ++r) {
-        out[begin + r] =
-            a.task == data::Task::kBinary ? 1.0f / (1.0f + std::exp(-logit[r])) : logit[r];
-      }
-    }
-  }
-
- private:
-  bool bf16_;
-  std::shared_ptr<DienImpl> copy_;
-  data::FeatureLayout layout_;  // the shapes Slice needs
-};
 
 class DienModel final : public Model {
  public:
@@ -105,7 +55,7 @@ class DienModel final : public Model {
     return groups;
   }
   std::unique_ptr<InferenceEngine> MakeInferenceEngine(bool bf16) override {
-    return std::make_unique<DienModuleInference>(*module_, bf16);
+    return std::make_unique<DienInference>(*module_, bf16);
   }
 
  private:

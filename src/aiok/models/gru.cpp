@@ -145,6 +145,51 @@ void ForEachBlock(const std::vector<int64_t>& bounds, const Body& body) {
   });
 }
 
+}  // namespace
+
+void GruRecurrenceForward(const float* x, const float* w_hh, const float* b_hh,
+                          const float* attention, const PackedSequences& packed, int64_t h_size,
+                          float* h, float* gates, float* candidate_hidden) {
+  const int64_t g_size = 3 * h_size;
+  const std::vector<int64_t>& sizes = packed.batch_sizes;
+  const std::vector<int64_t>& offsets = packed.step_offsets;
+  // The state before the first step, read like any other (a branch in the gate loop would
+  // keep GCC from vectorizing it).
+  const std::vector<float> zeros(static_cast<size_t>(h_size), 0.0f);
+  ForEachBlock(RankBlocks(sizes, h_size), [&](int64_t first, int64_t last) {
+    // rec = b_hh + h_prev W_hh^T for the block's live ranks (the initial state is zero).
+    std::vector<float> recurrent(static_cast<size_t>((last - first) * g_size));
+    // Where gates go when the caller keeps none: one row, overwritten.
+    std::vector<float> scratch(gates == nullptr ? static_cast<size_t>(4 * h_size) : 0);
+    float* rec = recurrent.data();
+    for (int64_t t = 0; t < packed.steps(); ++t) {
+      const int64_t end = std::min(last, sizes[t]);
+      if (end <= first)
+        break;
+      const int64_t rows = end - first;
+      const float* previous = t > 0 ? h + (offsets[t - 1] + first) * h_size : nullptr;
+      for (int64_t i = 0; i < rows; ++i)
+        std::copy(b_hh, b_hh + g_size, rec + i * g_size);
+      if (previous != nullptr) {
+        Sgemm(false, true, rows, g_size, h_size, 1.0f, previous, h_size, w_hh, h_size, 1.0f, rec,
+              g_size);
+      }
+      for (int64_t i = 0; i < rows; ++i) {
+        const int64_t p = offsets[t] + first + i;
+        GateRow(x + p * g_size, rec + i * g_size,
+                previous != nullptr ? previous + i * h_size : zeros.data(),
+                attention != nullptr ? attention[p] : 1.0f, h_size,
+                gates != nullptr ? gates + p * g_size : scratch.data(),
+                candidate_hidden != nullptr ? candidate_hidden + p * h_size
+                                            : scratch.data() + g_size,
+                h + p * h_size);
+      }
+    }
+  });
+}
+
+namespace {
+
 class GruFunction : public torch::autograd::Function<GruFunction> {
  public:
   // `attention`: [positions] for an AUGRU, empty ([0], never undefined: autograd records every
@@ -161,43 +206,10 @@ class GruFunction : public torch::autograd::Function<GruFunction> {
     torch::Tensor gates = torch::empty({n_pos, g_size});
     torch::Tensor candidate_hidden = torch::empty({n_pos, h_size});
 
-    const float* xp = x.data_ptr<float>();
-    const float* w = w_hh.data_ptr<float>();
-    const float* b = b_hh.data_ptr<float>();
-    const float* att = augru ? attention.data_ptr<float>() : nullptr;
-    float* hp = h.data_ptr<float>();
-    float* gp = gates.data_ptr<float>();
-    float* cp = candidate_hidden.data_ptr<float>();
-    const std::vector<int64_t>& sizes = packed->batch_sizes;
-    const std::vector<int64_t>& offsets = packed->step_offsets;
-    // The state before the first step, read like any other (a branch in the gate loop would
-    // keep GCC from vectorizing it).
-    const std::vector<float> zeros(static_cast<size_t>(h_size), 0.0f);
-    ForEachBlock(RankBlocks(sizes, h_size), [&](int64_t first, int64_t last) {
-      // rec = b_hh + h_prev W_hh^T for the block's live ranks (the initial state is zero).
-      std::vector<float> recurrent(static_cast<size_t>((last - first) * g_size));
-      float* rec = recurrent.data();
-      for (int64_t t = 0; t < packed->steps(); ++t) {
-        const int64_t end = std::min(last, sizes[t]);
-        if (end <= first)
-          break;
-        const int64_t rows = end - first;
-        const float* previous = t > 0 ? hp + (offsets[t - 1] + first) * h_size : nullptr;
-        for (int64_t i = 0; i < rows; ++i)
-          std::copy(b, b + g_size, rec + i * g_size);
-        if (previous != nullptr) {
-          Sgemm(false, true, rows, g_size, h_size, 1.0f, previous, h_size, w, h_size, 1.0f, rec,
-                g_size);
-        }
-        for (int64_t i = 0; i < rows; ++i) {
-          const int64_t p = offsets[t] + first + i;
-          GateRow(xp + p * g_size, rec + i * g_size,
-                  previous != nullptr ? previous + i * h_size : zeros.data(),
-                  att != nullptr ? att[p] : 1.0f, h_size, gp + p * g_size, cp + p * h_size,
-                  hp + p * h_size);
-        }
-      }
-    });
+    GruRecurrenceForward(x.data_ptr<float>(), w_hh.data_ptr<float>(), b_hh.data_ptr<float>(),
+                         augru ? attention.data_ptr<float>() : nullptr, *packed, h_size,
+                         h.data_ptr<float>(), gates.data_ptr<float>(),
+                         candidate_hidden.data_ptr<float>());
     ctx->save_for_backward({w_hh, attention, h, gates, candidate_hidden});
     ctx->saved_data["batch_sizes"] = packed->batch_sizes;
     ctx->saved_data["augru"] = augru;

@@ -49,6 +49,14 @@ torch::Tensor GruRecurrence(const torch::Tensor& x, const torch::Tensor& w_hh,
                             const torch::Tensor& b_hh, const torch::Tensor& attention,
                             const PackedSequences& packed);
 
+/// The same recurrence's forward on plain arrays, for inference engines: x [positions, 3H],
+/// w_hh [3H, H], b_hh [3H], attention [positions] or null (a GRU) -> h [positions, H]. gates
+/// [positions, 3H] and candidate_hidden [positions, H] receive what backward needs, or are
+/// null. Rows run side by side in blocks when the batch is large enough.
+void GruRecurrenceForward(const float* x, const float* w_hh, const float* b_hh,
+                          const float* attention, const PackedSequences& packed, int64_t h_size,
+                          float* h, float* gates, float* candidate_hidden);
+
 /// A GRU layer over packed sequences: the input projection (one GEMM for every position) and
 /// the recurrence. Initialized as torch.nn.GRU: every weight uniform in +-1/sqrt(hidden).
 class PackedGruImpl : public torch::nn::Module {
