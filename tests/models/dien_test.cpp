@@ -51,7 +51,8 @@ data::FeatureBatch DienBatch(const data::FeatureLayout& layout, int64_t rows, in
     for (int64_t j = 0; j < layout.dense_width(); ++j)
       s.dense[r * layout.dense_width() + j] = torch::randn({}).item<float>();
     for (int64_t c = 0; c < layout.categorical_width(); ++c) {
-      const int64_t size = layout.categorical[c].name == "item" ? 6 : layout.categorical[c].cardinality;
+      const int64_t size =
+          layout.categorical[c].name == "item" ? 6 : layout.categorical[c].cardinality;
       s.categorical[r * layout.categorical_width() + c] = draw(size);
     }
     const int64_t length = draw(longest + 1);
@@ -100,10 +101,10 @@ data::FeatureBatch WithHistory(const data::FeatureBatch& batch, const data::Feat
 using Params = std::map<std::string, torch::Tensor>;
 
 struct Reference {
-  Params p;              // leaf copies of the model's parameters
-  torch::Tensor table;   // leaf copy of the embedding weight
-  torch::Tensor lists;   // leaf copy of the pooled lists' weight (if any)
-  torch::Tensor aux;     // the auxiliary loss of the last training forward
+  Params p;             // leaf copies of the model's parameters
+  torch::Tensor table;  // leaf copy of the embedding weight
+  torch::Tensor lists;  // leaf copy of the pooled lists' weight (if any)
+  torch::Tensor aux;    // the auxiliary loss of the last training forward
 
   explicit Reference(DienImpl& model) {
     for (const auto& item : model.named_parameters())
@@ -157,9 +158,7 @@ struct Reference {
     const int64_t hs = a.hidden;
     const std::vector<int64_t> column_tables = a.ColumnTables();
     const std::vector<int64_t>& offsets = model.embedding()->offsets();
-    auto embed = [&](int64_t table_index, int64_t id) {
-      return table[offsets[table_index] + id];
-    };
+    auto embed = [&](int64_t table_index, int64_t id) { return table[offsets[table_index] + id]; };
     // Each row's behaviours and extractor states, for the auxiliary loss.
     std::vector<std::vector<torch::Tensor>> behaviours(static_cast<size_t>(rows));
     std::vector<std::vector<torch::Tensor>> states(static_cast<size_t>(rows));
@@ -178,7 +177,8 @@ struct Reference {
         std::vector<torch::Tensor> parts;
         for (size_t k = 0; k < a.pairs.size(); ++k) {
           const data::JaggedIds& list = batch.jagged[a.pairs[k].history];
-          parts.push_back(embed(static_cast<int64_t>(k), list.values[list.offsets[b] + full - length + t]));
+          parts.push_back(
+              embed(static_cast<int64_t>(k), list.values[list.offsets[b] + full - length + t]));
         }
         behaviours[b].push_back(torch::cat(parts));
       }
@@ -234,8 +234,7 @@ struct Reference {
       } else {
         auto* dice = model.mlp()->ptr(2 * i + 1)->as<DienActivationImpl>();
         const torch::Tensor mean = training ? x.mean(0) : dice->running_mean;
-        const torch::Tensor var =
-            training ? (x - x.mean(0)).pow(2).mean(0) : dice->running_var;
+        const torch::Tensor var = training ? (x - x.mean(0)).pow(2).mean(0) : dice->running_var;
         const torch::Tensor gate = torch::sigmoid((x - mean) / torch::sqrt(var + 1e-8));
         x = gate * x + (1 - gate) * alpha * x;
       }
@@ -263,9 +262,12 @@ struct Reference {
         const int64_t nb = plan.lookup.event_rows[negatives[k]];
         const int64_t nt = plan.lookup.event_positions[negatives[k]] - skipped[nb];
         const torch::Tensor& h = states[b][t];
-        const torch::Tensor pos = SigmoidMlp("aux_mlp", torch::cat({h, behaviours[b][t + 1]}), layers);
-        const torch::Tensor neg = SigmoidMlp("aux_mlp", torch::cat({h, behaviours[nb][nt]}), layers);
-        sum = sum - torch::log(torch::sigmoid(pos)).sum() - torch::log(1 - torch::sigmoid(neg)).sum();
+        const torch::Tensor pos =
+            SigmoidMlp("aux_mlp", torch::cat({h, behaviours[b][t + 1]}), layers);
+        const torch::Tensor neg =
+            SigmoidMlp("aux_mlp", torch::cat({h, behaviours[nb][nt]}), layers);
+        sum =
+            sum - torch::log(torch::sigmoid(pos)).sum() - torch::log(1 - torch::sigmoid(neg)).sum();
       }
       aux = pairs.empty() ? sum : sum * (a.aux_weight / static_cast<double>(pairs.size()));
     }
@@ -289,8 +291,8 @@ torch::Tensor GradOrZeros(const torch::Tensor& t) {
   return t.grad().defined() ? t.grad() : torch::zeros_like(t);
 }
 
-const nlohmann::json kTiny = {{"preset", "dien-small"}, {"emb-dim", 3},      {"hidden", 5},
-                              {"attention-mlp", "6-4"}, {"mlp", "8-4"},       {"aux-mlp", "5-3"},
+const nlohmann::json kTiny = {{"preset", "dien-small"}, {"emb-dim", 3},     {"hidden", 5},
+                              {"attention-mlp", "6-4"}, {"mlp", "8-4"},     {"aux-mlp", "5-3"},
                               {"max-history", 4},       {"aux-weight", 0.7}};
 
 std::unique_ptr<Model> MakeModel(const data::FeatureLayout& layout, nlohmann::json options,
@@ -317,9 +319,7 @@ std::unique_ptr<Model> MakeModel(const data::FeatureLayout& layout, nlohmann::js
   return model;
 }
 
-DienImpl& Module(Model& model) {
-  return *std::dynamic_pointer_cast<DienImpl>(model.module());
-}
+DienImpl& Module(Model& model) { return *std::dynamic_pointer_cast<DienImpl>(model.module()); }
 
 void CheckAgainstReference(const data::FeatureLayout& layout, const nlohmann::json& options,
                            bool training) {
@@ -431,10 +431,10 @@ TEST(Dien, GradientsMatchFiniteDifferences) {
   }
   EXPECT_GT(history_only, 0) << "rows seen only in histories get gradients";
   int checked = 0;
-  for (const char* name : {"extractor.w_hh", "extractor.b_hh", "extractor.input.weight",
-                           "evolution.w_hh", "evolution.input.weight", "attention.0.weight",
-                           "attention.4.weight", "query.weight", "aux_mlp.0.weight",
-                           "mlp.0.weight", "mlp.1.alpha"}) {
+  for (const char* name :
+       {"extractor.w_hh", "extractor.b_hh", "extractor.input.weight", "evolution.w_hh",
+        "evolution.input.weight", "attention.0.weight", "attention.4.weight", "query.weight",
+        "aux_mlp.0.weight", "mlp.0.weight", "mlp.1.alpha"}) {
     const torch::Tensor weight = dien.named_parameters()[name];
     const torch::Tensor& analytic = grads.at(name);
     for (int64_t i = 0; i < weight.numel(); i += std::max<int64_t>(1, weight.numel() / 7)) {
@@ -468,8 +468,8 @@ TEST(Dien, PaddingOtherRowsAndOldEventsNeverChangeAPrediction) {
         EXPECT_NEAR(model->Forward(alone).item<float>(), all[r].item<float>(), 1e-5) << r;
       }
       // Another row's history much longer (the batch's steps grow) or emptied: row 0 unchanged.
-      for (const auto& history : {std::vector<int32_t>{1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 0, 1},
-                                  std::vector<int32_t>{}}) {
+      for (const auto& history :
+           {std::vector<int32_t>{1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 0, 1}, std::vector<int32_t>{}}) {
         const data::FeatureBatch changed =
             WithHistory(batch, layout, 5, history, std::vector<int32_t>(history.size(), 2));
         const torch::Tensor out = model->Forward(changed).detach();
@@ -543,8 +543,7 @@ TEST(Dien, InferenceEngineEqualsTheForwardFromSeveralThreads) {
       t.join();
     for (auto& out : scores) {
       const torch::Tensor got = torch::from_blob(out.data(), {batch.rows});
-      EXPECT_TRUE(torch::allclose(got, want, 1e-5, 1e-6))
-          << (got - want).abs().max().item<float>();
+      EXPECT_TRUE(torch::allclose(got, want, 1e-5, 1e-6)) << (got - want).abs().max().item<float>();
     }
     // Asked for bf16, the engine still answers (in fp32).
     std::vector<float> bf16(static_cast<size_t>(batch.rows));
@@ -569,15 +568,15 @@ TEST(Dien, InferenceEngineEqualsTheForwardFromSeveralThreads) {
   const data::FeatureBatch batch = DienBatch(regression, 40, 5, 2);
   std::vector<float> values(40);
   model->MakeInferenceEngine(false)->Predict(batch, values.data());
-  EXPECT_TRUE(torch::allclose(torch::from_blob(values.data(), {40}), model->Forward(batch), 1e-5,
-                              1e-6));
+  EXPECT_TRUE(
+      torch::allclose(torch::from_blob(values.data(), {40}), model->Forward(batch), 1e-5, 1e-6));
   // An id outside its table is refused, naming it.
   data::FeatureBatch bad = DienBatch(layout, 3, 2, 1);
   bad.storage->categorical[1] = 99;
   std::vector<float> out(3);
-  EXPECT_NE(ErrorOf([&] { model->MakeInferenceEngine(false)->Predict(bad, out.data()); })
-                .find("id 99"),
-            std::string::npos);
+  EXPECT_NE(
+      ErrorOf([&] { model->MakeInferenceEngine(false)->Predict(bad, out.data()); }).find("id 99"),
+      std::string::npos);
 }
 
 TEST(Dien, RunsUnderBf16AutocastCloseToFp32) {
@@ -691,13 +690,19 @@ TEST(Dien, PairingErrorsNameTheFields) {
   message = ErrorOf([&] { BuiltinModels().Create("dien", layout, options); });
   EXPECT_NE(message.find("no categorical field pairs with 'tags'"), std::string::npos) << message;
   options["histories"] = "hist_cat";
-  EXPECT_EQ(BuiltinModels().Create("dien", layout, options)->Architecture().at("pairs")[0].at(
-                "target_name"),
+  EXPECT_EQ(BuiltinModels()
+                .Create("dien", layout, options)
+                ->Architecture()
+                .at("pairs")[0]
+                .at("target_name"),
             "cat");
   options.erase("histories");
   options["targets"] = "item";
-  EXPECT_EQ(BuiltinModels().Create("dien", layout, options)->Architecture().at("pairs")[0].at(
-                "history_name"),
+  EXPECT_EQ(BuiltinModels()
+                .Create("dien", layout, options)
+                ->Architecture()
+                .at("pairs")[0]
+                .at("history_name"),
             "hist_item");
   // The generator's names: hist_items pairs with item_id, hist_cats with cat_id.
   data::FeatureLayout generated = layout;

@@ -123,8 +123,7 @@ TEST(PackedGru, BlocksOfRowsOnSeveralThreadsMatchOneThread) {
         Outputs(in, GruRecurrence(in.x, in.w_hh, in.b_hh, in.att, in.packed));
     for (int n : {2, 3}) {
       at::set_num_threads(n);
-      ExpectClose(Outputs(in, GruRecurrence(in.x, in.w_hh, in.b_hh, in.att, in.packed)), one,
-                  1e-6);
+      ExpectClose(Outputs(in, GruRecurrence(in.x, in.w_hh, in.b_hh, in.att, in.packed)), one, 1e-6);
     }
     // And the reference (13 steps of width 48 drift more from its float rounding).
     at::set_num_threads(threads);

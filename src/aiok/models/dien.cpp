@@ -117,9 +117,8 @@ std::vector<DienArchitecture::Pair> ResolvePairs(const data::FeatureLayout& layo
     pair.target_name = targets[k];
     pair.history_name = histories[k];
     for (const DienArchitecture::Pair& other : pairs) {
-      AIOK_CHECK(other.target != pair.target && other.history != pair.history,
-                 ErrorKind::kConfig, "dien: '{}' or '{}' is paired twice", targets[k],
-                 histories[k]);
+      AIOK_CHECK(other.target != pair.target && other.history != pair.history, ErrorKind::kConfig,
+                 "dien: '{}' or '{}' is paired twice", targets[k], histories[k]);
     }
     pairs.push_back(pair);
   }
@@ -191,8 +190,8 @@ void DienArchitecture::Validate() const {
                    pair.history >= 0 && pair.history < static_cast<int64_t>(list_sizes.size()),
                ErrorKind::kConfig,
                "dien: pair {}/{} names field {} of {} categorical and {} of {} list fields",
-               pair.target_name, pair.history_name, pair.target, table_sizes.size(),
-               pair.history, list_sizes.size());
+               pair.target_name, pair.history_name, pair.target, table_sizes.size(), pair.history,
+               list_sizes.size());
     AIOK_CHECK(table_sizes[pair.target] == list_sizes[pair.history], ErrorKind::kConfig,
                "dien: history '{}' has {} ids and its target '{}' {}: a history and its target "
                "look up one embedding table, so they need one vocabulary (map both fields "
@@ -372,8 +371,7 @@ torch::Tensor DienActivationImpl::forward(const torch::Tensor& input) {
 
 // ---- the model ----
 
-DienImpl::DienImpl(DienArchitecture architecture, torch::Tensor shared_table)
-    : architecture_(std::move(architecture)) {
+DienImpl::DienImpl(DienArchitecture architecture) : architecture_(std::move(architecture)) {
   const DienArchitecture& a = architecture_;
   a.Validate();
   const int64_t d = a.embedding_dim;
@@ -382,7 +380,7 @@ DienImpl::DienImpl(DienArchitecture architecture, torch::Tensor shared_table)
   DienEmbeddingOptions tables;
   tables.table_sizes = a.EmbeddingTables();
   tables.dim = d;
-  embedding_ = register_module("embedding", DienEmbedding(tables, std::move(shared_table)));
+  embedding_ = register_module("embedding", DienEmbedding(tables));
   const std::vector<int32_t> unpaired = a.UnpairedLists();
   if (!unpaired.empty()) {
     FusedEmbeddingOptions lists;
@@ -489,17 +487,17 @@ std::vector<int64_t> DienNegatives(const data::FeatureBatch& batch, const DienBa
   const DienLookup& lookup = plan.lookup;
   const data::JaggedIds& ids = lookup.sequences[0];
   // The batch's contents pick the draws: the same batch (a resumed run) draws the same ones.
-  const uint64_t seed = HashTriple(
-      static_cast<uint64_t>(batch.index), static_cast<uint64_t>(positions),
-      static_cast<uint64_t>(ids.values[ids.offsets[lookup.event_rows[0]] +
-                                       lookup.event_positions[0]]));
+  const uint64_t seed =
+      HashTriple(static_cast<uint64_t>(batch.index), static_cast<uint64_t>(positions),
+                 static_cast<uint64_t>(
+                     ids.values[ids.offsets[lookup.event_rows[0]] + lookup.event_positions[0]]));
   for (size_t k = 0; k < positives.size(); ++k) {
     const int32_t row = lookup.event_rows[static_cast<size_t>(positives[k])];
     int64_t candidate = 0;
     // Another row's event; a few draws find one unless nearly every event is this row's.
     for (uint64_t attempt = 0; attempt < 8; ++attempt) {
-      candidate = static_cast<int64_t>(HashTriple(seed, k, attempt) %
-                                       static_cast<uint64_t>(positions));
+      candidate =
+          static_cast<int64_t>(HashTriple(seed, k, attempt) % static_cast<uint64_t>(positions));
       if (lookup.event_rows[static_cast<size_t>(candidate)] != row)
         break;
     }
@@ -527,15 +525,14 @@ torch::Tensor DienImpl::AuxiliaryLoss(const data::FeatureBatch& batch, const Die
   const std::vector<int64_t> negative = DienNegatives(batch, plan, positive);
   const auto pairs = static_cast<int64_t>(state_at.size());
   const torch::Tensor s = states.index_select(0, Int64Tensor(state_at));
-  const torch::Tensor inputs = torch::cat(
-      {torch::cat({s, behaviours.index_select(0, Int64Tensor(positive))}, 1),
-       torch::cat({s, behaviours.index_select(0, Int64Tensor(negative))}, 1)},
-      0);
+  const torch::Tensor inputs =
+      torch::cat({torch::cat({s, behaviours.index_select(0, Int64Tensor(positive))}, 1),
+                  torch::cat({s, behaviours.index_select(0, Int64Tensor(negative))}, 1)},
+                 0);
   const torch::Tensor logits = aux_mlp_->forward(inputs).squeeze(1).to(torch::kFloat32);
   const torch::Tensor labels = torch::cat({torch::ones({pairs}), torch::zeros({pairs})});
   // The reference's mean over pairs of (positive's loss + negative's loss).
-  return torch::binary_cross_entropy_with_logits(logits, labels, {}, {},
-                                                 at::Reduction::Sum) *
+  return torch::binary_cross_entropy_with_logits(logits, labels, {}, {}, at::Reduction::Sum) *
          (architecture_.aux_weight / static_cast<double>(pairs));
 }
 
@@ -551,7 +548,8 @@ torch::Tensor DienImpl::forward(const data::FeatureBatch& batch) {
   std::vector<int64_t> target_columns;
   for (const DienArchitecture::Pair& pair : a.pairs)
     target_columns.push_back(pair.target);
-  const torch::Tensor target = columns.index_select(1, Int64Tensor(target_columns)).reshape({rows, e});
+  const torch::Tensor target =
+      columns.index_select(1, Int64Tensor(target_columns)).reshape({rows, e});
   const torch::Tensor behaviours = events.reshape({positions, e});
   const torch::Tensor history_mean =
       torch::zeros({rows, e}).index_add(0, plan.event_row, behaviours) *
@@ -560,8 +558,8 @@ torch::Tensor DienImpl::forward(const data::FeatureBatch& batch) {
   // Interest extractor, and its auxiliary loss while training.
   const torch::Tensor states = extractor_->forward(behaviours, plan.packed);
   if (is_training()) {
-    aux_loss_ = a.aux_weight > 0.0 ? AuxiliaryLoss(batch, plan, states, behaviours)
-                                   : torch::Tensor();
+    aux_loss_ =
+        a.aux_weight > 0.0 ? AuxiliaryLoss(batch, plan, states, behaviours) : torch::Tensor();
   }
 
   // Attention of the target on each state: an MLP on [q, h, q-h, q*h], softmax over the row's
@@ -585,8 +583,8 @@ torch::Tensor DienImpl::forward(const data::FeatureBatch& batch) {
     for (int64_t p = 0; p < positions; ++p)
       shift[p] = row_max[plan.lookup.event_rows[p]];
   }
-  const torch::Tensor exp = torch::exp(
-      scores - torch::from_blob(shift.data(), {positions}, torch::kFloat32));
+  const torch::Tensor exp =
+      torch::exp(scores - torch::from_blob(shift.data(), {positions}, torch::kFloat32));
   const torch::Tensor sum = torch::zeros({rows}).index_add(0, plan.event_row, exp);
   const torch::Tensor attention = exp / sum.index_select(0, plan.event_row);
 

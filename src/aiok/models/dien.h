@@ -17,6 +17,15 @@
 //    evolved interest] to one logit.
 // Rows with an empty history get zero states and a zero history mean. Sequences are packed
 // (models/gru.h): padding is never computed, so it cannot change a prediction.
+//
+// Where it differs from the reference code (mouna99/dien, TensorFlow): no batch normalization
+// before the final and the auxiliary MLPs (it would make a row's score depend on its batch);
+// the auxiliary network ends in one logit instead of a two-way softmax (the same model); its
+// loss is the mean over real (state, next event) pairs, not over padded positions too; the
+// negatives are other rows' events of the batch instead of items drawn from the catalogue; the
+// history is mean-pooled (the reference sums) for the MLP's history and product terms; the
+// AUGRU follows the paper, update = a * (1 - z) (a = 0 keeps the state), where the reference
+// code scales the keep gate instead, keep = (1 - a) * z (a = 0 is a plain GRU step).
 #pragma once
 
 #include <torch/torch.h>
@@ -37,16 +46,16 @@ namespace aiok::models {
 /// run config's train section, the advisor's search space).
 struct DienOptions {
   std::string preset = "dien";
-  int64_t emb_dim = 0;          ///< 0: the preset's
-  int64_t hidden = 0;           ///< GRU width; 0: the behaviour width (embedding x pairs)
-  std::string attention_mlp;    ///< "": the preset's
-  std::string mlp;              ///< "": the preset's
+  int64_t emb_dim = 0;        ///< 0: the preset's
+  int64_t hidden = 0;         ///< GRU width; 0: the behaviour width (embedding x pairs)
+  std::string attention_mlp;  ///< "": the preset's
+  std::string mlp;            ///< "": the preset's
   std::string activation = "preset";
-  int64_t max_history = 0;      ///< 0: the preset's
-  std::string targets;          ///< "": paired by name with the histories
-  std::string histories;        ///< "": every list field hist_X with a target X, X_id, ...
+  int64_t max_history = 0;  ///< 0: the preset's
+  std::string targets;      ///< "": paired by name with the histories
+  std::string histories;    ///< "": every list field hist_X with a target X, X_id, ...
   double aux_weight = 1.0;
-  std::string aux_mlp;          ///< "": the preset's
+  std::string aux_mlp;  ///< "": the preset's
 
   template <typename V>
   void Visit(V& v) {
@@ -149,19 +158,17 @@ TORCH_MODULE(DienActivation);
 /// batch by the model; public so tests can look inside.
 struct DienBatchPlan {
   PackedSequences packed;
-  DienLookup lookup;            ///< the embedding lookup of the batch (events in packed order)
-  std::vector<int64_t> length;  ///< per row: events read (<= max_history)
-  torch::Tensor event_row;      ///< [positions] int64: the row of each packed position
-  torch::Tensor last_position;  ///< [rows] int64: packed position of the row's last event, or
-                                ///< positions() for an empty history
-  torch::Tensor inverse_length; ///< [rows] fp32: 1 / length, 0 for an empty history
+  DienLookup lookup;             ///< the embedding lookup of the batch (events in packed order)
+  std::vector<int64_t> length;   ///< per row: events read (<= max_history)
+  torch::Tensor event_row;       ///< [positions] int64: the row of each packed position
+  torch::Tensor last_position;   ///< [rows] int64: packed position of the row's last event, or
+                                 ///< positions() for an empty history
+  torch::Tensor inverse_length;  ///< [rows] fp32: 1 / length, 0 for an empty history
 };
 
 class DienImpl : public torch::nn::Module {
  public:
-  /// `shared_table`: the embedding weight of another DIEN of the same architecture, shared
-  /// instead of allocated (an inference copy).
-  explicit DienImpl(DienArchitecture architecture, torch::Tensor shared_table = {});
+  explicit DienImpl(DienArchitecture architecture);
 
   /// The batch's rows -> logits (binary) or values [rows]. Views into the batch: it must
   /// outlive the backward pass. In training mode it also computes the auxiliary loss
@@ -204,10 +211,10 @@ class DienImpl : public torch::nn::Module {
 };
 TORCH_MODULE(Dien);
 
-/// The in-batch negatives of the auxiliary loss: for each pair (state at packed position
-/// `state`, next behaviour at `positive`), a packed position of another row when the batch has
-/// one. A function of the batch's contents (its index and ids), so a resumed run draws the
-/// same negatives.
+/// The in-batch negatives of the auxiliary loss: for each positive (the next behaviour, at
+/// packed position positives[k]), the packed position of an event of another row when the
+/// batch has one. A function of the batch's contents (its index and ids), so a resumed run
+/// draws the same negatives.
 std::vector<int64_t> DienNegatives(const data::FeatureBatch& batch, const DienBatchPlan& plan,
                                    const std::vector<int64_t>& positives);
 

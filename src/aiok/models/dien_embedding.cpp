@@ -38,8 +38,7 @@ class DienLookupFunction : public torch::autograd::Function<DienLookupFunction> 
 
 }  // namespace
 
-DienEmbeddingImpl::DienEmbeddingImpl(DienEmbeddingOptions options, torch::Tensor shared)
-    : options_(std::move(options)) {
+DienEmbeddingImpl::DienEmbeddingImpl(DienEmbeddingOptions options) : options_(std::move(options)) {
   AIOK_CHECK(!options_.table_sizes.empty(), ErrorKind::kConfig, "dien embedding: no tables");
   AIOK_CHECK(options_.dim >= 1, ErrorKind::kConfig, "dien embedding: dim must be >= 1, got {}",
              options_.dim);
@@ -53,12 +52,6 @@ DienEmbeddingImpl::DienEmbeddingImpl(DienEmbeddingOptions options, torch::Tensor
   trigger_ = torch::zeros({}, torch::requires_grad());
   gradient_.dim = options_.dim;
   second_.dim = options_.dim;
-  if (shared.defined()) {
-    AIOK_ASSERT(shared.dim() == 2 && shared.size(0) == total && shared.size(1) == options_.dim &&
-                shared.scalar_type() == torch::kFloat32 && shared.is_contiguous());
-    weight = register_buffer("weight", shared);
-    return;
-  }
   weight = register_buffer("weight", torch::empty({total, options_.dim}));
   reset();
 }
@@ -75,8 +68,7 @@ void DienEmbeddingImpl::reset() {
 std::pair<torch::Tensor, torch::Tensor> DienEmbeddingImpl::forward(DienLookup lookup) {
   if (!torch::GradMode::is_enabled() || !is_training())
     return Gather(lookup);
-  torch::autograd::variable_list out =
-      DienLookupFunction::apply(trigger_, this, std::move(lookup));
+  torch::autograd::variable_list out = DienLookupFunction::apply(trigger_, this, std::move(lookup));
   return {out[0], out[1]};
 }
 
@@ -104,8 +96,8 @@ std::pair<torch::Tensor, torch::Tensor> DienEmbeddingImpl::Gather(const DienLook
   at::parallel_for(0, lookup.rows, 256, [&](int64_t begin, int64_t end) {
     for (int64_t b = begin; b < end; ++b) {
       for (int64_t c = 0; c < columns; ++c) {
-        const float* src = row_of(lookup.column_tables[c], lookup.ids[b * columns + c],
-                                  "categorical", c);
+        const float* src =
+            row_of(lookup.column_tables[c], lookup.ids[b * columns + c], "categorical", c);
         std::memcpy(co + (b * columns + c) * d, src, static_cast<size_t>(d) * sizeof(float));
       }
     }
@@ -115,7 +107,8 @@ std::pair<torch::Tensor, torch::Tensor> DienEmbeddingImpl::Gather(const DienLook
     for (int64_t e = begin; e < end; ++e) {
       for (int64_t s = 0; s < sequences; ++s) {
         const data::JaggedIds& list = lookup.sequences[s];
-        const int32_t id = list.values[list.offsets[lookup.event_rows[e]] + lookup.event_positions[e]];
+        const int32_t id =
+            list.values[list.offsets[lookup.event_rows[e]] + lookup.event_positions[e]];
         const float* src = row_of(lookup.sequence_tables[s], id, "sequence", s);
         std::memcpy(eo + (e * sequences + s) * d, src, static_cast<size_t>(d) * sizeof(float));
       }

@@ -26,8 +26,8 @@ namespace aiok::models {
 /// What one batch looks up: rows of one-id columns, and sequence events in a caller's order.
 struct DienLookup {
   int64_t rows = 0;
-  const int32_t* ids = nullptr;        ///< [rows x column_tables.size()], row-major
-  std::vector<int64_t> column_tables;  ///< the table each column looks up
+  const int32_t* ids = nullptr;            ///< [rows x column_tables.size()], row-major
+  std::vector<int64_t> column_tables;      ///< the table each column looks up
   std::vector<data::JaggedIds> sequences;  ///< the sequence fields, over `rows` rows
   std::vector<int64_t> sequence_tables;    ///< the table each sequence looks up
   /// Event e reads, in every sequence s, sequences[s].values[offsets[event_rows[e]] +
@@ -47,9 +47,7 @@ struct DienEmbeddingOptions {
 
 class DienEmbeddingImpl : public torch::nn::Module, public SparseParameterGroup {
  public:
-  /// A table of its own, or (`shared` defined: [total rows, dim] fp32) a view of another
-  /// module's, for an inference copy.
-  explicit DienEmbeddingImpl(DienEmbeddingOptions options, torch::Tensor shared = {});
+  explicit DienEmbeddingImpl(DienEmbeddingOptions options);
 
   /// Each table uniform in +-1/sqrt(rows), as FusedEmbedding starts.
   void reset();

@@ -299,8 +299,8 @@ void DienInference::PredictChunk(const data::FeatureBatch& batch, int64_t begin,
   // The final MLP on [dense, other fields, unpaired lists, target, mean, target*mean, interest].
   const int64_t width = a.MlpWidth();
   std::vector<float> x(static_cast<size_t>(rows * width));
-  const auto lists_table =
-      m.lists_table.defined() ? m.lists_table.data_ptr<float>() : static_cast<const float*>(nullptr);
+  const auto lists_table = m.lists_table.defined() ? m.lists_table.data_ptr<float>()
+                                                   : static_cast<const float*>(nullptr);
   for (int64_t r = 0; r < rows; ++r) {
     const int64_t row = begin + r;
     float* dst = x.data() + r * width;
@@ -329,8 +329,7 @@ void DienInference::PredictChunk(const data::FeatureBatch& batch, int64_t begin,
     }
     dst += 3 * e;
     if (length[r] > 0) {
-      const float* src =
-          evolved.data() + (packed.step_offsets[length[r] - 1] + rank[r]) * h;
+      const float* src = evolved.data() + (packed.step_offsets[length[r] - 1] + rank[r]) * h;
       std::copy(src, src + h, dst);
     } else {
       std::fill(dst, dst + h, 0.0f);

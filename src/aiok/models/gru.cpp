@@ -38,9 +38,9 @@ inline float Tanh(float x) { return 1.0f - 2.0f / (1.0f + Exp(2.0f * x)); }
 // One row of one step, forward: gates from the input projection x and the recurrent term rec
 // ([3H] each), the new state from the old one. Separate functions over restrict pointers, so
 // that GCC vectorizes them (inside the step lambdas it does not).
-void GateRow(const float* __restrict x, const float* __restrict rec,
-             const float* __restrict h_old, float a, int64_t hs, float* __restrict gates,
-             float* __restrict candidate_hidden, float* __restrict h_new) {
+void GateRow(const float* __restrict x, const float* __restrict rec, const float* __restrict h_old,
+             float a, int64_t hs, float* __restrict gates, float* __restrict candidate_hidden,
+             float* __restrict h_new) {
   for (int64_t j = 0; j < hs; ++j) {
     const float r = Sigmoid(x[j] + rec[j]);
     const float z = Sigmoid(x[hs + j] + rec[hs + j]);
@@ -176,13 +176,13 @@ void GruRecurrenceForward(const float* x, const float* w_hh, const float* b_hh,
       }
       for (int64_t i = 0; i < rows; ++i) {
         const int64_t p = offsets[t] + first + i;
-        GateRow(x + p * g_size, rec + i * g_size,
-                previous != nullptr ? previous + i * h_size : zeros.data(),
-                attention != nullptr ? attention[p] : 1.0f, h_size,
-                gates != nullptr ? gates + p * g_size : scratch.data(),
-                candidate_hidden != nullptr ? candidate_hidden + p * h_size
-                                            : scratch.data() + g_size,
-                h + p * h_size);
+        GateRow(
+            x + p * g_size, rec + i * g_size,
+            previous != nullptr ? previous + i * h_size : zeros.data(),
+            attention != nullptr ? attention[p] : 1.0f, h_size,
+            gates != nullptr ? gates + p * g_size : scratch.data(),
+            candidate_hidden != nullptr ? candidate_hidden + p * h_size : scratch.data() + g_size,
+            h + p * h_size);
       }
     }
   });
@@ -264,18 +264,18 @@ class GruFunction : public torch::autograd::Function<GruFunction> {
         const float* previous = t > 0 ? hp + (offsets[t - 1] + first) * h_size : nullptr;
         for (int64_t i = 0; i < rows; ++i) {
           const int64_t p = at_pos + i;
-          const float d_a = GateRowBackward(
-              gp + p * g_size, cp + p * h_size,
-              previous != nullptr ? previous + i * h_size : zeros.data(), dout + p * h_size,
-              att != nullptr ? att[p] : 1.0f, h_size, cy + i * h_size, dxp + p * g_size,
-              drp + p * g_size);
+          const float d_a =
+              GateRowBackward(gp + p * g_size, cp + p * h_size,
+                              previous != nullptr ? previous + i * h_size : zeros.data(),
+                              dout + p * h_size, att != nullptr ? att[p] : 1.0f, h_size,
+                              cy + i * h_size, dxp + p * g_size, drp + p * g_size);
           if (dap != nullptr)
             dap[p] = d_a;
         }
         // carry += drec W_hh: the recurrent GEMM's share of the previous state's gradient.
         if (previous != nullptr) {
-          Sgemm(false, false, rows, h_size, g_size, 1.0f, drp + at_pos * g_size, g_size, w,
-                h_size, 1.0f, cy, h_size);
+          Sgemm(false, false, rows, h_size, g_size, 1.0f, drp + at_pos * g_size, g_size, w, h_size,
+                1.0f, cy, h_size);
         }
       }
     });
@@ -328,9 +328,8 @@ torch::Tensor GruRecurrence(const torch::Tensor& x, const torch::Tensor& w_hh,
              ErrorKind::kInternal, "GRU: x {} w_hh {} b_hh {} for {} packed positions",
              c10::str(x.sizes()), c10::str(w_hh.sizes()), c10::str(b_hh.sizes()),
              packed.positions());
-  AIOK_CHECK(!attention.defined() || attention.numel() == packed.positions(),
-             ErrorKind::kInternal, "GRU: {} attention scores for {} positions", attention.numel(),
-             packed.positions());
+  AIOK_CHECK(!attention.defined() || attention.numel() == packed.positions(), ErrorKind::kInternal,
+             "GRU: {} attention scores for {} positions", attention.numel(), packed.positions());
   auto fp32 = [](const torch::Tensor& t) {
     return t.defined() ? t.to(torch::kFloat32).contiguous() : t;
   };
@@ -351,15 +350,13 @@ PackedGruImpl::PackedGruImpl(int64_t input, int64_t hidden) : input_(input), hid
 void PackedGruImpl::reset() {
   torch::NoGradGuard no_grad;
   const double bound = 1.0 / std::sqrt(static_cast<double>(hidden_));
-  for (torch::Tensor* t :
-       {&input_projection->weight, &input_projection->bias, &w_hh, &b_hh})
+  for (torch::Tensor* t : {&input_projection->weight, &input_projection->bias, &w_hh, &b_hh})
     t->uniform_(-bound, bound);
 }
 
 torch::Tensor PackedGruImpl::forward(const torch::Tensor& inputs, const PackedSequences& packed,
                                      const torch::Tensor& attention) {
-  AIOK_CHECK(inputs.dim() == 2 && inputs.size(1) == input_ &&
-                 inputs.size(0) == packed.positions(),
+  AIOK_CHECK(inputs.dim() == 2 && inputs.size(1) == input_ && inputs.size(0) == packed.positions(),
              ErrorKind::kInternal, "GRU: inputs {} for {} positions of width {}",
              c10::str(inputs.sizes()), packed.positions(), input_);
   return GruRecurrence(input_projection->forward(inputs), w_hh, b_hh, attention, packed);
