@@ -194,10 +194,11 @@ void DienArchitecture::Validate() const {
                list_sizes.size());
     AIOK_CHECK(table_sizes[pair.target] == list_sizes[pair.history], ErrorKind::kConfig,
                "dien: history '{}' has {} ids and its target '{}' {}: a history and its target "
-               "look up one embedding table, so they need one vocabulary (map both fields "
-               "through one dictionary, or one hash_bucket step over both, in the ETL)",
+               "look up one embedding table, so they need one vocabulary: give '{}' the "
+               "dictionary of '{}' in the ETL pipeline (categorify: {{vocabulary: {}}}; for "
+               "aiok datagen sequences data, aiok etl --preset sequences)",
                pair.history_name, list_sizes[pair.history], pair.target_name,
-               table_sizes[pair.target]);
+               table_sizes[pair.target], pair.history_name, pair.target_name, pair.target_name);
   }
   AIOK_CHECK(embedding_dim >= 1, ErrorKind::kConfig, "dien: --emb-dim must be >= 1");
   AIOK_CHECK(hidden >= 1, ErrorKind::kConfig, "dien: --hidden must be >= 1");
