@@ -47,10 +47,12 @@ def peer_run(args, epochs=0):
     cmd = [sys.executable, os.path.join(ROOT, 'bench', 'peers', spec['peer']),
            '--data', args.data, '--batch-size', str(args.batch_size),
            '--threads', str(args.threads), '--arch', args.arch] + spec['peer_args']
-    cmd += ['--epochs', str(epochs), '--eval'] if epochs else ['--max-steps', str(args.steps)]
-    if epochs and args.model == 'dlrm':
-        cmd.remove('--epochs')
-        cmd.remove(str(epochs))  # the DLRM peer trains one epoch
+    if not epochs:
+        cmd += ['--max-steps', str(args.steps)]
+    elif args.model == 'dlrm':
+        cmd += ['--eval']  # the DLRM peer trains exactly one epoch (main checks --epochs 1)
+    else:
+        cmd += ['--epochs', str(epochs), '--eval']
     out = subprocess.run(cmd, check=True, capture_output=True, text=True)
     return json.loads(out.stdout.strip().splitlines()[-1])
 
@@ -68,6 +70,8 @@ def main():
     args = ap.parse_args()
     if args.steps < 100:
         sys.exit('--steps: at least 100 (the peers time 50-step intervals after 20 warm-up steps)')
+    if args.model == 'dlrm' and args.epochs > 1:
+        sys.exit('--epochs: the DLRM peer trains one epoch, so the comparison takes --epochs 1')
     args.arch = args.arch or MODELS[args.model]['archs'][0]
     if args.arch not in MODELS[args.model]['archs']:
         sys.exit(f'--arch for {args.model}: one of {MODELS[args.model]["archs"]}')

@@ -7,11 +7,25 @@
 #include "aiok/core/hash.h"
 
 namespace aiok::etl {
-namespace {
+template <typename OptionsT>
+void CountingEncoder<OptionsT>::FitCategorical(const int64_t* values, size_t n) {
+  for (size_t i = 0; i < n; ++i) {
+    if (values[i] != kMissingValue)
+      ++counts_[values[i]];
+  }
+  rows_ += static_cast<int64_t>(n);
+}
 
-// Counts as JSON: {"values": [...], "counts": [...]}, values ascending (stable files).
-nlohmann::json CountsToJson(const std::unordered_map<int64_t, int64_t>& counts, int64_t rows) {
-  std::vector<std::pair<int64_t, int64_t>> sorted(counts.begin(), counts.end());
+template <typename OptionsT>
+int64_t CountingEncoder<OptionsT>::CountOf(int64_t value) const {
+  const auto found = counts_.find(value);
+  return found == counts_.end() ? 0 : found->second;
+}
+
+// Counts as JSON: {"values": [...], "counts": [...], "rows": N}, values ascending (stable files).
+template <typename OptionsT>
+nlohmann::json CountingEncoder<OptionsT>::SaveState() const {
+  std::vector<std::pair<int64_t, int64_t>> sorted(counts_.begin(), counts_.end());
   std::sort(sorted.begin(), sorted.end());
   std::vector<int64_t> values;
   std::vector<int64_t> numbers;
@@ -19,68 +33,35 @@ nlohmann::json CountsToJson(const std::unordered_map<int64_t, int64_t>& counts, 
     values.push_back(value);
     numbers.push_back(count);
   }
-  return {{"values", values}, {"counts", numbers}, {"rows", rows}};
+  return {{"values", values}, {"counts", numbers}, {"rows", rows_}};
 }
 
-void CountsFromJson(const nlohmann::json& state, const char* who,
-                    std::unordered_map<int64_t, int64_t>* counts, int64_t* rows) {
+template <typename OptionsT>
+void CountingEncoder<OptionsT>::LoadState(const nlohmann::json& state) {
   const auto values = state.at("values").get<std::vector<int64_t>>();
   const auto numbers = state.at("counts").get<std::vector<int64_t>>();
   AIOK_CHECK(values.size() == numbers.size(), ErrorKind::kInvalidInput,
-             "{} state: {} values but {} counts", who, values.size(), numbers.size());
-  counts->clear();
+             "{} state: {} values but {} counts", this->name(), values.size(), numbers.size());
+  counts_.clear();
   for (size_t i = 0; i < values.size(); ++i)
-    (*counts)[values[i]] = numbers[i];
-  *rows = state.at("rows").get<int64_t>();
+    counts_[values[i]] = numbers[i];
+  rows_ = state.at("rows").get<int64_t>();
 }
 
-void CountValues(const int64_t* values, size_t n, std::unordered_map<int64_t, int64_t>* counts,
-                 int64_t* rows) {
-  for (size_t i = 0; i < n; ++i) {
-    if (values[i] != kMissingValue)
-      ++(*counts)[values[i]];
-  }
-  *rows += static_cast<int64_t>(n);
-}
-
-int64_t CountOf(const std::unordered_map<int64_t, int64_t>& counts, int64_t value) {
-  const auto found = counts.find(value);
-  return found == counts.end() ? 0 : found->second;
-}
-
-}  // namespace
-
-void CountEncode::FitCategorical(const int64_t* values, size_t n) {
-  CountValues(values, n, &counts_, &rows_);
-}
+template class CountingEncoder<CountEncodeOptions>;
+template class CountingEncoder<FrequencyEncodeOptions>;
 
 void CountEncode::TransformIdsToDense(const int64_t* values, size_t n, double* out) const {
   for (size_t i = 0; i < n; ++i) {
-    const auto count = static_cast<double>(CountOf(counts_, values[i]));
+    const auto count = static_cast<double>(CountOf(values[i]));
     out[i] = options_.log ? std::log1p(count) : count;
   }
-}
-
-nlohmann::json CountEncode::SaveState() const { return CountsToJson(counts_, rows_); }
-
-void CountEncode::LoadState(const nlohmann::json& state) {
-  CountsFromJson(state, "count_encode", &counts_, &rows_);
-}
-
-void FrequencyEncode::FitCategorical(const int64_t* values, size_t n) {
-  CountValues(values, n, &counts_, &rows_);
 }
 
 void FrequencyEncode::TransformIdsToDense(const int64_t* values, size_t n, double* out) const {
   const double rows = rows_ > 0 ? static_cast<double>(rows_) : 1.0;
   for (size_t i = 0; i < n; ++i)
-    out[i] = static_cast<double>(CountOf(counts_, values[i])) / rows;
-}
-
-nlohmann::json FrequencyEncode::SaveState() const { return CountsToJson(counts_, rows_); }
-
-void FrequencyEncode::LoadState(const nlohmann::json& state) {
-  CountsFromJson(state, "frequency_encode", &counts_, &rows_);
+    out[i] = static_cast<double>(CountOf(values[i])) / rows;
 }
 
 int32_t TargetEncode::FoldOf(int64_t record) const {

@@ -12,6 +12,27 @@
 
 namespace aiok::etl {
 
+/// What count_encode and frequency_encode share: a count of each value's train rows (missing
+/// values not counted) and of the train rows, saved as the fitted state. They differ only in
+/// what they write for a value.
+template <typename OptionsT>
+class CountingEncoder : public OperatorWithOptions<OptionsT> {
+ public:
+  ColumnKind kind() const override { return ColumnKind::kCategorical; }
+  ColumnKind output_kind() const override { return ColumnKind::kDense; }
+  bool needs_fit() const override { return true; }
+  void FitCategorical(const int64_t* values, size_t n) override;
+  nlohmann::json SaveState() const override;
+  void LoadState(const nlohmann::json& state) override;
+
+ protected:
+  /// The value's train rows (0 unseen or missing).
+  int64_t CountOf(int64_t value) const;
+
+  std::unordered_map<int64_t, int64_t> counts_;
+  int64_t rows_ = 0;  // train rows seen, missing values included
+};
+
 struct CountEncodeOptions {
   bool log = false;
   template <typename V>
@@ -21,20 +42,10 @@ struct CountEncodeOptions {
 };
 
 /// A value's number of train rows (0 for a value unseen in fit, and for missing values).
-class CountEncode final : public OperatorWithOptions<CountEncodeOptions> {
+class CountEncode final : public CountingEncoder<CountEncodeOptions> {
  public:
   const char* name() const override { return "count_encode"; }
-  ColumnKind kind() const override { return ColumnKind::kCategorical; }
-  ColumnKind output_kind() const override { return ColumnKind::kDense; }
-  bool needs_fit() const override { return true; }
-  void FitCategorical(const int64_t* values, size_t n) override;
   void TransformIdsToDense(const int64_t* values, size_t n, double* out) const override;
-  nlohmann::json SaveState() const override;
-  void LoadState(const nlohmann::json& state) override;
-
- protected:
-  std::unordered_map<int64_t, int64_t> counts_;
-  int64_t rows_ = 0;  // train rows seen, missing values included
 };
 
 struct FrequencyEncodeOptions {
@@ -43,20 +54,10 @@ struct FrequencyEncodeOptions {
 };
 
 /// A value's share of the train rows, in [0, 1] (0 unseen or missing).
-class FrequencyEncode final : public OperatorWithOptions<FrequencyEncodeOptions> {
+class FrequencyEncode final : public CountingEncoder<FrequencyEncodeOptions> {
  public:
   const char* name() const override { return "frequency_encode"; }
-  ColumnKind kind() const override { return ColumnKind::kCategorical; }
-  ColumnKind output_kind() const override { return ColumnKind::kDense; }
-  bool needs_fit() const override { return true; }
-  void FitCategorical(const int64_t* values, size_t n) override;
   void TransformIdsToDense(const int64_t* values, size_t n, double* out) const override;
-  nlohmann::json SaveState() const override;
-  void LoadState(const nlohmann::json& state) override;
-
- private:
-  std::unordered_map<int64_t, int64_t> counts_;
-  int64_t rows_ = 0;
 };
 
 struct TargetEncodeOptions {
