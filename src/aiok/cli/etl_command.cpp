@@ -13,6 +13,7 @@
 #include "aiok/data/dataset.h"
 #include "aiok/etl/etl_runner.h"
 #include "aiok/etl/operator.h"
+#include "aiok/etl/prepare_step.h"
 
 namespace aiok::cli {
 namespace {
@@ -27,6 +28,7 @@ struct EtlState {
   std::string pipeline_file;
   int64_t freq_threshold = 3;
   std::string on_error = "fail";
+  std::string prepare_only;
   int64_t memory_mb = 0;  // 0: etl::DefaultEtlMemoryBudget()
   bool list_presets = false;
   bool list_operators = false;
@@ -59,6 +61,23 @@ std::string OperatorListing() {
     op->VisitOptions(listing);
     out += listing.text();
   }
+  etl::PrepareRegistry steps;
+  etl::RegisterPrepareSteps(steps);
+  out += "\nPrepare steps (pipeline prepare: [{NAME: {OPTION: VALUE}}], run in order by DuckDB over "
+         "the whole input before the column steps, which read the prepared table):\n";
+  for (const std::string& name : steps.Names()) {
+    const std::unique_ptr<etl::PrepareStep> step = steps.CreateDefault(name);
+    const char* serving =
+        step->serving() == etl::PrepareServing::kLookup ? "at serving: a lookup by key"
+        : step->serving() == etl::PrepareServing::kRequestFields
+            ? "at serving: the request carries its fields"
+            : "not run at serving (it changes rows)";
+    out += fmt::format("\n{}: {}; {}\n", name, step->summary(), serving);
+    OptionListing listing("");
+    etl::PlainOptionAdapter adapter(&listing);
+    step->VisitOptions(adapter);
+    out += listing.text();
+  }
   return out;
 }
 
@@ -72,8 +91,9 @@ void RunEtl(EtlState& state, CLI::App* command) {
       fmt::print("{:<12} {}\n", name, etl::PresetDescription(name));
     return;
   }
-  AIOK_CHECK(!state.options.input.empty() && !state.options.out_dir.empty(), ErrorKind::kUsage,
-             "aiok etl needs --input FILE and --out DIR");
+  AIOK_CHECK(!state.options.input.empty() &&
+                 (!state.options.out_dir.empty() || !state.prepare_only.empty()),
+             ErrorKind::kUsage, "aiok etl needs --input FILE and --out DIR");
   // The dataset directory is replaced as a whole: it must not hold (or be) what it is made of.
   CheckOutputKeepsInput(state.options.input, "--input", state.options.out_dir, "--out");
   CheckOutputKeepsInput(state.schema_file, "--schema", state.options.out_dir, "--out");
@@ -96,6 +116,14 @@ void RunEtl(EtlState& state, CLI::App* command) {
   request.split_rule = state.options.split_rule;
   request.shard_rows = state.options.shard_rows;
   request.memory_budget = state.memory_mb << 20;
+  request.prepare_only = state.prepare_only;
+  if (!state.prepare_only.empty()) {
+    CheckOutputKeepsInput(state.options.input, "--input", state.prepare_only, "--prepare-only");
+    const etl::EtlSummary summary = etl::RunEtl(request, ctx).summary;
+    fmt::print("etl: prepared {} rows from {} records ({} rejected) -> {}\n", summary.rows,
+               summary.lines, summary.rejected, state.prepare_only);
+    return;
+  }
   const etl::EtlSummary summary = etl::RunEtl(request, ctx).summary;
   const data::DatasetSchema dataset = data::ReadDatasetSchema(state.options.out_dir);
   fmt::print(
@@ -171,6 +199,9 @@ void AddEtlCommand(CLI::App& app) {
                    "spilled to a file in the output directory (default: a quarter of "
                    "physical memory, at most 2048)")
       ->check(CLI::Range(int64_t{1}, int64_t{1} << 30));
+  command->add_option("--prepare-only", state->prepare_only,
+                      "run only the pipeline's prepare steps and write the prepared table to "
+                      "FILE (.parquet, or .jsonl: one JSON object per row); no dataset");
   AddCommonFlags(command, &state->common);
   command->callback([state, command] { RunEtl(*state, command); });
 }

@@ -2,13 +2,133 @@
 
 #include <fmt/format.h>
 #include <fmt/ranges.h>
+#include <spdlog/spdlog.h>
 
+#include <algorithm>
+#include <filesystem>
+#include <optional>
+
+#include "aiok/core/atomic_file.h"
 #include "aiok/core/config.h"
 #include "aiok/core/error.h"
+#include "aiok/core/output_directory.h"
+#include "aiok/data/parquet_table_reader.h"
 #include "aiok/data/schema_inference.h"
+#include "aiok/etl/batch_store.h"
+#include "aiok/etl/etl_source.h"
+#include "aiok/etl/prepare_runner.h"
 #include "aiok/etl/table_etl.h"
 
 namespace aiok::etl {
+namespace fs = std::filesystem;
+namespace {
+
+// The schema the ETL reads the prepared table with: the user's (which must describe the
+// prepared table, not the input), or inferred from it with the prepare steps' roles (histories
+// are sequences, a sampling weight a weight) and the input's text format, so that predict reads
+// files written like the input.
+data::TableSchema PreparedSchema(const EtlRequest& request, const PrepareResult& prepared,
+                                 const RunContext& ctx) {
+  data::InferOptions infer;
+  infer.label = request.label;
+  infer.threads = ctx.threads;
+  data::TableSchema inferred = data::InferSchema(prepared.prepared, infer);
+  if (!request.schema_file.empty()) {
+    data::TableSchema schema = data::TableSchema::Load(request.schema_file);
+    std::vector<std::string> missing;
+    for (const data::Field& field : schema.fields) {
+      if (field.role != data::FieldRole::kIgnored && inferred.Find(field.name) < 0)
+        missing.push_back(field.name);
+    }
+    AIOK_CHECK(missing.empty(), ErrorKind::kConfig,
+               "{}: with prepare steps, --schema describes the prepared table (the input after "
+               "the prepare steps), whose columns are {}; the schema's field(s) {} are not among "
+               "them",
+               request.schema_file, fmt::join(inferred.Names(), ", "), fmt::join(missing, ", "));
+    return schema;
+  }
+  for (data::Field& field : inferred.fields) {
+    const auto& sequences = prepared.sequence_fields;
+    if (field.type.list &&
+        std::find(sequences.begin(), sequences.end(), field.name) != sequences.end()) {
+      field.role = data::FieldRole::kSequence;
+    }
+    if (field.name == prepared.weight_field)
+      field.role = data::FieldRole::kWeight;
+  }
+  if (!data::IsParquetFile(request.input))
+    inferred.format = prepared.input_schema.format;
+  inferred.Validate(prepared.prepared);
+  return inferred;
+}
+
+// The truth file of the input (aiok datagen) still describes the prepared rows when no step
+// changed them and no record was rejected: linked beside the prepared table for the ETL.
+void KeepTruth(const std::string& input, const std::vector<std::unique_ptr<PrepareStep>>& steps,
+               const PrepareResult& prepared) {
+  const fs::path truth = fs::path(input).parent_path() / "truth.f32";
+  const bool same_rows = std::none_of(steps.begin(), steps.end(),
+                                      [](const auto& step) { return step->changes_rows(); });
+  if (!same_rows || !prepared.rejects.empty() || !fs::exists(truth))
+    return;
+  std::error_code error;
+  const fs::path beside = fs::path(prepared.prepared).parent_path() / "truth.f32";
+  fs::create_hard_link(truth, beside, error);
+  if (error)
+    fs::copy_file(truth, beside, error);
+}
+
+// Adds the prepare stage's files to the dataset directory `dir`: the lookups serving applies
+// (etl_state/prepare/), the rejects of the input, and the original input as the source.
+void FinishPreparedDataset(const EtlRequest& request, const PrepareOptions& prepare,
+                           const PrepareResult& prepared, const std::string& dir,
+                           data::DatasetSchema* dataset) {
+  if (!prepared.lookups.empty()) {
+    const std::string to = dir + "/etl_state/prepare";
+    fs::create_directories(to);
+    const std::string from = prepare.work_dir + "/lookups";
+    for (const PrepareLookup& lookup : prepared.lookups)
+      fs::copy_file(from + "/" + lookup.file, to + "/" + lookup.file);
+    fs::copy_file(from + "/" + kLookupManifest, to + "/" + kLookupManifest);
+  }
+  if (request.on_error == data::OnError::kSkip) {
+    // The input's rejects first (input records and lines), then any of the prepared table's.
+    std::string text = "record\tline\treason\n";
+    for (const data::RejectedRecord& reject : prepared.rejects)
+      text += fmt::format("{}\t{}\t{}\n", reject.record, reject.line, reject.reason);
+    const std::string path = dir + "/rejects.tsv";
+    if (fs::exists(path)) {
+      const std::string etl = ReadFile(path);
+      size_t start = etl.find('\n');
+      for (size_t end; start != std::string::npos && start + 1 < etl.size(); start = end) {
+        end = etl.find('\n', start + 1);
+        text +=
+            "prepared table: " +
+            etl.substr(start + 1, end == std::string::npos ? std::string::npos : end - start - 1) +
+            "\n";
+      }
+    }
+    WriteFileAtomic(path, text);
+    dataset->rejected += static_cast<int64_t>(prepared.rejects.size());
+  }
+  nlohmann::json source = dataset->source;
+  const nlohmann::json original = SourceJson(
+      request.input, data::IsParquetFile(request.input) ? "parquet" : "text",
+      static_cast<int64_t>(fs::file_size(request.input)), prepared.input_records, nullptr);
+  nlohmann::json prepared_json = {{"rows", prepared.rows}, {"lookups", prepared.lookups.size()}};
+  if (source.contains("truth")) {
+    prepared_json["truth"] = true;
+    dataset->source = original;
+    dataset->source["truth"] =
+        fs::absolute(fs::path(request.input).parent_path() / "truth.f32").string();
+  } else {
+    dataset->source = original;
+  }
+  // The splits are over the prepared table's rows, in its order.
+  dataset->source["prepared"] = prepared_json;
+}
+
+}  // namespace
 
 bool IsCriteoLayout(const data::TableSchema& schema) {
   return schema.Names() == data::CriteoTableSchema(true).Names();
@@ -22,7 +142,55 @@ EtlOutcome RunEtl(const EtlRequest& request, const RunContext& ctx) {
     outcome.pipeline =
         PipelineSpec::FromJson(LoadConfigFile(request.pipeline_file), request.pipeline_file);
   }
-  if (!request.schema_file.empty()) {
+  AIOK_CHECK(request.prepare_only.empty() || !outcome.pipeline.prepare.empty(), ErrorKind::kUsage,
+             "--prepare-only needs a pipeline file with prepare: steps");
+  TableEtlOptions options;
+  options.input = request.input;
+  options.out_dir = request.out_dir;
+  options.on_error = request.on_error;
+  options.shard_rows = request.shard_rows;
+  options.split_rule = request.split_rule;
+  options.task = request.task;
+  options.positive = request.positive;
+  options.freq_threshold = request.freq_threshold;
+  options.memory_budget = request.memory_budget;
+  options.range_bytes = request.range_bytes;
+
+  // The prepare stage works in a directory beside the output, removed when the ETL is done
+  // (or failed); a killed run's is removed by the next run for the same output.
+  std::optional<StagingDirectory> work;
+  PrepareOptions prepare;
+  PrepareResult prepared;
+  if (!outcome.pipeline.prepare.empty()) {
+    const std::vector<std::unique_ptr<PrepareStep>> steps =
+        BuildPrepareSteps(outcome.pipeline.prepare, request.pipeline_file);
+    const std::string base = request.out_dir.empty() ? request.prepare_only : request.out_dir;
+    work.emplace(base + ".prepare");
+    prepare.input = request.input;
+    prepare.source = request.pipeline_file;
+    prepare.relative_to = fs::path(request.pipeline_file).parent_path().string();
+    prepare.on_error = request.on_error;
+    prepare.split_rule = request.split_rule;
+    prepare.memory_budget =
+        request.memory_budget > 0 ? request.memory_budget : DefaultEtlMemoryBudget();
+    prepare.work_dir = work->path();
+    prepared = RunPrepare(outcome.pipeline.prepare, prepare, ctx);
+    outcome.prepared_rows = prepared.rows;
+    if (!request.prepare_only.empty()) {
+      ExportPrepared(prepared, request.prepare_only, ctx.threads);
+      outcome.summary.lines = prepared.input_records;
+      outcome.summary.rows = prepared.rows;
+      outcome.summary.rejected = static_cast<int64_t>(prepared.rejects.size());
+      return outcome;
+    }
+    KeepTruth(request.input, steps, prepared);
+    outcome.schema = PreparedSchema(request, prepared, ctx);
+    outcome.inferred = request.schema_file.empty();
+    options.input = prepared.prepared;
+    options.before_publish = [&](const std::string& dir, data::DatasetSchema* dataset) {
+      FinishPreparedDataset(request, prepare, prepared, dir, dataset);
+    };
+  } else if (!request.schema_file.empty()) {
     AIOK_CHECK(request.label.empty(), ErrorKind::kUsage,
                "--label goes with an inferred schema; give the label role in {} instead",
                request.schema_file);
@@ -39,19 +207,9 @@ EtlOutcome RunEtl(const EtlRequest& request, const RunContext& ctx) {
   } else if (request.pipeline_file.empty() && IsCriteoLayout(outcome.schema)) {
     outcome.pipeline = CriteoPreset(request.freq_threshold);
   }
-  TableEtlOptions options;
-  options.input = request.input;
-  options.out_dir = request.out_dir;
   options.schema = outcome.schema;
-  options.on_error = request.on_error;
-  options.shard_rows = request.shard_rows;
-  options.split_rule = request.split_rule;
-  options.task = request.task;
-  options.positive = request.positive;
-  options.freq_threshold = request.freq_threshold;
-  options.memory_budget = request.memory_budget;
-  options.range_bytes = request.range_bytes;
   outcome.summary = RunTableEtl(outcome.pipeline, options, ctx);
+  outcome.summary.rejected += static_cast<int64_t>(prepared.rejects.size());
   return outcome;
 }
 

@@ -1,6 +1,7 @@
 // One entry to the ETL for the CLI and `aiok run`: the input's schema (given, or inferred
 // from the file) and the pipeline (a file, a preset, or the fields' default chains; Criteo's
-// layout gets the criteo preset), then the schema-driven ETL (table_etl.h).
+// layout gets the criteo preset), then the schema-driven ETL (table_etl.h). A pipeline with
+// `prepare:` steps first runs them (prepare_runner.h) and the ETL reads the prepared table.
 #pragma once
 
 #include <cstdint>
@@ -30,13 +31,17 @@ struct EtlRequest {
   int64_t shard_rows = int64_t{1} << 20;
   int64_t memory_budget = 0;  ///< bytes; 0: DefaultEtlMemoryBudget()
   int64_t range_bytes = 0;    ///< text bytes per parallel batch; 0: the reader's default
+  /// Run only the pipeline's prepare steps and write the prepared table here (.parquet, or
+  /// .jsonl: JSON lines); no dataset is written.
+  std::string prepare_only;
 };
 
 struct EtlOutcome {
   EtlSummary summary;
   data::TableSchema schema;  ///< the input schema used (inferred or given)
   bool inferred = false;
-  PipelineSpec pipeline;     ///< as given (the dataset's schema.json has it completed)
+  PipelineSpec pipeline;       ///< as given (the dataset's schema.json has it completed)
+  int64_t prepared_rows = -1;  ///< rows of the prepared table; -1 without prepare steps
 };
 
 /// Runs the ETL. Errors: kUsage for flags that do not go together, kConfig for schema and

@@ -49,8 +49,22 @@ void CheckKeys(const nlohmann::json& object, const std::vector<std::string>& val
 PipelineSpec PipelineSpec::FromJson(const nlohmann::json& json, const std::string& source) {
   AIOK_CHECK(json.is_object() && json.contains("steps") && json["steps"].is_array(),
              ErrorKind::kConfig, "{}: expected a 'steps' list", source);
-  CheckKeys(json, {"steps"}, source);
+  CheckKeys(json, {"steps", "prepare"}, source);
   PipelineSpec spec;
+  if (json.contains("prepare")) {
+    const auto& prepare = json["prepare"];
+    AIOK_CHECK(prepare.is_array(), ErrorKind::kConfig,
+               "{}: 'prepare' must be a list like [{{filter: {{where: \"price > 0\"}}}}]", source);
+    for (size_t i = 0; i < prepare.size(); ++i) {
+      const auto& step = prepare[i];
+      AIOK_CHECK(step.is_object() && step.size() == 1, ErrorKind::kConfig,
+                 "{}: prepare step {}: expected one 'name: {{options}}' entry, got {}", source,
+                 i + 1, step.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace));
+      const auto& options = step.begin().value();
+      spec.prepare.push_back(
+          OperatorSpec{step.begin().key(), options.is_null() ? nlohmann::json::object() : options});
+    }
+  }
   int index = 0;
   for (const auto& step_json : json["steps"]) {
     const std::string where = fmt::format("{}: step {}", source, ++index);
@@ -117,7 +131,14 @@ nlohmann::json PipelineSpec::ToJson() const {
       steps_json.push_back({{"columns", step.columns}, {"ops", ops}});
     }
   }
-  return {{"steps", steps_json}};
+  nlohmann::json json = {{"steps", steps_json}};
+  if (!prepare.empty()) {  // absent when unused, so pipelines without it read as before
+    nlohmann::json prepare_json = nlohmann::json::array();
+    for (const auto& step : prepare)
+      prepare_json.push_back({{step.name, step.options}});
+    json["prepare"] = prepare_json;
+  }
+  return json;
 }
 
 namespace {

@@ -23,6 +23,10 @@
 // and output kinds, so dense values can become ids and ids dense values); what the last one
 // writes is the feature. A chain that ends dense from dense values must fill missing values
 // (the model cannot take NaN). Fitting uses the train split only, and sees its labels.
+//
+// An optional `prepare:` list comes first: relational and sequence steps (join, filter,
+// groupby_aggregate, collapse_history, ...) run by DuckDB over the whole input before the
+// column steps, which then read the prepared table (etl/prepare_step.h).
 #pragma once
 
 #include <memory>
@@ -52,6 +56,8 @@ struct PipelineStep {
 
 struct PipelineSpec {
   std::vector<PipelineStep> steps;
+  /// The `prepare:` steps, in order: each a name and its options (checked when they run).
+  std::vector<OperatorSpec> prepare;
 
   /// Parses the document above; `source` names it in errors (kConfig).
   static PipelineSpec FromJson(const nlohmann::json& json, const std::string& source);

@@ -206,3 +206,5 @@ EtlSummary RunTableEtl(const PipelineSpec& spec, const TableEtlOptions& options,
 }
 
 }  // namespace aiok::etl
+  if (options.before_publish)
+    options.before_publish(dir, &dataset);

@@ -14,9 +14,11 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <string>
 
 #include "aiok/core/context.h"
+#include "aiok/data/dataset.h"
 #include "aiok/data/on_error.h"
 #include "aiok/data/schema.h"
 #include "aiok/etl/pipeline.h"
@@ -41,6 +43,9 @@ struct TableEtlOptions {
   int64_t memory_budget = 0;
   /// Bytes of text input per parallel batch (0: the reader's default).
   int64_t range_bytes = 0;
+  /// Called with the staging directory and the dataset schema just before schema.json is
+  /// written: the prepare stage adds its files and describes the original input there.
+  std::function<void(const std::string& dir, data::DatasetSchema* dataset)> before_publish;
 };
 
 struct EtlSummary {

@@ -1,0 +1,478 @@
+#include "aiok/etl/prepare_runner.h"
+
+#include <fmt/format.h>
+#include <fmt/ranges.h>
+#include <spdlog/spdlog.h>
+
+#include <filesystem>
+
+#include "aiok/core/atomic_file.h"
+#include "aiok/core/error.h"
+#include "aiok/core/hash.h"
+#include "aiok/core/output_directory.h"
+#include "aiok/core/suggest.h"
+#include "aiok/data/duckdb_client.h"
+#include "aiok/data/parquet_table_reader.h"
+#include "aiok/data/schema_inference.h"
+#include "aiok/data/splits.h"
+#include "aiok/etl/prepare_table_loader.h"
+
+namespace aiok::etl {
+namespace fs = std::filesystem;
+namespace {
+
+// aiok_unit(seed UBIGINT, row BIGINT, stream BIGINT) -> DOUBLE: the counter-based uniform draw
+// of core/hash.h, so a step's draws depend only on (seed, row, stream), never on threads, and
+// a reference can compute them too.
+void UnitFunction(duckdb_function_info, duckdb_data_chunk input, duckdb_vector output) {
+  const idx_t n = duckdb_data_chunk_get_size(input);
+  const auto* seed =
+      static_cast<const uint64_t*>(duckdb_vector_get_data(duckdb_data_chunk_get_vector(input, 0)));
+  const auto* row =
+      static_cast<const int64_t*>(duckdb_vector_get_data(duckdb_data_chunk_get_vector(input, 1)));
+  const auto* stream =
+      static_cast<const int64_t*>(duckdb_vector_get_data(duckdb_data_chunk_get_vector(input, 2)));
+  auto* out = static_cast<double*>(duckdb_vector_get_data(output));
+  for (idx_t i = 0; i < n; ++i) {
+    out[i] = UnitDouble(
+        HashTriple(seed[i], static_cast<uint64_t>(row[i]), static_cast<uint64_t>(stream[i])));
+  }
+}
+
+// aiok_is_train(row BIGINT, rows BIGINT) -> BOOLEAN: whether 0-based row `row` of a table of
+// `rows` rows is in the train split under the ETL's split rule (data/splits.h).
+void IsTrainFunction(duckdb_function_info info, duckdb_data_chunk input, duckdb_vector output) {
+  const auto* rule =
+      static_cast<const data::SplitRule*>(duckdb_scalar_function_get_extra_info(info));
+  const idx_t n = duckdb_data_chunk_get_size(input);
+  const auto* row =
+      static_cast<const int64_t*>(duckdb_vector_get_data(duckdb_data_chunk_get_vector(input, 0)));
+  const auto* rows =
+      static_cast<const int64_t*>(duckdb_vector_get_data(duckdb_data_chunk_get_vector(input, 1)));
+  auto* out = static_cast<bool*>(duckdb_vector_get_data(output));
+  int64_t ranges_of = -1;
+  data::SplitRanges ranges;
+  // An exception must not cross DuckDB's C boundary: it becomes the query's error.
+  try {
+    for (idx_t i = 0; i < n; ++i) {
+      if (rows[i] != ranges_of) {
+        ranges = rule->Apply(rows[i]);
+        ranges_of = rows[i];
+      }
+      out[i] = rule->Of(row[i], ranges) == data::kTrainSplit;
+    }
+  } catch (const std::exception& e) {
+    duckdb_scalar_function_set_error(info, e.what());
+  }
+}
+
+void RegisterFunction(data::DuckDb& db, const char* name, std::vector<duckdb_type> parameters,
+                      duckdb_type result, duckdb_scalar_function_t function, void* extra) {
+  duckdb_scalar_function f = duckdb_create_scalar_function();
+  duckdb_scalar_function_set_name(f, name);
+  for (duckdb_type type : parameters) {
+    duckdb_logical_type logical = duckdb_create_logical_type(type);
+    duckdb_scalar_function_add_parameter(f, logical);
+    duckdb_destroy_logical_type(&logical);
+  }
+  duckdb_logical_type logical = duckdb_create_logical_type(result);
+  duckdb_scalar_function_set_return_type(f, logical);
+  duckdb_destroy_logical_type(&logical);
+  duckdb_scalar_function_set_function(f, function);
+  if (extra)
+    duckdb_scalar_function_set_extra_info(f, extra, nullptr);
+  const duckdb_state state = duckdb_register_scalar_function(db.connection(), f);
+  duckdb_destroy_scalar_function(&f);
+  AIOK_CHECK(state == DuckDBSuccess, ErrorKind::kInternal, "cannot register {} with DuckDB", name);
+}
+
+std::string FirstText(data::DuckResult& result) {
+  data::DuckChunk chunk(result.NextChunk());
+  if (!chunk || chunk.rows() == 0)
+    return "";
+  duckdb_vector vector = chunk.column(0);
+  uint64_t* validity = duckdb_vector_get_validity(vector);
+  if (validity && !duckdb_validity_row_is_valid(validity, 0))
+    return "";
+  auto* strings = static_cast<duckdb_string_t*>(duckdb_vector_get_data(vector));
+  return std::string(duckdb_string_t_data(&strings[0]), duckdb_string_t_length(strings[0]));
+}
+
+// The columns of a table (hidden ones left out) and their DuckDB types.
+std::vector<PrepareColumn> Describe(data::DuckDb& db, const std::string& table) {
+  data::DuckResult result =
+      db.Query(fmt::format("SELECT CAST(column_name AS VARCHAR), CAST(column_type AS VARCHAR) FROM "
+                           "(DESCRIBE {})",
+                           table),
+               "describing " + table);
+  std::vector<PrepareColumn> columns;
+  for (data::DuckChunk chunk(result.NextChunk()); chunk;
+       chunk = data::DuckChunk(result.NextChunk())) {
+    auto* names = static_cast<duckdb_string_t*>(duckdb_vector_get_data(chunk.column(0)));
+    auto* types = static_cast<duckdb_string_t*>(duckdb_vector_get_data(chunk.column(1)));
+    for (size_t r = 0; r < chunk.rows(); ++r) {
+      PrepareColumn column{
+          std::string(duckdb_string_t_data(&names[r]), duckdb_string_t_length(names[r])),
+          std::string(duckdb_string_t_data(&types[r]), duckdb_string_t_length(types[r]))};
+      if (column.name != kRowColumn && column.name != kRecordColumn)
+        columns.push_back(std::move(column));
+    }
+  }
+  return columns;
+}
+
+// Roles only matter for reading here: a label or weight must be present, and the prepare stage
+// reads side tables and keeps missing labels for the ETL to judge, so neither role is kept.
+data::TableSchema ReadingSchema(const std::string& path, int threads) {
+  data::InferOptions infer;
+  infer.threads = threads;
+  data::TableSchema schema = data::InferSchema(path, infer);
+  for (data::Field& field : schema.fields) {
+    if (field.role == data::FieldRole::kLabel || field.role == data::FieldRole::kWeight)
+      field.role = data::FieldRole::kDense;
+  }
+  return schema;
+}
+
+bool IsNumericType(const std::string& type) {
+  static const char* kNumbers[] = {"TINYINT", "SMALLINT", "INTEGER",   "BIGINT",
+                                   "HUGEINT", "UTINYINT", "USMALLINT", "UINTEGER",
+                                   "UBIGINT", "FLOAT",    "DOUBLE"};
+  for (const char* name : kNumbers) {
+    if (type == name)
+      return true;
+  }
+  return type.rfind("DECIMAL", 0) == 0;
+}
+
+class Runner;
+
+class StepSession final : public PrepareSession {
+ public:
+  StepSession(Runner& runner, int index, const std::string& op, std::string input)
+      : runner_(runner), index_(index), op_(op), input_(std::move(input)) {
+    where_ = fmt::format("prepare step {} ({})", index, op);
+  }
+  const std::string& where() const override { return where_; }
+  const std::string& input() const override { return input_; }
+  const std::vector<PrepareColumn>& columns() const override;
+  int64_t rows() const override;
+  const std::string& ColumnType(const std::string& name, const char* option) const override;
+  void Run(const std::string& sql, const std::string& what) override;
+  std::string QueryText(const std::string& sql, const std::string& what) override;
+  std::vector<PrepareColumn> LoadSideTable(const std::string& path, const std::string& name,
+                                           int64_t* bytes) override;
+  int64_t memory_budget() const override;
+  std::string TrainPredicate() override;
+  std::string TimeSeconds(const std::string& column, std::string* table) override;
+  void SaveLookup(const std::string& select, PrepareLookup lookup) override;
+
+ private:
+  Runner& runner_;
+  int index_;
+  std::string op_;
+  std::string input_;
+  std::string where_;
+};
+
+class Runner {
+ public:
+  Runner(const PrepareOptions& options, const RunContext& ctx)
+      : options_(options),
+        ctx_(ctx),
+        db_(ctx.threads),
+        rule_(data::SplitRule::Parse(options.split_rule)) {
+    const std::string spill = options.work_dir + "/duckdb_tmp";
+    fs::create_directories(spill);
+    fs::create_directories(options.work_dir + "/lookups");
+    db_.Query(fmt::format("SET memory_limit = '{}MiB'",
+                          std::max<int64_t>(options.memory_budget >> 20, 16)),
+              "DuckDB setup");
+    db_.Query("SET temp_directory = " + data::SqlString(spill), "DuckDB setup");
+    db_.Query("SET preserve_insertion_order = true", "DuckDB setup");
+    RegisterFunction(db_, "aiok_unit",
+                     {DUCKDB_TYPE_UBIGINT, DUCKDB_TYPE_BIGINT, DUCKDB_TYPE_BIGINT},
+                     DUCKDB_TYPE_DOUBLE, UnitFunction, nullptr);
+    RegisterFunction(db_, "aiok_is_train", {DUCKDB_TYPE_BIGINT, DUCKDB_TYPE_BIGINT},
+                     DUCKDB_TYPE_BOOLEAN, IsTrainFunction, &rule_);
+  }
+
+  PrepareResult Run(std::vector<std::unique_ptr<PrepareStep>>& steps) {
+    PrepareResult result;
+    result.input_schema = ReadingSchema(options_.input, ctx_.threads);
+    header_ = !data::IsParquetFile(options_.input) && result.input_schema.format.header;
+    const LoadedTable input =
+        LoadTable(db_, options_.input, result.input_schema, options_.on_error, ctx_, "t0");
+    one_line_records_ = input.one_line_records;
+    result.input_records = input.records;
+    rejects_ = input.rejects;
+    std::string table = "t0";
+    Refresh(table);
+    spdlog::debug("prepare: {} rows read from {}", rows_, options_.input);
+    for (size_t s = 0; s < steps.size(); ++s) {
+      ctx_.cancel->ThrowIfCancelled();
+      const int index = static_cast<int>(s) + 1;
+      const std::string next = fmt::format("t{}", index);
+      StepSession session(*this, index, steps[s]->name(), table);
+      steps[s]->Apply(session, next);
+      for (const std::string& name : scratch_)
+        db_.Query("DROP TABLE IF EXISTS " + name, "dropping " + name);
+      scratch_.clear();
+      db_.Query("DROP TABLE " + table, "dropping " + table);
+      table = next;
+      const int64_t before = rows_;
+      Refresh(table);
+      spdlog::debug("prepare step {} ({}): {} -> {} rows", index, steps[s]->name(), before, rows_);
+      for (const std::string& name : steps[s]->SequenceOutputs())
+        result.sequence_fields.push_back(name);
+      if (!steps[s]->WeightOutput().empty())
+        result.weight_field = steps[s]->WeightOutput();
+    }
+    AIOK_CHECK(rows_ > 0, ErrorKind::kInvalidInput,
+               "{}: the prepare steps left no rows (of {} read from {})", options_.source,
+               input.rows, options_.input);
+    result.prepared = options_.work_dir + "/prepared.parquet";
+    const std::string temp = TemporaryPath(result.prepared);
+    db_.Query(fmt::format("COPY (SELECT * EXCLUDE (__row, __record) FROM {} ORDER BY __row) TO {} "
+                          "(FORMAT parquet)",
+                          table, data::SqlString(temp)),
+              "writing the prepared table");
+    PublishFile(temp, result.prepared);
+    result.rows = rows_;
+    result.rejects = rejects_;
+    result.lookups = lookups_;
+    WriteFileAtomic(options_.work_dir + "/lookups/" + kLookupManifest,
+                    LookupsJson().dump(2) + "\n");
+    return result;
+  }
+
+  // --- for StepSession
+  data::DuckDb& db() { return db_; }
+  const PrepareOptions& options() const { return options_; }
+  const RunContext& ctx() const { return ctx_; }
+  const std::vector<PrepareColumn>& columns() const { return columns_; }
+  int64_t rows() const { return rows_; }
+  void AddScratch(const std::string& table) { scratch_.push_back(table); }
+  void AddLookup(PrepareLookup lookup) { lookups_.push_back(std::move(lookup)); }
+  void Reject(int64_t record, std::string reason) {
+    rejects_.push_back(data::RejectedRecord{record, LineOf(record), std::move(reason)});
+  }
+  // "record R (line L)" of the input, for messages.
+  std::string Place(int64_t record) const {
+    const int64_t line = LineOf(record);
+    return line > 0 ? fmt::format("{}:{}: record {}", options_.input, line, record)
+                    : fmt::format("{}: record {}", options_.input, record);
+  }
+
+ private:
+  int64_t LineOf(int64_t record) const {
+    if (data::IsParquetFile(options_.input) || !one_line_records_)
+      return 0;
+    return record + (header_ ? 1 : 0);
+  }
+
+  void Refresh(const std::string& table) {
+    columns_ = Describe(db_, table);
+    data::DuckResult count = db_.Query("SELECT CAST(count(*) AS VARCHAR) FROM " + table, table);
+    rows_ = std::stoll(FirstText(count));
+  }
+
+  nlohmann::json LookupsJson() const {
+    nlohmann::json list = nlohmann::json::array();
+    for (const PrepareLookup& lookup : lookups_)
+      list.push_back(lookup.ToJson());
+    return {{"lookups", list}};
+  }
+
+  const PrepareOptions& options_;
+  const RunContext& ctx_;
+  data::DuckDb db_;
+  data::SplitRule rule_;
+  bool header_ = false;
+  bool one_line_records_ = true;
+  std::vector<PrepareColumn> columns_;
+  int64_t rows_ = 0;
+  std::vector<std::string> scratch_;
+  std::vector<PrepareLookup> lookups_;
+  std::vector<data::RejectedRecord> rejects_;
+};
+
+const std::vector<PrepareColumn>& StepSession::columns() const { return runner_.columns(); }
+int64_t StepSession::rows() const { return runner_.rows(); }
+int64_t StepSession::memory_budget() const { return runner_.options().memory_budget; }
+
+const std::string& StepSession::ColumnType(const std::string& name, const char* option) const {
+  std::vector<std::string> names;
+  for (const PrepareColumn& column : runner_.columns()) {
+    if (column.name == name)
+      return column.type;
+    names.push_back(column.name);
+  }
+  Throw(ErrorKind::kConfig, "{}: {}: no column '{}'{} (the table's columns at this step: {})",
+        where_, option, name, DidYouMean(name, names), fmt::join(names, ", "));
+}
+
+void StepSession::Run(const std::string& sql, const std::string& what) {
+  spdlog::trace("{}: {}", where_, sql);
+  runner_.db().Query(sql, fmt::format("{}: {}", where_, what));
+}
+
+std::string StepSession::QueryText(const std::string& sql, const std::string& what) {
+  data::DuckResult result = runner_.db().Query(sql, fmt::format("{}: {}", where_, what));
+  return FirstText(result);
+}
+
+std::vector<PrepareColumn> StepSession::LoadSideTable(const std::string& path,
+                                                      const std::string& name, int64_t* bytes) {
+  const std::string& base = runner_.options().relative_to;
+  const std::string resolved =
+      fs::path(path).is_absolute() || base.empty() ? path : (fs::path(base) / path).string();
+  AIOK_CHECK(fs::exists(resolved), ErrorKind::kIo, "{}: the side table {} does not exist", where_,
+             resolved);
+  const data::TableSchema schema = ReadingSchema(resolved, runner_.ctx().threads);
+  LoadedTable loaded;
+  try {
+    loaded =
+        LoadTable(runner_.db(), resolved, schema, runner_.options().on_error, runner_.ctx(), name);
+  } catch (Error& e) {
+    throw e.AddContext(fmt::format("{}: reading the side table", where_));
+  }
+  runner_.AddScratch(name);
+  if (!loaded.rejects.empty()) {
+    spdlog::warn("{}: {} record(s) of the side table {} skipped; the first: line {}: {}", where_,
+                 loaded.rejects.size(), resolved, loaded.rejects[0].line, loaded.rejects[0].reason);
+  }
+  if (data::IsParquetFile(resolved)) {
+    data::DuckResult size =
+        runner_.db().Query(fmt::format("SELECT CAST(sum(total_uncompressed_size) AS VARCHAR) FROM "
+                                       "parquet_metadata({})",
+                                       data::SqlString(resolved)),
+                           where_ + ": sizing the side table");
+    const std::string text = FirstText(size);
+    *bytes = text.empty() ? 0 : std::stoll(text);
+  } else {
+    *bytes = static_cast<int64_t>(fs::file_size(resolved));
+  }
+  return Describe(runner_.db(), name);
+}
+
+std::string StepSession::TrainPredicate() {
+  return fmt::format("aiok_is_train(__row, {})", runner_.rows());
+}
+
+std::string StepSession::TimeSeconds(const std::string& column, std::string* table) {
+  const std::string& type = ColumnType(column, "time");
+  const std::string c = SqlName(column);
+  *table = input_;
+  if (type.rfind("TIMESTAMP", 0) == 0 || type == "DATE")
+    return fmt::format("epoch({})", c);
+  if (IsNumericType(type))
+    return fmt::format("CAST({} AS DOUBLE)", c);
+  AIOK_CHECK(type == "VARCHAR", ErrorKind::kConfig,
+             "{}: time: column '{}' holds {}, expected timestamps or numbers of seconds", where_,
+             column, type);
+  // A text column: the reader's inference met a value that is not a time. Each value is
+  // parsed as a timestamp, else a number of seconds; the others fail, or are rejected.
+  const std::string parsed =
+      fmt::format("coalesce(epoch(TRY_CAST({0} AS TIMESTAMP)), TRY_CAST({0} AS DOUBLE))", c);
+  const std::string bad = fmt::format("{} IS NOT NULL AND {} IS NULL", c, parsed);
+  data::DuckResult result = runner_.db().Query(
+      fmt::format("SELECT __record, {} FROM {} WHERE {} ORDER BY __row", c, input_, bad),
+      where_ + ": parsing the time column");
+  std::vector<std::pair<int64_t, std::string>> failures;
+  for (data::DuckChunk chunk(result.NextChunk()); chunk;
+       chunk = data::DuckChunk(result.NextChunk())) {
+    const auto* records = static_cast<const int64_t*>(duckdb_vector_get_data(chunk.column(0)));
+    auto* texts = static_cast<duckdb_string_t*>(duckdb_vector_get_data(chunk.column(1)));
+    for (size_t r = 0; r < chunk.rows(); ++r) {
+      failures.emplace_back(records[r], std::string(duckdb_string_t_data(&texts[r]),
+                                                    duckdb_string_t_length(texts[r])));
+    }
+    if (runner_.options().on_error == data::OnError::kFail && !failures.empty())
+      break;
+  }
+  if (failures.empty())
+    return parsed;
+  auto reason = [&](const std::string& text) {
+    return fmt::format(
+        "{}: time column '{}': expected a timestamp (2014-10-28 12:00:00) or a "
+        "number of seconds, found '{}'",
+        where_, column, text);
+  };
+  if (runner_.options().on_error == data::OnError::kFail) {
+    Throw(ErrorKind::kInvalidInput, "{}: {}", runner_.Place(failures[0].first),
+          reason(failures[0].second));
+  }
+  for (const auto& [record, text] : failures)
+    runner_.Reject(record, reason(text));
+  spdlog::warn("{}: {} row(s) rejected: their time does not parse", where_, failures.size());
+  *table = input_ + "_timed";
+  runner_.AddScratch(*table);
+  runner_.db().Query(fmt::format("CREATE TABLE {} AS {}", *table,
+                                 RenumberedSelect(fmt::format("(SELECT * FROM {} WHERE NOT "
+                                                              "coalesce({}, false))",
+                                                              input_, bad),
+                                                  "__row")),
+                     where_ + ": dropping rows whose time does not parse");
+  return parsed;
+}
+
+void StepSession::SaveLookup(const std::string& select, PrepareLookup lookup) {
+  lookup.step = index_;
+  lookup.op = op_;
+  lookup.file = fmt::format("step{}_{}.parquet", index_, op_);
+  const std::string path = runner_.options().work_dir + "/lookups/" + lookup.file;
+  Run(fmt::format("COPY ({}) TO {} (FORMAT parquet)", select, data::SqlString(path)),
+      "saving the lookup for serving");
+  runner_.AddLookup(std::move(lookup));
+}
+
+}  // namespace
+
+std::vector<std::unique_ptr<PrepareStep>> BuildPrepareSteps(const std::vector<OperatorSpec>& steps,
+                                                            const std::string& source) {
+  PrepareRegistry registry;
+  RegisterPrepareSteps(registry);
+  std::vector<std::unique_ptr<PrepareStep>> built;
+  for (size_t s = 0; s < steps.size(); ++s) {
+    built.push_back(
+        registry.Create(steps[s].name, steps[s].options,
+                        fmt::format("{}: prepare step {} ({})", source, s + 1, steps[s].name)));
+  }
+  // groupby_aggregate's train rows are positions in the prepared table: no later step may
+  // move them.
+  for (size_t s = 0; s < built.size(); ++s) {
+    if (std::string(built[s]->name()) != "groupby_aggregate")
+      continue;
+    for (size_t later = s + 1; later < built.size(); ++later) {
+      AIOK_CHECK(!built[later]->changes_rows(), ErrorKind::kConfig,
+                 "{}: prepare step {} (groupby_aggregate) takes its statistics from the train "
+                 "split of the prepared table, but step {} ({}) changes the rows after it; put "
+                 "groupby_aggregate after every step that filters, samples, sorts, dedupes or "
+                 "adds rows",
+                 source, s + 1, later + 1, built[later]->name());
+    }
+  }
+  return built;
+}
+
+PrepareResult RunPrepare(const std::vector<OperatorSpec>& specs, const PrepareOptions& options,
+                         const RunContext& ctx) {
+  AIOK_ASSERT(options.memory_budget > 0 && !options.work_dir.empty());
+  std::vector<std::unique_ptr<PrepareStep>> steps = BuildPrepareSteps(specs, options.source);
+  Runner runner(options, ctx);
+  return runner.Run(steps);
+}
+
+void ExportPrepared(const PrepareResult& result, const std::string& path, int threads) {
+  data::DuckDb db(threads);
+  const bool json = path.size() > 6 && path.compare(path.size() - 6, 6, ".jsonl") == 0;
+  const std::string temp = TemporaryPath(path);
+  db.Query(fmt::format("COPY (SELECT * FROM read_parquet({})) TO {} (FORMAT {})",
+                       data::SqlString(result.prepared), data::SqlString(temp),
+                       json ? "json" : "parquet"),
+           "writing " + path);
+  PublishFile(temp, path);
+}
+
+}  // namespace aiok::etl
