@@ -1,0 +1,410 @@
+#!/usr/bin/python3
+"""aiok's prepare steps (pipeline `prepare:`, run by DuckDB) against the same steps written in
+pandas / plain Python, through the real CLI (issue 11).
+
+Usage: prepare_vs_pandas.py PATH/TO/aiok
+
+A generated event log (missing users, items, prices and times; ties in time; items the side
+table lacks) and a side table go through one pipeline per case with
+`aiok etl --prepare-only OUT.jsonl`; the same step is computed here and the tables compared
+row by row in order: integers and strings exactly, floats within 1e-6 relative, missing
+against missing, lists element by element. Draws (sample, negative_sample) are aiok's
+documented counter-based hash of (seed, row, stream) (core/hash.h), recomputed here.
+
+Then bad input: each case must fail with exit code != 0 and a message naming the step and
+the column (and the line where there is one); under --on-error skip an unparseable time
+becomes a reject of its input line.
+
+Exits 1 on any mismatch; the last line is `prepare_vs_pandas: N passed, M failed`.
+"""
+
+import json
+import math
+import os
+import random
+import subprocess
+import sys
+import tempfile
+
+import numpy as np
+import pandas as pd
+
+AIOK = sys.argv[1]
+MASK = (1 << 64) - 1
+
+
+def mix64(x):
+    x = (x + 0x9E3779B97F4A7C15) & MASK
+    x = ((x ^ (x >> 30)) * 0xBF58476D1CE4E5B9) & MASK
+    x = ((x ^ (x >> 27)) * 0x94D049BB133111EB) & MASK
+    return x ^ (x >> 31)
+
+
+def hash_pair(a, b):
+    return mix64(mix64(a) ^ ((b * 0xD6E8FEB86659FD93) & MASK))
+
+
+def unit(seed, row, stream):
+    return (hash_pair(hash_pair(seed, row), stream) >> 11) * 2.0 ** -53
+
+
+def missing(v):
+    return v is None or (isinstance(v, float) and math.isnan(v))
+
+
+def clean(v):
+    """A pandas/numpy value as a plain Python value (None for missing)."""
+    if isinstance(v, (list, tuple, np.ndarray)):
+        return [clean(x) for x in v]
+    if missing(v) or v is pd.NA or v is pd.NaT:
+        return None
+    if isinstance(v, (np.integer,)):
+        return int(v)
+    if isinstance(v, (np.floating,)):
+        return float(v)
+    return v
+
+
+def same(a, b):
+    if isinstance(a, list) or isinstance(b, list):
+        return isinstance(a, list) and isinstance(b, list) and len(a) == len(b) and all(
+            same(x, y) for x, y in zip(a, b))
+    if a is None or b is None:
+        return a is None and b is None
+    if isinstance(a, str) or isinstance(b, str):
+        return a == b
+    if isinstance(a, int) and isinstance(b, int):
+        return a == b
+    a, b = float(a), float(b)
+    return a == b or abs(a - b) <= 1e-6 * max(abs(a), abs(b))
+
+
+# ---- data ---------------------------------------------------------------------------------
+
+def make_data(directory):
+    rng = random.Random(11)
+    rows = []
+    for r in range(400):
+        user = rng.randint(1, 30) if rng.random() > 0.05 else None
+        item = rng.randint(1, 50) if rng.random() > 0.05 else None
+        time = rng.randint(0, 150) if rng.random() > 0.03 else None  # ties are frequent
+        price = round(rng.uniform(0.5, 9.5), 2) if rng.random() > 0.1 else None
+        label = 1 if rng.random() < 0.35 else 0
+        rows.append((user, item, time, price, label))
+    with open(os.path.join(directory, "events.csv"), "w") as f:
+        f.write("user_id,item_id,ts,price,label\n")
+        for row in rows:
+            f.write(",".join("" if v is None else str(v) for v in row) + "\n")
+    with open(os.path.join(directory, "items.csv"), "w") as f:
+        f.write("item_id,cat_id,brand\n")
+        for item in range(1, 46):  # 46..50 are unseen by the side table
+            cat = "" if item % 13 == 0 else str(item % 7 + 1)
+            brand = "" if item % 11 == 0 else f"b{item % 5}"
+            f.write(f"{item},{cat},{brand}\n")
+        f.write("99,1,b9\n")  # a side row no event has
+    events = pd.read_csv(os.path.join(directory, "events.csv"))
+    items = pd.read_csv(os.path.join(directory, "items.csv"))
+    return events, items
+
+
+def records(df):
+    return [{k: clean(v) for k, v in row.items()} for row in df.to_dict("records")]
+
+
+def run_prepare(directory, name, steps, extra=()):
+    pipeline = os.path.join(directory, name + ".json")
+    with open(pipeline, "w") as f:
+        json.dump({"prepare": steps, "steps": []}, f)
+    out = os.path.join(directory, name + ".jsonl")
+    cmd = [AIOK, "etl", "--input", os.path.join(directory, "events.csv"), "--pipeline", pipeline,
+           "--prepare-only", out, "-q", *extra]
+    done = subprocess.run(cmd, capture_output=True, text=True)
+    if done.returncode != 0:
+        raise RuntimeError(f"{name}: aiok failed: {done.stderr.strip()}")
+    with open(out) as f:
+        return [json.loads(line) for line in f if line.strip()]
+
+
+# ---- references ---------------------------------------------------------------------------
+
+def ref_join(events, items, how):
+    # pandas' inner merge groups rows by key; the table's order is kept by a left merge.
+    merged = events.merge(items, on="item_id", how="left", sort=False, indicator=True)
+    if how == "inner":
+        merged = merged[merged["_merge"] == "both"]
+    return records(merged.drop(columns="_merge"))
+
+
+def ref_filter(events):
+    keep = (events.price > 2) & events.user_id.notna() & (events.user_id != 3)
+    return records(events[keep])
+
+
+def ref_dedupe(events):
+    return records(events.drop_duplicates(subset=["user_id", "item_id"], keep="first"))
+
+
+def ref_sample_fraction(events, fraction, seed):
+    keep = [unit(seed, r, 1) < fraction for r in range(len(events))]
+    return records(events[keep])
+
+
+def ref_sample_negatives(events, rate, seed):
+    positive = events.label == 1
+    keep = [p or unit(seed, r, 1) < rate for r, p in enumerate(positive)]
+    out = events.copy()
+    out["sample_weight"] = np.where(positive, 1.0, 1.0 / rate)
+    return records(out[keep])
+
+
+def ref_sort(events):
+    return records(events.sort_values(["ts", "user_id"], kind="stable", na_position="last"))
+
+
+def user_order(events):
+    """Each user's rows in (time, row) order, missing times last; users without an id left out."""
+    order = {}
+    for r, (user, ts) in enumerate(zip(events.user_id, events.ts)):
+        if missing(user):
+            continue
+        order.setdefault(user, []).append(r)
+    for user, rows in order.items():
+        rows.sort(key=lambda r: (missing(events.ts.iloc[r]), 0 if missing(events.ts.iloc[r])
+                                 else events.ts.iloc[r], r))
+    return order
+
+
+def ref_lag(events):
+    lag = [None] * len(events)
+    for rows in user_order(events).values():
+        for prev, cur in zip(rows, rows[1:]):
+            a, b = events.ts.iloc[prev], events.ts.iloc[cur]
+            lag[cur] = None if missing(a) or missing(b) else float(b - a)
+    out = records(events)
+    for row, value in zip(out, lag):
+        row["lag"] = value
+    return out
+
+
+def ref_history(events, items, max_len, min_len, only_clicks):
+    with_cat = events.merge(items[["item_id", "cat_id"]], on="item_id", how="left", sort=False)
+    hist_item = [None] * len(with_cat)
+    hist_cat = [None] * len(with_cat)
+    for rows in user_order(with_cat).values():
+        seen = []
+        for r in rows:
+            hist_item[r] = [i for i, _ in seen][-max_len:]
+            hist_cat[r] = [c for _, c in seen][-max_len:]
+            item, cat = with_cat.item_id.iloc[r], with_cat.cat_id.iloc[r]
+            clicked = with_cat.label.iloc[r] == 1 or not only_clicks
+            if clicked and not missing(item) and not missing(cat):
+                seen.append((int(item), int(cat)))
+    out = records(with_cat)
+    kept = []
+    for row, items_, cats in zip(out, hist_item, hist_cat):
+        row["hist_item_id"], row["hist_cat_id"] = items_, cats
+        if min_len == 0 or (items_ is not None and len(items_) >= min_len):
+            kept.append(row)
+    return kept
+
+
+def ref_groupby(events, train_fraction):
+    train = events.iloc[: int(len(events) * train_fraction)]
+    grouped = train.groupby("user_id", dropna=True)
+    stats = pd.DataFrame({
+        "user_id_item_id_count": grouped.item_id.count(),
+        "user_id_item_id_nunique": grouped.item_id.nunique(),
+        "user_id_price_sum": grouped.price.sum(min_count=1),
+        "user_id_price_mean": grouped.price.mean(),
+        "user_id_price_min": grouped.price.min(),
+        "user_id_ts_max": grouped.ts.max(),
+    }).reset_index()
+    out = events.merge(stats, on="user_id", how="left", sort=False)
+    # pandas matches a missing key with a missing key; SQL never does.
+    out.loc[out.user_id.isna(), stats.columns[1:]] = np.nan
+    for column in ["user_id_item_id_count", "user_id_item_id_nunique"]:
+        out[column] = out[column].fillna(0).astype(int)
+    return records(out)
+
+
+def ref_negatives(events, k, by, seed):
+    present = events[events.item_id.notna()]
+    counts = present.groupby("item_id").size().sort_index()
+    dictionary = [int(i) for i in counts.index]
+    starts = np.concatenate([[0], np.cumsum(counts.values)[:-1]])
+    total = int(counts.sum())
+    out = []
+    for r, row in enumerate(records(events)):
+        out.append(dict(row))
+        if row["label"] != 1:
+            continue
+        for j in range(k):
+            u = unit(seed, r * k + j, 2)
+            if by == "uniform":
+                index = int(math.floor(u * len(dictionary)))
+            else:
+                target = int(math.floor(u * total))
+                index = int(np.searchsorted(starts, target, side="right") - 1)
+            if dictionary[index] == row["item_id"]:
+                index = (index + 1) % len(dictionary)
+            negative = dict(row)
+            negative["item_id"] = dictionary[index]
+            negative["label"] = 0
+            out.append(negative)
+    return out
+
+
+# ---- comparison ---------------------------------------------------------------------------
+
+def compare(name, got, want, failures):
+    if len(got) != len(want):
+        failures.append(f"{name}: {len(got)} rows from aiok, {len(want)} from the reference")
+        return
+    for r, (g, w) in enumerate(zip(got, want)):
+        if sorted(g) != sorted(w):
+            failures.append(f"{name}: row {r}: columns {sorted(g)} vs {sorted(w)}")
+            return
+        for column in w:
+            if not same(g[column], w[column]):
+                failures.append(f"{name}: row {r}, {column}: aiok {g[column]!r}, "
+                                f"reference {w[column]!r}")
+                return
+
+
+def expect_error(directory, name, steps, needles, failures, extra=(), csv=None):
+    pipeline = os.path.join(directory, name + ".json")
+    with open(pipeline, "w") as f:
+        json.dump({"prepare": steps, "steps": []}, f)
+    cmd = [AIOK, "etl", "--input", csv or os.path.join(directory, "events.csv"), "--pipeline",
+           pipeline, "--prepare-only", os.path.join(directory, name + ".jsonl"), *extra]
+    done = subprocess.run(cmd, capture_output=True, text=True)
+    if done.returncode == 0:
+        failures.append(f"{name}: expected a failure, aiok succeeded")
+        return
+    for needle in needles:
+        if needle not in done.stderr:
+            failures.append(f"{name}: the message lacks '{needle}': {done.stderr.strip()}")
+
+
+def main():
+    failures = []
+    passed = 0
+    with tempfile.TemporaryDirectory() as directory:
+        events, items = make_data(directory)
+        cases = [
+            ("join_left", [{"join": {"table": "items.csv", "on": ["item_id"]}}], [],
+             lambda: ref_join(events, items, "left")),
+            ("join_inner", [{"join": {"table": "items.csv", "on": ["item_id"], "how": "inner"}}],
+             [], lambda: ref_join(events, items, "inner")),
+            # A tiny memory budget makes the join partitioned; the rows must not change.
+            ("join_partitioned", [{"join": {"table": "items.csv", "on": ["item_id"]}}],
+             ["--memory-mb", "1"], lambda: ref_join(events, items, "left")),
+            ("filter", [{"filter": {"where": "price > 2 AND user_id <> 3"}}], [],
+             lambda: ref_filter(events)),
+            ("dedupe", [{"dedupe": {"columns": ["user_id", "item_id"]}}], [],
+             lambda: ref_dedupe(events)),
+            ("sample_fraction", [{"sample": {"fraction": 0.4, "seed": 7}}], [],
+             lambda: ref_sample_fraction(events, 0.4, 7)),
+            ("sample_negatives", [{"sample": {"negative_rate": 0.3, "seed": 3}}], [],
+             lambda: ref_sample_negatives(events, 0.3, 3)),
+            ("sort", [{"sort": {"by": ["ts", "user_id"]}}], [], lambda: ref_sort(events)),
+            ("difference_lag",
+             [{"difference_lag": {"user": "user_id", "time": "ts", "output": "lag"}}], [],
+             lambda: ref_lag(events)),
+            ("collapse_history",
+             [{"join": {"table": "items.csv", "on": ["item_id"], "columns": ["cat_id"]}},
+              {"collapse_history": {"user": "user_id", "time": "ts",
+                                    "items": ["item_id", "cat_id"], "max": 3,
+                                    "label": "label"}}], [],
+             lambda: ref_history(events, items, 3, 0, True)),
+            ("collapse_history_min",
+             [{"join": {"table": "items.csv", "on": ["item_id"], "columns": ["cat_id"]}},
+              {"collapse_history": {"user": "user_id", "time": "ts",
+                                    "items": ["item_id", "cat_id"], "max": 4, "min": 2}}], [],
+             lambda: ref_history(events, items, 4, 2, False)),
+            ("groupby_aggregate",
+             [{"groupby_aggregate": {"by": ["user_id"],
+                                     "aggs": {"item_id": ["count", "nunique"],
+                                              "price": ["sum", "mean", "min"],
+                                              "ts": ["max"]}}}],
+             ["--split", "fractions:0.6,0.2"], lambda: ref_groupby(events, 0.6)),
+            ("negative_sample_popularity",
+             [{"negative_sample": {"k": 2, "item": "item_id", "seed": 5}}], [],
+             lambda: ref_negatives(events, 2, "popularity", 5)),
+            ("negative_sample_uniform",
+             [{"negative_sample": {"k": 1, "item": "item_id", "by": "uniform", "seed": 9}}], [],
+             lambda: ref_negatives(events, 1, "uniform", 9)),
+        ]
+        for name, steps, extra, reference in cases:
+            before = len(failures)
+            try:
+                compare(name, run_prepare(directory, name, steps, extra), reference(), failures)
+            except RuntimeError as e:
+                failures.append(str(e))
+            passed += len(failures) == before
+
+        # Bad input: each names the step, the operator and the column (and the line).
+        errors = [
+            ("bad_expression", [{"filter": {"where": "pricee > 0"}}],
+             ["prepare step 1 (filter)", "pricee"]),
+            ("join_key_missing",
+             [{"sort": {"by": ["ts"]}}, {"join": {"table": "items.csv", "on": ["user_id"]}}],
+             ["prepare step 2 (join)", "join key 'user_id' is missing from the side table"]),
+            ("missing_column", [{"sort": {"by": ["tss"]}}],
+             ["prepare step 1 (sort)", "no column 'tss'", "did you mean 'ts'"]),
+            ("groupby_before_filter",
+             [{"groupby_aggregate": {"by": ["user_id"], "aggs": {"price": ["mean"]}}},
+              {"filter": {"where": "price > 0"}}],
+             ["prepare step 1 (groupby_aggregate)", "step 2 (filter)"]),
+            ("unknown_aggregate",
+             [{"groupby_aggregate": {"by": ["user_id"], "aggs": {"price": ["avg"]}}}],
+             ["prepare step 1 (groupby_aggregate)", "'avg' for column price must be one of"]),
+        ]
+        for name, steps, needles in errors:
+            before = len(failures)
+            expect_error(directory, name, steps, needles, failures)
+            passed += len(failures) == before
+
+        # An unparseable time (inside the inference sample, so the column reads as text): the
+        # step fails naming the column and the line; under --on-error skip the line is rejected.
+        bad_times = os.path.join(directory, "bad_times.csv")
+        with open(os.path.join(directory, "events.csv")) as f:
+            lines = f.read().splitlines()
+        fields = lines[5].split(",")
+        fields[2] = "soon"
+        lines[5] = ",".join(fields)
+        with open(bad_times, "w") as f:
+            f.write("\n".join(lines) + "\n")
+        lag = [{"difference_lag": {"user": "user_id", "time": "ts"}}]
+        before = len(failures)
+        expect_error(directory, "bad_time", lag,
+                     ["prepare step 1 (difference_lag)", "time column 'ts'", "bad_times.csv:6",
+                      "'soon'"], failures, csv=bad_times)
+        pipeline = os.path.join(directory, "bad_time.json")
+        out = os.path.join(directory, "bad_time_ds")
+        done = subprocess.run([AIOK, "etl", "--input", bad_times, "--pipeline", pipeline, "--out",
+                               out, "--on-error", "skip", "-q"], capture_output=True, text=True)
+        if done.returncode != 0:
+            failures.append(f"bad_time skip: aiok failed: {done.stderr.strip()}")
+        else:
+            with open(os.path.join(out, "rejects.tsv")) as f:
+                rejects = f.read().splitlines()
+            with open(os.path.join(out, "schema.json")) as f:
+                schema = json.load(f)
+            rows = sum(s["rows"] for s in schema["splits"].values())
+            if len(rejects) != 2 or not rejects[1].startswith("5\t6\t") or rows != 399:
+                failures.append(f"bad_time skip: rejects {rejects}, {rows} rows (expected "
+                                "record 5, line 6 rejected and 399 rows)")
+            elif schema.get("rejected_lines") != 1:
+                failures.append(f"bad_time skip: schema.json rejected_lines "
+                                f"{schema.get('rejected_lines')}")
+        passed += len(failures) == before
+
+    for failure in failures:
+        print("FAIL", failure)
+    print(f"prepare_vs_pandas: {passed} passed, {len(failures)} failed")
+    sys.exit(1 if failures else 0)
+
+
+if __name__ == "__main__":
+    main()
