@@ -154,7 +154,8 @@ TEST(OperatorRegistry, BadNamesAndOptionsNameThePlace) {
   } catch (const Error& e) {
     EXPECT_NE(std::string(e.what()).find("test pipeline step 1: unknown operator 'categorise' "
                                          "(valid: bucketize, categorify, clip, count_encode, "
-                                         "fill_missing, frequency_encode, hash_bucket, "
+                                         "datetime_parts, fill_missing, frequency_encode, "
+                                         "hash_bucket, "
                                          "hashed_cross, log1p, normalize, target_encode)"),
               std::string::npos)
         << e.what();

@@ -2,6 +2,7 @@
 #include "aiok/etl/dense_operators.h"
 #include "aiok/etl/encoding_operators.h"
 #include "aiok/etl/feature_operators.h"
+#include "aiok/etl/time_operators.h"
 
 namespace aiok::etl {
 
@@ -17,6 +18,7 @@ void RegisterBuiltinOperators(OperatorRegistry& registry) {
   RegisterOperator<CountEncode>(registry, "count_encode");
   RegisterOperator<FrequencyEncode>(registry, "frequency_encode");
   RegisterOperator<TargetEncode>(registry, "target_encode");
+  RegisterOperator<DatetimeParts>(registry, "datetime_parts");
 }
 
 }  // namespace aiok::etl

@@ -5,6 +5,7 @@
 
 #include "aiok/core/error.h"
 #include "aiok/core/hash.h"
+#include "aiok/etl/time_operators.h"
 
 namespace aiok::etl {
 namespace {
@@ -45,6 +46,7 @@ FieldBinding::FieldBinding(const data::TableSchema& schema, const Pipeline& pipe
                  chain.column, input);
       bound.list = list;
     }
+    CheckDatetimePartsChain(schema, chain);
     bound.output = chain.output_kind();
     AIOK_CHECK(!bound.list || bound.output == ColumnKind::kCategorical, ErrorKind::kConfig,
                "pipeline: the list field {} must end in ids (its chain ends with dense values)",

@@ -19,6 +19,7 @@
 #include "aiok/etl/label_decision.h"
 #include "aiok/etl/table_encoder.h"
 #include "aiok/etl/table_transformer.h"
+#include "aiok/etl/time_operators.h"
 
 namespace aiok::etl {
 namespace fs = std::filesystem;
@@ -41,7 +42,11 @@ EtlSummary RunTableEtl(const PipelineSpec& spec, const TableEtlOptions& options,
   const PipelineSpec complete =
       CompletePipeline(spec, schema, options.freq_threshold, "pipeline");
   Pipeline pipeline(complete, DenseFieldNames(schema), CategoricalFieldNames(schema), "pipeline");
-  const data::SplitRule split_rule = data::SplitRule::Parse(options.split_rule);
+  data::SplitRule split_rule = data::SplitRule::Parse(options.split_rule);
+  // Times that must be read before a row is encoded (datetime_parts inputs, a time split's
+  // field): bad ones fail or become rejects here, where rejects are decided.
+  const TimeValueCheck time_check(schema, pipeline, split_rule);
+  const bool parquet = data::IsParquetFile(options.input);
   CheckReplaceable(options.out_dir, "schema.json", "a dataset directory");
   StagingDirectory staging(options.out_dir);
   const std::string& dir = staging.path();
@@ -69,11 +74,28 @@ EtlSummary RunTableEtl(const PipelineSpec& spec, const TableEtlOptions& options,
   LabelValues label_values;
   std::string first_reject;  // shown when every record is rejected
   data::TextReadSummary read;
+  std::vector<int64_t> split_times;  // a time split's: each record's time
+  int64_t lines_read = schema.format.header && !parquet ? 1 : 0;
+  int64_t time_rejects = 0;
   {
     Progress progress("etl: read and encode", 0, "records");
     read = data::ReadTable(
         options.input, schema, read_options, ctx,
         [&](data::TableBatch& batch) {
+          if (!time_check.empty()) {
+            // Accepted rows know their record, not their line: the line is known when every
+            // record of the batch is one line (the last may lack its newline).
+            const bool one_line_each =
+                batch.lines == batch.records || batch.lines + 1 == batch.records;
+            const int64_t first_line = parquet         ? batch.first_record
+                                       : one_line_each ? lines_read + 1
+                                                       : 0;
+            const size_t before = batch.rejects.size();
+            time_check.Apply(&batch, options.on_error, options.input, first_line,
+                             split_rule.by_time() ? &split_times : nullptr);
+            time_rejects += static_cast<int64_t>(batch.rejects.size() - before);
+          }
+          lines_read += batch.lines;
           for (const auto& reject : batch.rejects) {
             if (first_reject.empty())
               first_reject = fmt::format("line {}: {}", reject.line, reject.reason);
@@ -89,6 +111,8 @@ EtlSummary RunTableEtl(const PipelineSpec& spec, const TableEtlOptions& options,
   }
   if (rejects)
     rejects->Commit();
+  read.rows -= time_rejects;
+  read.rejected += time_rejects;
   // A dataset without rows would only fail later, in training, with an AUC of nan.
   AIOK_CHECK(read.rows > 0, ErrorKind::kInvalidInput,
              "{}: no rows to learn from: {} of {} records were rejected{}", options.input,
@@ -97,6 +121,11 @@ EtlSummary RunTableEtl(const PipelineSpec& spec, const TableEtlOptions& options,
   spdlog::debug("etl: read and encoded {} records at {:.3f}s ({} MB spilled to disk)",
                 read.records, since_start(), store.spilled_bytes() >> 20);
   const LabelMapping label = DecideLabel(label_values, options.task, options.positive, label_name);
+  if (split_rule.by_time()) {
+    AIOK_ASSERT(static_cast<int64_t>(split_times.size()) == read.records);
+    split_rule.AssignByTime(split_times);
+    spdlog::info("etl: split {}", split_rule.Describe());
+  }
   const RecordSplits splits{split_rule, split_rule.Apply(read.records)};
   const data::SplitRanges& ranges = splits.ranges;
   bool any_train = false;
@@ -185,13 +214,15 @@ EtlSummary RunTableEtl(const PipelineSpec& spec, const TableEtlOptions& options,
                "field {}: {} ids do not fit the int32 shard format", field.name, field.cardinality);
   }
   saving_state.get();  // rethrows what writing the state threw
-  dataset.source = SourceJson(options.input, data::IsParquetFile(options.input) ? "parquet" : "text",
-                              read.bytes, read.records, truth.get());
+  dataset.source = SourceJson(options.input, parquet ? "parquet" : "text", read.bytes, read.records,
+                              truth.get());
   dataset.rejected = read.rejected;
   dataset.pipeline = complete.ToJson();
   dataset.split_rule = split_rule.text();
   dataset.input_schema = schema.ToJson();
   dataset.label_mapping = label.ToJson();
+  if (options.before_publish)
+    options.before_publish(dir, &dataset);
   WriteFileAtomic(dir + "/schema.json", dataset.ToJson().dump(2) + "\n");
   staging.Publish();
   spdlog::debug("etl: output in place at {:.3f}s", since_start());
@@ -206,5 +237,3 @@ EtlSummary RunTableEtl(const PipelineSpec& spec, const TableEtlOptions& options,
 }
 
 }  // namespace aiok::etl
-  if (options.before_publish)
-    options.before_publish(dir, &dataset);
