@@ -2,6 +2,7 @@
 
 #include <xxhash.h>
 
+#include <algorithm>
 #include <filesystem>
 
 #include "aiok/core/atomic_file.h"
@@ -33,7 +34,6 @@ void CopyFile(const std::string& from, const std::string& to) {
   fs::copy_file(from, to, fs::copy_options::overwrite_existing, error);
   AIOK_CHECK(!error, ErrorKind::kIo, "cannot copy {} to {}: {}", from, to, error.message());
 }
-
 
 }  // namespace
 
@@ -73,9 +73,20 @@ nlohmann::json WriteBundle(const std::string& dataset_dir, const std::string& mo
   CopyFile(dataset_dir + "/etl_state/pipeline.json", staging.path() + "/pipeline.json");
   CopyFile(dataset_dir + "/schema.json", staging.path() + "/schema.json");
   CopyFile(model_dir + "/metrics.json", staging.path() + "/metrics.json");
+  // The prepare stage's lookups (etl/prepare_lookup.h): side tables and fitted statistics.
+  std::vector<std::string> payload = PayloadFiles();
+  const std::string lookups = dataset_dir + "/etl_state/prepare";
+  if (fs::is_directory(lookups)) {
+    fs::create_directories(staging.path() + "/prepare");
+    for (const auto& entry : fs::directory_iterator(lookups)) {
+      const std::string name = "prepare/" + entry.path().filename().string();
+      CopyFile(entry.path().string(), staging.path() + "/" + name);
+      payload.push_back(name);
+    }
+  }
 
   nlohmann::json files = nlohmann::json::object();
-  for (const std::string& name : PayloadFiles()) {
+  for (const std::string& name : payload) {
     const std::string path = staging.path() + "/" + name;
     files[name] = {{"bytes", static_cast<int64_t>(fs::file_size(path))},
                    {"xxh3_128", FileChecksum(path)}};
@@ -89,8 +100,9 @@ nlohmann::json WriteBundle(const std::string& dataset_dir, const std::string& mo
         {"features", schema.features.ToJson()},
         {"label_mapping", schema.label_mapping}}},
       {"precision_trained", metrics.value("precision", "fp32")},
-      {"metrics", {{"valid", metrics.value("valid", nlohmann::json())},
-                   {"test", metrics.value("test", nlohmann::json())}}},
+      {"metrics",
+       {{"valid", metrics.value("valid", nlohmann::json())},
+        {"test", metrics.value("test", nlohmann::json())}}},
       {"files", files}};
   WriteFileAtomic(staging.path() + "/bundle.json", manifest.dump(2) + "\n");
   staging.Publish();
@@ -98,8 +110,8 @@ nlohmann::json WriteBundle(const std::string& dataset_dir, const std::string& mo
 }
 
 Bundle OpenBundle(const std::string& dir) {
-  AIOK_CHECK(fs::is_directory(dir), ErrorKind::kIo, "{} is not a directory (expected a model bundle)",
-             dir);
+  AIOK_CHECK(fs::is_directory(dir), ErrorKind::kIo,
+             "{} is not a directory (expected a model bundle)", dir);
   const std::string manifest_path = dir + "/bundle.json";
   AIOK_CHECK(fs::exists(manifest_path), ErrorKind::kInvalidInput,
              "{} has no bundle.json: not a model bundle (make one with aiok run or aiok bundle)",
@@ -121,7 +133,27 @@ Bundle OpenBundle(const std::string& dir) {
              manifest_path, version, kBundleFormatVersion);
   const JsonField files = m["files"];
   files.ExpectObject();
-  for (const std::string& name : PayloadFiles()) {
+  // Every listed file is verified: the required ones, and the prepare stage's lookups (names
+  // inside prepare/, never paths out of the bundle).
+  std::vector<std::string> payload = PayloadFiles();
+  for (const std::string& name : files.Keys()) {
+    if (name.rfind("prepare/", 0) != 0)
+      continue;
+    const std::string file = name.substr(8);
+    AIOK_CHECK(!file.empty() && file.find('/') == std::string::npos && file[0] != '.',
+               ErrorKind::kInvalidInput, "{}: files: '{}' is not a file of the bundle",
+               manifest_path, name);
+    payload.push_back(name);
+  }
+  if (fs::exists(dir + "/prepare")) {
+    for (const auto& entry : fs::directory_iterator(dir + "/prepare")) {
+      const std::string name = "prepare/" + entry.path().filename().string();
+      AIOK_CHECK(std::find(payload.begin(), payload.end(), name) != payload.end(),
+                 ErrorKind::kInvalidInput, "{}: the manifest does not list {}", manifest_path,
+                 name);
+    }
+  }
+  for (const std::string& name : payload) {
     const std::string path = dir + "/" + name;
     AIOK_CHECK(files.Has(name), ErrorKind::kInvalidInput, "{}: the manifest does not list {}",
                manifest_path, name);

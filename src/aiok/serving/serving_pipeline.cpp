@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <filesystem>
 
 #include "aiok/core/error.h"
 #include "aiok/core/positional_io.h"
@@ -95,12 +96,18 @@ ServingPipeline::ServingPipeline(const Bundle& bundle)
     label = etl::LabelMapping::FromJson(mapping, bundle.dir + "/schema.json");
   transformer_ = std::make_unique<etl::TableTransformer>(schema_, pipeline_, label);
   layout_ = transformer_->Layout();
+  // The prepare stage's joins and statistics, as lookups (etl/prepare_lookup.h).
+  const std::string lookups = bundle.dir + "/prepare";
+  if (std::filesystem::exists(lookups))
+    lookups_ = std::make_unique<etl::PrepareLookups>(lookups, schema_, 1);
 }
 
 data::TableSchema ServingPipeline::RowSchema(bool with_label) const {
   data::TableSchema rows = schema_;
   rows.fields.clear();
   for (data::Field field : schema_.fields) {
+    if (lookups_ && lookups_->fields().count(field.name))
+      continue;
     if (IsTarget(field)) {
       if (!with_label)
         continue;
@@ -168,6 +175,8 @@ data::FeatureBatch ServingPipeline::Transform(data::TableBatch&& batch,
     AIOK_ASSERT(index >= 0);
     full.columns[static_cast<size_t>(index)] = std::move(batch.columns[f]);
   }
+  if (lookups_)
+    lookups_->Apply(&full);
   return transformer_->Transform(full, /*with_labels=*/false);
 }
 
@@ -214,7 +223,7 @@ data::TableBatch ServingPipeline::ParseJsonRows(const nlohmann::json& rows) cons
     }
     for (size_t f = 0; f < schema_.fields.size(); ++f) {
       const data::Field& field = schema_.fields[f];
-      if (IsTarget(field))
+      if (IsTarget(field) || (lookups_ && lookups_->fields().count(field.name)))
         continue;
       data::ColumnValues& column = batch.columns[f];
       const nlohmann::json* value = row.contains(field.name) ? &row.at(field.name) : nullptr;
@@ -254,7 +263,8 @@ data::TableBatch ServingPipeline::ParseJsonRows(const nlohmann::json& rows) cons
           const std::string text = JsonText(*value);
           size_t begin = 0;
           for (;;) {
-            const size_t end = std::min(text.find(schema_.format.list_separator, begin), text.size());
+            const size_t end =
+                std::min(text.find(schema_.format.list_separator, begin), text.size());
             elements.push_back(text.substr(begin, end - begin));
             if (end == text.size())
               break;
@@ -289,11 +299,30 @@ nlohmann::json ServingPipeline::InputDescription() const {
                       {"type", field.type.Name()}});
   }
   const nlohmann::json format = schema_.ToJson().at("format");
-  return {{"fields", fields},
-          {"rows",
-           "each row an object of named fields (lists as JSON arrays; absent, null or \"\" is "
-           "missing) or one text line in the input format without the label"},
-          {"text_format", format}};
+  nlohmann::json description = {
+      {"fields", fields},
+      {"rows",
+       "each row an object of named fields (lists as JSON arrays; absent, null or \"\" is "
+       "missing) or one text line in the input format without the label"},
+      {"text_format", format}};
+  if (lookups_) {
+    nlohmann::json looked_up = nlohmann::json::array();
+    for (const etl::PrepareLookup& lookup : lookups_->lookups()) {
+      looked_up.push_back({{"step", lookup.step},
+                           {"op", lookup.op},
+                           {"keys", lookup.keys},
+                           {"fields", lookup.values}});
+    }
+    description["looked_up"] = looked_up;
+  }
+  const nlohmann::json& spec = pipeline_.spec().ToJson();
+  if (spec.contains("prepare")) {
+    description["prepare"] =
+        "the model was trained on a prepared table; looked_up fields are computed from the "
+        "row's keys, history and lag fields (collapse_history, difference_lag) are input fields "
+        "the request carries, and steps that choose or order rows do not run";
+  }
+  return description;
 }
 
 }  // namespace aiok::serving

@@ -12,6 +12,7 @@
 #include "aiok/data/schema.h"
 #include "aiok/data/table_batch.h"
 #include "aiok/etl/pipeline.h"
+#include "aiok/etl/prepare_lookup.h"
 #include "aiok/etl/table_transformer.h"
 #include "aiok/serving/bundle.h"
 
@@ -27,6 +28,8 @@ class ServingPipeline {
   const data::TableSchema& input_schema() const { return schema_; }
   /// The schema of rows to score: the input schema without its label and weight fields, or,
   /// `with_label`, with them kept but not read (a file that still has its label column).
+  /// Fields the prepare stage looks up (join, groupby_aggregate) are never read: Transform
+  /// fills them from the row's keys.
   data::TableSchema RowSchema(bool with_label) const;
   /// Which RowSchema a text file's first record fits: true when it has every input field,
   /// false when it has all but the label and weight; otherwise Error(kInvalidInput) naming
@@ -35,7 +38,8 @@ class ServingPipeline {
   bool FileHasLabel(const std::string& path, data::OnError on_error) const;
 
   /// The features of `batch`, read with `read_schema` (a RowSchema). Consumes the batch.
-  data::FeatureBatch Transform(data::TableBatch&& batch, const data::TableSchema& read_schema) const;
+  data::FeatureBatch Transform(data::TableBatch&& batch,
+                               const data::TableSchema& read_schema) const;
   /// The rows of a JSON request: objects of named fields (lists as JSON arrays; absent, null
   /// or "" is missing) or text lines in the input's format without the label. Throws
   /// Error(kInvalidInput) naming the row (0-based) and the field.
@@ -50,11 +54,13 @@ class ServingPipeline {
   data::TableSchema schema_;
   etl::Pipeline pipeline_;
   std::unique_ptr<etl::TableTransformer> transformer_;
+  std::unique_ptr<etl::PrepareLookups> lookups_;  ///< null without join/groupby steps
   data::FeatureLayout layout_;
 };
 
 /// The input schema a dataset or bundle records; a dataset written before schemas were
 /// recorded (Criteo's fixed layout) gets Criteo's.
-data::TableSchema RecordedInputSchema(const nlohmann::json& dataset_schema, const std::string& source);
+data::TableSchema RecordedInputSchema(const nlohmann::json& dataset_schema,
+                                      const std::string& source);
 
 }  // namespace aiok::serving
