@@ -102,6 +102,13 @@ def make_data(directory):
             brand = "" if item % 11 == 0 else f"b{item % 5}"
             f.write(f"{item},{cat},{brand}\n")
         f.write("99,1,b9\n")  # a side row no event has
+    # The same items and 100k more that no event has: a side table above a 1 MiB budget.
+    with open(os.path.join(directory, "items.csv")) as f:
+        text = f.read()
+    with open(os.path.join(directory, "items_big.csv"), "w") as f:
+        f.write(text)
+        for item in range(1000, 101000):
+            f.write(f"{item},{item % 7 + 1},b{item % 5}\n")
     events = pd.read_csv(os.path.join(directory, "events.csv"))
     items = pd.read_csv(os.path.join(directory, "items.csv"))
     return events, items
@@ -296,8 +303,9 @@ def main():
              lambda: ref_join(events, items, "left")),
             ("join_inner", [{"join": {"table": "items.csv", "on": ["item_id"], "how": "inner"}}],
              [], lambda: ref_join(events, items, "inner")),
-            # A tiny memory budget makes the join partitioned; the rows must not change.
-            ("join_partitioned", [{"join": {"table": "items.csv", "on": ["item_id"]}}],
+            # A side table above the memory budget is joined partition by partition; the rows
+            # must not change.
+            ("join_partitioned", [{"join": {"table": "items_big.csv", "on": ["item_id"]}}],
              ["--memory-mb", "1"], lambda: ref_join(events, items, "left")),
             ("filter", [{"filter": {"where": "price > 2 AND user_id <> 3"}}], [],
              lambda: ref_filter(events)),
@@ -342,6 +350,24 @@ def main():
             except RuntimeError as e:
                 failures.append(str(e))
             passed += len(failures) == before
+
+        # -v says which join strategy ran.
+        before = len(failures)
+        for table, budget, strategy in (("items.csv", "1", "broadcast hash join"),
+                                         ("items_big.csv", "1", "partitioned hash join, 3 "
+                                          "partitions")):
+            pipeline = os.path.join(directory, "strategy.json")
+            with open(pipeline, "w") as f:
+                json.dump({"prepare": [{"join": {"table": table, "on": ["item_id"]}}],
+                           "steps": []}, f)
+            done = subprocess.run([AIOK, "etl", "--input", os.path.join(directory, "events.csv"),
+                                   "--pipeline", pipeline, "--prepare-only",
+                                   os.path.join(directory, "strategy.jsonl"), "--memory-mb",
+                                   budget, "-v"], capture_output=True, text=True)
+            if done.returncode != 0 or strategy not in done.stderr:
+                failures.append(f"join strategy: expected '{strategy}' with {table}: "
+                                f"{done.stderr.strip()[-400:]}")
+        passed += len(failures) == before
 
         # Bad input: each names the step, the operator and the column (and the line).
         errors = [
