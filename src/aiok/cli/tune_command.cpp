@@ -6,8 +6,8 @@
 #include <unistd.h>
 
 #include <climits>
-#include <cstring>
 #include <cmath>
+#include <cstring>
 #include <filesystem>
 #include <regex>
 
@@ -16,76 +16,21 @@
 #include "aiok/core/config.h"
 #include "aiok/core/error.h"
 #include "aiok/core/suggest.h"
-#include "aiok/models/model.h"
-#include "aiok/train/trainer.h"
 #include "aiok/tune/declared_options.h"
 #include "aiok/tune/pruner.h"
 #include "aiok/tune/report.h"
+#include "aiok/tune/train_study.h"
 #include "aiok/tune/tuner.h"
 
 namespace aiok::cli {
 namespace {
 namespace fs = std::filesystem;
 
-constexpr const char* kModelPrefix = "model:";
+constexpr const char* kModelPrefix = tune::kModelTargetPrefix;
 constexpr const char* kCommandPrefix = "command:";
-
-// Every option an `aiok train --model MODEL` trial declares: train, loader, optimizer, model.
-std::vector<tune::DeclaredOption> TrainDeclarations(const std::string& model) {
-  tune::DeclarationCollector collector;
-  train::TrainOptions train;
-  loader::LoaderOptions loader;
-  train::OptimizerOptions optimizer;
-  collector.SetOwner("train");
-  train.Visit(collector);
-  collector.SetOwner("loader");
-  loader.Visit(collector);
-  collector.SetOwner("optimizer");
-  optimizer.Visit(collector);
-  collector.SetOwner(model);
-  models::BuiltinModels().DefaultOptions(model)->Visit(collector);
-  // What a trial must not choose: where it reads and writes, and how it resumes.
-  std::vector<tune::DeclaredOption> out;
-  for (const tune::DeclaredOption& d : collector.options())
-    if (d.name != "model" && d.name != "resume")
-      out.push_back(d);
-  return out;
-}
-
-std::string ExecutablePath() {
-  char exe[PATH_MAX];
-  const ssize_t n = ::readlink("/proc/self/exe", exe, sizeof exe - 1);
-  AIOK_CHECK(n > 0, ErrorKind::kIo, "cannot find the aiok executable");
-  exe[n] = '\0';
-  return exe;
-}
 
 std::string ValueText(const nlohmann::json& v) {
   return v.is_string() ? v.get<std::string>() : v.dump();
-}
-
-// `aiok train` flags for option values: --key value, and --flag / --no-flag for on/off keys.
-std::vector<std::string> TrainFlags(const nlohmann::json& options) {
-  std::vector<std::string> flags;
-  for (const auto& [key, value] : options.items()) {
-    if (value.is_boolean()) {
-      flags.push_back((value.get<bool>() ? "--" : "--no-") + key);
-    } else {
-      flags.push_back("--" + key);
-      flags.push_back(ValueText(value));
-    }
-  }
-  return flags;
-}
-
-std::string ShellQuote(const std::string& s) {
-  if (!s.empty() && s.find_first_not_of("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
-                                        "0123456789-_.,/:=+@%") == std::string::npos)
-    return s;
-  std::string out = "'";
-  for (char c : s)
-    out += c == '\'' ? std::string("'\\''") : std::string(1, c);
-  return out + "'";
 }
 
 // --fixed KEY=VALUE: values parsed as YAML scalars (numbers, booleans, text).
@@ -118,7 +63,7 @@ std::string Substitute(const std::string& text, const nlohmann::json& values) {
        it != std::sregex_iterator(); ++it) {
     out += text.substr(last, it->position() - last);
     const std::string name = (*it)[1];
-    out += values.contains(name) ? ShellQuote(ValueText(values[name])) : "''";
+    out += values.contains(name) ? tune::ShellQuote(ValueText(values[name])) : "''";
     last = it->position() + it->length();
   }
   return out + text.substr(last);
@@ -127,19 +72,11 @@ std::string Substitute(const std::string& text, const nlohmann::json& values) {
 const std::vector<std::string> kCommandPlaceholders = {"trial", "trial_dir", "metrics_file",
                                                        "curve_file", "seed"};
 
-// Rows of the dataset's train split (schema.json), to space the trials' evaluations.
-int64_t TrainRows(const std::string& data_dir) {
-  const nlohmann::json schema = LoadConfigFile(data_dir + "/schema.json");
-  AIOK_CHECK(schema.contains("splits") && schema["splits"].contains("train"),
-             ErrorKind::kInvalidInput, "'{}/schema.json' has no train split", data_dir);
-  return schema["splits"]["train"].value("rows", int64_t{0});
-}
-
 struct TuneState {
   CommonFlags common;
   std::string data, model, command, study = "study.db", out = "tune_out", space_file,
-                               objectives = "auc:max", thresholds, sampler = "auto",
-                               pruner = "auto";
+                                    objectives = "auc:max", thresholds, sampler = "auto",
+                                    pruner = "auto";
   std::vector<std::string> fixed;
   int64_t trials = 20, workers = 1, reports = 8;
   double budget_minutes = 0;
@@ -156,14 +93,14 @@ std::function<std::string(const tune::TrialRecord&)> Reproducer(
   if (definition.target.rfind(kModelPrefix, 0) == 0) {
     const std::string model = definition.target.substr(std::strlen(kModelPrefix));
     const tune::SearchSpace space = tune::SearchSpace::FromSpec(
-        definition.space, TrainDeclarations(model), "the study's space");
+        definition.space, tune::TrainDeclarations(model), "the study's space");
     return [=](const tune::TrialRecord& t) {
       nlohmann::json options = extra.value("fixed", nlohmann::json::object());
       options.update(space.ToOptions(t.params));
-      std::vector<std::string> words = {"aiok", "train", "--data", extra.value("data", "DATA"),
+      std::vector<std::string> words = {"aiok",  "train", "--data",  extra.value("data", "DATA"),
                                         "--out", "model", "--model", model};
-      for (const std::string& f : TrainFlags(options))
-        words.push_back(ShellQuote(f));
+      for (const std::string& f : tune::TrainFlags(options))
+        words.push_back(tune::ShellQuote(f));
       return fmt::format("{}", fmt::join(words, " "));
     };
   }
@@ -205,9 +142,9 @@ void RunTune(TuneState& s) {
 
   // The space: built in (model) or from the file, checked against the declarations.
   const std::vector<tune::DeclaredOption> declared =
-      command_mode ? std::vector<tune::DeclaredOption>{} : TrainDeclarations(s.model);
-  nlohmann::json spec = command_mode ? nlohmann::json::object()
-                                     : tune::BuiltinSpaceSpec(s.model, declared);
+      command_mode ? std::vector<tune::DeclaredOption>{} : tune::TrainDeclarations(s.model);
+  nlohmann::json spec =
+      command_mode ? nlohmann::json::object() : tune::BuiltinSpaceSpec(s.model, declared);
   if (!s.space_file.empty())
     spec = tune::SearchSpace::MergeSpecs(spec, LoadConfigFile(s.space_file));
   const std::string source = s.space_file.empty() ? "built-in space of " + s.model : s.space_file;
@@ -236,38 +173,27 @@ void RunTune(TuneState& s) {
     for (const auto& p : space.params())
       AIOK_CHECK(std::find(used.begin(), used.end(), p.name) != used.end(), ErrorKind::kConfig,
                  "{}: parameter '{}' does not appear in --command as {{{}}}, so tuning it would "
-                 "change nothing", source, p.name, p.name);
+                 "change nothing",
+                 source, p.name, p.name);
   }
 
-  tune::StudyDefinition definition;
-  definition.target = command_mode ? kCommandPrefix + s.command : kModelPrefix + s.model;
-  for (const auto& o : objectives)
-    definition.objectives.push_back(o.ToString());
-  definition.thresholds = nlohmann::json::array();
-  for (const auto& t : thresholds)
-    definition.thresholds.push_back(t.ToString());
-  definition.space = spec;
-  definition.extra = {{"data", fs::absolute(s.data.empty() ? "." : s.data).string()},
-                      {"fixed", fixed},
-                      {"seed", ctx.seed}};
+  tune::StudyDefinition definition = tune::TrainStudyDefinition(
+      s.model, objectives, thresholds, spec, s.data.empty() ? "." : s.data, fixed, ctx.seed);
+  if (command_mode)
+    definition.target = kCommandPrefix + s.command;
   {
     tune::StudyStore store(s.study);
     store.OpenStudy(definition);
   }
 
-  const std::string exe = ExecutablePath();
   const int threads = std::max(1, s.common.threads / static_cast<int>(s.workers));
-  const int64_t train_rows = command_mode ? 0 : TrainRows(s.data);
-  tune::DeclarationCollector defaults_probe;  // default epochs and batch size, as declared
-  const std::string data = command_mode ? "" : fs::absolute(s.data).string();
-  tune::LaunchBuilder launch = [&, exe, threads, train_rows, data](
-                                   const tune::TrialRecord& trial, const nlohmann::json& options,
-                                   const std::string& dir) {
-    tune::TrialLaunch l;
-    nlohmann::json all = fixed;
-    all.update(options);
-    if (command_mode) {
-      nlohmann::json values = all;
+  tune::LaunchBuilder launch;
+  if (command_mode) {
+    launch = [&](const tune::TrialRecord& trial, const nlohmann::json& options,
+                 const std::string& dir) {
+      tune::TrialLaunch l;
+      nlohmann::json values = fixed;
+      values.update(options);
       values["trial"] = trial.number;
       values["trial_dir"] = dir;
       values["metrics_file"] = dir + "/metrics.json";
@@ -277,28 +203,20 @@ void RunTune(TuneState& s) {
       l.metrics_file = dir + "/metrics.json";
       l.curve_file = dir + "/curve.jsonl";
       return l;
-    }
-    const std::string model_dir = dir + "/model";
-    // Evaluate about --reports times per run so the pruner sees a curve.
-    if (!all.contains("eval-every") && s.reports > 0) {
-      const tune::DeclaredOption* epochs_decl = tune::FindDeclared(declared, "epochs");
-      const tune::DeclaredOption* batch_decl = tune::FindDeclared(declared, "batch-size");
-      const int64_t epochs = all.value("epochs", epochs_decl->default_value.get<int64_t>());
-      const int64_t batch = all.value("batch-size", batch_decl->default_value.get<int64_t>());
-      int64_t steps = epochs * ((train_rows + batch - 1) / batch);
-      if (all.contains("max-steps") && all["max-steps"].get<int64_t>() > 0)
-        steps = std::min(steps, all["max-steps"].get<int64_t>());
-      all["eval-every"] = std::max<int64_t>(1, (steps + s.reports - 1) / s.reports);
-    }
-    l.argv = {exe, "train", "--data", data, "--out", model_dir, "--model", s.model,
-              "--seed", std::to_string(ctx.seed), "--threads", std::to_string(threads), "-q"};
-    for (const std::string& f : TrainFlags(all))
-      l.argv.push_back(f);
-    l.metrics_file = model_dir + "/metrics.json";
-    l.curve_file = model_dir + "/curve.jsonl";
-    l.train_format = true;
-    return l;
-  };
+    };
+  } else {
+    tune::TrainTrials trials;
+    trials.executable = tune::AiokExecutable();
+    trials.model = s.model;
+    trials.data_dir = fs::absolute(s.data).string();
+    trials.fixed = fixed;
+    trials.seed = ctx.seed;
+    trials.threads = threads;
+    trials.reports = s.reports;
+    trials.train_rows = tune::DatasetTrainRows(s.data);
+    trials.declared = declared;
+    launch = tune::MakeTrainLauncher(std::move(trials));
+  }
 
   tune::TunerOptions options;
   options.trials = s.trials;
@@ -323,12 +241,12 @@ void RunTune(TuneState& s) {
   }
   tune::Tuner tuner(s.study, options, space, launch, ctx);
   const tune::TuneSummary summary = tuner.Run();
-  fmt::print("tune: this run started {} trials: {} complete, {} pruned, {} failed, {} preempted{}\n",
-             summary.started, summary.complete, summary.pruned, summary.failed,
-             summary.preempted,
-             summary.budget_reached ? " (budget spent; rerun the command to continue)"
-             : summary.space_exhausted ? " (no unseen configuration left)"
-                                        : "");
+  fmt::print(
+      "tune: this run started {} trials: {} complete, {} pruned, {} failed, {} preempted{}\n",
+      summary.started, summary.complete, summary.pruned, summary.failed, summary.preempted,
+      summary.budget_reached    ? " (budget spent; rerun the command to continue)"
+      : summary.space_exhausted ? " (no unseen configuration left)"
+                                : "");
   fmt::print("{}", tune::ShowText(LoadView(s.study)));
 }
 
@@ -387,7 +305,8 @@ void AddTuneCommand(CLI::App& app) {
   show->callback([s] { fmt::print("{}", tune::ShowText(LoadView(s->show_study))); });
 
   auto* exporter = tune->add_subcommand(
-      "export", "Write a trial (default: the best) as aiok train flags or a run.yaml train section");
+      "export",
+      "Write a trial (default: the best) as aiok train flags or a run.yaml train section");
   exporter->add_option("study", s->show_study, "study database")->required();
   exporter->add_option("--trial", s->export_trial, "trial number (default: the best)");
   exporter->add_option("--out", s->export_trial_out,
@@ -417,7 +336,7 @@ void AddTuneCommand(CLI::App& app) {
                "export --out: a --command study has no aiok train options; print the command");
     const std::string model = d.target.substr(std::strlen(kModelPrefix));
     const tune::SearchSpace space =
-        tune::SearchSpace::FromSpec(d.space, TrainDeclarations(model), "the study's space");
+        tune::SearchSpace::FromSpec(d.space, tune::TrainDeclarations(model), "the study's space");
     nlohmann::json train = {{"model", model}};
     train.update(d.extra.value("fixed", nlohmann::json::object()));
     train.update(space.ToOptions(chosen->params));
@@ -439,7 +358,7 @@ void AddTuneCommand(CLI::App& app) {
   auto* space = tune->add_subcommand("space", "Print a model's built-in search space (YAML)");
   space->add_option("--model", s->space_model, "model family")->capture_default_str();
   space->callback([s] {
-    const auto declared = TrainDeclarations(s->space_model);
+    const auto declared = tune::TrainDeclarations(s->space_model);
     const nlohmann::json spec = tune::BuiltinSpaceSpec(s->space_model, declared);
     tune::SearchSpace::FromSpec(spec, declared, "built-in space");  // it must be valid
     fmt::print("{}", ToYaml(spec));

@@ -28,7 +28,9 @@ const char* TypeName(Param::Type type) {
   return "?";
 }
 
-std::string Limit(double v) { return std::isinf(v) ? (v > 0 ? "inf" : "-inf") : fmt::format("{}", v); }
+std::string Limit(double v) {
+  return std::isinf(v) ? (v > 0 ? "inf" : "-inf") : fmt::format("{}", v);
+}
 
 // Six significant digits: enough for any learning rate, and one spelling per configuration.
 double RoundSignificant(double x) {
@@ -50,7 +52,7 @@ bool IsWhole(double x) { return std::isfinite(x) && std::floor(x) == x; }
 
 // The fields an entry may have; anything else is a typo that would silently do nothing.
 void CheckFields(const nlohmann::json& entry, const std::string& where) {
-  static const std::vector<std::string> kFields = {"type", "low", "high", "log", "choices",
+  static const std::vector<std::string> kFields = {"type", "low",    "high",  "log", "choices",
                                                    "when", "layers", "width", "last"};
   for (const auto& [field, value] : entry.items()) {
     AIOK_CHECK(std::find(kFields.begin(), kFields.end(), field) != kFields.end(),
@@ -91,8 +93,8 @@ void ReadBounds(const nlohmann::json& entry, const DeclaredOption* decl, Param* 
     AIOK_CHECK(IsWhole(p->low) && IsWhole(p->high), ErrorKind::kConfig,
                "{}: an integer parameter needs whole bounds, got [{}, {}]", where, p->low, p->high);
   }
-  AIOK_CHECK(!p->log || p->low > 0, ErrorKind::kConfig,
-             "{}: a log scale needs low > 0, got {}", where, p->low);
+  AIOK_CHECK(!p->log || p->low > 0, ErrorKind::kConfig, "{}: a log scale needs low > 0, got {}",
+             where, p->low);
 }
 
 // Choices of a categorical entry, checked against the declaration.
@@ -120,10 +122,10 @@ void ReadChoices(const nlohmann::json& entry, const DeclaredOption* decl, Param*
       AIOK_CHECK(v.is_boolean(), ErrorKind::kConfig, "{}: choices must be true/false, got {}",
                  where, v.dump());
     } else {
-      AIOK_CHECK(v.is_number() && (decl->kind == DeclaredOption::Kind::kReal ||
-                                   IsWhole(v.get<double>())),
-                 ErrorKind::kConfig, "{}: choice {} is not a {}", where, v.dump(),
-                 decl->kind == DeclaredOption::Kind::kInt ? "whole number" : "number");
+      AIOK_CHECK(
+          v.is_number() && (decl->kind == DeclaredOption::Kind::kReal || IsWhole(v.get<double>())),
+          ErrorKind::kConfig, "{}: choice {} is not a {}", where, v.dump(),
+          decl->kind == DeclaredOption::Kind::kInt ? "whole number" : "number");
       const double x = v.get<double>();
       AIOK_CHECK(x >= decl->min && x <= decl->max, ErrorKind::kConfig,
                  "{}: choice {} is outside the declared bounds [{}, {}] of '{}'", where, x,
@@ -158,7 +160,8 @@ std::vector<Param> ParentsFirst(std::vector<Param> params, const std::string& so
 
 }  // namespace
 
-nlohmann::json SearchSpace::MergeSpecs(const nlohmann::json& base, const nlohmann::json& overrides) {
+nlohmann::json SearchSpace::MergeSpecs(const nlohmann::json& base,
+                                       const nlohmann::json& overrides) {
   if (overrides.is_null())
     return base;
   AIOK_CHECK(overrides.is_object(), ErrorKind::kConfig,
@@ -212,10 +215,10 @@ SearchSpace SearchSpace::FromSpec(const nlohmann::json& spec,
                  where, DidYouMean(name, declared_names));
     }
     if (entry.contains("layers")) {
-      AIOK_CHECK(decl == nullptr || (decl->kind == DeclaredOption::Kind::kText &&
-                                     decl->choices.empty()),
-                 ErrorKind::kConfig, "{}: a layer list needs a free text option, '{}' is {}",
-                 where, name, decl ? KindName(decl->kind) : "");
+      AIOK_CHECK(
+          decl == nullptr || (decl->kind == DeclaredOption::Kind::kText && decl->choices.empty()),
+          ErrorKind::kConfig, "{}: a layer list needs a free text option, '{}' is {}", where, name,
+          decl ? KindName(decl->kind) : "");
       AIOK_CHECK(entry.contains("width"), ErrorKind::kConfig,
                  "{}: a layer list needs 'width: [low, high]'", where);
       const auto [min_layers, max_layers] = ReadPair(entry, "layers", where);
@@ -224,10 +227,9 @@ SearchSpace SearchSpace::FromSpec(const nlohmann::json& spec,
                      IsWhole(max_layers) && max_layers <= 16,
                  ErrorKind::kConfig, "{}: layers must be whole numbers with 1 <= low <= high <= 16",
                  where);
-      AIOK_CHECK(IsWhole(min_width) && min_width >= 1 && max_width >= min_width &&
-                     IsWhole(max_width),
-                 ErrorKind::kConfig, "{}: width must be whole numbers with 1 <= low <= high",
-                 where);
+      AIOK_CHECK(
+          IsWhole(min_width) && min_width >= 1 && max_width >= min_width && IsWhole(max_width),
+          ErrorKind::kConfig, "{}: width must be whole numbers with 1 <= low <= high", where);
       LayerList list;
       list.option = name;
       list.count_param = name + ".layers";
@@ -272,7 +274,8 @@ SearchSpace SearchSpace::FromSpec(const nlohmann::json& spec,
       if (decl->kind == DeclaredOption::Kind::kText && !entry.contains("choices")) {
         AIOK_CHECK(!decl->choices.empty(), ErrorKind::kConfig,
                    "{}: '{}' is free text; give 'choices' (or 'layers' and 'width' for a "
-                   "layer list)", where, name);
+                   "layer list)",
+                   where, name);
         p.type = Param::Type::kCategorical;
         for (const std::string& c : decl->choices)
           p.choices.emplace_back(c);
@@ -283,8 +286,8 @@ SearchSpace SearchSpace::FromSpec(const nlohmann::json& spec,
       // A --command study: the spec is all there is. Whole bounds without a log scale mean int.
       if (entry.contains("choices"))
         type = "categorical";
-      else if (entry.contains("low") && entry.contains("high") && entry["low"].is_number_integer() &&
-               entry["high"].is_number_integer())
+      else if (entry.contains("low") && entry.contains("high") &&
+               entry["low"].is_number_integer() && entry["high"].is_number_integer())
         type = "int";
       else
         type = "float";
@@ -293,8 +296,10 @@ SearchSpace SearchSpace::FromSpec(const nlohmann::json& spec,
       p.type = Param::Type::kCategorical;
       if (entry.contains("choices"))
         ReadChoices(entry, decl, &p, where);
-      AIOK_CHECK(!p.choices.empty(), ErrorKind::kConfig, "{}: a categorical parameter needs "
-                 "'choices'", where);
+      AIOK_CHECK(!p.choices.empty(), ErrorKind::kConfig,
+                 "{}: a categorical parameter needs "
+                 "'choices'",
+                 where);
     } else if (type == "int" || type == "float") {
       p.type = type == "int" ? Param::Type::kInt : Param::Type::kFloat;
       ReadBounds(entry, decl, &p, where);
@@ -332,8 +337,7 @@ SearchSpace SearchSpace::FromSpec(const nlohmann::json& spec,
       const nlohmann::json list = values.is_array() ? values : nlohmann::json::array({values});
       const DeclaredOption* parent_decl = FindDeclared(declared, parent_name);
       for (const nlohmann::json& v : list) {
-        if (std::find(parent->choices.begin(), parent->choices.end(), v) !=
-            parent->choices.end()) {
+        if (std::find(parent->choices.begin(), parent->choices.end(), v) != parent->choices.end()) {
           c.values.push_back(v);
           continue;
         }
@@ -356,15 +360,17 @@ SearchSpace SearchSpace::FromSpec(const nlohmann::json& spec,
     if (list.last.is_string()) {
       const Param* last = find(list.last.get<std::string>());
       AIOK_CHECK(last != nullptr, ErrorKind::kConfig,
-                 "{}: layer list '{}' ends at '{}', which is not a parameter of the space",
-                 source, list.option, list.last.get<std::string>());
+                 "{}: layer list '{}' ends at '{}', which is not a parameter of the space", source,
+                 list.option, list.last.get<std::string>());
       AIOK_CHECK(last->conditions.empty(), ErrorKind::kConfig,
                  "{}: layer list '{}' ends at '{}', which must always be active", source,
                  list.option, last->name);
     } else {
       AIOK_CHECK(list.last.is_null() || (list.last.is_number() && list.last.get<double>() >= 1),
-                 ErrorKind::kConfig, "{}: layer list '{}': 'last' must be a width or a parameter "
-                 "name, got {}", source, list.option, list.last.dump());
+                 ErrorKind::kConfig,
+                 "{}: layer list '{}': 'last' must be a width or a parameter "
+                 "name, got {}",
+                 source, list.option, list.last.dump());
     }
   }
   // Parameters that can never be active, and those below them, leave the space.
@@ -428,8 +434,8 @@ nlohmann::json SearchSpace::Decode(const std::vector<double>& point) const {
         // Each integer owns an equal slice of [0, 1] (on the log scale, of the log range).
         const double c = std::clamp(u, 0.0, 1.0);
         const double lo = p.low - 0.5, hi = p.high + 0.5;
-        const double x = p.log ? std::exp(std::log(lo) + c * (std::log(hi) - std::log(lo)))
-                               : lo + c * (hi - lo);
+        const double x =
+            p.log ? std::exp(std::log(lo) + c * (std::log(hi) - std::log(lo))) : lo + c * (hi - lo);
         out[p.name] = static_cast<int64_t>(std::clamp(std::round(x), p.low, p.high));
         break;
       }
@@ -516,18 +522,47 @@ batch-size: {choices: [256, 512, 1024, 2048, 4096]}
 warmup-steps: {low: 0, high: 500}
 decay: {choices: [none, linear, cosine]}
 )";
-  static const char* kDlrm = R"(
+  // Architecture spaces per model family. Widths are drawn on a log scale (layer lists'
+  // default) and no layer is wider than the widest of the family's published preset.
+  static const std::map<std::string, const char*> kModels = {
+      {"dlrm", R"(
 emb-dim: {choices: [4, 8, 16, 32]}
 mlp-bot: {layers: [1, 3], width: [16, 512], last: emb-dim}
 mlp-top: {layers: [1, 3], width: [16, 1024], last: 1}
 interaction: {choices: [dot, cat]}
-)";
+)"},
+      // Wide&Deep: the deep part's width and depth (the paper's 1024-512-256 at most), and the
+      // wide part's own optimizer — FTRL's L1/L2 only mean something under FTRL.
+      {"wnd", R"(
+emb-dim: {choices: [8, 16, 32, 64]}
+mlp: {layers: [1, 3], width: [32, 1024]}
+pooling: {choices: [sum, mean]}
+wide-update: {choices: [ftrl, adagrad]}
+wide-lr: {low: 0.005, high: 0.5, log: true}
+wide-l1: {low: 1.0e-4, high: 1.0, log: true, when: {wide-update: [ftrl]}}
+wide-l2: {low: 1.0e-4, high: 1.0, log: true, when: {wide-update: [ftrl]}}
+)"},
+      // DIEN: embedding and GRU widths, the attention and final MLPs (the reference code's
+      // 80-40 and 200-80 at most), how much history it reads, and the auxiliary loss: its
+      // weight as a few levels (0 switches it off, and with it the auxiliary MLP's shape).
+      {"dien", R"(
+emb-dim: {choices: [8, 12, 18, 24]}
+hidden: {low: 16, high: 128, log: true}
+attention-mlp: {layers: [1, 2], width: [16, 80]}
+mlp: {layers: [1, 3], width: [32, 256]}
+activation: {choices: [dice, prelu]}
+max-history: {choices: [10, 20, 50, 100]}
+aux-weight: {choices: [0.0, 0.25, 0.5, 1.0, 2.0]}
+aux-mlp: {layers: [1, 2], width: [16, 100], when: {aux-weight: [0.25, 0.5, 1.0, 2.0]}}
+)"},
+  };
   nlohmann::json spec = ParseConfigText(kShared, "built-in space");
   // Keep only what the trial declares, so the shared part fits any trainer.
   for (auto it = spec.begin(); it != spec.end();)
     it = FindDeclared(declared, it.key()) ? std::next(it) : spec.erase(it);
-  if (model == "dlrm") {
-    spec.update(ParseConfigText(kDlrm, "built-in space of dlrm"));
+  const auto found = kModels.find(model);
+  if (found != kModels.end()) {
+    spec.update(ParseConfigText(found->second, "built-in space of " + model));
   } else {
     for (const DeclaredOption& d : declared)
       if (d.owner == model && d.kind == DeclaredOption::Kind::kText && d.choices.size() > 1)
