@@ -5,6 +5,7 @@
 #include <sqlite3.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <filesystem>
 #include <fstream>
@@ -13,6 +14,7 @@
 #include <random>
 #include <sstream>
 #include <thread>
+#include <vector>
 
 #include "process.h"
 
@@ -33,6 +35,42 @@ awk -v x="$x" -v y="$y" 'BEGIN { printf "{\"f\": %.8f, \"g\": %.8f}\n", (x-0.3)^
 )";
 
 constexpr const char* kSpace = "x: {low: -1.0, high: 1.0}\ny: {low: -1.0, high: 1.0}\n";
+
+// Live processes (not zombies) for which `match(pid, process group, command line)` holds.
+template <typename Match>
+std::vector<int> LiveProcesses(Match match) {
+  std::vector<int> out;
+  for (const auto& entry : fs::directory_iterator("/proc")) {
+    const std::string name = entry.path().filename().string();
+    if (name.find_first_not_of("0123456789") != std::string::npos)
+      continue;
+    const std::string stat = SlurpFile("/proc/" + name + "/stat");
+    const size_t paren = stat.rfind(')');
+    if (paren == std::string::npos)
+      continue;  // it ended while we looked
+    std::istringstream fields(stat.substr(paren + 1));
+    std::string state;
+    int ppid = 0, group = 0;
+    fields >> state >> ppid >> group;
+    std::string cmdline = SlurpFile("/proc/" + name + "/cmdline");
+    std::replace(cmdline.begin(), cmdline.end(), '\0', ' ');
+    if (state != "Z" && match(std::stoi(name), group, cmdline))
+      out.push_back(std::stoi(name));
+  }
+  return out;
+}
+
+// Waits up to `seconds` for LiveProcesses(match) to be empty; returns what is left.
+template <typename Match>
+std::vector<int> WaitUntilGone(Match match, int seconds) {
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(seconds);
+  std::vector<int> left = LiveProcesses(match);
+  while (!left.empty() && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    left = LiveProcesses(match);
+  }
+  return left;
+}
 
 class TuneCliTest : public ::testing::Test {
  protected:
@@ -56,9 +94,24 @@ class TuneCliTest : public ::testing::Test {
   }
   std::vector<std::string> TuneArgs(const std::string& command, int trials,
                                     const std::string& study = "study.db") const {
-    return {"tune", "--command", command, "--space", Path("space.yaml"), "--objectives",
-            "f:min", "--trials", std::to_string(trials), "--workers", "2", "--study",
-            Path(study), "--out", Path("out"), "--sampler", "tpe", "-q"};
+    return {"tune",
+            "--command",
+            command,
+            "--space",
+            Path("space.yaml"),
+            "--objectives",
+            "f:min",
+            "--trials",
+            std::to_string(trials),
+            "--workers",
+            "2",
+            "--study",
+            Path(study),
+            "--out",
+            Path("out"),
+            "--sampler",
+            "tpe",
+            "-q"};
   }
   int Run(const std::vector<std::string>& args) {
     return RunAiok(args, Path("stdout.txt"), Path("stderr.txt"));
@@ -175,20 +228,19 @@ echo "$out" >> "$ledger"
     if (round % 7 == 3) {
       std::this_thread::sleep_for(std::chrono::milliseconds(wait_ms / 3));
     } else {
-      ASSERT_TRUE(tune.WaitFor([&] { return workers() > workers_before; },
-                               std::chrono::seconds(60)))
+      ASSERT_TRUE(
+          tune.WaitFor([&] { return workers() > workers_before; }, std::chrono::seconds(60)))
           << "round " << round << ": " << SlurpFile(Path("e.txt"));
       std::this_thread::sleep_for(std::chrono::milliseconds(wait_ms));
     }
     if (round % 5 == 4) {
       // A trial started once, killed from outside: preempted, it runs again. Only a process
       // whose command line is this test's script (a stale row's pid may be anyone's by now).
-      const std::string pid =
-          Query("SELECT pid FROM trials WHERE state = 'running' AND attempts = 1 AND pid > 0 "
-                "AND worker_id = (SELECT MAX(id) FROM workers) LIMIT 1");
+      const std::string pid = Query(
+          "SELECT pid FROM trials WHERE state = 'running' AND attempts = 1 AND pid > 0 "
+          "AND worker_id = (SELECT MAX(id) FROM workers) LIMIT 1");
       if (!pid.empty() && pid != "(error)" &&
-          SlurpFile("/proc/" + pid + "/cmdline").find(Path("ledgered.sh")) !=
-              std::string::npos &&
+          SlurpFile("/proc/" + pid + "/cmdline").find(Path("ledgered.sh")) != std::string::npos &&
           ::kill(std::stoi(pid), SIGKILL) == 0)
         ++trial_kills;
       std::this_thread::sleep_for(std::chrono::milliseconds(delay_ms(rng) / 4));
@@ -196,10 +248,19 @@ echo "$out" >> "$ledger"
     tune.Signal(SIGKILL);
     const int code = tune.Wait();
     ASSERT_NE(code, 2) << "round " << round << ": " << SlurpFile(Path("e.txt"));
-    ASSERT_TRUE(code == 128 + SIGKILL) << "round " << round << " ended by itself with " << code
-                                       << " before its kill at " << wait_ms << " ms; "
-                                       << SlurpFile(Path("e.txt"));
+    ASSERT_TRUE(code == 128 + SIGKILL)
+        << "round " << round << " ended by itself with " << code << " before its kill at "
+        << wait_ms << " ms; " << SlurpFile(Path("e.txt"));
     ++kills;
+    // Nothing of the killed process's trials runs on: no command finishes behind the rerun.
+    const std::vector<int> orphans = WaitUntilGone(
+        [&](int, int, const std::string& cmdline) {
+          return cmdline.find(Path("ledgered.sh")) != std::string::npos;
+        },
+        5);
+    ASSERT_TRUE(orphans.empty()) << "round " << round << ": " << orphans.size()
+                                 << " trial processes outlived kill -9 of tune, e.g. pid "
+                                 << orphans.front();
     const std::string done = Query(
         "SELECT group_concat(number || ':' || attempts) FROM trials WHERE state = 'complete'");
     std::stringstream items(done == "(error)" ? "" : done);
@@ -209,8 +270,7 @@ echo "$out" >> "$ledger"
   ASSERT_EQ(kills, kKills) << "the kills took longer than the test's 4 minutes";
   EXPECT_GE(trial_kills, 1);
   ASSERT_EQ(Run(args), 0) << Err();
-  EXPECT_EQ(Query("SELECT COUNT(*) FROM trials WHERE state = 'complete'"),
-            std::to_string(kTrials));
+  EXPECT_EQ(Query("SELECT COUNT(*) FROM trials WHERE state = 'complete'"), std::to_string(kTrials));
   EXPECT_EQ(Query("SELECT COUNT(*) FROM trials"), std::to_string(kTrials));
   EXPECT_EQ(Query("SELECT COUNT(DISTINCT param_key) FROM trials"), std::to_string(kTrials));
   EXPECT_EQ(Query("SELECT MIN(number) || '-' || MAX(number) FROM trials"),
@@ -222,10 +282,10 @@ echo "$out" >> "$ledger"
     EXPECT_EQ(Query("SELECT attempts FROM trials WHERE number = " + number), attempts)
         << "trial " << number;
   // The ledger: every trial finished its command, and one that finished it more than once was
-  // one the store saw interrupted (attempts > 1). Not yet bounded by the number of kills: a
-  // kill -9 of tune takes the trial's direct child (PR_SET_PDEATHSIG) but not the processes
-  // it started, so `sh -c "sh script"` runs on as an orphan and finishes its command while
-  // the rerun starts the trial again (issue 14, left to fix in trial_process.cpp).
+  // one the store saw interrupted (attempts > 1): a kill came after its command wrote the
+  // ledger and before tune recorded the result. Each attempt runs the command at most once
+  // (no orphan of an earlier attempt finishes it too), so a kill of tune repeats at most
+  // --workers (2) trials and a kill of a trial at most that one.
   std::map<int, int> runs;
   std::stringstream ledger(SlurpFile(Path("ledger.txt")));
   for (std::string line; std::getline(ledger, line);) {
@@ -239,14 +299,77 @@ echo "$out" >> "$ledger"
     if (count == 1)
       continue;
     repeats += count - 1;
-    EXPECT_GT(std::stoi(Query("SELECT attempts FROM trials WHERE number = " +
-                              std::to_string(number))),
-              1)
+    EXPECT_GT(
+        std::stoi(Query("SELECT attempts FROM trials WHERE number = " + std::to_string(number))), 1)
         << "trial " << number << " finished its command " << count << " times";
+    EXPECT_LE(count, std::stoi(Query("SELECT attempts FROM trials WHERE number = " +
+                                     std::to_string(number))))
+        << "trial " << number << " finished its command more often than it was started";
   }
+  EXPECT_LE(repeats, 2 * kills + trial_kills);
   std::cout << kills << " kills of tune, " << trial_kills << " of a trial; "
             << finished_attempts.size() << " trials finished before a kill; " << repeats
             << " commands that finished as a kill came were rerun\n";
+}
+
+// kill -9 of tune while each trial's command has a child of its own (a shell script that
+// started `sleep 300`): the trial's whole process group goes within seconds, grandchild
+// included. And a command that exits leaving a child behind takes it along.
+TEST_F(TuneCliTest, KillNineOfTuneLeavesNoGrandchildOfATrialRunning) {
+  Write("forks.sh", R"sh(#!/bin/sh
+dir=$3; linger=$4
+sleep 300 &
+echo "$! $(cut -d' ' -f5 /proc/$$/stat)" > "$dir/pids.tmp" && mv "$dir/pids.tmp" "$dir/pids"
+if [ "$linger" = wait ]; then wait; fi
+echo '{"f": 1}' > "$dir/metrics.json"
+)sh");
+  auto recorded = [&](int trial) {  // {sleep pid, process group} the trial wrote, or {0, 0}
+    std::istringstream in(SlurpFile(Path("out/trial-000" + std::to_string(trial) + "/pids")));
+    int sleep_pid = 0, group = 0;
+    in >> sleep_pid >> group;
+    return std::make_pair(sleep_pid, group);
+  };
+  auto in_group = [](int group) {
+    return [group](int, int g, const std::string&) { return g == group; };
+  };
+  {
+    AiokProcess tune(TuneArgs("sh " + Path("forks.sh") + " {x} {y} {trial_dir} wait", 4),
+                     Path("o1.txt"), Path("e1.txt"));
+    ASSERT_TRUE(tune.started());
+    ASSERT_TRUE(tune.WaitFor([&] { return recorded(0).second > 0 && recorded(1).second > 0; },
+                             std::chrono::seconds(60)))
+        << SlurpFile(Path("e1.txt"));
+    for (int trial : {0, 1}) {
+      const auto [sleep_pid, group] = recorded(trial);
+      // The grandchild runs, in the trial's group, which is not the test's or tune's.
+      EXPECT_EQ(LiveProcesses([&](int pid, int g, const std::string&) {
+                  return pid == sleep_pid && g == group;
+                }).size(),
+                1u)
+          << "trial " << trial;
+      EXPECT_NE(group, ::getpgrp());
+    }
+    tune.Signal(SIGKILL);
+    EXPECT_EQ(tune.Wait(), 128 + SIGKILL);
+  }
+  for (int trial : {0, 1}) {
+    const std::vector<int> left = WaitUntilGone(in_group(recorded(trial).second), 5);
+    EXPECT_TRUE(left.empty()) << "trial " << trial << ": " << left.size()
+                              << " processes of its group outlived tune by 5 s, e.g. pid "
+                              << left.front();
+  }
+
+  // A command that ends by itself with `sleep 300` still running in the background.
+  fs::remove_all(Path("out"));
+  ASSERT_EQ(Run(TuneArgs("sh " + Path("forks.sh") + " {x} {y} {trial_dir} exit", 2, "leftover.db")),
+            0)
+      << Err();
+  EXPECT_EQ(Query("SELECT COUNT(*) FROM trials WHERE state = 'complete'", "leftover.db"), "2");
+  for (int trial : {0, 1}) {
+    ASSERT_GT(recorded(trial).second, 0) << "trial " << trial;
+    const std::vector<int> left = WaitUntilGone(in_group(recorded(trial).second), 5);
+    EXPECT_TRUE(left.empty()) << "trial " << trial << " left " << left.size() << " processes";
+  }
 }
 
 TEST_F(TuneCliTest, ATrialKilledWithSignalNineRunsAgain) {
@@ -273,7 +396,7 @@ TEST_F(TuneCliTest, PruningWorksFromTheCurveFile) {
   const std::string command =
       "sh " + Path("objective.sh") + " {x} {y} {metrics_file} 0.2 '' {curve_file}";
   std::vector<std::string> args = TuneArgs(command, 16);
-  args[10] = "1";  // --workers: one at a time, so that finished trials precede each report
+  args[10] = "1";       // --workers: one at a time, so that finished trials precede each report
   args[16] = "random";  // --sampler
   args.insert(args.end(), {"--pruner", "median"});
   ASSERT_EQ(Run(args), 0) << Err();
@@ -305,8 +428,7 @@ TEST_F(TuneCliTest, BadInputExitsWithCodeTwoAndSaysWhy) {
       << Err();
 
   ASSERT_EQ(Run(TuneArgs(Command(), 2, "s4.db")), 0) << Err();
-  EXPECT_EQ(Run(TuneArgs("sh " + Path("objective.sh") + " {y} {x} {metrics_file}", 2, "s4.db")),
-            2);
+  EXPECT_EQ(Run(TuneArgs("sh " + Path("objective.sh") + " {y} {x} {metrics_file}", 2, "s4.db")), 2);
   EXPECT_NE(Err().find("is a study of command:"), std::string::npos) << Err();
 
   EXPECT_EQ(Run(TuneArgs("sh " + Path("objective.sh") + " {x} {metrics_file}", 2, "s5.db")), 2);
@@ -318,20 +440,36 @@ TEST_F(TuneCliTest, RealTrainTrialsReportTheirValidationCurve) {
                  Path("raw"), "-q"}),
             0)
       << Err();
-  ASSERT_EQ(Run({"etl", "--input", Path("raw/train.txt"), "--out", Path("ds"), "-q"}), 0)
-      << Err();
+  ASSERT_EQ(Run({"etl", "--input", Path("raw/train.txt"), "--out", Path("ds"), "-q"}), 0) << Err();
   Write("small.yaml",
         "emb-dim: {choices: [4, 8]}\nmlp-bot: {layers: [1, 2], width: [16, 32], last: "
         "emb-dim}\nmlp-top: {layers: [1, 2], width: [16, 32], last: 1}\n"
         "batch-size: {choices: [256, 512]}\n");
-  ASSERT_EQ(Run({"tune", "--data", Path("ds"), "--model", "dlrm", "--objectives",
-                 "auc:max,train_seconds:min", "--trials", "3", "--workers", "1", "--space",
-                 Path("small.yaml"), "--study", Path("train.db"), "--out", Path("trials"),
-                 "--reports", "4", "--threads", "2", "-q"}),
+  ASSERT_EQ(Run({"tune",
+                 "--data",
+                 Path("ds"),
+                 "--model",
+                 "dlrm",
+                 "--objectives",
+                 "auc:max,train_seconds:min",
+                 "--trials",
+                 "3",
+                 "--workers",
+                 "1",
+                 "--space",
+                 Path("small.yaml"),
+                 "--study",
+                 Path("train.db"),
+                 "--out",
+                 Path("trials"),
+                 "--reports",
+                 "4",
+                 "--threads",
+                 "2",
+                 "-q"}),
             0)
       << Err();
-  EXPECT_EQ(Query("SELECT COUNT(*) FROM trials WHERE state IN ('complete', 'pruned')",
-                  "train.db"),
+  EXPECT_EQ(Query("SELECT COUNT(*) FROM trials WHERE state IN ('complete', 'pruned')", "train.db"),
             "3");
   EXPECT_GE(std::stoi(Query("SELECT COUNT(*) FROM reports", "train.db")), 3);
   EXPECT_EQ(Query("SELECT MAX(progress) <= 1.0 AND MIN(progress) > 0 FROM reports", "train.db"),
@@ -341,6 +479,61 @@ TEST_F(TuneCliTest, RealTrainTrialsReportTheirValidationCurve) {
   const std::string yaml = SlurpFile(Path("run.yaml"));
   EXPECT_NE(yaml.find("mlp-top:"), std::string::npos) << yaml;
   EXPECT_NE(yaml.find("model: dlrm"), std::string::npos) << yaml;
+}
+
+// Each registered model's built-in space (no --space) runs a real aiok train trial: Criteo-like
+// data for DLRM and Wide&Deep, a behaviour log with shared vocabularies for DIEN.
+TEST_F(TuneCliTest, EveryModelsBuiltInSpaceRunsARealTrial) {
+  ASSERT_EQ(Run({"datagen", "criteo", "--rows", "3000", "--card-scale", "0.001", "--out",
+                 Path("criteo"), "-q"}),
+            0)
+      << Err();
+  ASSERT_EQ(Run({"etl", "--input", Path("criteo/train.txt"), "--out", Path("criteo_ds"), "-q"}), 0)
+      << Err();
+  ASSERT_EQ(Run({"datagen", "sequences", "--users", "200", "--out", Path("seq"), "-q"}), 0)
+      << Err();
+  ASSERT_EQ(Run({"etl", "--input", Path("seq/events.csv"), "--schema", Path("seq/schema.yaml"),
+                 "--preset", "sequences", "--out", Path("seq_ds"), "-q"}),
+            0)
+      << Err();
+  // A parameter only the model's own space has, as a witness that it was used.
+  const std::map<std::string, std::pair<std::string, std::string>> models = {
+      {"dlrm", {"criteo_ds", "mlp-top.layers"}},
+      {"wnd", {"criteo_ds", "wide-update"}},
+      {"dien", {"seq_ds", "aux-weight"}}};
+  for (const auto& [model, setup] : models) {
+    const std::string study = model + ".db";
+    ASSERT_EQ(Run({"tune",
+                   "--data",
+                   Path(setup.first),
+                   "--model",
+                   model,
+                   "--trials",
+                   "1",
+                   "--fixed",
+                   "max-steps=8",
+                   "--reports",
+                   "2",
+                   "--sampler",
+                   "random",
+                   "--study",
+                   Path(study),
+                   "--out",
+                   Path(model + "_trials"),
+                   "--threads",
+                   "2",
+                   "-q"}),
+              0)
+        << model << ": " << Err();
+    EXPECT_EQ(Query("SELECT state FROM trials WHERE number = 0", study), "complete")
+        << model << ": " << Query("SELECT message FROM trials", study);
+    EXPECT_NE(Query("SELECT json_extract(params, '$.\"" + setup.second + "\"') FROM trials", study),
+              "")
+        << model << ": " << Query("SELECT params FROM trials", study);
+    const double auc = std::stod(Query("SELECT json_extract(metrics, '$.auc') FROM trials", study));
+    EXPECT_GT(auc, 0.0) << model;
+    EXPECT_LE(auc, 1.0) << model;
+  }
 }
 
 }  // namespace

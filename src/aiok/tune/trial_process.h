@@ -1,6 +1,15 @@
-// One trial as a separate process: started with its output in a log file, in its own process
-// group (so a shell command's children are stopped with it), and set to receive SIGKILL when
-// the tune process dies, so a killed tune process leaves no orphan trials behind.
+// One trial as a separate process, started with its output in a log file, that cannot outlive
+// the tune process — its own children included.
+//
+// Each trial gets a small supervisor: a forked copy of the tune process that runs no code but
+// its loop. The supervisor leads a new process group, starts the trial command in it (so
+// every process the command starts is in the group too, unless it leaves on purpose) and
+// holds the read end of a pipe whose only writer is the tune process. When the tune process
+// ends in any way, kill -9 included, the kernel closes that pipe; the supervisor sees the end
+// of file and kills the whole group, itself last. PR_SET_PDEATHSIG alone reached only the
+// trial's direct child (and fires when the parent *thread* ends), so a shell's children ran on
+// as orphans. When the command ends by itself, the supervisor passes its exit status to the
+// tune process through a second pipe and kills what the command left behind.
 #pragma once
 
 #include <sys/types.h>
@@ -20,22 +29,27 @@ struct ExitStatus {
 class TrialProcess {
  public:
   /// Starts `argv` (argv[0] is a path or found on PATH) with stdout and stderr appended to
-  /// `log_path`. Throws Error(kIo) if it cannot start. Must be called from the thread that
-  /// lives as long as the process (the death signal follows the parent thread).
+  /// `log_path`, under a supervisor. Throws Error(kIo) if it cannot start.
   TrialProcess(const std::vector<std::string>& argv, const std::string& log_path);
-  /// Kills the process group if it still runs.
+  /// Kills the process group (supervisor, command and its children) if it still runs.
   ~TrialProcess();
   TrialProcess(const TrialProcess&) = delete;
   TrialProcess& operator=(const TrialProcess&) = delete;
 
+  /// The trial command's own process (what a person would kill to stop the trial).
   pid_t pid() const { return pid_; }
-  /// The exit status once the process has ended; nullopt while it runs.
+  /// The process group of the supervisor, the command and everything the command started.
+  pid_t group() const { return group_; }
+  /// The command's exit status once it has ended and its group is gone; nullopt while it runs.
   std::optional<ExitStatus> Poll();
-  /// Sends `signal` to the process group.
+  /// Sends `signal` to the command and its children (the supervisor ignores all but SIGKILL).
   void Signal(int signal);
 
  private:
   pid_t pid_ = -1;
+  pid_t group_ = -1;    ///< also the supervisor's pid
+  int lifeline_ = -1;   ///< write end: closing it (or dying) makes the supervisor kill the group
+  int status_fd_ = -1;  ///< read end: the command's pid, then its wait status
   bool reaped_ = false;
 };
 
