@@ -9,16 +9,13 @@
 #include <map>
 #include <set>
 
+#include "aiok/core/svg_chart.h"
 #include "aiok/tune/pareto.h"
 
 namespace aiok::tune {
 namespace {
 
-std::string Number(double v) {
-  if (std::isnan(v))
-    return "-";
-  return fmt::format("{:.5g}", v);
-}
+std::string Number(double v) { return ChartNumber(v); }
 
 std::string ParamsText(const nlohmann::json& params) {
   std::vector<std::string> parts;
@@ -32,87 +29,6 @@ std::map<std::string, int> CountStates(const StudyView& view) {
   for (const TrialRecord& t : view.trials)
     ++counts[TrialStateName(t.state)];
   return counts;
-}
-
-std::string Escape(const std::string& s) {
-  std::string out;
-  for (char c : s) {
-    switch (c) {
-      case '<': out += "&lt;"; break;
-      case '>': out += "&gt;"; break;
-      case '&': out += "&amp;"; break;
-      case '"': out += "&quot;"; break;
-      default: out += c;
-    }
-  }
-  return out;
-}
-
-// A small SVG plot: axes with min/max labels and whatever marks the caller adds in data space.
-class Plot {
- public:
-  Plot(std::string id, std::string title, std::string x_label, std::string y_label, double x0,
-       double x1, double y0, double y1)
-      : id_(std::move(id)), title_(std::move(title)), x_label_(std::move(x_label)),
-        y_label_(std::move(y_label)), x0_(x0), x1_(x1 > x0 ? x1 : x0 + 1), y0_(y0),
-        y1_(y1 > y0 ? y1 : y0 + 1) {}
-  double X(double x) const { return kLeft + (x - x0_) / (x1_ - x0_) * kWidth; }
-  double Y(double y) const { return kTop + (1 - (y - y0_) / (y1_ - y0_)) * kHeight; }
-  void Point(double x, double y, const std::string& color, const std::string& tip, double r = 4) {
-    body_ += fmt::format(
-        "<circle class=\"point\" cx=\"{:.1f}\" cy=\"{:.1f}\" r=\"{}\" fill=\"{}\"><title>{}"
-        "</title></circle>\n", X(x), Y(y), r, color, Escape(tip));
-  }
-  void Line(const std::vector<std::pair<double, double>>& xy, const std::string& color,
-            double width = 1.5, const std::string& dash = "") {
-    if (xy.empty())
-      return;
-    std::string d;
-    for (const auto& [x, y] : xy)
-      d += fmt::format("{}{:.1f},{:.1f}", d.empty() ? "M" : " L", X(x), Y(y));
-    body_ += fmt::format("<path d=\"{}\" fill=\"none\" stroke=\"{}\" stroke-width=\"{}\"{}/>\n",
-                         d, color, width,
-                         dash.empty() ? "" : fmt::format(" stroke-dasharray=\"{}\"", dash));
-  }
-  void Raw(const std::string& svg) { body_ += svg; }
-  std::string Svg() const {
-    return fmt::format(
-        "<figure id=\"{0}\" class=\"chart\"><figcaption>{1}</figcaption>"
-        "<svg width=\"{2}\" height=\"{3}\" viewBox=\"0 0 {2} {3}\">\n"
-        "<rect x=\"{4}\" y=\"{5}\" width=\"{6}\" height=\"{7}\" fill=\"#fafafa\" "
-        "stroke=\"#999\"/>\n{8}"
-        "<text x=\"{4}\" y=\"{9}\" font-size=\"11\">{10}</text>"
-        "<text x=\"{11}\" y=\"{9}\" font-size=\"11\" text-anchor=\"end\">{12}</text>"
-        "<text x=\"{13}\" y=\"{14}\" font-size=\"12\" text-anchor=\"middle\">{15}</text>"
-        "<text x=\"{16}\" y=\"{17}\" font-size=\"11\" text-anchor=\"end\">{18}</text>"
-        "<text x=\"{16}\" y=\"{5}\" font-size=\"11\" text-anchor=\"end\" "
-        "dominant-baseline=\"hanging\">{19}</text>"
-        "<text x=\"12\" y=\"{20}\" font-size=\"12\" transform=\"rotate(-90 12 {20})\" "
-        "text-anchor=\"middle\">{21}</text></svg></figure>\n",
-        id_, Escape(title_), kLeft + kWidth + 20, kTop + kHeight + 40, kLeft, kTop, kWidth,
-        kHeight, body_, kTop + kHeight + 14, Number(x0_), kLeft + kWidth, Number(x1_),
-        kLeft + kWidth / 2, kTop + kHeight + 32, Escape(x_label_), kLeft - 4, kTop + kHeight,
-        Number(y0_), Number(y1_), kTop + kHeight / 2, Escape(y_label_));
-  }
-
- private:
-  static constexpr double kLeft = 70, kTop = 10, kWidth = 520, kHeight = 260;
-  std::string id_, title_, x_label_, y_label_;
-  double x0_, x1_, y0_, y1_;
-  std::string body_;
-};
-
-std::pair<double, double> Range(const std::vector<double>& v) {
-  double lo = std::numeric_limits<double>::infinity(), hi = -lo;
-  for (double x : v)
-    if (std::isfinite(x)) {
-      lo = std::min(lo, x);
-      hi = std::max(hi, x);
-    }
-  if (!std::isfinite(lo))
-    return {0, 1};
-  const double pad = hi > lo ? 0.05 * (hi - lo) : std::max(1e-9, std::fabs(lo) * 0.05);
-  return {lo - pad, hi + pad};
 }
 
 }  // namespace
@@ -155,9 +71,37 @@ std::vector<const TrialRecord*> BestTrials(const StudyView& view) {
   return best;
 }
 
+const TrialRecord* ChooseTrial(const StudyView& view, double tolerance) {
+  std::vector<const TrialRecord*> done;
+  std::vector<std::vector<double>> cost;  // minimized objective values
+  for (const TrialRecord& t : view.trials)
+    if (t.state == TrialState::kComplete && t.violation == 0 &&
+        t.values.size() == view.objectives.size() && !t.values.empty()) {
+      done.push_back(&t);
+      cost.push_back(Minimized(view.objectives, t.values));
+    }
+  if (done.empty())
+    return nullptr;
+  size_t best = 0;
+  for (size_t i = 1; i < done.size(); ++i)
+    if (cost[i][0] < cost[best][0])
+      best = i;
+  if (view.objectives.size() == 1)
+    return done[best];
+  size_t chosen = best;
+  for (size_t i = 0; i < done.size(); ++i) {
+    if (cost[i][0] > cost[best][0] + tolerance)
+      continue;
+    if (cost[i][1] < cost[chosen][1] ||
+        (cost[i][1] == cost[chosen][1] && cost[i][0] < cost[chosen][0]))
+      chosen = i;
+  }
+  return done[chosen];
+}
+
 std::string ShowText(const StudyView& view) {
-  std::string out = fmt::format("study: {} ({})\nobjectives: ", view.definition.target,
-                                view.definition.name);
+  std::string out =
+      fmt::format("study: {} ({})\nobjectives: ", view.definition.target, view.definition.name);
   for (const Objective& o : view.objectives)
     out += o.ToString() + " ";
   for (const Threshold& t : view.thresholds)
@@ -230,7 +174,8 @@ std::vector<std::pair<std::string, double>> MainEffectImportances(const StudyVie
     }
     out.emplace_back(name, between / total);
   }
-  std::sort(out.begin(), out.end(), [](const auto& a, const auto& b) { return a.second > b.second; });
+  std::sort(out.begin(), out.end(),
+            [](const auto& a, const auto& b) { return a.second > b.second; });
   return out;
 }
 
@@ -267,8 +212,10 @@ std::string MarkdownReport(const StudyView& view) {
                        view.reproduce(*best.front()));
   const auto importances = MainEffectImportances(view, 0);
   if (!importances.empty()) {
-    out += fmt::format("\n## Parameter importance for {} (main-effect variance share, 4 "
-                       "quantile bins)\n\n", view.objectives[0].metric);
+    out += fmt::format(
+        "\n## Parameter importance for {} (main-effect variance share, 4 "
+        "quantile bins)\n\n",
+        view.objectives[0].metric);
     for (const auto& [name, share] : importances)
       out += fmt::format("- {}: {:.3f}\n", name, share);
   }
@@ -277,10 +224,9 @@ std::string MarkdownReport(const StudyView& view) {
     std::vector<std::string> values;
     for (double v : t.values)
       values.push_back(Number(v));
-    out += fmt::format("| {} | {} | {} | {} | {} |\n", t.number, TrialStateName(t.state),
-                       fmt::join(values, ", "),
-                       t.finished > t.started ? fmt::format("{:.1f}", t.finished - t.started) : "",
-                       t.message);
+    out += fmt::format(
+        "| {} | {} | {} | {} | {} |\n", t.number, TrialStateName(t.state), fmt::join(values, ", "),
+        t.finished > t.started ? fmt::format("{:.1f}", t.finished - t.started) : "", t.message);
   }
   return out;
 }
@@ -296,9 +242,9 @@ std::string HtmlReport(const StudyView& view) {
         xs.push_back(static_cast<double>(t.number));
         ys.push_back(t.values[0]);
       }
-    const auto [y0, y1] = Range(ys);
-    Plot plot("history", "Optimization history", "trial", first.ToString(), 0,
-              std::max<double>(1, static_cast<double>(view.trials.size())), y0, y1);
+    const auto [y0, y1] = PaddedRange(ys);
+    SvgChart plot("history", "Optimization history", "trial", first.ToString(), 0,
+                  std::max<double>(1, static_cast<double>(view.trials.size())), y0, y1);
     std::vector<std::pair<double, double>> best_line;
     double best = NAN;
     for (size_t i = 0; i < xs.size(); ++i) {
@@ -318,10 +264,10 @@ std::string HtmlReport(const StudyView& view) {
         xs.push_back(t.values[1]);
         ys.push_back(t.values[0]);
       }
-    const auto [x0, x1] = Range(xs);
-    const auto [y0, y1] = Range(ys);
-    Plot plot("pareto", "Pareto front (red: on the front; grey: misses a threshold)",
-              view.objectives[1].ToString(), first.ToString(), x0, x1, y0, y1);
+    const auto [x0, x1] = PaddedRange(xs);
+    const auto [y0, y1] = PaddedRange(ys);
+    SvgChart plot("pareto", "Pareto front (red: on the front; grey: misses a threshold)",
+                  view.objectives[1].ToString(), first.ToString(), x0, x1, y0, y1);
     const std::vector<const TrialRecord*> best = BestTrials(view);
     std::set<int64_t> front;
     for (const TrialRecord* t : best)
@@ -329,7 +275,9 @@ std::string HtmlReport(const StudyView& view) {
     for (const TrialRecord& t : view.trials)
       if (t.state == TrialState::kComplete && t.values.size() >= 2)
         plot.Point(t.values[1], t.values[0],
-                   front.count(t.number) ? "#d62728" : t.violation > 0 ? "#bbbbbb" : "#1f77b4",
+                   front.count(t.number) ? "#d62728"
+                   : t.violation > 0     ? "#bbbbbb"
+                                         : "#1f77b4",
                    fmt::format("trial {}: {}", t.number, ParamsText(t.params)));
     std::vector<std::pair<double, double>> line;
     for (const TrialRecord* t : best)
@@ -351,10 +299,10 @@ std::string HtmlReport(const StudyView& view) {
         }
       }
     if (!ys.empty()) {
-      const auto [x0, x1] = Range(xs);
-      const auto [y0, y1] = Range(ys);
-      Plot plot("curves", "Intermediate values (red: pruned)", by_progress ? "progress" : "step",
-                first.metric, x0, x1, y0, y1);
+      const auto [x0, x1] = PaddedRange(xs);
+      const auto [y0, y1] = PaddedRange(ys);
+      SvgChart plot("curves", "Intermediate values (red: pruned)",
+                    by_progress ? "progress" : "step", first.metric, x0, x1, y0, y1);
       for (const TrialRecord& t : view.trials) {
         std::vector<std::pair<double, double>> line;
         for (const Report& r : t.reports)
@@ -366,8 +314,7 @@ std::string HtmlReport(const StudyView& view) {
         const bool pruned = t.state == TrialState::kPruned;
         plot.Line(line, pruned ? "#d62728" : "#1f77b4", 1.0);
         plot.Point(line.back().first, line.back().second, pruned ? "#d62728" : "#1f77b4",
-                   fmt::format("trial {} ({})", t.number, TrialStateName(t.state)),
-                   pruned ? 3 : 2);
+                   fmt::format("trial {} ({})", t.number, TrialStateName(t.state)), pruned ? 3 : 2);
       }
       charts += plot.Svg();
     }
@@ -405,16 +352,17 @@ std::string HtmlReport(const StudyView& view) {
       for (const TrialRecord& t : view.trials)
         if (t.state == TrialState::kComplete)
           v.push_back(value(t, a));
-      ranges[a] = Range(v);
+      ranges[a] = PaddedRange(v);
     }
     const double n = static_cast<double>(axes.size() - 1);
-    Plot plot("parallel", "Parallel coordinates (complete trials; colour: first objective)", "",
-              "", 0, std::max(1.0, n), 0, 1);
+    SvgChart plot("parallel", "Parallel coordinates (complete trials; colour: first objective)", "",
+                  "", 0, std::max(1.0, n), 0, 1);
     for (size_t i = 0; i < axes.size(); ++i) {
       plot.Line({{static_cast<double>(i), 0}, {static_cast<double>(i), 1}}, "#999", 0.5);
-      plot.Raw(fmt::format("<text x=\"{:.1f}\" y=\"{:.1f}\" font-size=\"9\" "
-                           "text-anchor=\"middle\">{}</text>\n", plot.X(static_cast<double>(i)),
-                           plot.Y(1) - 2 + (i % 2 ? 0 : 10), Escape(axes[i])));
+      plot.Raw(fmt::format(
+          "<text x=\"{:.1f}\" y=\"{:.1f}\" font-size=\"9\" "
+          "text-anchor=\"middle\">{}</text>\n",
+          plot.X(static_cast<double>(i)), plot.Y(1) - 2 + (i % 2 ? 0 : 10), HtmlEscape(axes[i])));
     }
     const auto [o0, o1] = ranges[first.metric];
     for (const TrialRecord& t : view.trials) {
@@ -431,8 +379,10 @@ std::string HtmlReport(const StudyView& view) {
       double q = (t.values[0] - o0) / (o1 - o0);
       if (!first.maximize)
         q = 1 - q;
-      plot.Line(line, fmt::format("rgb({},{},{})", static_cast<int>(220 * (1 - q)), 60,
-                                  static_cast<int>(220 * q)), 1.0);
+      plot.Line(line,
+                fmt::format("rgb({},{},{})", static_cast<int>(220 * (1 - q)), 60,
+                            static_cast<int>(220 * q)),
+                1.0);
       plot.Point(line.back().first, line.back().second, "#333", fmt::format("trial {}", t.number),
                  2);
     }
@@ -443,7 +393,7 @@ std::string HtmlReport(const StudyView& view) {
   for (const auto& [name, share] : MainEffectImportances(view, 0))
     importances += fmt::format(
         "<tr><td>{}</td><td><div class=\"bar\" style=\"width:{:.0f}px\"></div> {:.3f}</td></tr>\n",
-        Escape(name), 300 * share, share);
+        HtmlEscape(name), 300 * share, share);
   std::string md = MarkdownReport(view);
   return fmt::format(
       "<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\"><title>aiok tune: {0}</title>\n"
@@ -453,7 +403,8 @@ std::string HtmlReport(const StudyView& view) {
       "</style></head><body>\n<h1>aiok tune: {0}</h1>\n{1}\n"
       "<h2>Parameter importance for {2} (main-effect variance share over 4 quantile bins)</h2>"
       "\n<table id=\"importance\">{3}</table>\n<h2>Summary</h2><pre>{4}</pre>\n</body></html>\n",
-      Escape(view.definition.target), charts, Escape(first.metric), importances, Escape(md));
+      HtmlEscape(view.definition.target), charts, HtmlEscape(first.metric), importances,
+      HtmlEscape(md));
 }
 
 }  // namespace aiok::tune

@@ -28,6 +28,12 @@ StudyView LoadStudyView(const std::string& path);
 /// Complete feasible trials on the Pareto front (one objective: the best), best first.
 std::vector<const TrialRecord*> BestTrials(const StudyView& view);
 
+/// The trial to go on with: with one objective the best; with two, the best on the second
+/// objective among those at most `tolerance` worse than the best on the first (e.g. the
+/// fastest trial within 0.001 AUC of the best). Complete feasible trials only; nullptr if none.
+/// Ties go to the better first objective, then the lower trial number.
+const TrialRecord* ChooseTrial(const StudyView& view, double tolerance);
+
 /// Counts by state, then the best trial or the Pareto front with parameters and metrics.
 std::string ShowText(const StudyView& view);
 
