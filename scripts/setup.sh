@@ -3,6 +3,8 @@
 #
 #   scripts/setup.sh              install packages, fetch DuckDB, build
 #   scripts/setup.sh --no-build   install packages and fetch DuckDB only
+#   scripts/setup.sh --bench      also fetch Polars for bench/etl_ops_bench.py (nodejs-polars,
+#                                 pinned, into third_party/bench-node; plain setup skips it)
 #
 # Idempotent: packages already installed, a DuckDB copy whose checksums match and an
 # up-to-date build are all left as they are. Runs as root (or with sudo available).
@@ -11,11 +13,14 @@ set -euo pipefail
 
 repo_root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 build=1
+bench=0
 for arg in "$@"; do
   case "$arg" in
     --no-build) build=0 ;;
-    -h|--help) sed -n '2,9p' "${BASH_SOURCE[0]}"; exit 0 ;;
-    *) echo "setup.sh: unknown argument '$arg' (expected --no-build or --help)" >&2; exit 2 ;;
+    --bench) bench=1 ;;
+    -h|--help) sed -n '2,11p' "${BASH_SOURCE[0]}"; exit 0 ;;
+    *) echo "setup.sh: unknown argument '$arg' (expected --no-build, --bench or --help)" >&2
+       exit 2 ;;
   esac
 done
 
@@ -92,6 +97,28 @@ else
   cp "$so" "$duckdb_dir/lib/libduckdb.so"
   rm -rf "$duckdb_dir/download/package"
   echo "$duckdb_version-r.4" > "$duckdb_dir/VERSION"
+fi
+
+# --- Polars for the ETL benchmark (--bench only): pinned npm tarballs, checksums verified --
+# nodejs-polars 0.26.1 asks for Node >= 22 but runs what the benchmark uses on Debian's 20.
+if [ "$bench" -eq 1 ]; then
+  bench_node="$repo_root/third_party/bench-node"
+  polars_version=0.26.1
+  if [ -f "$bench_node/VERSION" ] && [ "$(cat "$bench_node/VERSION")" = "$polars_version" ]; then
+    echo "setup: nodejs-polars $polars_version present"
+  else
+    echo "setup: fetching nodejs-polars $polars_version from the npm registry"
+    mkdir -p "$bench_node/download"
+    fetch_npm_tarball "nodejs-polars@$polars_version" \
+      "nOWRNrwPAle1KP2w+fj9v1UDUZWbPU37uuImF3mntQyLgUvJ6BTj7+gdR3smKHwtm0t2xY5fbFUoRpj3FobZqQ==" \
+      "$bench_node/download/polars.tgz"
+    fetch_npm_tarball "nodejs-polars-linux-x64-gnu@$polars_version" \
+      "0spW4yns62Xw+D77QPChBoT1ib7jUqrJRkfaNICG1Y8WJ3maVJ4xjf3KT3u+9zNimb/sJcPGdWSr2gEypAnJtg==" \
+      "$bench_node/download/polars-linux-x64-gnu.tgz"
+    (cd "$bench_node" && npm install --silent --no-audit --no-fund --no-save --offline \
+      --engine-strict=false ./download/polars.tgz ./download/polars-linux-x64-gnu.tgz)
+    echo "$polars_version" > "$bench_node/VERSION"
+  fi
 fi
 
 # --- Build --------------------------------------------------------------------------------
