@@ -2,8 +2,13 @@
 // rerunning only what a config change touches, and resuming an interrupted training.
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <cstdlib>
 #include <filesystem>
+#include <fstream>
 #include <nlohmann/json.hpp>
+#include <numeric>
+#include <sstream>
 
 #include "process.h"
 
@@ -12,11 +17,51 @@ namespace fs = std::filesystem;
 using aiok::testing::AiokProcess;
 using aiok::testing::SlurpFile;
 
+// An HTML report as tests/cli/report_html.py (Python's html.parser) reads it: tag errors, and
+// each chart's points and bars from their data-x/data-y. `page` is a file or a browser's DOM.
+nlohmann::json ParsePage(const std::string& page, const std::string& json_out) {
+  const std::string command = "/usr/bin/python3 " AIOK_SOURCE_DIR "/tests/cli/report_html.py '" +
+                              page + "' > '" + json_out + "'";
+  if (std::system(command.c_str()) != 0)
+    return nlohmann::json();
+  return nlohmann::json::parse(SlurpFile(json_out), nullptr, false);
+}
+
+// The headless browser, or "" when none is installed (Debian's package: chromium).
+std::string FindChromium() {
+  for (const char* name : {"chromium", "chromium-browser"})
+    if (std::system(("command -v " + std::string(name) + " >/dev/null 2>&1").c_str()) == 0)
+      return name;
+  return "";
+}
+
+// The deciles of `p` in increasing order, as the run's evaluation bins them: per bin, the mean
+// prediction and the observed rate of `labels`.
+std::vector<std::pair<double, double>> Deciles(const std::vector<double>& p,
+                                               const std::vector<int>& labels) {
+  std::vector<size_t> order(p.size());
+  std::iota(order.begin(), order.end(), size_t{0});
+  std::stable_sort(order.begin(), order.end(), [&](size_t a, size_t b) { return p[a] < p[b]; });
+  std::vector<std::pair<double, double>> bins;
+  for (size_t bin = 0; bin < 10; ++bin) {
+    const size_t begin = order.size() * bin / 10, end = order.size() * (bin + 1) / 10;
+    double predicted = 0, observed = 0;
+    for (size_t i = begin; i < end; ++i) {
+      predicted += p[order[i]];
+      observed += labels[order[i]];
+    }
+    bins.emplace_back(predicted / static_cast<double>(end - begin),
+                      observed / static_cast<double>(end - begin));
+  }
+  return bins;
+}
+
 class RunTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    dir_ = fs::temp_directory_path() / ("aiok_run_" + std::to_string(getpid()) + "_" +
-                                        ::testing::UnitTest::GetInstance()->current_test_info()->name());
+    dir_ = fs::temp_directory_path() /
+           ("aiok_run_" + std::to_string(getpid()) + "_" +
+            ::testing::UnitTest::GetInstance()->current_test_info()->name());
     fs::remove_all(dir_);
     fs::create_directories(dir_);
   }
@@ -43,6 +88,9 @@ class RunTest : public ::testing::Test {
   }
 
   void CheckInterruptedRunEndsLikeAWholeOne(const std::string& yaml);
+  void CheckReportPage(const std::string& run);
+  void CheckInChromium(const std::string& chromium, const std::string& page,
+                       const std::vector<std::string>& charts);
 
   fs::path dir_;
 };
@@ -69,6 +117,7 @@ TEST_F(RunTest, WritesABundleAndAReportAndSkipsUnchangedStages) {
                            "aiok predict --model", "aiok serve --model"}) {
     EXPECT_NE(md.find(part), std::string::npos) << part;
   }
+  CheckReportPage("r");
 
   // Unchanged: every stage skipped, with flags or with the saved config.
   ASSERT_EQ(Run({"--rows", "20000", "--out", out}), 0) << err();
@@ -91,6 +140,129 @@ TEST_F(RunTest, WritesABundleAndAReportAndSkipsUnchangedStages) {
                                                         {"evaluate", "ran"}};
   EXPECT_EQ(Statuses("r"), retrained);
   EXPECT_EQ(Report("r").at("config").at("train").at("epochs"), 2);
+}
+
+// report.html of `run` parses, and its charts hold the run's numbers: the validation curve's
+// points, one bar per stage, the AUC bars, and a reliability diagram whose points are the
+// deciles of the bundle's own predictions on the test rows (from aiok predict, independently
+// of the run's evaluation).
+void RunTest::CheckReportPage(const std::string& run) {
+  const fs::path out = dir_ / run;
+  const nlohmann::json page =
+      ParsePage((out / "report.html").string(), (dir_ / "page.json").string());
+  ASSERT_TRUE(page.is_object()) << "report_html.py failed";
+  EXPECT_EQ(page.at("errors"), nlohmann::json::array()) << page.at("errors").dump();
+  const nlohmann::json& charts = page.at("charts");
+  for (const char* id : {"curve", "reliability", "stages", "auc"})
+    ASSERT_TRUE(charts.contains(id)) << id << " missing: " << charts.dump();
+  const nlohmann::json report = Report(run);
+  const nlohmann::json& curve = report.at("train").at("curve");
+  ASSERT_EQ(charts["curve"]["points"].size(), curve.size());
+  for (size_t i = 0; i < curve.size(); ++i) {
+    EXPECT_EQ(charts["curve"]["points"][i][0].get<double>(), curve[i].at("step").get<double>());
+    EXPECT_EQ(charts["curve"]["points"][i][1].get<double>(),
+              curve[i].at("valid_auc").get<double>());
+  }
+  ASSERT_EQ(charts["stages"]["bars"].size(), report.at("stages").size());
+  for (size_t i = 0; i < report.at("stages").size(); ++i)
+    EXPECT_EQ(charts["stages"]["bars"][i][1].get<double>(),
+              report.at("stages")[i].at("seconds_when_run").get<double>());
+  ASSERT_EQ(charts["auc"]["bars"].size(), 3u);
+  EXPECT_EQ(charts["auc"]["bars"][1][1].get<double>(),
+            report.at("train").at("test").at("auc").get<double>());
+
+  // The test split's raw lines, scored by the bundle the way a user scores them.
+  const nlohmann::json schema =
+      nlohmann::json::parse(SlurpFile((out / "dataset/schema.json").string()));
+  const int64_t begin = schema.at("splits").at("test").at("source_lines")[0];
+  const int64_t end = schema.at("splits").at("test").at("source_lines")[1];
+  std::ifstream raw((out / "data/train.txt").string());
+  std::ofstream rows((dir_ / "test_rows.tsv").string());
+  std::vector<int> labels;
+  std::string line;
+  for (int64_t n = 0; std::getline(raw, line) && n < end; ++n) {
+    if (n < begin)
+      continue;
+    labels.push_back(std::stoi(line.substr(0, line.find('\t'))));
+    rows << line << "\n";
+  }
+  rows.close();
+  ASSERT_EQ(
+      aiok::testing::RunAiok(
+          {"predict", "--model", (out / "bundle").string(), "--input",
+           (dir_ / "test_rows.tsv").string(), "--out", (dir_ / "predictions.txt").string(), "-q"},
+          (dir_ / "predict.out").string(), (dir_ / "predict.err").string()),
+      0)
+      << SlurpFile((dir_ / "predict.err").string());
+  std::vector<double> p;
+  std::istringstream predictions(SlurpFile((dir_ / "predictions.txt").string()));
+  for (double v; predictions >> v;)
+    p.push_back(v);
+  ASSERT_EQ(p.size(), labels.size());
+  const auto deciles = Deciles(p, labels);
+  const nlohmann::json& points = charts["reliability"]["points"];
+  ASSERT_EQ(points.size(), deciles.size());
+  for (size_t b = 0; b < deciles.size(); ++b) {
+    EXPECT_NEAR(points[b][0].get<double>(), deciles[b].first, 1e-5) << "decile " << b + 1;
+    // Equal predictions may fall on either side of a decile's edge: one row's worth.
+    EXPECT_NEAR(points[b][1].get<double>(), deciles[b].second, 1.01 * 10.0 / p.size())
+        << "decile " << b + 1;
+  }
+}
+
+// `page` in headless Chromium: it loads without a console message (an error, or a resource
+// it tried to fetch), the DOM the browser built holds each of `charts` with the points and
+// bars of the file, and a screenshot shows coloured marks.
+void RunTest::CheckInChromium(const std::string& chromium, const std::string& page,
+                              const std::vector<std::string>& charts) {
+  SCOPED_TRACE(page);
+  const std::string profile = (dir_ / "chromium-profile").string();
+  const std::string flags =
+      " --headless --no-sandbox --disable-gpu --no-first-run "
+      "--hide-scrollbars --user-data-dir='" +
+      profile + "' ";
+  const std::string url = "'file://" + page + "'";
+  const std::string dom = (dir_ / "dom.html").string(), log = (dir_ / "chromium.log").string();
+  ASSERT_EQ(std::system(("timeout 120 " + chromium + flags +
+                         "--enable-logging=stderr --v=0 "
+                         "--dump-dom " +
+                         url + " > '" + dom + "' 2> '" + log + "'")
+                            .c_str()),
+            0)
+      << SlurpFile(log);
+  std::istringstream lines(SlurpFile(log));
+  for (std::string line; std::getline(lines, line);)
+    EXPECT_EQ(line.find(":CONSOLE"), std::string::npos) << line;
+
+  const nlohmann::json file = ParsePage(page, (dir_ / "file.json").string());
+  const nlohmann::json drawn = ParsePage(dom, (dir_ / "dom.json").string());
+  ASSERT_TRUE(file.is_object() && drawn.is_object());
+  EXPECT_EQ(drawn.at("errors"), nlohmann::json::array()) << drawn.at("errors").dump();
+  for (const std::string& id : charts) {
+    ASSERT_TRUE(drawn.at("charts").contains(id)) << "the browser's DOM has no chart " << id;
+    const nlohmann::json& marks = drawn.at("charts").at(id);
+    EXPECT_GT(marks.at("points").size() + marks.at("bars").size(), 0u) << id;
+    EXPECT_EQ(marks, file.at("charts").at(id)) << id;
+  }
+
+  const std::string shot = (dir_ / "shot.png").string();
+  ASSERT_EQ(std::system(("timeout 120 " + chromium + flags +
+                         "--window-size=1350,2400 "
+                         "--screenshot='" +
+                         shot + "' " + url + " > '" + log + "' 2>&1")
+                            .c_str()),
+            0)
+      << SlurpFile(log);
+  const std::string stats_file = (dir_ / "shot.json").string();
+  ASSERT_EQ(std::system(("/usr/bin/python3 " AIOK_SOURCE_DIR "/tests/cli/png_stats.py '" + shot +
+                         "' > '" + stats_file + "'")
+                            .c_str()),
+            0);
+  const nlohmann::json stats = nlohmann::json::parse(SlurpFile(stats_file));
+  EXPECT_EQ(stats.at("width"), 1350);
+  // Points, lines and bars in colour: hundreds of pixels per chart; text and frames are grey.
+  EXPECT_GT(stats.at("coloured").get<int64_t>(), 300 * static_cast<int64_t>(charts.size()))
+      << stats.dump();
 }
 
 // Runs `yaml` whole, then again interrupted by SIGINT after its first checkpoint and rerun:
@@ -143,6 +315,105 @@ TEST_F(RunTest, WideAndDeepRunsEndToEndAndResumesLikeAnUninterruptedRun) {
   EXPECT_GT(report.at("train").at("test").at("auc").get<double>(), 0.6);
 }
 
+// --tune: a tuning stage between ETL and training. The final training takes the chosen
+// trial's values; a rerun skips every stage; more trials continue the same study.
+TEST_F(RunTest, TuneStageChoosesTheFinalTrainingsValues) {
+  WriteConfig("tune.yaml",
+              "data: {synthetic: {rows: 8000, card-scale: 0.001}}\n"
+              "train: {max-steps: 24, precision: fp32}\n"
+              "tune: {objectives: \"auc:max,train_seconds:min\", reports: 2, sampler: random}\n");
+  const std::string config = (dir_ / "tune.yaml").string();
+  const std::string out = (dir_ / "t").string();
+  ASSERT_EQ(Run({"--config", config, "--tune", "3", "--out", out}), 0) << err();
+  const std::map<std::string, std::string> ran = {{"datagen", "ran"}, {"etl", "ran"},
+                                                  {"tune", "ran"},    {"train", "ran"},
+                                                  {"bundle", "ran"},  {"evaluate", "ran"}};
+  EXPECT_EQ(Statuses("t"), ran);
+  const nlohmann::json tune = Report("t").at("tune");
+  EXPECT_EQ(tune.at("study").get<std::string>(), fs::absolute(out + "/tune/study.db").string());
+  EXPECT_TRUE(fs::exists(out + "/tune/study.db"));
+  int64_t trials = 0;
+  for (const auto& [state, count] : tune.at("trials").items())
+    trials += count.get<int64_t>();
+  EXPECT_EQ(trials, 3);
+  const nlohmann::json chosen = tune.at("chosen");
+  EXPECT_GE(chosen.at("trial").get<int64_t>(), 0);
+  EXPECT_LT(chosen.at("trial").get<int64_t>(), 3);
+  // The run's own settings reach every trial; its fixed values are not tuned.
+  EXPECT_EQ(tune.at("fixed").at("max-steps"), 24);
+  // The training ran with the chosen values (its stage key holds what it was given).
+  const nlohmann::json state = nlohmann::json::parse(SlurpFile(out + "/run_state.json"));
+  const nlohmann::json& trained = state.at("stages").at("train").at("key").at("train");
+  ASSERT_FALSE(chosen.at("options").empty());
+  for (const auto& [key, value] : chosen.at("options").items())
+    EXPECT_EQ(trained.at(key), value) << key;
+  EXPECT_EQ(trained.at("max-steps"), 24);
+  const std::string md = SlurpFile(out + "/report.md");
+  EXPECT_NE(md.find("## Tuning"), std::string::npos);
+  EXPECT_NE(md.find("chosen: trial " + std::to_string(chosen.at("trial").get<int64_t>())),
+            std::string::npos)
+      << md;
+  EXPECT_NE(md.find("the fastest trial whose validation AUC is within 0.001 of the best"),
+            std::string::npos)
+      << md;
+
+  ASSERT_EQ(Run({"--config", config, "--tune", "3", "--out", out}), 0) << err();
+  for (const auto& [stage, status] : Statuses("t"))
+    EXPECT_EQ(status, "skipped") << stage;
+
+  // One more trial: the study goes on from its three.
+  ASSERT_EQ(Run({"--config", config, "--tune", "4", "--out", out}), 0) << err();
+  EXPECT_EQ(Statuses("t").at("tune"), "resumed");
+  EXPECT_EQ(Statuses("t").at("etl"), "skipped");
+  trials = 0;
+  const nlohmann::json resumed = Report("t");  // the loop must not outlive it
+  for (const auto& [state, count] : resumed.at("tune").at("trials").items())
+    trials += count.get<int64_t>();
+  EXPECT_EQ(trials, 4);
+}
+
+// Both HTML pages, a run's report.html and `aiok tune report`'s, in headless Chromium.
+TEST_F(RunTest, ReportPagesLoadInHeadlessChromiumAndDrawEveryChart) {
+  const std::string chromium = FindChromium();
+  if (chromium.empty())
+    GTEST_SKIP() << "chromium is not installed (scripts/setup.sh installs Debian's chromium): "
+                    "the HTML reports were not checked in a browser";
+  WriteConfig("small.yaml",
+              "data: {synthetic: {rows: 6000, card-scale: 0.001}}\n"
+              "train: {max-steps: 60, eval-every: 15, precision: fp32}\n");
+  ASSERT_EQ(Run({"--config", (dir_ / "small.yaml").string(), "--out", (dir_ / "r").string()}), 0)
+      << err();
+  CheckInChromium(chromium, (dir_ / "r" / "report.html").string(),
+                  {"curve", "reliability", "stages", "auc"});
+
+  // A two-objective study of a shell command that reports a curve, for every tune chart.
+  WriteConfig("objective.sh", R"sh(#!/bin/sh
+x=$1; y=$2; out=$3; curve=$4
+for p in 0.5 1.0; do
+  awk -v x="$x" -v y="$y" -v p="$p" 'BEGIN { printf "{\"step\": %d, \"progress\": %s, \"f\": %.6f}\n", p * 2, p, ((x-0.3)^2+y^2) / p }' >> "$curve"
+done
+awk -v x="$x" -v y="$y" 'BEGIN { printf "{\"f\": %.6f, \"g\": %.6f}\n", (x-0.3)^2+y^2, x*x }' > "$out"
+)sh");
+  WriteConfig("space.yaml", "x: {low: -1.0, high: 1.0}\ny: {low: -1.0, high: 1.0}\n");
+  const std::string study = (dir_ / "study.db").string();
+  ASSERT_EQ(
+      aiok::testing::RunAiok(
+          {"tune", "--command",
+           "sh " + (dir_ / "objective.sh").string() + " {x} {y} {metrics_file} {curve_file}",
+           "--space", (dir_ / "space.yaml").string(), "--objectives", "f:min,g:min", "--trials",
+           "8", "--sampler", "random", "--study", study, "--out", (dir_ / "trials").string(), "-q"},
+          (dir_ / "out").string(), (dir_ / "err").string()),
+      0)
+      << err();
+  ASSERT_EQ(
+      aiok::testing::RunAiok({"tune", "report", study, "--out", (dir_ / "tune.html").string()},
+                             (dir_ / "out").string(), (dir_ / "err").string()),
+      0)
+      << err();
+  CheckInChromium(chromium, (dir_ / "tune.html").string(),
+                  {"history", "pareto", "curves", "parallel"});
+}
+
 TEST_F(RunTest, RefusesADirectoryThatIsNotARunAndABadConfig) {
   fs::create_directories(dir_ / "other");
   std::ofstream((dir_ / "other" / "notes.txt").string()) << "mine";
@@ -153,6 +424,13 @@ TEST_F(RunTest, RefusesADirectoryThatIsNotARunAndABadConfig) {
   WriteConfig("bad.yaml", "train: {epochz: 2}\n");
   EXPECT_EQ(Run({"--config", (dir_ / "bad.yaml").string(), "--out", (dir_ / "x").string()}), 2);
   EXPECT_NE(err().find("unknown key 'epochz'"), std::string::npos) << err();
+
+  WriteConfig("bad_tune.yaml", "tune: {trials: 3, objectives: \"f:max\"}\n");
+  EXPECT_EQ(Run({"--config", (dir_ / "bad_tune.yaml").string(), "--out", (dir_ / "y").string()}),
+            2);
+  EXPECT_NE(err().find("'objectives' must be one of auc:max, auc:max,train_seconds:min"),
+            std::string::npos)
+      << err();
 }
 
 }  // namespace

@@ -19,6 +19,7 @@ void AddRunCommand(CLI::App& app) {
     std::string model = "dlrm";
     std::string data;
     int64_t rows = 0;
+    int64_t tune_trials = 0;
     std::string out = "aiok-run";
     std::string config_file;
     std::string label;
@@ -39,26 +40,36 @@ void AddRunCommand(CLI::App& app) {
       "included (default: synthetic data: Criteo-like, or behaviour logs for --model dien)");
   command->add_option("--label", state->label,
                       "the label field (default: label, y, target or click by name)");
-  command->add_option("--schema", state->schema,
-                      "schema YAML (default: inferred; aiok schema infer FILE writes one to edit)")
+  command
+      ->add_option("--schema", state->schema,
+                   "schema YAML (default: inferred; aiok schema infer FILE writes one to edit)")
       ->check(CLI::ExistingFile);
-  command->add_option("--pipeline", state->pipeline,
-                      "pipeline YAML (default: criteo preset on Criteo's layout, else each "
-                      "field's default chain)")
+  command
+      ->add_option("--pipeline", state->pipeline,
+                   "pipeline YAML (default: criteo preset on Criteo's layout, else each "
+                   "field's default chain)")
       ->check(CLI::ExistingFile);
   command->add_option("--task", state->task, "auto, binary or regression")
       ->check(CLI::IsMember({"auto", "binary", "regression"}));
   command->add_option("--positive", state->positive, "binary task: the label value meaning 1");
   command
-      ->add_option("--rows", state->rows,
-                   fmt::format("rows of synthetic data (default {})",
-                               workflow::kDefaultSyntheticRows))
+      ->add_option(
+          "--rows", state->rows,
+          fmt::format("rows of synthetic data (default {})", workflow::kDefaultSyntheticRows))
       ->check(CLI::Range(int64_t{1000}, int64_t{1} << 40))
       ->excludes(data);
+  command
+      ->add_option("--tune", state->tune_trials,
+                   "tune first: this many trials of aiok train over the model's built-in search "
+                   "space (run.yaml's tune: section sets objectives, budget_minutes, ...); the "
+                   "final training takes the chosen trial's values")
+      ->check(CLI::Range(int64_t{1}, int64_t{100000}));
   command->add_option("--out", state->out, "run directory (reruns skip unchanged stages)")
       ->capture_default_str();
-  command->add_option("--config", state->config_file, "run configuration (YAML or JSON), e.g. "
-                                                      "an earlier DIR/run.yaml")
+  command
+      ->add_option("--config", state->config_file,
+                   "run configuration (YAML or JSON), e.g. "
+                   "an earlier DIR/run.yaml")
       ->check(CLI::ExistingFile);
   AddCommonFlags(command, &state->common);
   command->callback([state, command] {
@@ -88,6 +99,8 @@ void AddRunCommand(CLI::App& app) {
       config.positive = state->positive;
     if (command->count("--seed"))
       config.seed = state->common.seed;
+    if (command->count("--tune"))
+      config.tune.trials = state->tune_trials;
     config.Validate();
     const workflow::RunOutcome outcome = workflow::ClickToRun(config, state->out, ctx);
     const auto& r = outcome.report;
@@ -102,7 +115,13 @@ void AddRunCommand(CLI::App& app) {
       fmt::print("run: test RMSE {:.4f} -> bundle {}\n", test.value("rmse", 0.0),
                  r.at("bundle").get<std::string>());
     }
-    fmt::print("run: report {}/report.md; stages:", state->out);
+    if (r.contains("tune") && r.at("tune").is_object()) {
+      const auto& chosen = r.at("tune").at("chosen");
+      fmt::print("run: tuning chose trial {} ({}): {} (study {})\n",
+                 chosen.at("trial").get<int64_t>(), r.at("tune").at("rule").get<std::string>(),
+                 chosen.at("params").dump(), r.at("tune").at("study").get<std::string>());
+    }
+    fmt::print("run: report {}/report.html (and report.md); stages:", state->out);
     for (const auto& stage : outcome.stages)
       fmt::print(" {} {} ({})", stage.name, stage.status, HumanSeconds(stage.seconds));
     fmt::print("\nrun: predict with: {}\nrun: serve with:   {}\n",

@@ -19,6 +19,7 @@
 #include "aiok/train/trainer.h"
 #include "aiok/workflow/bundle_evaluation.h"
 #include "aiok/workflow/run_report.h"
+#include "aiok/workflow/run_tuning.h"
 
 namespace aiok::workflow {
 namespace {
@@ -181,15 +182,6 @@ nlohmann::json RunEtl(const RunConfig& config, const std::string& input, const s
           {"label_mapping", schema.label_mapping}};
 }
 
-// The default batch, halved (down to 256) until an epoch of `train_rows` has ~300 steps:
-// with few rows, a large batch makes too few updates for the first epoch, which is when CTR
-// models peak. Criteo-sized data keeps the default.
-int64_t SmallDataBatchSize(int64_t train_rows, int64_t batch) {
-  while (batch > 256 && train_rows / batch < 300)
-    batch /= 2;
-  return batch;
-}
-
 nlohmann::json RunTraining(const RunConfig& config, const nlohmann::json& key,
                            const std::string& dataset, const std::string& dir,
                            const RunContext& ctx) {
@@ -209,10 +201,7 @@ nlohmann::json RunTraining(const RunConfig& config, const nlohmann::json& key,
   options.out_dir = dir;
   options.resume = true;
   loader::LoaderOptions loader = config.loader;
-  if (!config.batch_size_given) {
-    loader.batch_size =
-        SmallDataBatchSize(data::ReadDatasetSchema(dataset).split("train").rows, loader.batch_size);
-  }
+  loader.batch_size = config.TrainBatchSize(data::ReadDatasetSchema(dataset).split("train").rows);
   const train::TrainResult r = train::Train(options, loader, config.optimizer, ctx);
   return {{"resumed", resumable},
           {"batch_size", loader.batch_size},
@@ -261,12 +250,13 @@ RunOutcome ClickToRun(const RunConfig& config, const std::string& out_dir,
   if (!config.input.empty())
     CheckRegularFile(config.input);
   // The stages replace these outputs as a whole; none may hold (or be) an input of the run.
-  for (const char* output : {"dataset", "model", "bundle", "evaluation.json", "report.json",
-                             "report.md", "run_state.json"}) {
+  for (const char* output : {"dataset", "tune", "model", "bundle", "evaluation.json", "report.json",
+                             "report.md", "report.html", "run_state.json"}) {
     const std::string path = out_dir + "/" + output;
     CheckOutputKeepsInput(config.input, "--data", path, "the run's output");
     CheckOutputKeepsInput(config.schema, "--schema", path, "the run's output");
     CheckOutputKeepsInput(config.pipeline, "--pipeline", path, "the run's output");
+    CheckOutputKeepsInput(config.tune.space, "tune.space", path, "the run's output");
   }
   CheckRunDirectory(out_dir);
   fs::create_directories(out_dir);
@@ -279,7 +269,9 @@ RunOutcome ClickToRun(const RunConfig& config, const std::string& out_dir,
 
   const bool synthetic = config.input.empty();
   StageBook book(out_dir + "/run_state.json");
-  StageRunner stages(&book, synthetic ? 6 : 5);
+  const bool tuning = config.tune.trials > 0;
+  const int stage_count = (synthetic ? 6 : 5) + (tuning ? 1 : 0);
+  StageRunner stages(&book, stage_count);
   const auto start = Clock::now();
 
   const std::string data_dir = out_dir + "/data";
@@ -314,12 +306,34 @@ RunOutcome ClickToRun(const RunConfig& config, const std::string& out_dir,
       stages.Run("etl", etl_key, {dataset_dir + "/schema.json"},
                  [&] { return RunEtl(etl_config, input, dataset_dir, ctx); });
 
+  // Tuning: trials of aiok train on the dataset; the final training takes the chosen values.
+  RunConfig train_config = config;
+  nlohmann::json tune_summary;
+  if (tuning) {
+    const std::string tune_dir = out_dir + "/tune";
+    nlohmann::json tune_key = {{"dataset", FileIdentity(dataset_dir + "/schema.json")},
+                               {"train", config_json.at("train")},
+                               {"tune", config_json.at("tune")},
+                               {"seed", config.seed}};
+    if (!config.tune.space.empty())
+      tune_key["space_file"] = FileIdentity(config.tune.space);
+    // More trials or another budget continue the same study; anything else starts over.
+    nlohmann::json study_key = tune_key;
+    for (const char* budget : {"trials", "budget_minutes", "workers"})
+      study_key["tune"].erase(budget);
+    tune_summary = stages.Run("tune", tune_key, {tune_dir + "/study.db"}, [&] {
+      return RunTuningStage(config, study_key, dataset_dir, tune_dir, ctx);
+    });
+    train_config = config.WithTrainOptions(tune_summary.at("chosen").at("options"),
+                                           "the tuning stage's chosen trial");
+  }
+
   const std::string model_dir = out_dir + "/model";
   const nlohmann::json train_key = {{"dataset", FileIdentity(dataset_dir + "/schema.json")},
-                                    {"train", config_json.at("train")},
+                                    {"train", train_config.ToJson().at("train")},
                                     {"seed", config.seed}};
   stages.Run("train", train_key, {model_dir + "/metrics.json", model_dir + "/model.pt"},
-             [&] { return RunTraining(config, train_key, dataset_dir, model_dir, ctx); });
+             [&] { return RunTraining(train_config, train_key, dataset_dir, model_dir, ctx); });
 
   const std::string bundle_dir = out_dir + "/bundle";
   const nlohmann::json bundle_key = {{"model", FileIdentity(model_dir + "/model.pt")},
@@ -345,7 +359,7 @@ RunOutcome ClickToRun(const RunConfig& config, const std::string& out_dir,
   RunOutcome outcome;
   outcome.bundle_dir = bundle_dir;
   const auto report_start = Clock::now();
-  spdlog::info("run [{}/{}] report ...", synthetic ? 6 : 5, synthetic ? 6 : 5);
+  spdlog::info("run [{}/{}] report ...", stage_count, stage_count);
   nlohmann::json stage_table = nlohmann::json::array();
   for (const StageOutcome& s : stages.outcomes()) {
     stage_table.push_back({{"name", s.name},
@@ -374,6 +388,7 @@ RunOutcome ClickToRun(const RunConfig& config, const std::string& out_dir,
         {"valid", metrics.at("valid")},
         {"test", metrics.at("test")}}},
       {"evaluation", evaluation},
+      {"tune", tune_summary},
       {"bundle", bundle_abs},
       {"commands",
        {{"predict", fmt::format("build/aiok predict --model {} --input ROWS.tsv --out "
@@ -386,6 +401,7 @@ RunOutcome ClickToRun(const RunConfig& config, const std::string& out_dir,
   outcome.report["seconds_this_run"] = std::chrono::duration<double>(Clock::now() - start).count();
   WriteFileAtomic(out_dir + "/report.json", outcome.report.dump(2) + "\n");
   WriteFileAtomic(out_dir + "/report.md", RenderReportMarkdown(outcome.report));
+  WriteFileAtomic(out_dir + "/report.html", RenderReportHtml(outcome.report));
   outcome.stages = stages.outcomes();
   outcome.stages.push_back(
       {"report", "ran", std::chrono::duration<double>(Clock::now() - report_start).count()});

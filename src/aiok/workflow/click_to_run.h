@@ -1,14 +1,16 @@
 // `aiok run`: from raw data (or built-in synthetic data) to a served model in one command.
 //
-// Stages, each with its progress and time: datagen (only without input data) -> etl -> train
-// -> bundle -> evaluate -> report. The bundle is evaluated rather than the bare model so that
-// the check covers exactly what `aiok predict` and `aiok serve` will run.
+// Stages, each with its progress and time: datagen (only without input data) -> etl -> tune
+// (only with tune.trials > 0: run_tuning.h) -> train -> bundle -> evaluate -> report. The
+// bundle is evaluated rather than the bare model so that the check covers exactly what `aiok
+// predict` and `aiok serve` will run.
 //
 // Everything lands in DIR: run.yaml (the effective configuration), data/ (synthetic data),
-// dataset/, model/, bundle/, evaluation.json, report.md, report.json and run_state.json —
-// the record of each finished stage with the key of its inputs and config. A rerun skips a
-// stage whose key is unchanged and whose outputs exist; an interrupted training resumes from
-// its last checkpoint.
+// dataset/, tune/ (study.db and the trials), model/, bundle/, evaluation.json, report.md,
+// report.html, report.json and run_state.json — the record of each finished stage with the
+// key of its inputs and config. A rerun skips a stage whose key is unchanged and whose outputs
+// exist; an interrupted tuning resumes its study and an interrupted training its last
+// checkpoint.
 #pragma once
 
 #include <nlohmann/json.hpp>

@@ -11,6 +11,8 @@
 #include "aiok/data/generator.h"
 #include "aiok/etl/pipeline.h"
 #include "aiok/models/model.h"
+#include "aiok/tune/pruner.h"
+#include "aiok/tune/sampler.h"
 
 namespace aiok::workflow {
 namespace {
@@ -128,6 +130,7 @@ nlohmann::json RunConfig::ToJson() const {
         {"task", task},
         {"positive", positive}}},
       {"train", train_section},
+      {"tune", OptionsToJson(tune)},
       {"seed", seed}};
 }
 
@@ -135,7 +138,7 @@ RunConfig RunConfig::FromJson(const nlohmann::json& json, const std::string& sou
   RunConfig config;
   if (json.is_null())
     return config;
-  CheckKeys(json, {"data", "etl", "train", "seed"}, source);
+  CheckKeys(json, {"data", "etl", "train", "tune", "seed"}, source);
   const JsonField file(json, source, ErrorKind::kConfig);
   try {
     if (json.contains("data")) {
@@ -182,6 +185,11 @@ RunConfig RunConfig::FromJson(const nlohmann::json& json, const std::string& sou
       config.batch_size_given = section.contains("batch-size");
       ReadSection(config.optimizer, section, source + ": train");
     }
+    if (json.contains("tune")) {
+      AIOK_CHECK(json.at("tune").is_object(), ErrorKind::kConfig, "{}: tune: expected a mapping",
+                 source);
+      OptionsFromJson(config.tune, json.at("tune"), source + ": tune");
+    }
     config.seed = file.Get<uint64_t>("seed", config.seed);
   } catch (const nlohmann::json::exception& e) {
     Throw(ErrorKind::kConfig, "{}: {}", source, e.what());
@@ -214,6 +222,52 @@ void RunConfig::Validate() const {
   train::ResolvedModelOptions(train, "train");
   ValidateOptions(loader, "train");
   ValidateOptions(optimizer, "train");
+  ValidateOptions(tune, "tune");
+  std::vector<std::string> samplers = tune::BuiltinSamplers().Names();
+  samplers.insert(samplers.begin(), "auto");
+  std::vector<std::string> pruners = tune::PrunerNames();
+  pruners.insert(pruners.begin(), "auto");
+  AIOK_CHECK(std::find(samplers.begin(), samplers.end(), tune.sampler) != samplers.end(),
+             ErrorKind::kConfig, "tune.sampler must be one of {}, got '{}'",
+             fmt::join(samplers, ", "), tune.sampler);
+  AIOK_CHECK(std::find(pruners.begin(), pruners.end(), tune.pruner) != pruners.end(),
+             ErrorKind::kConfig, "tune.pruner must be one of {}, got '{}'",
+             fmt::join(pruners, ", "), tune.pruner);
+}
+
+int64_t RunConfig::TrainBatchSize(int64_t train_rows) const {
+  int64_t batch = loader.batch_size;
+  if (batch_size_given)
+    return batch;
+  while (batch > 256 && train_rows / batch < 300)
+    batch /= 2;
+  return batch;
+}
+
+RunConfig RunConfig::WithTrainOptions(const nlohmann::json& options,
+                                      const std::string& source) const {
+  RunConfig out = *this;
+  nlohmann::json model_options = nlohmann::json::object();
+  const nlohmann::json model_defaults =
+      models::BuiltinModels().ResolveOptions(train.model, {}, source);
+  std::set<std::string> known;
+  for (const auto& keys : {KeysOf<train::TrainOptions>(), KeysOf<loader::LoaderOptions>(),
+                           KeysOf<train::OptimizerOptions>()})
+    known.insert(keys.begin(), keys.end());
+  for (const auto& [key, value] : options.items()) {
+    if (model_defaults.contains(key))
+      out.train.model_options[key] = value;
+    else
+      AIOK_CHECK(known.count(key) > 0, ErrorKind::kConfig,
+                 "{}: '{}' is not an option of aiok train --model {}", source, key, train.model);
+  }
+  ReadSection(out.train, options, source);
+  ReadSection(out.loader, options, source);
+  ReadSection(out.optimizer, options, source);
+  if (options.contains("batch-size"))
+    out.batch_size_given = true;
+  out.Validate();
+  return out;
 }
 
 }  // namespace aiok::workflow
