@@ -40,6 +40,7 @@ packages=(
   openssl
   python3-torch python3-pandas python3-numpy python3-sklearn python3-optuna  # benchmark peers
   wrk                                          # HTTP load tests
+  chromium                                     # headless check of the HTML reports (tests)
 )
 missing=()
 for p in "${packages[@]}"; do
