@@ -18,9 +18,12 @@
 #include "aiok/core/error.h"
 #include "aiok/data/criteo_generator.h"
 #include "aiok/data/dataset.h"
+#include "aiok/data/parquet_table_reader.h"
 #include "aiok/data/schema_inference.h"
 #include "aiok/data/value_parsing.h"
+#include "aiok/etl/field_binding.h"
 #include "aiok/etl/table_etl.h"
+#include "aiok/etl/table_transformer.h"
 
 namespace aiok::etl {
 namespace {
@@ -120,6 +123,7 @@ class TimeEtlTest : public ::testing::Test {
     options.schema = data::InferSchema(csv, infer);
     if (edit)
       edit(&options.schema);
+    schema_ = options.schema;
     options.split_rule = split;
     options.on_error = on_error;
     options.range_bytes = 64;  // several batches even for a small file
@@ -150,6 +154,7 @@ class TimeEtlTest : public ::testing::Test {
   }
 
   fs::path root_;
+  data::TableSchema schema_;  // of the last Run
   CancellationToken token_;
   RunContext ctx_;
 };
@@ -323,6 +328,36 @@ TEST_F(TimeEtlTest, AvazuLikePresetRunsOnAvazuLayout) {
   for (const auto& [dense, ids] : Rows("test")) {
     EXPECT_GE(ids[0], 13);     // 12h and later
     EXPECT_EQ(ids.back(), 4);  // 2014-10-23 was a Thursday
+  }
+  // Serving: the fitted pipeline reloaded, applied to the raw rows, gives the ETL's features
+  // (the rows are in time order: train 0-39, test 40-47 (16h-23h), valid 48-59 (0h-11h)).
+  const Pipeline fitted = Pipeline::LoadState(
+      nlohmann::json::parse(std::ifstream(Out() + "/etl_state/pipeline.json")),
+      DenseFieldNames(schema_), CategoricalFieldNames(schema_), "pipeline.json");
+  const TableTransformer transformer(schema_, fitted,
+                                     LabelMapping::FromJson(schema.label_mapping, "schema.json"));
+  std::vector<data::FeatureBatch> parts;
+  data::ReadTable(csv, schema_, data::TextReadOptions{}, ctx_, [&](data::TableBatch& batch) {
+    parts.push_back(transformer.Transform(batch, true));
+  });
+  std::vector<const data::FeatureBatch*> pointers;
+  for (const auto& part : parts)
+    pointers.push_back(&part);
+  const data::FeatureBatch served = data::ConcatFeatureBatches(pointers, transformer.Layout());
+  ASSERT_EQ(served.rows, 60);
+  const size_t n_cat = schema.features.categorical.size();
+  const size_t n_dense = schema.features.dense.size();
+  for (const auto& [split, first] :
+       std::vector<std::pair<std::string, size_t>>{{"train", 0}, {"test", 40}, {"valid", 48}}) {
+    size_t row = first;
+    for (const auto& [dense, ids] : Rows(split)) {
+      for (size_t c = 0; c < n_cat; ++c)
+        EXPECT_EQ(ids[c], served.categorical[row * n_cat + c])
+            << split << " row " << row << " " << c;
+      for (size_t d = 0; d < n_dense; ++d)
+        EXPECT_FLOAT_EQ(dense[d], served.dense[row * n_dense + d]) << split << " row " << row;
+      ++row;
+    }
   }
 }
 
