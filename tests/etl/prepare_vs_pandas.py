@@ -11,9 +11,14 @@ row by row in order: integers and strings exactly, floats within 1e-6 relative, 
 against missing, lists element by element. Draws (sample, negative_sample) are aiok's
 documented counter-based hash of (seed, row, stream) (core/hash.h), recomputed here.
 
+Also: negative_sample draws from the train split's items only, and its negative history is
+aligned with the history and never holds the positive at its position; groupby_aggregate's
+train rows under a time split; the sql step's expressions against the same in pandas.
+
 Then bad input: each case must fail with exit code != 0 and a message naming the step and
-the column (and the line where there is one); under --on-error skip an unparseable time
-becomes a reject of its input line.
+the column (and the line where there is one); an sql expression that cannot be computed from
+the row alone (aggregate, window, subquery, random(), the label, hidden columns) is refused
+naming why; under --on-error skip an unparseable time becomes a reject of its input line.
 
 Exits 1 on any mismatch; the last line is `prepare_vs_pandas: N passed, M failed`.
 """
@@ -234,31 +239,141 @@ def ref_groupby(events, train_fraction):
     return records(out)
 
 
-def ref_negatives(events, k, by, seed):
-    present = events[events.item_id.notna()]
-    counts = present.groupby("item_id").size().sort_index()
-    dictionary = [int(i) for i in counts.index]
-    starts = np.concatenate([[0], np.cumsum(counts.values)[:-1]])
-    total = int(counts.sum())
+def kaggle_train_end(rows):
+    """The first row past the train split under the Kaggle rule (data/splits.h)."""
+    return rows * 6 // 7
+
+
+def output_positions(events, k):
+    """Where each input row lands once k negatives follow every positive before it, and the
+    output's row count."""
+    positions, before = [], 0
+    for label in events.label:
+        positions.append(len(positions) + k * before)
+        before += label == 1
+    return positions, len(events) + k * before
+
+
+def dictionary_of(rows, side=(), known=()):
+    """Items of `rows` (records) in item order: [(item, count, side values)], side values the
+    first present ones; with `known`, only items whose `known` side values are present."""
+    items = {}
+    for row in rows:
+        item = row["item_id"]
+        if item is None:
+            continue
+        entry = items.setdefault(item, [0, {c: None for c in side}])
+        entry[0] += 1
+        for c in side:
+            if entry[1][c] is None and row[c] is not None:
+                entry[1][c] = row[c]
+    out = [(item, count, values) for item, (count, values) in sorted(items.items())]
+    return [e for e in out if all(e[2][c] is not None for c in known)]
+
+
+def draw(dictionary, u, by, positive):
+    if by == "uniform":
+        index = int(math.floor(u * len(dictionary)))
+    else:
+        starts = np.concatenate([[0], np.cumsum([c for _, c, _ in dictionary])[:-1]])
+        total = sum(c for _, c, _ in dictionary)
+        index = int(np.searchsorted(starts, int(math.floor(u * total)), side="right") - 1)
+    if dictionary[index][0] == positive:
+        index = (index + 1) % len(dictionary)
+    return dictionary[index]
+
+
+def ref_negatives(events, k, by, seed, train_end=kaggle_train_end, rows=None, side=()):
+    """negative_sample: the dictionary is the items of the rows that will be train rows of the
+    output (by their position there), never of valid or test rows."""
+    rows = records(events) if rows is None else rows
+    positions, total_rows = output_positions(pd.DataFrame(rows), k)
+    end = train_end(total_rows)
+    dictionary = dictionary_of([r for r, p in zip(rows, positions) if p < end], side)
     out = []
-    for r, row in enumerate(records(events)):
+    for r, row in enumerate(rows):
         out.append(dict(row))
         if row["label"] != 1:
             continue
         for j in range(k):
-            u = unit(seed, r * k + j, 2)
-            if by == "uniform":
-                index = int(math.floor(u * len(dictionary)))
-            else:
-                target = int(math.floor(u * total))
-                index = int(np.searchsorted(starts, target, side="right") - 1)
-            if dictionary[index] == row["item_id"]:
-                index = (index + 1) % len(dictionary)
+            item, _, values = draw(dictionary, unit(seed, r * k + j, 2), by, row["item_id"])
             negative = dict(row)
-            negative["item_id"] = dictionary[index]
+            negative["item_id"] = item
+            negative.update(values)
             negative["label"] = 0
             out.append(negative)
     return out
+
+
+def ref_negative_history(events, items, k, by, seed, train_fraction):
+    """collapse_history then negative_sample with a negative history: per row, for each
+    position of hist_item_id a drawn item (by the same rule, from train rows' items whose
+    category is known) other than the one there, and its category."""
+    rows = ref_history(events, items, 4, 0, True)
+    positions, total_rows = output_positions(pd.DataFrame(rows), k)
+    end = int(total_rows * train_fraction)
+    train = [r for r, p in zip(rows, positions) if p < end]
+    dictionary = dictionary_of(train, ["cat_id"], ["cat_id"])
+    for r, row in enumerate(rows):
+        history = row["hist_item_id"]
+        if history is None:
+            row["neg_hist_item_id"] = row["neg_hist_cat_id"] = None
+            continue
+        drawn = [draw(dictionary, unit(seed, r, (1 << 32) + j), by, h)
+                 for j, h in enumerate(history)]
+        row["neg_hist_item_id"] = [d[0] for d in drawn]
+        row["neg_hist_cat_id"] = [d[2]["cat_id"] for d in drawn]
+    if k == 0:
+        return rows
+    return ref_negatives(None, k, by, seed, lambda n: int(n * train_fraction), rows, ["cat_id"])
+
+
+def ref_groupby_time(events, valid_from):
+    """groupby_aggregate under a time split: train rows are those before the cut."""
+    train = events[events.ts.notna() & (events.ts < valid_from)]
+    grouped = train.groupby("user_id", dropna=True)
+    stats = pd.DataFrame({"user_id_price_mean": grouped.price.mean(),
+                          "user_id_item_id_count": grouped.item_id.count()}).reset_index()
+    out = events.merge(stats, on="user_id", how="left", sort=False)
+    out.loc[out.user_id.isna(), stats.columns[1:]] = np.nan
+    out["user_id_item_id_count"] = out["user_id_item_id_count"].fillna(0).astype(int)
+    return records(out)
+
+
+def ref_sql(events):
+    """The sql step's expressions in pandas: NULL in, NULL out (SQL), booleans as 0/1."""
+    out = events.copy()
+    ts = out.ts
+    out["per_time"] = out.price / np.maximum(ts, 1)  # greatest() skips NULL; NaN ts -> see below
+    out.loc[ts.isna(), "per_time"] = out.price[ts.isna()]  # greatest(NULL, 1) = 1 in DuckDB
+    out["band"] = np.where(out.price > 5, "hi", "lo")  # NULL > 5 is not true: ELSE
+    out["mixed"] = out.price.fillna(0) * 2 + out.user_id
+    out["cheap"] = (out.price < 3).astype(float).where(out.price.notna())
+    out["tens"] = np.floor(ts / 10)
+    out["ln_price"] = np.log(out.price + 1)
+    result = records(out)
+    for row in result:
+        for column in ("cheap", "tens"):
+            if row[column] is not None:
+                row[column] = int(row[column])
+    return result
+
+
+def check_negative_history(rows, failures):
+    """Alignment and no positive drawn, on aiok's own output."""
+    for r, row in enumerate(rows):
+        history, negatives = row.get("hist_item_id"), row.get("neg_hist_item_id")
+        if history is None:
+            if negatives is not None:
+                failures.append(f"negative history: row {r} has none but negatives {negatives}")
+            continue
+        if negatives is None or len(negatives) != len(history) or \
+                len(row["neg_hist_cat_id"]) != len(history):
+            failures.append(f"negative history: row {r}: {history} vs {negatives}")
+            return
+        if any(n == h for n, h in zip(negatives, history)):
+            failures.append(f"negative history: row {r} draws a positive: {history} {negatives}")
+            return
 
 
 # ---- comparison ---------------------------------------------------------------------------
@@ -342,6 +457,46 @@ def main():
             ("negative_sample_uniform",
              [{"negative_sample": {"k": 1, "item": "item_id", "by": "uniform", "seed": 9}}], [],
              lambda: ref_negatives(events, 1, "uniform", 9)),
+            ("negative_history",
+             [{"join": {"table": "items.csv", "on": ["item_id"], "columns": ["cat_id"]}},
+              {"collapse_history": {"user": "user_id", "time": "ts",
+                                    "items": ["item_id", "cat_id"], "max": 4,
+                                    "label": "label"}},
+              {"negative_sample": {"k": 2, "item": "item_id", "side": ["cat_id"], "seed": 4,
+                                   "history": ["hist_item_id", "hist_cat_id"]}}],
+             ["--split", "fractions:0.7,0.15"],
+             lambda: ref_negative_history(events, items, 2, "popularity", 4, 0.7)),
+            ("negative_history_only",
+             [{"join": {"table": "items.csv", "on": ["item_id"], "columns": ["cat_id"]}},
+              {"collapse_history": {"user": "user_id", "time": "ts",
+                                    "items": ["item_id", "cat_id"], "max": 4,
+                                    "label": "label"}},
+              {"negative_sample": {"k": 0, "item": "item_id", "side": ["cat_id"], "seed": 8,
+                                   "by": "uniform",
+                                   "history": ["hist_item_id", "hist_cat_id"]}}],
+             ["--split", "fractions:0.6,0.2"],
+             lambda: ref_negative_history(events, items, 0, "uniform", 8, 0.6)),
+            # A time split: train rows are those before the cut (a date, or a fraction of the
+            # time range: ts spans 0..150 s, so 0.6 cuts at 90 s); missing times never train.
+            ("groupby_time_dates",
+             [{"groupby_aggregate": {"by": ["user_id"],
+                                     "aggs": {"price": ["mean"], "item_id": ["count"]}}}],
+             ["--split", "time:ts:1970-01-01 00:01:10,1970-01-01 00:02:00"],
+             lambda: ref_groupby_time(events, 70)),
+            ("groupby_time_fractions",
+             [{"groupby_aggregate": {"by": ["user_id"],
+                                     "aggs": {"price": ["mean"], "item_id": ["count"]}}}],
+             ["--split", "time:ts:0.6,0.2"],
+             lambda: ref_groupby_time(events, events.ts.min() + math.ceil(
+                 0.6 * (events.ts.max() - events.ts.min())))),
+            ("sql",
+             [{"sql": {"output": "per_time", "expr": "price / greatest(ts, 1)"}},
+              {"sql": {"output": "band", "expr": "CASE WHEN price > 5 THEN 'hi' ELSE 'lo' END"}},
+              {"sql": {"output": "mixed", "expr": "coalesce(price, 0) * 2 + user_id"}},
+              {"sql": {"output": "cheap", "expr": "price < 3"}},
+              {"sql": {"output": "tens", "expr": "floor(ts / 10)::INTEGER"}},
+              {"sql": {"output": "ln_price", "expr": "ln(price + 1)"}}], [],
+             lambda: ref_sql(events)),
         ]
         for name, steps, extra, reference in cases:
             before = len(failures)
@@ -350,6 +505,22 @@ def main():
             except RuntimeError as e:
                 failures.append(str(e))
             passed += len(failures) == before
+
+        # The negative history on its own terms: aligned with the history, never the positive
+        # at its position, and the same draws for the same seed.
+        before = len(failures)
+        history_steps = cases[[c[0] for c in cases].index("negative_history")][1]
+        try:
+            first = run_prepare(directory, "nh_a", history_steps, ["--split", "fractions:0.7,0.15"])
+            again = run_prepare(directory, "nh_b", history_steps, ["--split", "fractions:0.7,0.15"])
+            check_negative_history(first, failures)
+            if first != again:
+                failures.append("negative history: two runs with one seed differ")
+            if not any(row.get("neg_hist_item_id") for row in first):
+                failures.append("negative history: no row has one")
+        except RuntimeError as e:
+            failures.append(str(e))
+        passed += len(failures) == before
 
         # -v says which join strategy ran.
         before = len(failures)
@@ -382,13 +553,42 @@ def main():
              [{"groupby_aggregate": {"by": ["user_id"], "aggs": {"price": ["mean"]}}},
               {"filter": {"where": "price > 0"}}],
              ["prepare step 1 (groupby_aggregate)", "step 2 (filter)"]),
+            ("sql_bad_column", [{"sql": {"output": "o", "expr": "pricee * 2"}}],
+             ["prepare step 1 (sql)", "pricee * 2", "Referenced column \"pricee\" not found"]),
+            ("sql_aggregate", [{"sql": {"output": "o", "expr": "price - avg(price)"}}],
+             ["prepare step 1 (sql)", "price - avg(price)", "avg() is an aggregate"]),
+            ("sql_window",
+             [{"sql": {"output": "o", "expr": "price - avg(price) OVER (PARTITION BY user_id)"}}],
+             ["prepare step 1 (sql)", "window function"]),
+            ("sql_other_table", [{"sql": {"output": "o", "expr": "(SELECT max(price) FROM t0)"}}],
+             ["prepare step 1 (sql)", "subquery"]),
+            ("sql_random", [{"sql": {"output": "o", "expr": "price * random()"}}],
+             ["prepare step 1 (sql)", "random() gives another value each time it runs"]),
+            ("sql_label", [{"sql": {"output": "o", "expr": "label + 1"}}],
+             ["prepare step 1 (sql)", "reads 'label', the label"]),
+            ("sql_hidden", [{"sql": {"output": "o", "expr": "__row * 2"}}],
+             ["prepare step 1 (sql)", "__row is a column of the ETL's table only"]),
+            ("sql_two", [{"sql": {"output": "o", "expr": "price, user_id"}}],
+             ["prepare step 1 (sql)", "must be one SQL expression"]),
+            ("sql_statement", [{"sql": {"output": "o", "expr": "price; DROP TABLE t0"}}],
+             ["prepare step 1 (sql)", "\"price; DROP TABLE t0\" does not parse"]),
+            ("sql_runtime", [{"sql": {"output": "o", "expr": "CAST('x' || user_id AS INTEGER)"}}],
+             ["prepare step 1 (sql)", "the expression \"CAST('x' || user_id AS INTEGER)\"",
+              "Conversion Error"]),
+            ("negative_sample_before_filter",
+             [{"negative_sample": {"item": "item_id"}}, {"filter": {"where": "price > 0"}}],
+             ["prepare step 1 (negative_sample)", "step 2 (filter)"]),
+            ("time_split_not_a_time",
+             [{"groupby_aggregate": {"by": ["user_id"], "aggs": {"price": ["mean"]}}}],
+             ["prepare step 1 (groupby_aggregate)", "the field price holds DOUBLE"]),
             ("unknown_aggregate",
              [{"groupby_aggregate": {"by": ["user_id"], "aggs": {"price": ["avg"]}}}],
              ["prepare step 1 (groupby_aggregate)", "'avg' for column price must be one of"]),
         ]
         for name, steps, needles in errors:
             before = len(failures)
-            expect_error(directory, name, steps, needles, failures)
+            extra = ["--split", "time:price:0.5,0.2"] if name == "time_split_not_a_time" else []
+            expect_error(directory, name, steps, needles, failures, extra=extra)
             passed += len(failures) == before
 
         # An unparseable time (inside the inference sample, so the column reads as text): the

@@ -63,15 +63,18 @@ std::string OperatorListing() {
   }
   etl::PrepareRegistry steps;
   etl::RegisterPrepareSteps(steps);
-  out += "\nPrepare steps (pipeline prepare: [{NAME: {OPTION: VALUE}}], run in order by DuckDB over "
-         "the whole input before the column steps, which read the prepared table):\n";
+  out +=
+      "\nPrepare steps (pipeline prepare: [{NAME: {OPTION: VALUE}}], run in order by DuckDB over "
+      "the whole input before the column steps, which read the prepared table):\n";
   for (const std::string& name : steps.Names()) {
     const std::unique_ptr<etl::PrepareStep> step = steps.CreateDefault(name);
-    const char* serving =
-        step->serving() == etl::PrepareServing::kLookup ? "at serving: a lookup by key"
-        : step->serving() == etl::PrepareServing::kRequestFields
-            ? "at serving: the request carries its fields"
-            : "not run at serving (it changes rows)";
+    const char* serving = step->serving() == etl::PrepareServing::kLookup
+                              ? "at serving: a lookup by key"
+                          : step->serving() == etl::PrepareServing::kRequestFields
+                              ? "at serving: the request carries its fields"
+                          : step->serving() == etl::PrepareServing::kComputed
+                              ? "at serving: computed from the request's rows"
+                              : "not run at serving (it changes rows)";
     out += fmt::format("\n{}: {}; {}\n", name, step->summary(), serving);
     OptionListing listing("");
     etl::PlainOptionAdapter adapter(&listing);

@@ -171,6 +171,7 @@ EtlOutcome RunEtl(const EtlRequest& request, const RunContext& ctx) {
     prepare.relative_to = fs::path(request.pipeline_file).parent_path().string();
     prepare.on_error = request.on_error;
     prepare.split_rule = request.split_rule;
+    prepare.label = request.label;
     prepare.memory_budget =
         request.memory_budget > 0 ? request.memory_budget : DefaultEtlMemoryBudget();
     prepare.work_dir = work->path();

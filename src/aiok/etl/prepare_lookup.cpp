@@ -141,7 +141,14 @@ PrepareLookups::PrepareLookups(const std::string& dir, const data::TableSchema& 
 }
 
 void PrepareLookups::Apply(data::TableBatch* batch) const {
+  for (const Table& table : tables_)
+    ApplyStep(table.lookup.step, batch);
+}
+
+void PrepareLookups::ApplyStep(int step, data::TableBatch* batch) const {
   for (const Table& table : tables_) {
+    if (table.lookup.step != step)
+      continue;
     std::vector<int64_t> found(static_cast<size_t>(batch->rows), -1);
     for (int64_t r = 0; r < batch->rows; ++r) {
       std::string key;

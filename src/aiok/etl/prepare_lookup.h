@@ -31,6 +31,8 @@ class PrepareLookups {
   /// from its key columns, lookup by lookup in step order. A row with a missing key, or a key
   /// the table lacks, gets missing values (counts 0), as the ETL's left join gave it.
   void Apply(data::TableBatch* batch) const;
+  /// Apply() for the lookups of prepare step `step` (1-based) alone.
+  void ApplyStep(int step, data::TableBatch* batch) const;
   /// What GET /v1/metadata says about them.
   std::vector<PrepareLookup> lookups() const;
 

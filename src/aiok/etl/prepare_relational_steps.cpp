@@ -199,6 +199,7 @@ class GroupbyAggregateStep final : public PrepareStep {
   }
   PrepareServing serving() const override { return PrepareServing::kLookup; }
   bool changes_rows() const override { return false; }
+  bool uses_train_split() const override { return true; }
   void VisitOptions(PrepareOptionVisitor& v) override {
     v.Names("by", &by_, true, "key columns");
     v.NameLists("aggs", &aggs_, AggregateNames(), "statistics per column");

@@ -4,6 +4,7 @@
 #include <fmt/ranges.h>
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <filesystem>
 
 #include "aiok/core/atomic_file.h"
@@ -66,8 +67,52 @@ void IsTrainFunction(duckdb_function_info info, duckdb_data_chunk input, duckdb_
   }
 }
 
+// aiok_split_seconds(value BIGINT) -> BIGINT: the time a time split's field holds (epoch
+// seconds or YYMMDDHH, data/time_values.h), NULL when it is none: what the ETL's time check
+// reads from each record.
+void SplitSecondsFunction(duckdb_function_info info, duckdb_data_chunk input,
+                          duckdb_vector output) {
+  const auto* rule =
+      static_cast<const data::SplitRule*>(duckdb_scalar_function_get_extra_info(info));
+  const idx_t n = duckdb_data_chunk_get_size(input);
+  duckdb_vector in = duckdb_data_chunk_get_vector(input, 0);
+  const auto* value = static_cast<const int64_t*>(duckdb_vector_get_data(in));
+  const uint64_t* valid = duckdb_vector_get_validity(in);
+  duckdb_vector_ensure_validity_writable(output);
+  uint64_t* out_valid = duckdb_vector_get_validity(output);
+  auto* out = static_cast<int64_t*>(duckdb_vector_get_data(output));
+  std::string problem;
+  for (idx_t i = 0; i < n; ++i) {
+    if ((valid && !duckdb_validity_row_is_valid(const_cast<uint64_t*>(valid), i)) ||
+        !data::TimeFromInteger(value[i], rule->time_format(), &out[i], &problem))
+      duckdb_validity_set_row_invalid(out_valid, i);
+  }
+}
+
+// aiok_time_is_train(seconds BIGINT) -> BOOLEAN: whether a row at `seconds` is train under a
+// time split whose cut points are known.
+void TimeIsTrainFunction(duckdb_function_info info, duckdb_data_chunk input, duckdb_vector output) {
+  const auto* rule =
+      static_cast<const data::SplitRule*>(duckdb_scalar_function_get_extra_info(info));
+  const idx_t n = duckdb_data_chunk_get_size(input);
+  duckdb_vector in = duckdb_data_chunk_get_vector(input, 0);
+  const auto* seconds = static_cast<const int64_t*>(duckdb_vector_get_data(in));
+  const uint64_t* valid = duckdb_vector_get_validity(in);
+  auto* out = static_cast<bool*>(duckdb_vector_get_data(output));
+  try {
+    for (idx_t i = 0; i < n; ++i) {
+      out[i] = (!valid || duckdb_validity_row_is_valid(const_cast<uint64_t*>(valid), i)) &&
+               rule->OfTime(seconds[i]) == data::kTrainSplit;
+    }
+  } catch (const std::exception& e) {
+    duckdb_scalar_function_set_error(info, e.what());
+  }
+}
+
+// `nulls_in`: NULL arguments reach the function, which decides what they give (else NULL).
 void RegisterFunction(data::DuckDb& db, const char* name, std::vector<duckdb_type> parameters,
-                      duckdb_type result, duckdb_scalar_function_t function, void* extra) {
+                      duckdb_type result, duckdb_scalar_function_t function, void* extra,
+                      bool nulls_in = false) {
   duckdb_scalar_function f = duckdb_create_scalar_function();
   duckdb_scalar_function_set_name(f, name);
   for (duckdb_type type : parameters) {
@@ -79,6 +124,8 @@ void RegisterFunction(data::DuckDb& db, const char* name, std::vector<duckdb_typ
   duckdb_scalar_function_set_return_type(f, logical);
   duckdb_destroy_logical_type(&logical);
   duckdb_scalar_function_set_function(f, function);
+  if (nulls_in)
+    duckdb_scalar_function_set_special_handling(f);
   if (extra)
     duckdb_scalar_function_set_extra_info(f, extra, nullptr);
   const duckdb_state state = duckdb_register_scalar_function(db.connection(), f);
@@ -123,13 +170,19 @@ std::vector<PrepareColumn> Describe(data::DuckDb& db, const std::string& table) 
 
 // Roles only matter for reading here: a label or weight must be present, and the prepare stage
 // reads side tables and keeps missing labels for the ETL to judge, so neither role is kept.
-data::TableSchema ReadingSchema(const std::string& path, int threads) {
+// `targets` (if given) receives the label and weight fields the ETL will see.
+data::TableSchema ReadingSchema(const std::string& path, int threads, const std::string& label = "",
+                                std::vector<std::string>* targets = nullptr) {
   data::InferOptions infer;
   infer.threads = threads;
+  infer.label = label;
   data::TableSchema schema = data::InferSchema(path, infer);
   for (data::Field& field : schema.fields) {
-    if (field.role == data::FieldRole::kLabel || field.role == data::FieldRole::kWeight)
+    if (field.role == data::FieldRole::kLabel || field.role == data::FieldRole::kWeight) {
       field.role = data::FieldRole::kDense;
+      if (targets)
+        targets->push_back(field.name);
+    }
   }
   return schema;
 }
@@ -163,7 +216,9 @@ class StepSession final : public PrepareSession {
   std::vector<PrepareColumn> LoadSideTable(const std::string& path, const std::string& name,
                                            int64_t* bytes) override;
   int64_t memory_budget() const override;
-  std::string TrainPredicate() override;
+  std::string TrainPredicate(const std::string& position, int64_t rows) override;
+  bool split_by_time() const override;
+  bool IsTarget(const std::string& name) const override;
   std::string TimeSeconds(const std::string& column, std::string* table) override;
   void SaveLookup(const std::string& select, PrepareLookup lookup) override;
 
@@ -181,7 +236,8 @@ class Runner {
       : options_(options),
         ctx_(ctx),
         db_(ctx.threads),
-        rule_(data::SplitRule::Parse(options.split_rule)) {
+        rule_(data::SplitRule::Parse(options.split_rule)),
+        time_rule_(rule_) {
     const std::string spill = options.work_dir + "/duckdb_tmp";
     fs::create_directories(spill);
     fs::create_directories(options.work_dir + "/lookups");
@@ -195,11 +251,15 @@ class Runner {
                      DUCKDB_TYPE_DOUBLE, UnitFunction, nullptr);
     RegisterFunction(db_, "aiok_is_train", {DUCKDB_TYPE_BIGINT, DUCKDB_TYPE_BIGINT},
                      DUCKDB_TYPE_BOOLEAN, IsTrainFunction, &rule_);
+    RegisterFunction(db_, "aiok_split_seconds", {DUCKDB_TYPE_BIGINT}, DUCKDB_TYPE_BIGINT,
+                     SplitSecondsFunction, &rule_, /*nulls_in=*/true);
+    RegisterFunction(db_, "aiok_time_is_train", {DUCKDB_TYPE_BIGINT}, DUCKDB_TYPE_BOOLEAN,
+                     TimeIsTrainFunction, &time_rule_, /*nulls_in=*/true);
   }
 
   PrepareResult Run(std::vector<std::unique_ptr<PrepareStep>>& steps) {
     PrepareResult result;
-    result.input_schema = ReadingSchema(options_.input, ctx_.threads);
+    result.input_schema = ReadingSchema(options_.input, ctx_.threads, options_.label, &targets_);
     header_ = !data::IsParquetFile(options_.input) && result.input_schema.format.header;
     const LoadedTable input =
         LoadTable(db_, options_.input, result.input_schema, options_.on_error, ctx_, "t0");
@@ -225,8 +285,10 @@ class Runner {
       spdlog::debug("prepare step {} ({}): {} -> {} rows", index, steps[s]->name(), before, rows_);
       for (const std::string& name : steps[s]->SequenceOutputs())
         result.sequence_fields.push_back(name);
-      if (!steps[s]->WeightOutput().empty())
+      if (!steps[s]->WeightOutput().empty()) {
         result.weight_field = steps[s]->WeightOutput();
+        targets_.push_back(result.weight_field);
+      }
     }
     AIOK_CHECK(rows_ > 0, ErrorKind::kInvalidInput,
                "{}: the prepare steps left no rows (of {} read from {})", options_.source,
@@ -253,6 +315,20 @@ class Runner {
   const std::vector<PrepareColumn>& columns() const { return columns_; }
   int64_t rows() const { return rows_; }
   void AddScratch(const std::string& table) { scratch_.push_back(table); }
+  const data::SplitRule& rule() const { return rule_; }
+  // The time rule with its cut points: fractions of the time range are fixed from `min` and
+  // `max` (the table's earliest and latest times) exactly as the ETL fixes them from every
+  // record's time.
+  void FixTimeCuts(int64_t min, int64_t max) {
+    time_rule_ = rule_;
+    if (min <= max)
+      time_rule_.AssignByTime({min, max});
+    else
+      time_rule_.AssignByTime({});
+  }
+  bool IsTarget(const std::string& name) const {
+    return std::find(targets_.begin(), targets_.end(), name) != targets_.end();
+  }
   void AddLookup(PrepareLookup lookup) { lookups_.push_back(std::move(lookup)); }
   void Reject(int64_t record, std::string reason) {
     rejects_.push_back(data::RejectedRecord{record, LineOf(record), std::move(reason)});
@@ -288,6 +364,8 @@ class Runner {
   const RunContext& ctx_;
   data::DuckDb db_;
   data::SplitRule rule_;
+  data::SplitRule time_rule_;         // rule_ with its cut points, for aiok_time_is_train
+  std::vector<std::string> targets_;  // label and weight fields
   bool header_ = false;
   bool one_line_records_ = true;
   std::vector<PrepareColumn> columns_;
@@ -356,9 +434,36 @@ std::vector<PrepareColumn> StepSession::LoadSideTable(const std::string& path,
   return Describe(runner_.db(), name);
 }
 
-std::string StepSession::TrainPredicate() {
-  return fmt::format("aiok_is_train(__row, {})", runner_.rows());
+std::string StepSession::TrainPredicate(const std::string& position, int64_t rows) {
+  const data::SplitRule& rule = runner_.rule();
+  if (!rule.by_time())
+    return fmt::format("aiok_is_train({}, {})", position, rows < 0 ? runner_.rows() : rows);
+  const std::string option = fmt::format("the split rule {}", rule.text());
+  const std::string& type = ColumnType(rule.time_field(), option.c_str());
+  // The ETL's time split reads integers or timestamps (etl/time_operators.h); so does this.
+  AIOK_CHECK(type == "BIGINT" || type == "TIMESTAMP", ErrorKind::kConfig,
+             "{}: {}: the field {} holds {}; a time split reads integers (epoch seconds or "
+             "YYMMDDHH) or timestamps",
+             where_, option, rule.time_field(), type);
+  const std::string c = SqlName(rule.time_field());
+  const std::string seconds = fmt::format(
+      "aiok_split_seconds({})", type == "BIGINT" ? c : fmt::format("CAST(epoch({}) AS BIGINT)", c));
+  const std::string range =
+      QueryText(fmt::format("SELECT CAST(min(__s) AS VARCHAR) || ' ' || CAST(max(__s) AS VARCHAR) "
+                            "FROM (SELECT {} AS __s FROM {})",
+                            seconds, input_),
+                "reading the range of the split's times");
+  if (range.empty()) {
+    runner_.FixTimeCuts(1, 0);  // no times: no train rows
+  } else {
+    const size_t space = range.find(' ');
+    runner_.FixTimeCuts(std::stoll(range.substr(0, space)), std::stoll(range.substr(space + 1)));
+  }
+  return fmt::format("coalesce(aiok_time_is_train({}), false)", seconds);
 }
+
+bool StepSession::split_by_time() const { return runner_.rule().by_time(); }
+bool StepSession::IsTarget(const std::string& name) const { return runner_.IsTarget(name); }
 
 std::string StepSession::TimeSeconds(const std::string& column, std::string* table) {
   const std::string& type = ColumnType(column, "time");
@@ -439,18 +544,18 @@ std::vector<std::unique_ptr<PrepareStep>> BuildPrepareSteps(const std::vector<Op
         registry.Create(steps[s].name, steps[s].options,
                         fmt::format("{}: prepare step {} ({})", source, s + 1, steps[s].name)));
   }
-  // groupby_aggregate's train rows are positions in the prepared table: no later step may
-  // move them.
+  // The train rows of groupby_aggregate and negative_sample are rows of the prepared table:
+  // no later step may move them.
   for (size_t s = 0; s < built.size(); ++s) {
-    if (std::string(built[s]->name()) != "groupby_aggregate")
+    if (!built[s]->uses_train_split())
       continue;
     for (size_t later = s + 1; later < built.size(); ++later) {
       AIOK_CHECK(!built[later]->changes_rows(), ErrorKind::kConfig,
-                 "{}: prepare step {} (groupby_aggregate) takes its statistics from the train "
-                 "split of the prepared table, but step {} ({}) changes the rows after it; put "
-                 "groupby_aggregate after every step that filters, samples, sorts, dedupes or "
-                 "adds rows",
-                 source, s + 1, later + 1, built[later]->name());
+                 "{}: prepare step {} ({}) takes its statistics from the train split of the "
+                 "prepared table, but step {} ({}) changes the rows after it; put {} after "
+                 "every step that filters, samples, sorts, dedupes or adds rows",
+                 source, s + 1, built[s]->name(), later + 1, built[later]->name(),
+                 built[s]->name());
     }
   }
   return built;

@@ -26,6 +26,7 @@ struct PrepareOptions {
   std::string relative_to;  ///< directory of relative side-table paths ("": working dir)
   data::OnError on_error = data::OnError::kFail;
   std::string split_rule = "kaggle";
+  std::string label;          ///< the --label field ("": a field named like a label, if any)
   int64_t memory_budget = 0;  ///< bytes (> 0)
   std::string work_dir;       ///< an existing directory for DuckDB's spill files and outputs
 };

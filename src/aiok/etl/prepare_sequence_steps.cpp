@@ -158,15 +158,22 @@ class NegativeSampleStep final : public PrepareStep {
  public:
   const char* name() const override { return "negative_sample"; }
   const char* summary() const override {
-    return "after each positive row, k copies with another item drawn from the table's items "
-           "(uniformly, or by how many rows have each), its side columns taken from the item's "
-           "first row, and the negative label; a draw is a hash of (seed, row, k), and an item "
-           "equal to the positive's is replaced by the next item in item order";
+    return "after each positive row, k copies with another item drawn from the items of the "
+           "train split's rows (uniformly, or by how many train rows have each), its side "
+           "columns the item's first present values in train rows, and the negative label; "
+           "with 'history', also a negative history per row for DIEN's auxiliary loss: for "
+           "each position of the history fields, another item drawn the same way with its "
+           "side values, as list fields PREFIX+FIELD aligned with them (k: 0 writes only "
+           "those). A draw is a hash of (seed, row, k) or (seed, row, 2^32 + position); an item "
+           "equal to the positive's (at that position) is replaced by the next item in item "
+           "order. Must come after every step that changes rows (the train split is over the "
+           "prepared table)";
   }
   PrepareServing serving() const override { return PrepareServing::kNotServed; }
-  bool changes_rows() const override { return true; }
+  bool changes_rows() const override { return k_ > 0; }
+  bool uses_train_split() const override { return true; }
   void VisitOptions(PrepareOptionVisitor& v) override {
-    v.Int("k", &k_, 1, 1000, "negatives per positive row");
+    v.Int("k", &k_, 0, 1000, "negatives per positive row (0: only the negative history)");
     v.Text("item", &item_, {}, "the item column");
     v.Text("by", &by_, {"popularity", "uniform"}, "how items are drawn");
     v.Names("side", &side_, false, "columns that describe the item (e.g. its category)");
@@ -174,86 +181,224 @@ class NegativeSampleStep final : public PrepareStep {
     v.Text("positive", &positive_, {}, "the label value of a positive row");
     v.Text("negative", &negative_, {}, "the label value written on the negatives");
     v.Int("seed", &seed_, 0, kNoIntLimit, "seed of the draws");
+    v.Names("history", &history_, false,
+            "history list fields to draw a negative history for: first the items' history, "
+            "then the histories of side columns, in side's order (e.g. [hist_item_id, "
+            "hist_cat_id] with side: [cat_id])");
+    v.Text("history_prefix", &history_prefix_, {},
+           "the negative history fields are PREFIX + history field");
   }
   void CheckOptions(const std::string& where) const override {
     AIOK_CHECK(!item_.empty(), ErrorKind::kConfig, "{}: option 'item' is required", where);
+    AIOK_CHECK(k_ > 0 || !history_.empty(), ErrorKind::kConfig,
+               "{}: k is 0 and there is no history: nothing to write", where);
+    AIOK_CHECK(history_.size() <= 1 + side_.size(), ErrorKind::kConfig,
+               "{}: history lists {} fields, but there are only the item and {} side column(s) "
+               "to align them with (history: [ITEM_HISTORY, SIDE_1_HISTORY, ...])",
+               where, history_.size(), side_.size());
+    AIOK_CHECK(history_.empty() || !history_prefix_.empty(), ErrorKind::kConfig,
+               "{}: history_prefix must not be empty", where);
+  }
+  std::vector<std::string> Outputs() const override { return SequenceOutputs(); }
+  std::vector<std::string> SequenceOutputs() const override {
+    std::vector<std::string> names;
+    for (const std::string& field : history_)
+      names.push_back(history_prefix_ + field);
+    return names;
   }
 
   void Apply(PrepareSession& session, const std::string& output) override {
     const std::string& item_type = session.ColumnType(item_, "item");
     AIOK_CHECK(item_type.find('[') == std::string::npos, ErrorKind::kConfig,
                "{}: item: '{}' is a list column", session.where(), item_);
+    // The columns the history fields align with, and their types.
+    std::vector<std::string> aligned = {item_};
+    aligned.insert(aligned.end(), side_.begin(), side_.end());
     for (const std::string& column : side_)
       session.ColumnType(column, "side");
+    for (size_t h = 0; h < history_.size(); ++h) {
+      const std::string& type = session.ColumnType(history_[h], "history");
+      const std::string& of = session.ColumnType(aligned[h], h == 0 ? "item" : "side");
+      AIOK_CHECK(type == of + "[]", ErrorKind::kConfig,
+                 "{}: history: '{}' holds {}, but it aligns with column '{}' ({}), so it must "
+                 "hold {}[] (a list of its values)",
+                 session.where(), history_[h], type, aligned[h], of, of);
+    }
+    for (const std::string& name : SequenceOutputs()) {
+      for (const PrepareColumn& column : session.columns()) {
+        AIOK_CHECK(column.name != name, ErrorKind::kConfig,
+                   "{}: the negative history field '{}' is already a column of the table; set "
+                   "another history_prefix",
+                   session.where(), name);
+      }
+    }
     const std::string& label_type = session.ColumnType(label_, "label");
     const std::string input = session.input();
-    const std::string items = output + "_items";
-    // The dictionary: each item once, in item order, with its rows counted and its side values
-    // from its first row.
+    const std::string positive =
+        fmt::format("coalesce({} = TRY_CAST({} AS {}), false)", SqlName(label_),
+                    data::SqlString(positive_), label_type);
+
+    // The train rows: where each row will be in the prepared table (its negatives follow every
+    // earlier positive), under the split rule over that table's size.
+    const int64_t positives = std::stoll(session.QueryText(
+        fmt::format("SELECT CAST(count(*) AS VARCHAR) FROM {} WHERE {}", input, positive),
+        "counting positives"));
+    const std::string position = fmt::format(
+        "CAST(__row + {} * coalesce(sum(CASE WHEN {} THEN 1 ELSE 0 END) OVER (ORDER BY __row ROWS "
+        "BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING), 0) AS BIGINT)",
+        k_, positive);
+    const std::string train = session.TrainPredicate("__position", session.rows() + k_ * positives);
+    const std::string train_rows = output + "_train";
+    session.Run(fmt::format("CREATE TABLE {} AS SELECT * FROM (SELECT *, {} AS __position FROM "
+                            "{}) WHERE {}",
+                            train_rows, position, input, train),
+                "selecting the train rows");
+
+    std::string table = input;
+    if (!history_.empty()) {
+      // Histories draw only items whose side values they need are known.
+      std::string known;
+      for (size_t h = 1; h < history_.size(); ++h)
+        known += fmt::format(" AND {} IS NOT NULL", SqlName(aligned[h]));
+      const Dictionary items = MakeDictionary(session, train_rows, output + "_hitems", known);
+      table = output + "_history";
+      DrawHistories(session, input, items, table);
+      session.Run("DROP TABLE " + items.table, "dropping the items");
+    }
+    if (k_ == 0) {
+      session.Run(fmt::format("CREATE TABLE {} AS SELECT * FROM {} ORDER BY __row", output, table),
+                  "writing the negative histories");
+    } else {
+      const Dictionary items = MakeDictionary(session, train_rows, output + "_items", "");
+      DrawRows(session, table, items, positive, label_type, output);
+      session.Run("DROP TABLE " + items.table, "dropping the items");
+    }
+    if (table != input)
+      session.Run("DROP TABLE " + table, "dropping the negative histories");
+    session.Run("DROP TABLE " + train_rows, "dropping the train rows");
+  }
+
+ private:
+  // The items negatives are drawn from: each item of the train rows once, in item order, with
+  // its train rows counted (__count, and __start: the rows of the items before it) and its
+  // side columns' first present values.
+  struct Dictionary {
+    std::string table;
+    int64_t items = 0;
+    int64_t rows = 0;
+  };
+  Dictionary MakeDictionary(PrepareSession& session, const std::string& train_rows,
+                            const std::string& table, const std::string& known) const {
     std::string side_first;
     for (const std::string& column : side_)
       side_first += fmt::format(", arg_min({0}, __row) AS {0}", SqlName(column));
     session.Run(fmt::format("CREATE TABLE {0} AS SELECT *, CAST(row_number() OVER (ORDER BY "
                             "__item) - 1 AS BIGINT) AS __index, sum(__count) OVER (ORDER BY "
                             "__item) - __count AS __start FROM (SELECT {1} AS __item, count(*) "
-                            "AS __count{2} FROM {3} WHERE {1} IS NOT NULL GROUP BY {1})",
-                            items, SqlName(item_), side_first, input),
+                            "AS __count{2} FROM {3} WHERE {1} IS NOT NULL GROUP BY {1}) WHERE "
+                            "true{4}",
+                            table, SqlName(item_), side_first, train_rows, known),
                 "counting the items");
     const std::string counts = session.QueryText(
-        fmt::format("SELECT count(*) || ' ' || sum(__count) FROM {}", items), "counting the items");
-    const int64_t n = std::stoll(counts.substr(0, counts.find(' ')));
-    AIOK_CHECK(n >= 2, ErrorKind::kInvalidInput,
-               "{}: the column '{}' holds {} distinct item(s); negatives need at least 2",
-               session.where(), item_, n);
-    const int64_t total = std::stoll(counts.substr(counts.find(' ') + 1));
-    const std::string positive =
-        fmt::format("coalesce({} = TRY_CAST({} AS {}), false)", SqlName(label_),
-                    data::SqlString(positive_), label_type);
-    const std::string negative_value =
-        fmt::format("CAST({} AS {})", data::SqlString(negative_), label_type);
-    // Each positive row's k draws: an index into the dictionary (uniform), or the item whose
-    // range of row counts holds a uniform draw over all rows (popularity).
-    const std::string u = fmt::format("aiok_unit(CAST({} AS UBIGINT), p.__row * {} + d.j, {})",
-                                      seed_, k_, kNegativeStream);
-    const std::string draws = output + "_draws";
+        fmt::format("SELECT count(*) || ' ' || coalesce(sum(__count), 0) FROM {}", table),
+        "counting the items");
+    Dictionary dictionary{table, std::stoll(counts.substr(0, counts.find(' '))),
+                          std::stoll(counts.substr(counts.find(' ') + 1))};
+    AIOK_CHECK(dictionary.items >= 2, ErrorKind::kInvalidInput,
+               "{}: the train split's rows hold {} distinct value(s) of '{}'{}; negatives need "
+               "at least 2",
+               session.where(), dictionary.items, item_,
+               known.empty() ? "" : " with their side values known");
+    return dictionary;
+  }
+
+  // `draws` (a query with __source, __positive and __u, a uniform draw) as a query adding
+  // __drawn: an index into the dictionary, uniform or by popularity.
+  std::string Drawn(const std::string& draws, const Dictionary& items) const {
     if (by_ == "uniform") {
-      session.Run(fmt::format("CREATE TABLE {} AS SELECT p.__row AS __source, d.j AS __j, "
-                              "p.{} AS __positive, CAST(floor({} * {}) AS BIGINT) AS __drawn "
-                              "FROM {} p, range({}) d(j) WHERE {}",
-                              draws, SqlName(item_), u, n, input, k_, positive),
-                  "drawing negatives");
-    } else {
-      session.Run(fmt::format("CREATE TABLE {0} AS SELECT q.__source, q.__j, q.__positive, "
-                              "i.__index AS __drawn FROM (SELECT p.__row AS __source, d.j AS __j, "
-                              "p.{1} AS __positive, CAST(floor({2} * {3}) AS BIGINT) AS __target "
-                              "FROM {4} p, range({5}) d(j) WHERE {6}) q ASOF JOIN {7} i ON "
-                              "q.__target >= i.__start",
-                              draws, SqlName(item_), u, total, input, k_, positive, items),
-                  "drawing negatives");
+      return fmt::format("(SELECT *, CAST(floor(__u * {}) AS BIGINT) AS __drawn FROM {})",
+                         items.items, draws);
     }
-    std::string replaced = SqlName(item_);
-    for (const std::string& column : side_)
-      replaced += ", " + SqlName(column);
+    // The item whose range of train rows holds a uniform draw over all of them.
+    return fmt::format(
+        "(SELECT q.* EXCLUDE (__target), i.__index AS __drawn FROM (SELECT *, CAST(floor(__u * "
+        "{}) AS BIGINT) AS __target FROM {}) q ASOF JOIN {} i ON q.__target >= i.__start)",
+        items.rows, draws, items.table);
+  }
+
+  // The dictionary row chosen for a draw: the drawn one, or the next if it is the positive.
+  std::string Chosen(const std::string& drawn, const Dictionary& items) const {
+    return fmt::format(
+        "{0} d JOIN {1} first ON first.__index = d.__drawn JOIN {1} i ON i.__index = CASE WHEN "
+        "first.__item = d.__positive THEN (d.__drawn + 1) % {2} ELSE d.__drawn END",
+        drawn, items.table, items.items);
+  }
+
+  // `table` = `input` plus the negative history fields.
+  void DrawHistories(PrepareSession& session, const std::string& input, const Dictionary& items,
+                     const std::string& table) const {
+    const std::string h = SqlName(history_[0]);
+    const std::string draws = fmt::format(
+        "(SELECT *, aiok_unit(CAST({} AS UBIGINT), __source, {} + __pos) AS __u FROM (SELECT "
+        "__row AS __source, unnest({}) AS __positive, CAST(generate_subscripts({}, 1) - 1 AS "
+        "BIGINT) AS __pos FROM {} WHERE {} IS NOT NULL))",
+        seed_, kHistoryStream, h, h, input, h);
+    std::string lists;
+    std::string columns;
+    for (size_t f = 0; f < history_.size(); ++f) {
+      const std::string column = f == 0 ? "__item" : SqlName(side_[f - 1]);
+      const std::string out = SqlName(history_prefix_ + history_[f]);
+      lists += fmt::format(", list(i.{} ORDER BY d.__pos) AS {}", column, out);
+      // A row without a history has none; an empty history an empty one.
+      columns += fmt::format(
+          ", CASE WHEN m.{0} IS NULL THEN NULL ELSE coalesce(n.{1}, CAST([] AS {2})) END AS {1}", h,
+          out, session.ColumnType(history_[f], "history"));
+    }
+    const std::string negatives = table + "_lists";
+    session.Run(fmt::format("CREATE TABLE {} AS SELECT d.__source{} FROM {} GROUP BY d.__source",
+                            negatives, lists, Chosen(Drawn(draws, items), items)),
+                "drawing the negative histories");
+    session.Run(fmt::format("CREATE TABLE {} AS SELECT m.*{} FROM {} m LEFT JOIN {} n ON "
+                            "n.__source = m.__row ORDER BY m.__row",
+                            table, columns, input, negatives),
+                "writing the negative histories");
+    session.Run("DROP TABLE " + negatives, "dropping the negative histories");
+  }
+
+  // `output` = `table` with k negative rows after each positive row.
+  void DrawRows(PrepareSession& session, const std::string& table, const Dictionary& items,
+                const std::string& positive, const std::string& label_type,
+                const std::string& output) const {
+    const std::string draws = fmt::format(
+        "(SELECT p.__row AS __source, d.j AS __j, p.{} AS __positive, aiok_unit(CAST({} AS "
+        "UBIGINT), p.__row * {} + d.j, {}) AS __u FROM {} p, range({}) d(j) WHERE {})",
+        SqlName(item_), seed_, k_, kNegativeStream, table, k_, positive);
+    const std::string chosen_rows = output + "_draws";
     std::string chosen = fmt::format("i.__item AS {}", SqlName(item_));
     for (const std::string& column : side_)
       chosen += fmt::format(", i.{0} AS {0}", SqlName(column));
-    // A draw equal to the positive's item moves to the next item in item order. Negatives
-    // follow their positive row, in draw order.
+    session.Run(fmt::format("CREATE TABLE {} AS SELECT d.__source, d.__j, {} FROM {}", chosen_rows,
+                            chosen, Chosen(Drawn(draws, items), items)),
+                "drawing negatives");
+    std::string replaced = SqlName(item_);
+    for (const std::string& column : side_)
+      replaced += ", " + SqlName(column);
+    const std::string negative_value =
+        fmt::format("CAST({} AS {})", data::SqlString(negative_), label_type);
+    // Negatives follow their positive row, in draw order.
     const std::string rows = fmt::format(
-        "(SELECT *, 0 AS __j FROM {0} UNION ALL BY NAME SELECT p.* EXCLUDE ({1}, {2}), {3}, {4} "
-        "AS {2}, d.__j + 1 AS __j FROM {5} d JOIN {0} p ON p.__row = d.__source JOIN {6} first "
-        "ON first.__index = d.__drawn JOIN {6} i ON i.__index = CASE WHEN first.__item = "
-        "d.__positive THEN (d.__drawn + 1) % {7} ELSE d.__drawn END)",
-        input, replaced, SqlName(label_), chosen, negative_value, draws, items, n);
+        "(SELECT *, 0 AS __j FROM {0} UNION ALL BY NAME SELECT p.* EXCLUDE ({1}, {2}), c.* "
+        "EXCLUDE (__source, __j), {3} AS {2}, c.__j + 1 AS __j FROM {4} c JOIN {0} p ON p.__row "
+        "= c.__source)",
+        table, replaced, SqlName(label_), negative_value, chosen_rows);
     session.Run(fmt::format("CREATE TABLE {} AS {}", output, RenumberedSelect(rows, "__row, __j")),
                 "writing the negatives");
     session.Run(fmt::format("ALTER TABLE {} DROP COLUMN __j", output), "writing the negatives");
-    session.Run("DROP TABLE " + draws, "dropping the draws");
-    session.Run("DROP TABLE " + items, "dropping the items");
+    session.Run("DROP TABLE " + chosen_rows, "dropping the draws");
   }
 
- private:
   static constexpr int kNegativeStream = 2;
+  static constexpr int64_t kHistoryStream = int64_t{1} << 32;
   int64_t k_ = 1;
   std::string item_;
   std::string by_ = "popularity";
@@ -262,6 +407,8 @@ class NegativeSampleStep final : public PrepareStep {
   std::string positive_ = "1";
   std::string negative_ = "0";
   int64_t seed_ = 0;
+  std::vector<std::string> history_;
+  std::string history_prefix_ = "neg_";
 };
 
 }  // namespace

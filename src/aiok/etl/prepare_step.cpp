@@ -222,6 +222,7 @@ void RegisterPrepareSteps(PrepareRegistry& registry) {
   RegisterRowSteps(registry);
   RegisterRelationalSteps(registry);
   RegisterSequenceSteps(registry);
+  RegisterExpressionSteps(registry);
 }
 
 std::string RenumberedSelect(const std::string& source, const std::string& order) {

@@ -1,7 +1,7 @@
 // The `prepare:` stage of a pipeline: steps that change the set of rows or need the whole
 // table (join, groupby_aggregate, filter, dedupe, sample, sort, difference_lag,
-// collapse_history, negative_sample), run in order by DuckDB over the input before the
-// per-column steps (etl/prepare_runner.h executes them).
+// collapse_history, negative_sample) and SQL expressions (sql), run in order by DuckDB over the
+// input before the per-column steps (etl/prepare_runner.h executes them).
 //
 // Each step reads the table the one before wrote and writes the next, as SQL over DuckDB
 // tables. Every table carries two hidden columns: __row, its rows' order (0..n-1: input
@@ -70,6 +70,7 @@ enum class PrepareServing {
   kLookup,         ///< applied to each row as a lookup by key (join, groupby_aggregate)
   kRequestFields,  ///< its outputs are ordinary input fields the request carries
                    ///< (collapse_history, difference_lag)
+  kComputed,       ///< computed from the row's fields by DuckDB (sql)
   kNotServed,      ///< changes the set or order of rows: does not run at serving
 };
 
@@ -118,9 +119,17 @@ class PrepareSession {
                                                    int64_t* bytes) = 0;
   /// The ETL's memory budget in bytes (DuckDB's memory_limit).
   virtual int64_t memory_budget() const = 0;
-  /// An SQL expression true for rows of the input that are in the train split, from the
-  /// split rule applied to __row of a table of rows() rows.
-  virtual std::string TrainPredicate() = 0;
+  /// An SQL expression true for rows of the input that are in the train split of the
+  /// prepared table. A split by position (kaggle, fractions, random) applies the rule to
+  /// `position` (an SQL expression, by default __row) in a table of `rows` rows (-1: rows());
+  /// a time split (time:FIELD:...) reads each row's FIELD as the ETL will (epoch seconds or
+  /// YYMMDDHH, or a timestamp), with fractions of the time range over the input's times. A
+  /// missing or bad time is never train. Errors (kConfig) name the step and the rule.
+  virtual std::string TrainPredicate(const std::string& position = "__row", int64_t rows = -1) = 0;
+  /// Whether the split rule cuts by each row's time (then positions do not matter).
+  virtual bool split_by_time() const = 0;
+  /// Whether `name` is the input's label or weight (a feature must not be made of it).
+  virtual bool IsTarget(const std::string& name) const = 0;
   /// The values of `column` as TIMESTAMP or a number: a text column is parsed (a value that
   /// does not parse fails naming the record, or under --on-error skip is rejected); returns
   /// the SQL expression of the time in seconds and the table to read instead of input().
@@ -139,6 +148,9 @@ class PrepareStep {
   virtual PrepareServing serving() const = 0;
   /// Whether the step can change the set or the order of rows (with its options as set).
   virtual bool changes_rows() const = 0;
+  /// Whether it reads the train split (which is over the prepared table's rows, so no later
+  /// step may change rows).
+  virtual bool uses_train_split() const { return false; }
   virtual void VisitOptions(PrepareOptionVisitor& visitor) = 0;
   /// Checks that span several options; `where` names the step.
   virtual void CheckOptions(const std::string& where) const {}
@@ -177,6 +189,7 @@ void RegisterPrepareSteps(PrepareRegistry& registry);
 void RegisterRowSteps(PrepareRegistry& registry);         // prepare_row_steps.cpp
 void RegisterRelationalSteps(PrepareRegistry& registry);  // prepare_relational_steps.cpp
 void RegisterSequenceSteps(PrepareRegistry& registry);    // prepare_sequence_steps.cpp
+void RegisterExpressionSteps(PrepareRegistry& registry);  // prepare_sql_step.cpp
 
 /// A SELECT of every column of `source` (an SQL table or subquery) with __row renumbered
 /// 0..n-1 in the order `order` (an ORDER BY list), its rows in that order.

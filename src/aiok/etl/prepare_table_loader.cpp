@@ -51,9 +51,11 @@ void PutValue(const data::ColumnValues& column, size_t i, duckdb_vector vector, 
   }
 }
 
+}  // namespace
+
 // Owns a DuckDB logical type.
-struct LogicalType {
-  explicit LogicalType(const data::FieldType& type) {
+struct DuckLogicalType {
+  explicit DuckLogicalType(const data::FieldType& type) {
     duckdb_logical_type scalar = duckdb_create_logical_type(ScalarType(type.value));
     if (!type.list) {
       value = scalar;
@@ -62,107 +64,113 @@ struct LogicalType {
     value = duckdb_create_list_type(scalar);
     duckdb_destroy_logical_type(&scalar);
   }
-  explicit LogicalType(duckdb_type type) : value(duckdb_create_logical_type(type)) {}
-  ~LogicalType() { duckdb_destroy_logical_type(&value); }
-  LogicalType(const LogicalType&) = delete;
-  LogicalType& operator=(const LogicalType&) = delete;
+  explicit DuckLogicalType(duckdb_type type) : value(duckdb_create_logical_type(type)) {}
+  ~DuckLogicalType() {
+    if (value)
+      duckdb_destroy_logical_type(&value);
+  }
+  DuckLogicalType(const DuckLogicalType&) = delete;
+  DuckLogicalType& operator=(const DuckLogicalType&) = delete;
   duckdb_logical_type value;
 };
 
-// Appends TableBatches to a table through data chunks (vectors filled directly).
-class ChunkAppender {
- public:
-  ChunkAppender(data::DuckDb& db, const std::string& table, const data::TableSchema& schema)
-      : table_(table) {
+ChunkAppender::ChunkAppender(data::DuckDb& db, const std::string& table,
+                             const data::TableSchema& schema, std::vector<size_t> fields)
+    : table_(table), fields_(std::move(fields)) {
+  if (fields_.empty()) {
     for (size_t f = 0; f < schema.fields.size(); ++f) {
       if (schema.fields[f].role != data::FieldRole::kIgnored)
         fields_.push_back(f);
     }
-    types_.push_back(std::make_unique<LogicalType>(DUCKDB_TYPE_BIGINT));  // __row
-    types_.push_back(std::make_unique<LogicalType>(DUCKDB_TYPE_BIGINT));  // __record
-    for (size_t f : fields_)
-      types_.push_back(std::make_unique<LogicalType>(schema.fields[f].type));
-    std::vector<duckdb_logical_type> raw;
-    for (const auto& type : types_)
-      raw.push_back(type->value);
-    chunk_ = duckdb_create_data_chunk(raw.data(), raw.size());
-    AIOK_CHECK(duckdb_appender_create(db.connection(), nullptr, table.c_str(), &appender_) ==
-                   DuckDBSuccess,
-               ErrorKind::kInternal, "cannot append to the DuckDB table {}", table);
   }
-  ~ChunkAppender() {
-    duckdb_destroy_data_chunk(&chunk_);
-    duckdb_appender_destroy(&appender_);
-  }
-  ChunkAppender(const ChunkAppender&) = delete;
-  ChunkAppender& operator=(const ChunkAppender&) = delete;
+  types_.push_back(std::make_unique<DuckLogicalType>(DUCKDB_TYPE_BIGINT));  // __row
+  types_.push_back(std::make_unique<DuckLogicalType>(DUCKDB_TYPE_BIGINT));  // __record
+  for (size_t f : fields_)
+    types_.push_back(std::make_unique<DuckLogicalType>(schema.fields[f].type));
+  std::vector<duckdb_logical_type> raw;
+  for (const auto& type : types_)
+    raw.push_back(type->value);
+  chunk_ = duckdb_create_data_chunk(raw.data(), raw.size());
+  AIOK_CHECK(
+      duckdb_appender_create(db.connection(), nullptr, table.c_str(), &appender_) == DuckDBSuccess,
+      ErrorKind::kInternal, "cannot append to the DuckDB table {}", table);
+}
 
-  void Append(const data::TableBatch& batch, int64_t first_row) {
-    const std::vector<int64_t> records = batch.RowRecords();
-    const auto rows = static_cast<size_t>(batch.rows);
-    const idx_t capacity = duckdb_vector_size();
-    for (size_t begin = 0; begin < rows; begin += capacity) {
-      const size_t n = std::min<size_t>(capacity, rows - begin);
-      duckdb_data_chunk_reset(chunk_);
-      auto* row =
-          static_cast<int64_t*>(duckdb_vector_get_data(duckdb_data_chunk_get_vector(chunk_, 0)));
-      auto* record =
-          static_cast<int64_t*>(duckdb_vector_get_data(duckdb_data_chunk_get_vector(chunk_, 1)));
-      for (size_t r = 0; r < n; ++r) {
-        row[r] = first_row + static_cast<int64_t>(begin + r);
-        record[r] = records[begin + r] + 1;
-      }
-      for (size_t c = 0; c < fields_.size(); ++c)
-        Fill(batch.columns[fields_[c]], begin, n, duckdb_data_chunk_get_vector(chunk_, c + 2));
-      duckdb_data_chunk_set_size(chunk_, n);
-      if (duckdb_append_data_chunk(appender_, chunk_) != DuckDBSuccess)
-        Throw(ErrorKind::kInternal, "appending to {}: {}", table_,
-              duckdb_appender_error(appender_));
+ChunkAppender::~ChunkAppender() {
+  duckdb_destroy_data_chunk(&chunk_);
+  duckdb_appender_destroy(&appender_);
+}
+
+void ChunkAppender::Append(const data::TableBatch& batch, int64_t first_row) {
+  // A batch that does not count records (rows assembled for serving): its rows in order.
+  std::vector<int64_t> records;
+  if (batch.records == 0 && batch.rejects.empty()) {
+    for (int64_t r = 0; r < batch.rows; ++r)
+      records.push_back(first_row + r);
+  } else {
+    records = batch.RowRecords();
+  }
+  const auto rows = static_cast<size_t>(batch.rows);
+  const idx_t capacity = duckdb_vector_size();
+  for (size_t begin = 0; begin < rows; begin += capacity) {
+    const size_t n = std::min<size_t>(capacity, rows - begin);
+    duckdb_data_chunk_reset(chunk_);
+    auto* row =
+        static_cast<int64_t*>(duckdb_vector_get_data(duckdb_data_chunk_get_vector(chunk_, 0)));
+    auto* record =
+        static_cast<int64_t*>(duckdb_vector_get_data(duckdb_data_chunk_get_vector(chunk_, 1)));
+    for (size_t r = 0; r < n; ++r) {
+      row[r] = first_row + static_cast<int64_t>(begin + r);
+      record[r] = records[begin + r] + 1;
     }
-  }
-
-  void Close() {
-    if (duckdb_appender_close(appender_) != DuckDBSuccess)
+    for (size_t c = 0; c < fields_.size(); ++c)
+      Fill(batch.columns[fields_[c]], begin, n, duckdb_data_chunk_get_vector(chunk_, c + 2));
+    duckdb_data_chunk_set_size(chunk_, n);
+    if (duckdb_append_data_chunk(appender_, chunk_) != DuckDBSuccess)
       Throw(ErrorKind::kInternal, "appending to {}: {}", table_, duckdb_appender_error(appender_));
   }
+}
 
- private:
-  static void Fill(const data::ColumnValues& column, size_t begin, size_t n, duckdb_vector out) {
-    duckdb_vector_ensure_validity_writable(out);
-    uint64_t* validity = duckdb_vector_get_validity(out);
-    for (size_t r = 0; r < n; ++r) {
-      if (!column.valid[begin + r])
-        duckdb_validity_set_row_invalid(validity, r);
-    }
-    if (!column.type.list) {
-      for (size_t r = 0; r < n; ++r)
-        PutValue(column, begin + r, out, r);
-      return;
-    }
-    const int64_t first = column.list_offsets[begin];
-    const int64_t total = column.list_offsets[begin + n] - first;
-    duckdb_list_vector_reserve(out, static_cast<idx_t>(total));
-    duckdb_list_vector_set_size(out, static_cast<idx_t>(total));
-    duckdb_vector child = duckdb_list_vector_get_child(out);
-    auto* entries = static_cast<duckdb_list_entry*>(duckdb_vector_get_data(out));
-    for (size_t r = 0; r < n; ++r) {
-      const int64_t from = column.list_offsets[begin + r];
-      const int64_t to = column.list_offsets[begin + r + 1];
-      entries[r].offset = static_cast<uint64_t>(from - first);
-      entries[r].length = static_cast<uint64_t>(to - from);
-      for (int64_t i = from; i < to; ++i)
-        PutValue(column, static_cast<size_t>(i), child, static_cast<idx_t>(i - first));
-    }
+void ChunkAppender::Close() {
+  if (duckdb_appender_close(appender_) != DuckDBSuccess)
+    Throw(ErrorKind::kInternal, "appending to {}: {}", table_, duckdb_appender_error(appender_));
+}
+
+void ChunkAppender::Fill(const data::ColumnValues& column, size_t begin, size_t n,
+                         duckdb_vector out) {
+  duckdb_vector_ensure_validity_writable(out);
+  uint64_t* validity = duckdb_vector_get_validity(out);
+  for (size_t r = 0; r < n; ++r) {
+    if (!column.valid[begin + r])
+      duckdb_validity_set_row_invalid(validity, r);
   }
+  if (!column.type.list) {
+    for (size_t r = 0; r < n; ++r)
+      PutValue(column, begin + r, out, r);
+    return;
+  }
+  const int64_t first = column.list_offsets[begin];
+  const int64_t total = column.list_offsets[begin + n] - first;
+  duckdb_list_vector_reserve(out, static_cast<idx_t>(total));
+  duckdb_list_vector_set_size(out, static_cast<idx_t>(total));
+  duckdb_vector child = duckdb_list_vector_get_child(out);
+  auto* entries = static_cast<duckdb_list_entry*>(duckdb_vector_get_data(out));
+  for (size_t r = 0; r < n; ++r) {
+    const int64_t from = column.list_offsets[begin + r];
+    const int64_t to = column.list_offsets[begin + r + 1];
+    entries[r].offset = static_cast<uint64_t>(from - first);
+    entries[r].length = static_cast<uint64_t>(to - from);
+    for (int64_t i = from; i < to; ++i)
+      PutValue(column, static_cast<size_t>(i), child, static_cast<idx_t>(i - first));
+  }
+}
 
-  std::string table_;
-  std::vector<size_t> fields_;
-  std::vector<std::unique_ptr<LogicalType>> types_;
-  duckdb_data_chunk chunk_ = nullptr;
-  duckdb_appender appender_ = nullptr;
-};
-
-}  // namespace
+duckdb_logical_type NewDuckType(const data::FieldType& type) {
+  DuckLogicalType owned(type);
+  duckdb_logical_type out = owned.value;
+  owned.value = nullptr;  // handed over
+  return out;
+}
 
 std::string DuckTypeOf(const data::FieldType& type) {
   const char* scalar = "VARCHAR";

@@ -96,17 +96,21 @@ ServingPipeline::ServingPipeline(const Bundle& bundle)
     label = etl::LabelMapping::FromJson(mapping, bundle.dir + "/schema.json");
   transformer_ = std::make_unique<etl::TableTransformer>(schema_, pipeline_, label);
   layout_ = transformer_->Layout();
-  // The prepare stage's joins and statistics, as lookups (etl/prepare_lookup.h).
+  // The prepare stage's joins and statistics as lookups, its expressions through DuckDB
+  // (etl/prepare_serving.h).
   const std::string lookups = bundle.dir + "/prepare";
-  if (std::filesystem::exists(lookups))
-    lookups_ = std::make_unique<etl::PrepareLookups>(lookups, schema_, 1);
+  auto prepare = std::make_unique<etl::PrepareServingSteps>(
+      pipeline_.spec().prepare, std::filesystem::exists(lookups) ? lookups : "", schema_,
+      bundle.dir + "/pipeline.json");
+  if (!prepare->empty())
+    prepare_ = std::move(prepare);
 }
 
 data::TableSchema ServingPipeline::RowSchema(bool with_label) const {
   data::TableSchema rows = schema_;
   rows.fields.clear();
   for (data::Field field : schema_.fields) {
-    if (lookups_ && lookups_->fields().count(field.name))
+    if (prepare_ && prepare_->fields().count(field.name))
       continue;
     if (IsTarget(field)) {
       if (!with_label)
@@ -175,8 +179,8 @@ data::FeatureBatch ServingPipeline::Transform(data::TableBatch&& batch,
     AIOK_ASSERT(index >= 0);
     full.columns[static_cast<size_t>(index)] = std::move(batch.columns[f]);
   }
-  if (lookups_)
-    lookups_->Apply(&full);
+  if (prepare_)
+    prepare_->Apply(&full);
   return transformer_->Transform(full, /*with_labels=*/false);
 }
 
@@ -223,7 +227,7 @@ data::TableBatch ServingPipeline::ParseJsonRows(const nlohmann::json& rows) cons
     }
     for (size_t f = 0; f < schema_.fields.size(); ++f) {
       const data::Field& field = schema_.fields[f];
-      if (IsTarget(field) || (lookups_ && lookups_->fields().count(field.name)))
+      if (IsTarget(field) || (prepare_ && prepare_->fields().count(field.name)))
         continue;
       data::ColumnValues& column = batch.columns[f];
       const nlohmann::json* value = row.contains(field.name) ? &row.at(field.name) : nullptr;
@@ -305,22 +309,15 @@ nlohmann::json ServingPipeline::InputDescription() const {
        "each row an object of named fields (lists as JSON arrays; absent, null or \"\" is "
        "missing) or one text line in the input format without the label"},
       {"text_format", format}};
-  if (lookups_) {
-    nlohmann::json looked_up = nlohmann::json::array();
-    for (const etl::PrepareLookup& lookup : lookups_->lookups()) {
-      looked_up.push_back({{"step", lookup.step},
-                           {"op", lookup.op},
-                           {"keys", lookup.keys},
-                           {"fields", lookup.values}});
-    }
-    description["looked_up"] = looked_up;
-  }
+  if (prepare_)
+    description.update(prepare_->Describe());
   const nlohmann::json& spec = pipeline_.spec().ToJson();
   if (spec.contains("prepare")) {
     description["prepare"] =
-        "the model was trained on a prepared table; looked_up fields are computed from the "
-        "row's keys, history and lag fields (collapse_history, difference_lag) are input fields "
-        "the request carries, and steps that choose or order rows do not run";
+        "the model was trained on a prepared table; looked_up fields come from the row's "
+        "keys, computed fields from its other fields (sql expressions, through DuckDB), "
+        "history and lag fields (collapse_history, difference_lag) are input fields the "
+        "request carries, and steps that choose or order rows do not run";
   }
   return description;
 }

@@ -12,7 +12,7 @@
 #include "aiok/data/schema.h"
 #include "aiok/data/table_batch.h"
 #include "aiok/etl/pipeline.h"
-#include "aiok/etl/prepare_lookup.h"
+#include "aiok/etl/prepare_serving.h"
 #include "aiok/etl/table_transformer.h"
 #include "aiok/serving/bundle.h"
 
@@ -28,8 +28,8 @@ class ServingPipeline {
   const data::TableSchema& input_schema() const { return schema_; }
   /// The schema of rows to score: the input schema without its label and weight fields, or,
   /// `with_label`, with them kept but not read (a file that still has its label column).
-  /// Fields the prepare stage looks up (join, groupby_aggregate) are never read: Transform
-  /// fills them from the row's keys.
+  /// Fields the prepare stage looks up (join, groupby_aggregate) or computes (sql) are never
+  /// read: Transform fills them from the row's other fields.
   data::TableSchema RowSchema(bool with_label) const;
   /// Which RowSchema a text file's first record fits: true when it has every input field,
   /// false when it has all but the label and weight; otherwise Error(kInvalidInput) naming
@@ -54,7 +54,8 @@ class ServingPipeline {
   data::TableSchema schema_;
   etl::Pipeline pipeline_;
   std::unique_ptr<etl::TableTransformer> transformer_;
-  std::unique_ptr<etl::PrepareLookups> lookups_;  ///< null without join/groupby steps
+  /// The prepare stage's lookups and expressions; null without such steps.
+  std::unique_ptr<etl::PrepareServingSteps> prepare_;
   data::FeatureLayout layout_;
 };
 
