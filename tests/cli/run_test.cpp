@@ -414,6 +414,29 @@ awk -v x="$x" -v y="$y" 'BEGIN { printf "{\"f\": %.6f, \"g\": %.6f}\n", (x-0.3)^
                   {"history", "pareto", "curves", "parallel"});
 }
 
+// A time split assigns rows by their own time; the evaluate stage reads each raw row's time to
+// find the test rows (the ETL's records are gone by then), and rows without a time, which the
+// ETL rejected, are in no split.
+TEST_F(RunTest, ATimeSplitRunEvaluatesTheBundleOnTheTestRowsByTheirTime) {
+  WriteConfig("time.yaml",
+              "data: {generator: tabular, synthetic: {rows: 6000}}\n"
+              "etl: {split: \"time:ts:0.7,0.15\", on_error: skip}\n"
+              "train: {max-steps: 30, precision: fp32}\n");
+  const std::string out = (dir_ / "t").string();
+  ASSERT_EQ(Run({"--config", (dir_ / "time.yaml").string(), "--out", out}), 0) << err();
+  EXPECT_EQ(Statuses("t").at("evaluate"), "ran");
+  const nlohmann::json report = Report("t");
+  const nlohmann::json dataset =
+      nlohmann::json::parse(SlurpFile((dir_ / "t" / "dataset" / "schema.json").string()));
+  ASSERT_EQ(dataset.at("split_rule").get<std::string>().rfind("time:ts:", 0), 0u);
+  EXPECT_GT(dataset.at("rejected_lines").get<int64_t>(), 0) << "rows without a time";
+  const int64_t test_rows = dataset.at("splits").at("test").at("rows").get<int64_t>();
+  EXPECT_GT(test_rows, 300);
+  EXPECT_EQ(report.at("evaluation").at("rows").get<int64_t>(), test_rows);
+  EXPECT_NEAR(report.at("evaluation").at("auc").get<double>(),
+              report.at("train").at("test").at("auc").get<double>(), 1e-6);
+}
+
 TEST_F(RunTest, RefusesADirectoryThatIsNotARunAndABadConfig) {
   fs::create_directories(dir_ / "other");
   std::ofstream((dir_ / "other" / "notes.txt").string()) << "mine";

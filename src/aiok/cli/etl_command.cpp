@@ -190,8 +190,11 @@ void AddEtlCommand(CLI::App& app) {
   command
       ->add_option("--split", state->options.split_rule,
                    "train/valid/test: kaggle (by position: days 0-5 / 6a / 6b), "
-                   "fractions:T,V (by position, e.g. fractions:0.8,0.1) or random:T,V[,SEED] "
-                   "(each row drawn on its own, e.g. random:0.8,0.1,42)")
+                   "fractions:T,V (by position, e.g. fractions:0.8,0.1), random:T,V[,SEED] "
+                   "(each row drawn on its own, e.g. random:0.8,0.1,42) or "
+                   "time:FIELD[:FORMAT]:A,B (by each row's time in FIELD: cut dates, e.g. "
+                   "time:ts:2014-10-28,2014-10-30, or fractions of the time range, e.g. "
+                   "time:hour:yymmddhh:0.8,0.1; FORMAT epoch (default) or yymmddhh)")
       ->capture_default_str();
   command->add_option("--shard-rows", state->options.shard_rows, "rows per shard file")
       ->check(CLI::Range(int64_t{1}, int64_t{1} << 40))

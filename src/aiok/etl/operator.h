@@ -133,7 +133,8 @@ class OperatorRegistry {
 };
 
 /// Registers every operator aiok ships (fill_missing, clip, log1p, normalize, categorify,
-/// hash_bucket, bucketize, hashed_cross, count_encode, frequency_encode, target_encode).
+/// hash_bucket, bucketize, hashed_cross, count_encode, frequency_encode, target_encode,
+/// datetime_parts).
 void RegisterBuiltinOperators(OperatorRegistry& registry);
 
 }  // namespace aiok::etl

@@ -7,10 +7,11 @@
 
 #include "aiok/core/error.h"
 #include "aiok/core/metrics.h"
-#include "aiok/data/parquet_table_reader.h"
 #include "aiok/data/dataset.h"
 #include "aiok/data/mapped_file.h"
+#include "aiok/data/parquet_table_reader.h"
 #include "aiok/data/splits.h"
+#include "aiok/data/time_values.h"
 #include "aiok/serving/predictor.h"
 #include "aiok/serving/serving_pipeline.h"
 
@@ -63,6 +64,31 @@ nlohmann::json EvaluateBundleOnSplit(const std::string& bundle_dir, const std::s
   const data::TableSchema read_schema = features.RowSchema(/*with_label=*/true);
   data::TextReadOptions reader;
   reader.on_error = data::OnError::kSkip;
+  // A time split cuts by each row's own time. The rule parsed back from schema.json has its
+  // cut dates but not the ETL's records, so Of(record) refuses it: read the row's time.
+  const int time_field = rule.by_time() ? read_schema.Find(rule.time_field()) : -1;
+  AIOK_CHECK(!rule.by_time() || time_field >= 0, ErrorKind::kInvalidInput,
+             "{}: split rule '{}': the bundle's input has no field '{}' to split by", dataset_dir,
+             schema.split_rule, rule.time_field());
+  // The split of each row of `batch` (-1: none, a row without a valid time, which the ETL
+  // rejected).
+  auto splits_of = [&](const data::TableBatch& batch, const std::vector<int64_t>& records) {
+    std::vector<int> splits(records.size());
+    if (time_field < 0) {
+      for (size_t r = 0; r < records.size(); ++r)
+        splits[r] = rule.Of(records[r], ranges);
+      return splits;
+    }
+    const data::ColumnValues& times = batch.columns[static_cast<size_t>(time_field)];
+    std::string problem;
+    for (size_t r = 0; r < records.size(); ++r) {
+      int64_t seconds = 0;
+      const bool timed = times.valid[r] && data::TimeFromInteger(times.ints[r], rule.time_format(),
+                                                                 &seconds, &problem);
+      splits[r] = timed ? rule.OfTime(seconds) : -1;
+    }
+    return splits;
+  };
 
   // Per batch, in file order once joined.
   std::vector<std::vector<float>> predictions;
@@ -74,12 +100,13 @@ nlohmann::json EvaluateBundleOnSplit(const std::string& bundle_dir, const std::s
         if (first >= info.lines.end || first + batch.records <= info.lines.begin)
           return;  // no record of the split (its records are [lines.begin, lines.end))
         const std::vector<int64_t> records = batch.RowRecords();
+        const std::vector<int> splits = splits_of(batch, records);
         const data::FeatureBatch rows = features.Transform(std::move(batch), read_schema);
         std::vector<float> all(static_cast<size_t>(rows.rows));
         predictor.Predict(rows, all.data());
         std::vector<float> p;
         for (size_t r = 0; r < records.size(); ++r) {
-          if (rule.Of(records[r], ranges) == split_index)
+          if (splits[r] == split_index)
             p.push_back(all[r]);
         }
         std::lock_guard<std::mutex> lock(grow);
