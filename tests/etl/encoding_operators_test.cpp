@@ -11,6 +11,7 @@
 
 #include "aiok/core/atomic_file.h"
 #include "aiok/core/config.h"
+#include "aiok/core/error.h"
 #include "aiok/data/dataset.h"
 #include "aiok/data/parquet_table_reader.h"
 #include "aiok/data/schema_inference.h"
@@ -83,6 +84,89 @@ TEST(TargetEncode, OutOfFoldRowsUseOnlyTheOtherFolds) {
     ++per_fold[static_cast<size_t>(encode.FoldOf(record))];
   for (int count : per_fold)
     EXPECT_NEAR(count, 1000, 120);
+}
+
+// An encoder fitted by another dictionary's codes (the ETL's path when the field has a
+// categorify) equals one fitted by raw keys: the same features for train rows out of fold,
+// other rows, missing and unseen values (looked up by value too), and the same saved state.
+TEST(Encoders, FittedByCodesEqualFittedByKeys) {
+  // Keys in first-seen order are the codes; 40 is a value of valid/test rows only.
+  const std::vector<int64_t> by_code = {10, 20, 30, 40};
+  const std::vector<int64_t> keys = {10, 20, 10, kMissingValue, 30, 10, 20, kMissingValue, 10};
+  const std::vector<int32_t> codes = {0, 1, 0, -1, 2, 0, 1, -1, 0};
+  const std::vector<float> labels = {1, 0, 1, 1, 0, 0, 1, 0, 1};
+  const std::vector<int32_t> folds = {0, 1, 2, 0, 1, 2, 0, 1, 2};
+  const std::vector<int64_t> asked = {10, 20, 30, 40, 99, kMissingValue};
+  const std::vector<int32_t> asked_codes = {0, 1, 2, 3, EncoderCodes::kUnseen, -1};
+  const std::vector<int32_t> asked_folds = {2, -1, 0, -1, 1, 1};
+
+  auto check = [&](Operator& by_keys, Operator& by_codes) {
+    ASSERT_TRUE(by_codes.fits_codes());
+    by_codes.BeginCodes(by_code);
+    if (by_keys.out_of_fold()) {
+      by_keys.FitCategoricalInFolds(keys.data(), labels.data(), folds.data(), keys.size());
+      by_codes.FitCodes(codes.data(), labels.data(), folds.data(), codes.size());
+    } else {
+      by_keys.FitCategoricalWithLabels(keys.data(), labels.data(), keys.size());
+      by_codes.FitCodes(codes.data(), labels.data(), nullptr, codes.size());
+    }
+    by_keys.FinishFit();
+    by_codes.FinishFit();
+    EXPECT_EQ(by_codes.SaveState(), by_keys.SaveState()) << by_keys.name();
+    std::vector<double> want(asked.size());
+    std::vector<double> got(asked.size());
+    by_keys.TransformIdsToDense(asked.data(), asked.size(), want.data());
+    by_codes.TransformCodes(asked_codes.data(), nullptr, asked.size(), got.data());
+    EXPECT_EQ(got, want) << by_keys.name();
+    by_codes.TransformIdsToDense(asked.data(), asked.size(), got.data());
+    EXPECT_EQ(got, want) << by_keys.name() << " by value";
+    if (!by_keys.out_of_fold())
+      return;
+    // Train rows out of fold (fold -1: every train row's statistics).
+    by_codes.TransformCodes(asked_codes.data(), asked_folds.data(), asked.size(), got.data());
+    for (size_t i = 0; i < asked.size(); ++i) {
+      double one = 0;
+      if (asked_folds[i] < 0) {
+        by_keys.TransformIdsToDense(&asked[i], 1, &one);
+      } else {
+        by_keys.TransformTrainRows(&asked[i], &asked_folds[i], 1, &one);
+      }
+      EXPECT_EQ(got[i], one) << "row " << i;
+    }
+  };
+  CountEncode count_keys, count_codes;
+  check(count_keys, count_codes);
+  CountEncode log_keys, log_codes;
+  log_keys.options().log = log_codes.options().log = true;
+  check(log_keys, log_codes);
+  FrequencyEncode frequency_keys, frequency_codes;
+  check(frequency_keys, frequency_codes);
+  TargetEncode target_keys, target_codes;
+  target_keys.options().folds = target_codes.options().folds = 3;
+  target_keys.options().smoothing = target_codes.options().smoothing = 2.0;
+  check(target_keys, target_codes);
+  TargetEncode in_fold_keys, in_fold_codes;
+  in_fold_keys.options().folds = in_fold_codes.options().folds = 1;
+  check(in_fold_keys, in_fold_codes);
+
+  // A loaded state saves back as it was, missing value included.
+  TargetEncode loaded;
+  loaded.options().smoothing = 2.0;
+  loaded.LoadState(target_codes.SaveState());
+  EXPECT_EQ(loaded.SaveState(), target_codes.SaveState());
+  EXPECT_EQ(loaded.SaveState().at("values").front(), kMissingValue);
+  // A state that lists a value twice is refused, naming the operator and the value.
+  nlohmann::json twice = count_codes.SaveState();
+  twice["values"][1] = twice["values"][0];
+  CountEncode refused;
+  try {
+    refused.LoadState(twice);
+    FAIL() << "a repeated value was loaded";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("count_encode state: value 10 is listed twice"),
+              std::string::npos)
+        << e.what();
+  }
 }
 
 constexpr char kPipeline[] = R"(
@@ -229,6 +313,76 @@ TEST(TargetEncodeEtl, TrainRowsOutOfFoldOthersFromAllTrainRowsServingTheSame) {
       }
     }
   }
+  fs::remove_all(root);
+}
+
+// The ETL fits encoders by categorify's codes when the field has a categorify, by raw keys
+// otherwise (here: a hash_bucket, which keeps no codes). Both give the same features in every
+// split, bit for bit, and the same saved states — with an operator after the encoder fitted
+// on the encoder's output (normalize: a second fit phase over the codes).
+TEST(EncodersEtl, ByCategorifyCodesEqualByRawKeys) {
+  const fs::path root = fs::temp_directory_path() / ("aiok_codes_" + std::to_string(getpid()));
+  CancellationToken token;
+  RunContext ctx{7, 2, &token};
+  data::TabularGenerator generator;
+  generator.options().rows = 6000;
+  generator.Generate(ctx, (root / "raw").string());
+  const std::string csv = (root / "raw" / "mixed.csv").string();
+  const data::TableSchema schema = data::InferSchema(csv, data::InferOptions());
+  const std::string encoders = R"(
+  - {inputs: [city], output: city.te, ops: [{target_encode: {folds: 4, smoothing: 5, seed: 1}}]}
+  - {inputs: [city], output: city.count, ops: [count_encode, {normalize: {}}]}
+  - {inputs: [city], output: city.freq, ops: [frequency_encode]}
+  - {inputs: [device], output: device.te1, ops: [{target_encode: {folds: 1, smoothing: 0}}]}
+)";
+  auto run = [&](const std::string& name, const std::string& field_ops) {
+    const std::string text =
+        "steps:\n  - {columns: [city, device], ops: [" + field_ops + "]}" + encoders;
+    TableEtlOptions options;
+    options.input = csv;
+    options.out_dir = (root / name).string();
+    options.schema = schema;
+    options.range_bytes = 16 << 10;  // many batches
+    options.split_rule = "random:0.7,0.15,3";
+    RunTableEtl(PipelineSpec::FromJson(ParseConfigText(text, "p.yaml"), "p.yaml"), options, ctx);
+    return options.out_dir;
+  };
+  const std::string coded = run("by_codes", "{categorify: {freq_threshold: 2}}");
+  const std::string raw = run("by_keys", "{hash_bucket: {buckets: 1000}}");
+
+  const data::DatasetSchema a = data::ReadDatasetSchema(coded);
+  const data::DatasetSchema b = data::ReadDatasetSchema(raw);
+  ASSERT_EQ(a.features.dense, b.features.dense);
+  const auto width = static_cast<size_t>(a.features.dense_width());
+  std::vector<size_t> compared;
+  for (size_t d = 0; d < width; ++d) {
+    if (a.features.dense[d].find('.') != std::string::npos)
+      compared.push_back(d);
+  }
+  ASSERT_EQ(compared.size(), 4u);
+  for (const char* split : {"train", "valid", "test"}) {
+    const data::SplitReader ra(coded, a, split);
+    const data::SplitReader rb(raw, b, split);
+    ASSERT_EQ(ra.shard_rows(), rb.shard_rows());
+    for (size_t s = 0; s < ra.shard_rows().size(); ++s) {
+      const int64_t rows = ra.shard_rows()[s];
+      const data::FeatureBatch x = ra.View(static_cast<int64_t>(s), 0, rows);
+      const data::FeatureBatch y = rb.View(static_cast<int64_t>(s), 0, rows);
+      for (int64_t r = 0; r < rows; ++r) {
+        for (const size_t d : compared) {
+          const size_t i = static_cast<size_t>(r) * width + d;
+          ASSERT_EQ(x.dense[i], y.dense[i]) << split << " row " << r << " " << a.features.dense[d];
+        }
+      }
+    }
+  }
+  const auto state = [](const std::string& dir) {
+    return nlohmann::json::parse(ReadFile(dir + "/etl_state/pipeline.json")).at("columns");
+  };
+  const nlohmann::json sa = state(coded);
+  const nlohmann::json sb = state(raw);
+  for (const char* column : {"city.te", "city.count", "city.freq", "device.te1"})
+    EXPECT_EQ(sa.at(column), sb.at(column)) << column;
   fs::remove_all(root);
 }
 

@@ -1,11 +1,14 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <map>
+#include <random>
 #include <vector>
 
 #include "aiok/core/error.h"
 #include "aiok/etl/categorical_operators.h"
 #include "aiok/etl/dense_operators.h"
+#include "aiok/etl/dense_value_counts.h"
 
 namespace aiok::etl {
 namespace {
@@ -65,6 +68,71 @@ TEST(FillMissing, MedianOfTrainingValuesByHand) {
   Fit<double>(*even, {{4.0, 1.0}, {kNan, 10.0, 2.0}});  // 1 2 4 10 -> (2 + 4) / 2
   EXPECT_EQ(Dense(*even, {kNan}), (std::vector<double>{3.0}));
   EXPECT_EQ(Dense(*Reloaded(*even), {kNan}), (std::vector<double>{3.0}));
+}
+
+// Counts merged block by block (more values than one block, in batches of uneven sizes) equal
+// a std::map's; NaN is skipped and -0.0 is 0.0.
+TEST(DenseValueCounts, EqualAMapOfCountsAcrossManyBlocks) {
+  std::mt19937_64 random(11);
+  std::map<double, int64_t> expected;
+  DenseValueCounts counts;
+  for (int batch = 0; batch < 40; ++batch) {
+    std::vector<double> values(static_cast<size_t>(1000 + batch * 397));
+    for (double& v : values) {
+      const uint64_t r = random();
+      v = r % 13 == 0 ? kNan : r % 17 == 0 ? -0.0 : static_cast<double>(r % 5000) / 4.0 - 300;
+      if (!std::isnan(v))
+        ++expected[v];
+    }
+    counts.Add(values.data(), values.size());
+  }
+  const auto& sorted = counts.Sorted();
+  ASSERT_EQ(sorted.size(), expected.size());
+  size_t i = 0;
+  for (const auto& [value, count] : expected) {
+    EXPECT_EQ(sorted[i].first, value);
+    EXPECT_EQ(sorted[i].second, count) << value;
+    ++i;
+  }
+  for (const auto& [value, count] : sorted)
+    EXPECT_FALSE(value == 0.0 && std::signbit(value)) << "-0.0 counts as 0.0";
+}
+
+// Quantile boundaries over 300k values fitted in batches: the definition (the value after the
+// smallest one whose cumulative count reaches k/q of the rows; equal boundaries merge)
+// recomputed from a std::map of counts.
+TEST(Bucketize, QuantilesOfManyBatchesFollowTheDefinition) {
+  std::mt19937_64 random(5);
+  std::vector<std::vector<double>> batches(30, std::vector<double>(10000));
+  std::map<double, int64_t> counts;
+  int64_t total = 0;
+  for (auto& batch : batches) {
+    for (double& v : batch) {
+      const uint64_t r = random();
+      // Skewed: a third of the rows are 0, so several quantiles fall on it and merge.
+      v = r % 3 == 0 ? 0.0 : r % 29 == 0 ? kNan : std::floor(std::exp((r >> 8) % 1000 / 100.0));
+      if (!std::isnan(v)) {
+        ++counts[v];
+        ++total;
+      }
+    }
+  }
+  auto op = Make("bucketize", {{"quantiles", 16}});
+  Fit<double>(*op, batches);
+  std::vector<double> expected;
+  int64_t seen = 0;
+  int64_t k = 1;
+  for (auto it = counts.begin(); it != counts.end(); ++it) {
+    seen += it->second;
+    for (; k < 16 && seen * 16 >= k * total; ++k) {
+      const auto next = std::next(it);
+      if (next != counts.end() && (expected.empty() || next->first > expected.back()))
+        expected.push_back(next->first);
+    }
+  }
+  EXPECT_EQ(Reloaded(*op)->SaveState().at("boundaries").get<std::vector<double>>(), expected);
+  EXPECT_LT(expected.size(), 15u) << "skewed: equal quantiles merged";
+  EXPECT_GT(expected.size(), 5u);
 }
 
 TEST(Clip, BoundsAndMissing) {

@@ -44,6 +44,7 @@ class Categorify final : public OperatorWithOptions<CategorifyOptions> {
   void FitEncode(const int64_t* values, size_t n, size_t train_rows, int32_t* codes) override;
   void MapCodes(const int32_t* codes, size_t n, int32_t* ids) const override;
   void UncountCodes(const int32_t* codes, size_t n) override;
+  const std::vector<int64_t>& CodeValues() const override { return seen_.values(); }
   int64_t cardinality() const override {
     return kFirstVocabularyId + static_cast<int64_t>(vocabulary_.size());
   }

@@ -14,20 +14,17 @@ void CheckFitted(bool fitted, const char* op) {
 }  // namespace
 
 void FillMissing::FitDense(const double* values, size_t n) {
-  if (options_.strategy != "median")
-    return;
-  for (size_t i = 0; i < n; ++i) {
-    if (!std::isnan(values[i]))
-      ++counts_[values[i]];
-  }
+  if (options_.strategy == "median")
+    counts_.Add(values, n);
 }
 
 void FillMissing::FinishFit() {
   if (options_.strategy == "constant") {
     fill_ = options_.value;
   } else {
+    const std::vector<std::pair<double, int64_t>>& counts = counts_.Sorted();
     int64_t total = 0;
-    for (const auto& [value, count] : counts_)
+    for (const auto& [value, count] : counts)
       total += count;
     // Values at 0-based ranks (total-1)/2 and total/2: equal for an odd count.
     const int64_t low_rank = (total - 1) / 2;
@@ -35,7 +32,7 @@ void FillMissing::FinishFit() {
     double low = NAN;
     double high = NAN;
     int64_t seen = 0;
-    for (const auto& [value, count] : counts_) {
+    for (const auto& [value, count] : counts) {
       if (std::isnan(low) && seen + count > low_rank)
         low = value;
       if (seen + count > high_rank) {
@@ -46,7 +43,7 @@ void FillMissing::FinishFit() {
     }
     // No training values at all: nothing to take a median of; fill with the constant.
     fill_ = total == 0 ? options_.value : (low + high) / 2.0;
-    counts_.clear();
+    counts_.Clear();
   }
   fitted_ = true;
 }

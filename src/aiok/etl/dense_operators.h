@@ -1,8 +1,9 @@
 // Operators on dense columns (doubles, NaN = missing).
 #pragma once
 
-#include <map>
+#include <string>
 
+#include "aiok/etl/dense_value_counts.h"
 #include "aiok/etl/operator_base.h"
 
 namespace aiok::etl {
@@ -32,7 +33,7 @@ class FillMissing final : public OperatorWithOptions<FillMissingOptions> {
 
  private:
   // Exact median from value counts: memory grows with distinct values, not rows.
-  std::map<double, int64_t> counts_;
+  DenseValueCounts counts_;
   double fill_ = 0.0;
   bool fitted_ = false;
 };

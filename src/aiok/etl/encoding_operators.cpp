@@ -7,31 +7,159 @@
 #include "aiok/core/hash.h"
 
 namespace aiok::etl {
+namespace {
+
+// How far ahead loops over codes prefetch their slots: the large columns' arrays outgrow L2.
+constexpr size_t kPrefetchAhead = 64;
+
+// Codes and `payload(code)` for the codes whose slot `keep` holds, by ascending value: the
+// saved states list values in order so that files are stable. Values that fit 32 bits (every
+// Criteo category) sort as one packed integer each, several times faster than pairs.
+template <typename Keep>
+std::vector<int32_t> CodesByValue(const std::vector<int64_t>& values, Keep&& keep) {
+  std::vector<int32_t> codes;
+  bool narrow = true;
+  for (size_t code = 0; code < values.size(); ++code) {
+    if (keep(code)) {
+      codes.push_back(static_cast<int32_t>(code));
+      narrow &= values[code] >= 0 && values[code] <= int64_t{UINT32_MAX};
+    }
+  }
+  if (narrow) {
+    std::vector<uint64_t> packed(codes.size());
+    for (size_t i = 0; i < codes.size(); ++i)
+      packed[i] = static_cast<uint64_t>(values[codes[i]]) << 32 | static_cast<uint32_t>(codes[i]);
+    std::sort(packed.begin(), packed.end());
+    for (size_t i = 0; i < codes.size(); ++i)
+      codes[i] = static_cast<int32_t>(packed[i] & UINT32_MAX);
+  } else {
+    std::sort(codes.begin(), codes.end(),
+              [&](int32_t a, int32_t b) { return values[a] < values[b]; });
+  }
+  return codes;
+}
+
+}  // namespace
+
+void EncoderCodes::Adopt(std::vector<int64_t> values) {
+  adopted_ = true;
+  adopted_values_ = std::move(values);
+  dictionary_ = ValueDictionary();
+  lookup_.reset();
+}
+
+void EncoderCodes::Insert(const int64_t* values, size_t n, int32_t* codes) {
+  AIOK_ASSERT(!adopted_);
+  dictionary_.InsertAll(values, n, kMissingValue, codes);
+}
+
+void EncoderCodes::Assign(const std::vector<int64_t>& values, const char* op) {
+  adopted_ = false;
+  adopted_values_ = {};
+  lookup_.reset();
+  dictionary_ = ValueDictionary(values.size());
+  std::vector<int32_t> codes(values.size());
+  dictionary_.InsertAll(values.data(), values.size(), kMissingValue, codes.data());
+  for (size_t i = 0; i < values.size(); ++i) {
+    AIOK_CHECK(codes[i] == static_cast<int32_t>(i), ErrorKind::kInvalidInput,
+               "{} state: value {} {}", op, values[i],
+               values[i] == kMissingValue ? "marks a missing value and cannot be listed here"
+                                          : "is listed twice");
+  }
+}
+
+void EncoderCodes::Find(const int64_t* values, size_t n, int32_t* codes) const {
+  const ValueDictionary* dictionary = &dictionary_;
+  if (adopted_) {
+    std::lock_guard<std::mutex> lock(lookup_mutex_);
+    if (!lookup_) {
+      auto lookup = std::make_unique<ValueDictionary>(adopted_values_.size());
+      std::vector<int32_t> ignored(adopted_values_.size());
+      lookup->InsertAll(adopted_values_.data(), adopted_values_.size(), kMissingValue,
+                        ignored.data());
+      lookup_ = std::move(lookup);
+    }
+    dictionary = lookup_.get();
+  }
+  dictionary->FindAll(values, n, codes);
+  for (size_t i = 0; i < n; ++i) {
+    if (codes[i] < 0 && values[i] != kMissingValue)
+      codes[i] = kUnseen;
+  }
+}
+
 template <typename OptionsT>
 void CountingEncoder<OptionsT>::FitCategorical(const int64_t* values, size_t n) {
+  std::vector<int32_t> codes(n);
+  codes_.Insert(values, n, codes.data());
+  counts_.resize(codes_.size() + EncoderCodes::kFront, 0);
+  FitCodes(codes.data(), nullptr, nullptr, n);
+}
+
+template <typename OptionsT>
+void CountingEncoder<OptionsT>::BeginCodes(std::vector<int64_t> values) {
+  codes_.Adopt(std::move(values));
+  counts_.assign(codes_.size() + EncoderCodes::kFront, 0);
+}
+
+template <typename OptionsT>
+void CountingEncoder<OptionsT>::FitCodes(const int32_t* codes, const float*, const int32_t*,
+                                         size_t n) {
+  // Missing values are counted too, in their slot, and forgotten in FinishFit: no branch.
+  int64_t* counts = counts_.data() + EncoderCodes::kFront;
   for (size_t i = 0; i < n; ++i) {
-    if (values[i] != kMissingValue)
-      ++counts_[values[i]];
+    if (i + kPrefetchAhead < n)
+      __builtin_prefetch(&counts[codes[i + kPrefetchAhead]], 1);
+    AIOK_ASSERT(codes[i] >= -1 && static_cast<size_t>(codes[i] + 2) < counts_.size());
+    ++counts[codes[i]];
   }
   rows_ += static_cast<int64_t>(n);
 }
 
 template <typename OptionsT>
-int64_t CountingEncoder<OptionsT>::CountOf(int64_t value) const {
-  const auto found = counts_.find(value);
-  return found == counts_.end() ? 0 : found->second;
+void CountingEncoder<OptionsT>::FinishFit() {
+  counts_.resize(codes_.size() + EncoderCodes::kFront, 0);
+  counts_[0] = 0;  // unseen
+  counts_[1] = 0;  // missing: not a value that is counted
+  encoded_.resize(counts_.size());
+  for (size_t slot = 0; slot < counts_.size(); ++slot)
+    encoded_[slot] = FromCount(counts_[slot]);
 }
 
-// Counts as JSON: {"values": [...], "counts": [...], "rows": N}, values ascending (stable files).
+template <typename OptionsT>
+void CountingEncoder<OptionsT>::TransformCodes(const int32_t* codes, const int32_t*, size_t n,
+                                               double* out) const {
+  AIOK_CHECK(!encoded_.empty(), ErrorKind::kInternal, "{}: transform before fit", this->name());
+  const double* encoded = encoded_.data() + EncoderCodes::kFront;
+  for (size_t i = 0; i < n; ++i) {
+    if (i + kPrefetchAhead < n)
+      __builtin_prefetch(&encoded[codes[i + kPrefetchAhead]]);
+    AIOK_ASSERT(codes[i] >= EncoderCodes::kUnseen &&
+                static_cast<size_t>(codes[i] + 2) < encoded_.size());
+    out[i] = encoded[codes[i]];
+  }
+}
+
+template <typename OptionsT>
+void CountingEncoder<OptionsT>::TransformIdsToDense(const int64_t* values, size_t n,
+                                                    double* out) const {
+  std::vector<int32_t> codes(n);
+  codes_.Find(values, n, codes.data());
+  TransformCodes(codes.data(), nullptr, n, out);
+}
+
+// Counts as JSON: {"values": [...], "counts": [...], "rows": N}, values ascending (stable
+// files), only values with train rows.
 template <typename OptionsT>
 nlohmann::json CountingEncoder<OptionsT>::SaveState() const {
-  std::vector<std::pair<int64_t, int64_t>> sorted(counts_.begin(), counts_.end());
-  std::sort(sorted.begin(), sorted.end());
-  std::vector<int64_t> values;
-  std::vector<int64_t> numbers;
-  for (const auto& [value, count] : sorted) {
-    values.push_back(value);
-    numbers.push_back(count);
+  const int64_t* counts = counts_.data() + EncoderCodes::kFront;
+  const std::vector<int32_t> order =
+      CodesByValue(codes_.values(), [&](size_t code) { return counts[code] > 0; });
+  std::vector<int64_t> values(order.size());
+  std::vector<int64_t> numbers(order.size());
+  for (size_t i = 0; i < order.size(); ++i) {
+    values[i] = codes_.values()[order[i]];
+    numbers[i] = counts[order[i]];
   }
   return {{"values", values}, {"counts", numbers}, {"rows", rows_}};
 }
@@ -42,26 +170,24 @@ void CountingEncoder<OptionsT>::LoadState(const nlohmann::json& state) {
   const auto numbers = state.at("counts").get<std::vector<int64_t>>();
   AIOK_CHECK(values.size() == numbers.size(), ErrorKind::kInvalidInput,
              "{} state: {} values but {} counts", this->name(), values.size(), numbers.size());
-  counts_.clear();
-  for (size_t i = 0; i < values.size(); ++i)
-    counts_[values[i]] = numbers[i];
+  codes_.Assign(values, this->name());
+  counts_.assign(EncoderCodes::kFront, 0);
+  counts_.insert(counts_.end(), numbers.begin(), numbers.end());
   rows_ = state.at("rows").get<int64_t>();
+  FinishFit();
 }
 
 template class CountingEncoder<CountEncodeOptions>;
 template class CountingEncoder<FrequencyEncodeOptions>;
 
-void CountEncode::TransformIdsToDense(const int64_t* values, size_t n, double* out) const {
-  for (size_t i = 0; i < n; ++i) {
-    const auto count = static_cast<double>(CountOf(values[i]));
-    out[i] = options_.log ? std::log1p(count) : count;
-  }
+double CountEncode::FromCount(int64_t count) const {
+  const auto value = static_cast<double>(count);
+  return options_.log ? std::log1p(value) : value;
 }
 
-void FrequencyEncode::TransformIdsToDense(const int64_t* values, size_t n, double* out) const {
+double FrequencyEncode::FromCount(int64_t count) const {
   const double rows = rows_ > 0 ? static_cast<double>(rows_) : 1.0;
-  for (size_t i = 0; i < n; ++i)
-    out[i] = static_cast<double>(CountOf(values[i])) / rows;
+  return static_cast<double>(count) / rows;
 }
 
 int32_t TargetEncode::FoldOf(int64_t record) const {
@@ -70,27 +196,42 @@ int32_t TargetEncode::FoldOf(int64_t record) const {
       static_cast<uint64_t>(options_.folds));
 }
 
+void TargetEncode::BeginCodes(std::vector<int64_t> values) {
+  codes_.Adopt(std::move(values));
+  stats_.assign((codes_.size() + EncoderCodes::kFront) * 2 * folds(), 0.0);
+}
+
 void TargetEncode::FitCategoricalInFolds(const int64_t* values, const float* labels,
                                          const int32_t* folds, size_t n) {
-  const auto k = static_cast<size_t>(options_.folds);
-  fold_sums_.resize(k, 0.0);
-  fold_counts_.resize(k, 0);
-  for (size_t i = 0; i < n; ++i) {
-    const auto f = static_cast<size_t>(folds == nullptr ? 0 : folds[i]);
-    Stats& stats = stats_[values[i]];
-    if (stats.sums.empty()) {
-      stats.sums.assign(k, 0.0);
-      stats.counts.assign(k, 0);
-    }
-    stats.sums[f] += labels[i];
-    ++stats.counts[f];
-    fold_sums_[f] += labels[i];
-    ++fold_counts_[f];
-  }
+  std::vector<int32_t> codes(n);
+  codes_.Insert(values, n, codes.data());
+  stats_.resize((codes_.size() + EncoderCodes::kFront) * 2 * this->folds(), 0.0);
+  FitCodes(codes.data(), labels, folds, n);
 }
 
 void TargetEncode::FitCategoricalWithLabels(const int64_t* values, const float* labels, size_t n) {
   FitCategoricalInFolds(values, labels, nullptr, n);
+}
+
+void TargetEncode::FitCodes(const int32_t* codes, const float* labels, const int32_t* folds,
+                            size_t n) {
+  const size_t k = this->folds();
+  const size_t width = 2 * k;
+  fold_sums_.resize(k, 0.0);
+  fold_counts_.resize(k, 0);
+  double* stats = stats_.data() + EncoderCodes::kFront * width;
+  const auto slots = static_cast<int64_t>(stats_.size() / width);
+  for (size_t i = 0; i < n; ++i) {
+    if (i + kPrefetchAhead < n)
+      __builtin_prefetch(&stats[codes[i + kPrefetchAhead] * static_cast<int64_t>(width)], 1);
+    AIOK_ASSERT(codes[i] >= -1 && codes[i] + 2 < slots);
+    const auto f = static_cast<size_t>(folds == nullptr ? 0 : folds[i]);
+    double* s = stats + codes[i] * static_cast<int64_t>(width);
+    s[f] += labels[i];
+    s[k + f] += 1.0;
+    fold_sums_[f] += labels[i];
+    ++fold_counts_[f];
+  }
 }
 
 double TargetEncode::Smoothed(double sum, double count, double prior) const {
@@ -99,86 +240,151 @@ double TargetEncode::Smoothed(double sum, double count, double prior) const {
 }
 
 void TargetEncode::FinishFit() {
+  const size_t k = folds();
+  const size_t width = 2 * k;
+  fold_sums_.resize(k, 0.0);
+  fold_counts_.resize(k, 0);
+  stats_.resize((codes_.size() + EncoderCodes::kFront) * width, 0.0);
   double sum = 0.0;
   int64_t count = 0;
-  for (size_t f = 0; f < fold_sums_.size(); ++f) {
+  for (size_t f = 0; f < k; ++f) {
     sum += fold_sums_[f];
     count += fold_counts_[f];
   }
   prior_ = count > 0 ? sum / static_cast<double>(count) : 0.0;
-  encoded_.clear();
-  for (const auto& [value, stats] : stats_) {
+  fold_priors_.resize(k);
+  for (size_t f = 0; f < k; ++f) {
+    // The other folds' rows: their mean is this fold's prior.
+    const auto other_rows = static_cast<double>(count - fold_counts_[f]);
+    fold_priors_[f] = other_rows > 0 ? (sum - fold_sums_[f]) / other_rows : prior_;
+  }
+  const size_t slots = stats_.size() / width;
+  encoded_.resize(slots);
+  for (size_t slot = 0; slot < slots; ++slot) {
+    const double* s = stats_.data() + slot * width;
     double value_sum = 0.0;
-    int64_t value_count = 0;
-    for (size_t f = 0; f < stats.sums.size(); ++f) {
-      value_sum += stats.sums[f];
-      value_count += stats.counts[f];
+    double value_count = 0.0;
+    for (size_t f = 0; f < k; ++f) {
+      value_sum += s[f];
+      value_count += s[k + f];
     }
-    encoded_[value] = Smoothed(value_sum, static_cast<double>(value_count), prior_);
+    // A value without train rows (unseen, or only in valid and test rows) takes the prior.
+    encoded_[slot] = value_count > 0 ? Smoothed(value_sum, value_count, prior_) : prior_;
+  }
+}
+
+void TargetEncode::TransformCodes(const int32_t* codes, const int32_t* folds, size_t n,
+                                  double* out) const {
+  AIOK_CHECK(!encoded_.empty(), ErrorKind::kInternal, "target_encode: transform before fit");
+  const size_t k = this->folds();
+  const size_t width = 2 * k;
+  const double* encoded = encoded_.data() + EncoderCodes::kFront;
+  if (folds == nullptr) {
+    for (size_t i = 0; i < n; ++i) {
+      if (i + kPrefetchAhead < n)
+        __builtin_prefetch(&encoded[codes[i + kPrefetchAhead]]);
+      out[i] = encoded[codes[i]];
+    }
+    return;
+  }
+  AIOK_CHECK(n == 0 || stats_.size() == encoded_.size() * width, ErrorKind::kInternal,
+             "target_encode: train rows are encoded by the process that fitted");
+  const double* stats = stats_.data() + EncoderCodes::kFront * width;
+  for (size_t i = 0; i < n; ++i) {
+    if (i + kPrefetchAhead < n)
+      __builtin_prefetch(&stats[codes[i + kPrefetchAhead] * static_cast<int64_t>(width)]);
+    const int32_t code = codes[i];
+    if (folds[i] < 0) {
+      out[i] = encoded[code];
+      continue;
+    }
+    const auto f = static_cast<size_t>(folds[i]);
+    if (code == EncoderCodes::kUnseen) {
+      out[i] = fold_priors_[f];
+      continue;
+    }
+    // The other folds' rows of the value.
+    const double* s = stats + code * static_cast<int64_t>(width);
+    double sum = 0.0;
+    double count = 0.0;
+    for (size_t g = 0; g < k; ++g) {
+      if (g == f)
+        continue;
+      sum += s[g];
+      count += s[k + g];
+    }
+    out[i] = Smoothed(sum, count, fold_priors_[f]);
   }
 }
 
 void TargetEncode::TransformIdsToDense(const int64_t* values, size_t n, double* out) const {
-  for (size_t i = 0; i < n; ++i) {
-    const auto found = encoded_.find(values[i]);
-    out[i] = found == encoded_.end() ? prior_ : found->second;
-  }
+  std::vector<int32_t> codes(n);
+  codes_.Find(values, n, codes.data());
+  TransformCodes(codes.data(), nullptr, n, out);
 }
 
 void TargetEncode::TransformTrainRows(const int64_t* values, const int32_t* folds, size_t n,
                                       double* out) const {
-  AIOK_CHECK(!fold_sums_.empty() || n == 0, ErrorKind::kInternal,
-             "target_encode: train rows are encoded by the process that fitted");
-  double total_sum = 0.0;
-  int64_t total_count = 0;
-  for (size_t f = 0; f < fold_sums_.size(); ++f) {
-    total_sum += fold_sums_[f];
-    total_count += fold_counts_[f];
-  }
-  for (size_t i = 0; i < n; ++i) {
-    const auto f = static_cast<size_t>(folds[i]);
-    // The other folds' rows: their mean is this fold's prior, their rows of the value its
-    // statistics.
-    const auto other_rows = static_cast<double>(total_count - fold_counts_[f]);
-    const double prior = other_rows > 0 ? (total_sum - fold_sums_[f]) / other_rows : prior_;
-    const auto found = stats_.find(values[i]);
-    if (found == stats_.end()) {
-      out[i] = prior;
-      continue;
-    }
-    double sum = 0.0;
-    int64_t count = 0;
-    for (size_t g = 0; g < found->second.sums.size(); ++g) {
-      if (g == f)
-        continue;
-      sum += found->second.sums[g];
-      count += found->second.counts[g];
-    }
-    out[i] = Smoothed(sum, static_cast<double>(count), prior);
-  }
+  std::vector<int32_t> codes(n);
+  codes_.Find(values, n, codes.data());
+  TransformCodes(codes.data(), folds, n, out);
 }
 
+// {"prior": p, "values": [...], "encodings": [...]}: every value with train rows (missing,
+// -1, among them when it had any), ascending, and its full-train encoding.
 nlohmann::json TargetEncode::SaveState() const {
-  std::vector<std::pair<int64_t, double>> sorted(encoded_.begin(), encoded_.end());
-  std::sort(sorted.begin(), sorted.end());
+  const size_t k = folds();
+  const size_t width = 2 * k;
+  auto has_rows = [&](size_t slot) {
+    if (stats_.empty())  // a loaded state: what it listed
+      return slot >= EncoderCodes::kFront || (slot == 1 && missing_listed_);
+    if (stats_.size() < (slot + 1) * width)
+      return false;
+    double count = 0.0;
+    for (size_t f = 0; f < k; ++f)
+      count += stats_[slot * width + k + f];
+    return count > 0;
+  };
+  const std::vector<int32_t> order = CodesByValue(
+      codes_.values(), [&](size_t code) { return has_rows(code + EncoderCodes::kFront); });
   std::vector<int64_t> values;
   std::vector<double> encodings;
-  for (const auto& [value, encoding] : sorted) {
-    values.push_back(value);
-    encodings.push_back(encoding);
+  values.reserve(order.size() + 1);
+  encodings.reserve(order.size() + 1);
+  if (has_rows(1)) {
+    values.push_back(kMissingValue);
+    encodings.push_back(encoded_[1]);
+  }
+  for (const int32_t code : order) {
+    values.push_back(codes_.values()[code]);
+    encodings.push_back(encoded_[code + EncoderCodes::kFront]);
   }
   return {{"prior", prior_}, {"values", values}, {"encodings", encodings}};
 }
 
 void TargetEncode::LoadState(const nlohmann::json& state) {
   prior_ = state.at("prior").get<double>();
-  const auto values = state.at("values").get<std::vector<int64_t>>();
-  const auto encodings = state.at("encodings").get<std::vector<double>>();
+  auto values = state.at("values").get<std::vector<int64_t>>();
+  auto encodings = state.at("encodings").get<std::vector<double>>();
   AIOK_CHECK(values.size() == encodings.size(), ErrorKind::kInvalidInput,
              "target_encode state: {} values but {} encodings", values.size(), encodings.size());
-  encoded_.clear();
-  for (size_t i = 0; i < values.size(); ++i)
-    encoded_[values[i]] = encodings[i];
+  double missing = prior_;  // missing values without train rows take the prior
+  const auto found = std::find(values.begin(), values.end(), kMissingValue);
+  missing_listed_ = found != values.end();
+  if (missing_listed_) {
+    missing = encodings[static_cast<size_t>(found - values.begin())];
+    encodings.erase(encodings.begin() + (found - values.begin()));
+    values.erase(found);
+  }
+  codes_.Assign(values, name());
+  encoded_.assign(EncoderCodes::kFront, prior_);
+  encoded_[1] = missing;
+  encoded_.insert(encoded_.end(), encodings.begin(), encodings.end());
+  // Only every train row's statistics travel: train rows are encoded where they were fitted.
+  stats_.clear();
+  fold_sums_.clear();
+  fold_counts_.clear();
+  fold_priors_.clear();
 }
 
 }  // namespace aiok::etl

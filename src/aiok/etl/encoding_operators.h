@@ -1,20 +1,63 @@
 // Operators that turn a categorical value into a number learned from the train rows (RecDP's
 // and NVTabular's encoders): how often the value occurs (count_encode, frequency_encode) and
 // the mean label of its rows (target_encode). All read raw keys and write a dense feature.
+//
+// Their statistics live in flat arrays indexed by code, not in hash maps of values: the codes
+// of their own dictionary when they fit raw keys, or — in the ETL, when the field also has a
+// categorify — the codes categorify already gave every row (Operator::BeginCodes), so that
+// an encoder costs no hash probe at all. The arrays keep two slots in front of code 0: values
+// the fit never saw, then missing values (code -1).
 #pragma once
 
 #include <cstdint>
+#include <memory>
+#include <mutex>
 #include <string>
-#include <unordered_map>
 #include <vector>
 
 #include "aiok/etl/operator_base.h"
+#include "aiok/etl/value_dictionary.h"
 
 namespace aiok::etl {
 
+/// The codes an encoder keeps its statistics by, and the values they stand for.
+class EncoderCodes {
+ public:
+  /// The code of a value the fit never saw (missing values are code -1).
+  static constexpr int32_t kUnseen = -2;
+  /// Slots in front of code 0 in the encoders' arrays: slot(code) = code + kFront.
+  static constexpr size_t kFront = 2;
+
+  /// Codes of another operator's dictionary: `values[code]` is the value of each.
+  void Adopt(std::vector<int64_t> values);
+  /// Codes of raw keys while fitting, inserted into the encoder's own dictionary (missing
+  /// values: -1, not inserted).
+  void Insert(const int64_t* values, size_t n, int32_t* codes);
+  /// The codes of saved values (code i for values[i]); a repeated value or the missing key
+  /// is an error naming `op`.
+  void Assign(const std::vector<int64_t>& values, const char* op);
+  /// Codes of values to transform: -1 missing, kUnseen for a value without a code.
+  void Find(const int64_t* values, size_t n, int32_t* codes) const;
+
+  size_t size() const { return adopted_ ? adopted_values_.size() : dictionary_.size(); }
+  /// The value of each code.
+  const std::vector<int64_t>& values() const {
+    return adopted_ ? adopted_values_ : dictionary_.values();
+  }
+
+ private:
+  bool adopted_ = false;
+  std::vector<int64_t> adopted_values_;
+  ValueDictionary dictionary_;  // own codes (Insert, Assign)
+  // Adopted codes are looked up by value only when something transforms raw keys in the
+  // process that fitted (the ETL itself never does): built on first use.
+  mutable std::mutex lookup_mutex_;
+  mutable std::unique_ptr<ValueDictionary> lookup_;
+};
+
 /// What count_encode and frequency_encode share: a count of each value's train rows (missing
 /// values not counted) and of the train rows, saved as the fitted state. They differ only in
-/// what they write for a value.
+/// what they write for a count (FromCount).
 template <typename OptionsT>
 class CountingEncoder : public OperatorWithOptions<OptionsT> {
  public:
@@ -22,15 +65,25 @@ class CountingEncoder : public OperatorWithOptions<OptionsT> {
   ColumnKind output_kind() const override { return ColumnKind::kDense; }
   bool needs_fit() const override { return true; }
   void FitCategorical(const int64_t* values, size_t n) override;
+  void FinishFit() override;
+  void TransformIdsToDense(const int64_t* values, size_t n, double* out) const override;
+  bool fits_codes() const override { return true; }
+  void BeginCodes(std::vector<int64_t> values) override;
+  void FitCodes(const int32_t* codes, const float* labels, const int32_t* folds, size_t n) override;
+  void TransformCodes(const int32_t* codes, const int32_t* folds, size_t n,
+                      double* out) const override;
   nlohmann::json SaveState() const override;
   void LoadState(const nlohmann::json& state) override;
 
  protected:
-  /// The value's train rows (0 unseen or missing).
-  int64_t CountOf(int64_t value) const;
-
-  std::unordered_map<int64_t, int64_t> counts_;
+  /// The feature of a value with `count` train rows (0: unseen or missing).
+  virtual double FromCount(int64_t count) const = 0;
   int64_t rows_ = 0;  // train rows seen, missing values included
+
+ private:
+  EncoderCodes codes_;
+  std::vector<int64_t> counts_;  // train rows by slot
+  std::vector<double> encoded_;  // after fit: FromCount by slot
 };
 
 struct CountEncodeOptions {
@@ -45,7 +98,9 @@ struct CountEncodeOptions {
 class CountEncode final : public CountingEncoder<CountEncodeOptions> {
  public:
   const char* name() const override { return "count_encode"; }
-  void TransformIdsToDense(const int64_t* values, size_t n, double* out) const override;
+
+ protected:
+  double FromCount(int64_t count) const override;
 };
 
 struct FrequencyEncodeOptions {
@@ -57,7 +112,9 @@ struct FrequencyEncodeOptions {
 class FrequencyEncode final : public CountingEncoder<FrequencyEncodeOptions> {
  public:
   const char* name() const override { return "frequency_encode"; }
-  void TransformIdsToDense(const int64_t* values, size_t n, double* out) const override;
+
+ protected:
+  double FromCount(int64_t count) const override;
 };
 
 struct TargetEncodeOptions {
@@ -96,23 +153,30 @@ class TargetEncode final : public OperatorWithOptions<TargetEncodeOptions> {
   void TransformIdsToDense(const int64_t* values, size_t n, double* out) const override;
   void TransformTrainRows(const int64_t* values, const int32_t* folds, size_t n,
                           double* out) const override;
+  bool fits_codes() const override { return true; }
+  void BeginCodes(std::vector<int64_t> values) override;
+  void FitCodes(const int32_t* codes, const float* labels, const int32_t* folds, size_t n) override;
+  void TransformCodes(const int32_t* codes, const int32_t* folds, size_t n,
+                      double* out) const override;
   nlohmann::json SaveState() const override;
   void LoadState(const nlohmann::json& state) override;
 
  private:
-  // Label sum and row count of a value, per fold while fitting.
-  struct Stats {
-    std::vector<double> sums;
-    std::vector<int64_t> counts;
-  };
   double Smoothed(double sum, double count, double prior) const;
+  size_t folds() const { return static_cast<size_t>(options_.folds); }
 
-  std::unordered_map<int64_t, Stats> stats_;  // per value (missing included, as a value)
-  std::vector<double> fold_sums_;             // every value's, per fold
+  EncoderCodes codes_;
+  // While fitting (and kept for the train rows' out-of-fold encoding): per slot, the label
+  // sum of each fold and then the row count of each fold, 2 x folds doubles side by side.
+  std::vector<double> stats_;
+  std::vector<double> fold_sums_;  // every value's, per fold
   std::vector<int64_t> fold_counts_;
-  // After fit: the full-train encoding of each value, and the prior.
-  std::unordered_map<int64_t, double> encoded_;
+  // After fit: the full-train encoding by slot, the prior, and each fold's prior (the mean
+  // of the other folds' rows).
+  std::vector<double> encoded_;
   double prior_ = 0.0;
+  std::vector<double> fold_priors_;
+  bool missing_listed_ = false;  // a loaded state's: it encodes missing values of its own
 };
 
 }  // namespace aiok::etl

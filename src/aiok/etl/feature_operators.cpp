@@ -39,36 +39,33 @@ void Bucketize::CheckOptions(const std::string& where) const {
     ParseBoundaries(options_.boundaries, where);
 }
 
-void Bucketize::FitDense(const double* values, size_t n) {
-  for (size_t i = 0; i < n; ++i) {
-    if (!std::isnan(values[i]))
-      ++counts_[values[i]];
-  }
-}
+void Bucketize::FitDense(const double* values, size_t n) { counts_.Add(values, n); }
 
 void Bucketize::FinishFit() {
   if (options_.quantiles == 0) {
     boundaries_ = ParseBoundaries(options_.boundaries, name());
     return;
   }
-  // Boundary k is the smallest value whose cumulative count reaches k/q of the rows.
+  // Boundary k is the value after the smallest value whose cumulative count reaches k/q of
+  // the rows.
+  const std::vector<std::pair<double, int64_t>>& counts = counts_.Sorted();
   int64_t total = 0;
-  for (const auto& [value, count] : counts_)
+  for (const auto& [value, count] : counts)
     total += count;
   boundaries_.clear();
   int64_t seen = 0;
   int64_t k = 1;
-  for (const auto& [value, count] : counts_) {
-    seen += count;
+  for (size_t i = 0; i < counts.size(); ++i) {
+    seen += counts[i].second;
     while (k < options_.quantiles && seen * options_.quantiles >= k * total) {
       // The next bucket starts after this value.
-      auto next = counts_.upper_bound(value);
-      if (next != counts_.end() && (boundaries_.empty() || next->first > boundaries_.back()))
-        boundaries_.push_back(next->first);
+      if (i + 1 < counts.size() &&
+          (boundaries_.empty() || counts[i + 1].first > boundaries_.back()))
+        boundaries_.push_back(counts[i + 1].first);
       ++k;
     }
   }
-  counts_.clear();
+  counts_.Clear();
 }
 
 void Bucketize::TransformDenseToIds(const double* values, size_t n, int64_t* ids) const {

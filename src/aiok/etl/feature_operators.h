@@ -3,10 +3,10 @@
 // with `inputs`).
 #pragma once
 
-#include <map>
 #include <string>
 #include <vector>
 
+#include "aiok/etl/dense_value_counts.h"
 #include "aiok/etl/operator_base.h"
 
 namespace aiok::etl {
@@ -42,7 +42,7 @@ class Bucketize final : public OperatorWithOptions<BucketizeOptions> {
   void LoadState(const nlohmann::json& state) override;
 
  private:
-  std::map<double, int64_t> counts_;
+  DenseValueCounts counts_;
   std::vector<double> boundaries_;
 };
 

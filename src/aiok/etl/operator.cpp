@@ -22,6 +22,18 @@ void Operator::TransformInputs(const std::vector<const int64_t*>&, size_t, int64
 void Operator::FitEncode(const int64_t*, size_t, size_t, int32_t*) { AIOK_ASSERT(false); }
 void Operator::MapCodes(const int32_t*, size_t, int32_t*) const { AIOK_ASSERT(false); }
 void Operator::UncountCodes(const int32_t*, size_t) { AIOK_ASSERT(false); }
+const std::vector<int64_t>& Operator::CodeValues() const {
+  AIOK_ASSERT(false);
+  static const std::vector<int64_t> none;
+  return none;
+}
+void Operator::BeginCodes(std::vector<int64_t>) { AIOK_ASSERT(false); }
+void Operator::FitCodes(const int32_t*, const float*, const int32_t*, size_t) {
+  AIOK_ASSERT(false);
+}
+void Operator::TransformCodes(const int32_t*, const int32_t*, size_t, double*) const {
+  AIOK_ASSERT(false);
+}
 
 void OperatorRegistry::Register(const std::string& name, Factory factory, Prototype prototype) {
   AIOK_ASSERT(factories_.count(name) == 0);

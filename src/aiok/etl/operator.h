@@ -100,6 +100,22 @@ class Operator {
   /// Takes back rows that FitEncode counted as training rows, by their codes: for a caller
   /// that learns where the training rows end only after it has encoded them.
   virtual void UncountCodes(const int32_t* codes, size_t n);
+  /// The value each code of FitEncode stands for (indexed by code), until FinishFit.
+  virtual const std::vector<int64_t>& CodeValues() const;
+
+  /// Operators that learn one number per categorical value (count, frequency and target
+  /// encoding) can learn it by the codes a dictionary operator gave the same field's rows:
+  /// the ETL then stores nothing for them between its passes and looks statistics up by
+  /// array index instead of hashing every key again. BeginCodes hands over the value of each
+  /// code (for the saved state); FitCodes fits train rows by code (-1 missing) with their
+  /// labels and, for out_of_fold(), folds (else nullptr). After FinishFit, TransformCodes
+  /// writes each row's feature: a row with folds[i] >= 0 is a train row encoded out of fold,
+  /// every other row (folds nullptr, or -1) takes every train row's statistics.
+  virtual bool fits_codes() const { return false; }
+  virtual void BeginCodes(std::vector<int64_t> values);
+  virtual void FitCodes(const int32_t* codes, const float* labels, const int32_t* folds, size_t n);
+  virtual void TransformCodes(const int32_t* codes, const int32_t* folds, size_t n,
+                              double* out) const;
 
   /// The options as JSON (what the pipeline file said, with defaults filled in).
   virtual nlohmann::json Options() = 0;

@@ -1,5 +1,7 @@
 #include "aiok/etl/table_encoder.h"
 
+#include <spdlog/spdlog.h>
+
 #include <algorithm>
 #include <cmath>
 #include <cstring>
@@ -132,10 +134,6 @@ TableEncoder::TableEncoder(const data::TableSchema& schema, Pipeline& pipeline, 
                  "operators that need no fitting",
                  chain.column);
       plan.handling = Handling::kRaw;
-      for (size_t i = 0; i < chain.inputs.size(); ++i) {
-        plan.raw_columns.push_back(chain.kind == ColumnKind::kDense ? raw_dense_columns_++
-                                                                    : raw_key_columns_++);
-      }
     }
     for (size_t i = 1; i < chain.ops.size(); ++i) {
       AIOK_CHECK(!chain.ops[i]->out_of_fold(), ErrorKind::kConfig,
@@ -147,6 +145,37 @@ TableEncoder::TableEncoder(const data::TableSchema& schema, Pipeline& pipeline, 
     plans_.push_back(std::move(plan));
   }
   BindSharedVocabularies();
+  BindCodeReaders();
+  for (size_t c = 0; c < chains_.size(); ++c) {
+    if (plans_[c].handling != Handling::kRaw)
+      continue;
+    for (size_t i = 0; i < chains_[c]->inputs.size(); ++i) {
+      plans_[c].raw_columns.push_back(chains_[c]->kind == ColumnKind::kDense ? raw_dense_columns_++
+                                                                             : raw_key_columns_++);
+    }
+  }
+}
+
+void TableEncoder::BindCodeReaders() {
+  for (size_t c = 0; c < chains_.size(); ++c) {
+    const ColumnChain& chain = *chains_[c];
+    const BoundChain& bound = binding_.chains[c];
+    if (plans_[c].handling != Handling::kRaw || chain.inputs.size() != 1 || bound.list ||
+        chain.kind != ColumnKind::kCategorical || !chain.ops[0]->fits_codes())
+      continue;
+    // A coded chain of the same scalar field read as keys, as this chain reads it.
+    for (size_t o = 0; o < chains_.size(); ++o) {
+      const BoundChain& coded = binding_.chains[o];
+      if (plans_[o].handling == Handling::kCoded && !coded.list &&
+          chains_[o]->kind == ColumnKind::kCategorical && coded.fields == bound.fields) {
+        plans_[c].handling = Handling::kFromCodes;
+        plans_[c].codes_chain = o;
+        spdlog::debug("etl: {} ({}) fits and encodes by the codes of {}", chain.column,
+                      chain.ops[0]->name(), chains_[o]->column);
+        break;
+      }
+    }
+  }
 }
 
 void TableEncoder::BindSharedVocabularies() {
@@ -248,6 +277,8 @@ EncodedBatch TableEncoder::Encode(const data::TableBatch& batch) {
     const ColumnChain& chain = *chains_[c];
     const BoundChain& bound = b.chains[c];
     const ChainPlan& plan = plans_[c];
+    if (plan.handling == Handling::kFromCodes)
+      return;  // its coded chain's codes are all it reads
     if (plan.handling == Handling::kRaw) {
       for (size_t i = 0; i < bound.fields.size(); ++i) {
         const data::ColumnValues& column = column_of(bound.fields[i]);
@@ -393,10 +424,17 @@ std::vector<ChainColumn> TableEncoder::RawInputs(const EncodedBatch& batch, size
 
 void TableEncoder::FitPhase(int phase, const BatchStore& store, const RecordSplits& splits,
                             const LabelMapping& label, int threads) {
-  std::vector<size_t> fitted;  // raw chains with an operator in this phase
+  std::vector<size_t> fitted;  // raw and from-codes chains with an operator in this phase
   for (size_t c = 0; c < chains_.size(); ++c) {
-    if (plans_[c].handling == Handling::kRaw && chains_[c]->FitOperatorOfPhase(phase))
+    const Handling handling = plans_[c].handling;
+    if ((handling == Handling::kRaw || handling == Handling::kFromCodes) &&
+        chains_[c]->FitOperatorOfPhase(phase))
       fitted.push_back(c);
+  }
+  // What the codes stand for, handed over before the coded chains finish (and forget it).
+  for (const size_t c : fitted) {
+    if (plans_[c].handling == Handling::kFromCodes && chains_[c]->FitOperatorOfPhase(phase) == 0)
+      chains_[c]->ops[0]->BeginCodes(CodingOperator(plans_[c].codes_chain).CodeValues());
   }
   const StoredLabels labels(label, text_label_);
   for (int64_t index = 0; !fitted.empty() && index < store.batches(); ++index) {
@@ -421,9 +459,27 @@ void TableEncoder::FitPhase(int phase, const BatchStore& store, const RecordSpli
       const size_t c = fitted[static_cast<size_t>(i)];
       ColumnChain& chain = *chains_[c];
       const size_t op = *chain.FitOperatorOfPhase(phase);
-      const ChainColumn values =
-          RunRawChain(c, RawInputs(*batch, c, train), train_records, all_train, op);
       Operator& fitting = *chain.ops[op];
+      const bool from_codes = plans_[c].handling == Handling::kFromCodes;
+      if (from_codes && op == 0) {
+        const auto rows = static_cast<size_t>(batch->rows());
+        const int32_t* all_codes =
+            batch->categorical.data() + binding_.chains[plans_[c].codes_chain].slot * rows;
+        std::vector<int32_t> codes(train.size());
+        for (size_t j = 0; j < train.size(); ++j)
+          codes[j] = all_codes[train[j]];
+        std::vector<int32_t> folds;
+        if (fitting.out_of_fold()) {
+          for (const int64_t record : train_records)
+            folds.push_back(fitting.FoldOf(record));
+        }
+        fitting.FitCodes(codes.data(), train_labels.data(), folds.empty() ? nullptr : folds.data(),
+                         train.size());
+        return;
+      }
+      const ChainColumn values =
+          from_codes ? RunFromCodes(c, *batch, train, all_train, op)
+                     : RunRawChain(c, RawInputs(*batch, c, train), train_records, all_train, op);
       if (fitting.out_of_fold()) {
         std::vector<int32_t> folds;
         for (const int64_t record : train_records)
@@ -478,6 +534,37 @@ ChainColumn TableEncoder::RunRawChain(size_t c, std::vector<ChainColumn> inputs,
   return chain.RunFrom(std::move(encoded), n, 1, end);
 }
 
+ChainColumn TableEncoder::RunFromCodes(size_t c, const EncodedBatch& batch,
+                                       const std::vector<int64_t>& rows,
+                                       const std::vector<char>& train, size_t end) const {
+  const ColumnChain& chain = *chains_[c];
+  const Operator& op = *chain.ops[0];
+  const auto stored = static_cast<size_t>(batch.rows());
+  const int32_t* codes =
+      batch.categorical.data() + binding_.chains[plans_[c].codes_chain].slot * stored;
+  const size_t n = rows.empty() ? stored : rows.size();
+  std::vector<int32_t> gathered;
+  if (!rows.empty()) {
+    gathered.resize(n);
+    for (size_t i = 0; i < n; ++i)
+      gathered[i] = codes[rows[i]];
+    codes = gathered.data();
+  }
+  std::vector<int32_t> folds;
+  if (op.out_of_fold()) {
+    folds.resize(n);
+    for (size_t i = 0; i < n; ++i) {
+      const int64_t record = batch.lines[rows.empty() ? i : static_cast<size_t>(rows[i])];
+      folds[i] = train[i] ? op.FoldOf(record) : -1;
+    }
+  }
+  ChainColumn encoded;
+  encoded.kind = ColumnKind::kDense;
+  encoded.dense.resize(n);
+  op.TransformCodes(codes, folds.empty() ? nullptr : folds.data(), n, encoded.dense.data());
+  return chain.RunFrom(std::move(encoded), n, 1, end);
+}
+
 FinishedBatch TableEncoder::Finish(EncodedBatch batch, const RecordSplits& splits,
                                    const LabelMapping& label) const {
   const auto rows = static_cast<size_t>(batch.rows());
@@ -501,12 +588,15 @@ FinishedBatch TableEncoder::Finish(EncodedBatch batch, const RecordSplits& split
   for (const int64_t r : splits.RowsOf(batch.lines, data::kTrainSplit))
     train[static_cast<size_t>(r)] = 1;
   for (size_t c = 0; c < chains_.size(); ++c) {
-    if (plans_[c].handling != Handling::kRaw)
+    const Handling handling = plans_[c].handling;
+    if (handling != Handling::kRaw && handling != Handling::kFromCodes)
       continue;
     const ColumnChain& chain = *chains_[c];
     const BoundChain& bound = b.chains[c];
     const ChainColumn result =
-        RunRawChain(c, RawInputs(batch, c, {}), batch.lines, train, chain.ops.size());
+        handling == Handling::kFromCodes
+            ? RunFromCodes(c, batch, {}, train, chain.ops.size())
+            : RunRawChain(c, RawInputs(batch, c, {}), batch.lines, train, chain.ops.size());
     if (bound.output == ColumnKind::kDense) {
       float* dense = batch.dense.data() + bound.slot * rows;
       for (size_t r = 0; r < rows; ++r)

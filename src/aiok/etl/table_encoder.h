@@ -1,10 +1,13 @@
 // The per-batch work of the ETL, for any schema and any pipeline.
 //
 // Pass 1 (Encode, on the reader threads, batches side by side) handles each chain in one of
-// three ways:
+// four ways:
 //   coded — a lone dictionary operator (categorify) on a column: it counts the values while
 //           giving each a code, and Finish maps codes to ids once the fit is done;
 //   ready — no operator needs fitting: the chain runs now and its output is final;
+//   from codes — a chain whose first operator learns per value (count, frequency, target
+//           encoding; Operator::fits_codes) on a field that a coded chain codes: nothing is
+//           kept for it, it fits and transforms by the coded chain's codes;
 //   raw   — anything else: the chain's raw inputs are kept (doubles or keys), fitted phase by
 //           phase (FitPhase: each fitted operator sees its prefix's output on the train rows
 //           and their labels), and run whole in Finish.
@@ -82,7 +85,7 @@ class TableEncoder {
   }
 
  private:
-  enum class Handling { kCoded, kReady, kRaw };
+  enum class Handling { kCoded, kReady, kFromCodes, kRaw };
   // How pass 1 handles a chain, and where its raw inputs go (one raw column per input).
   struct ChainPlan {
     Handling handling = Handling::kReady;
@@ -90,10 +93,14 @@ class TableEncoder {
     // The coded chain whose dictionary this one encodes with: itself, or the field its
     // categorify names as `vocabulary` (which then counts and codes both fields' values).
     size_t vocabulary_owner = 0;
+    // kFromCodes: the coded chain of the same field, whose stored codes this one reads.
+    size_t codes_chain = 0;
   };
 
   // Points coded chains that share a vocabulary at their owner; errors (kConfig) name them.
   void BindSharedVocabularies();
+  // Turns raw chains that can learn by a coded chain's codes into kFromCodes ones.
+  void BindCodeReaders();
   // The dictionary operator a coded chain encodes and maps codes with.
   Operator& CodingOperator(size_t chain) const {
     return *chains_[plans_[chain].vocabulary_owner]->ops[0];
@@ -111,6 +118,11 @@ class TableEncoder {
   // The inputs of a raw chain for `rows` of a stored batch (all rows when empty).
   std::vector<ChainColumn> RawInputs(const EncodedBatch& batch, size_t chain,
                                      const std::vector<int64_t>& rows) const;
+  // kFromCodes chain c's operators [0, end), end >= 1, over `rows` of a stored batch (all
+  // rows when empty), from its coded chain's codes; rows with `train[i]` set are encoded out
+  // of fold when the first operator encodes so.
+  ChainColumn RunFromCodes(size_t c, const EncodedBatch& batch, const std::vector<int64_t>& rows,
+                           const std::vector<char>& train, size_t end) const;
 
   const data::TableSchema& schema_;
   Pipeline& pipeline_;
