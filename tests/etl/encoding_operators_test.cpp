@@ -78,6 +78,26 @@ TEST(TargetEncode, OutOfFoldRowsUseOnlyTheOtherFolds) {
   std::vector<double> again(4);
   loaded.TransformIdsToDense(asked.data(), asked.size(), again.data());
   EXPECT_EQ(again, out);
+  // It lists each value's train rows and label sum (integers for a binary label), not the
+  // encodings: they follow from them exactly.
+  const nlohmann::json state = encode.SaveState();
+  EXPECT_EQ(state.at("values"), nlohmann::json::parse("[-1, 1, 2, 3]"));
+  EXPECT_EQ(state.at("counts"), nlohmann::json::parse("[1, 4, 2, 1]"));
+  EXPECT_EQ(state.at("sums").dump(), "[1,3,1,0]");
+  EXPECT_FALSE(state.contains("encodings"));
+  // A state saved as encodings (before aiok wrote counts and sums) loads to the same
+  // transform, and saves back as it was.
+  const nlohmann::json old_state = {
+      {"prior", prior},
+      {"values", {kMissingValue, 1, 2, 3}},
+      {"encodings", {out[3], out[0], out[1], (0 + prior * 2) / (1 + 2)}}};
+  TargetEncode old;
+  old.options().smoothing = 2.0;
+  old.LoadState(old_state);
+  old.TransformIdsToDense(asked.data(), asked.size(), again.data());
+  EXPECT_EQ(again, out);
+  EXPECT_EQ(old.SaveState(), old_state);
+  EXPECT_EQ(loaded.SaveState(), state);
   // Folds spread records evenly and do not depend on anything but (seed, record).
   std::vector<int> per_fold(3, 0);
   for (int64_t record = 0; record < 3000; ++record)

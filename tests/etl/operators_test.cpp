@@ -70,9 +70,9 @@ TEST(FillMissing, MedianOfTrainingValuesByHand) {
   EXPECT_EQ(Dense(*Reloaded(*even), {kNan}), (std::vector<double>{3.0}));
 }
 
-// Counts merged block by block (more values than one block, in batches of uneven sizes) equal
-// a std::map's; NaN is skipped and -0.0 is 0.0.
-TEST(DenseValueCounts, EqualAMapOfCountsAcrossManyBlocks) {
+// Counts of values added in batches of uneven sizes equal a std::map's, in ascending order;
+// NaN is skipped and -0.0 is 0.0.
+TEST(DenseValueCounts, EqualAMapOfCounts) {
   std::mt19937_64 random(11);
   std::map<double, int64_t> expected;
   DenseValueCounts counts;
@@ -86,7 +86,7 @@ TEST(DenseValueCounts, EqualAMapOfCountsAcrossManyBlocks) {
     }
     counts.Add(values.data(), values.size());
   }
-  const auto& sorted = counts.Sorted();
+  const std::vector<std::pair<double, int64_t>> sorted = counts.Sorted();
   ASSERT_EQ(sorted.size(), expected.size());
   size_t i = 0;
   for (const auto& [value, count] : expected) {

@@ -22,7 +22,7 @@ void FillMissing::FinishFit() {
   if (options_.strategy == "constant") {
     fill_ = options_.value;
   } else {
-    const std::vector<std::pair<double, int64_t>>& counts = counts_.Sorted();
+    const std::vector<std::pair<double, int64_t>> counts = counts_.Sorted();
     int64_t total = 0;
     for (const auto& [value, count] : counts)
       total += count;

@@ -164,10 +164,15 @@ class TargetEncode final : public OperatorWithOptions<TargetEncodeOptions> {
  private:
   double Smoothed(double sum, double count, double prior) const;
   size_t folds() const { return static_cast<size_t>(options_.folds); }
+  // Doubles per slot in stats_.
+  size_t width() const { return 2 * folds() + 2; }
+  // A slot's total label sum (which 0) or row count (which 1): fitted, or loaded.
+  double TotalOf(size_t slot, size_t which) const;
 
   EncoderCodes codes_;
   // While fitting (and kept for the train rows' out-of-fold encoding): per slot, the label
-  // sum of each fold and then the row count of each fold, 2 x folds doubles side by side.
+  // sum of each fold, the row count of each fold, and (after FinishFit) the value's total
+  // sum and count: width() doubles side by side, so a row's statistics share cache lines.
   std::vector<double> stats_;
   std::vector<double> fold_sums_;  // every value's, per fold
   std::vector<int64_t> fold_counts_;
@@ -176,7 +181,10 @@ class TargetEncode final : public OperatorWithOptions<TargetEncodeOptions> {
   std::vector<double> encoded_;
   double prior_ = 0.0;
   std::vector<double> fold_priors_;
-  bool missing_listed_ = false;  // a loaded state's: it encodes missing values of its own
+  // A loaded state's: the sum and count by slot (states that list them), and whether it
+  // lists missing values.
+  std::vector<double> loaded_totals_;
+  bool missing_listed_ = false;
 };
 
 }  // namespace aiok::etl

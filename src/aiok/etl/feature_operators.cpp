@@ -48,7 +48,7 @@ void Bucketize::FinishFit() {
   }
   // Boundary k is the value after the smallest value whose cumulative count reaches k/q of
   // the rows.
-  const std::vector<std::pair<double, int64_t>>& counts = counts_.Sorted();
+  const std::vector<std::pair<double, int64_t>> counts = counts_.Sorted();
   int64_t total = 0;
   for (const auto& [value, count] : counts)
     total += count;
