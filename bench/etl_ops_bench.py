@@ -1,24 +1,25 @@
 #!/usr/bin/python3
-"""Benchmark (issue 11): a feature pipeline with target_encode, count_encode, hashed_cross and
-bucketize on `aiok datagen criteo` data, in aiok, pandas (bench/peers/etl_ops_pandas.py) and
-Polars (nodejs-polars, bench/peers/etl_ops_polars.js), same input, same machine, same run.
-Checks that the three outputs agree (ids exactly, dense values within 1e-6 relative) and
-reports wall time, peak RSS and the ratios, as Markdown for docs/BENCHMARKS.md, with the load
-average before and after (the machine is shared).
+"""Benchmark (issue 11): a feature pipeline with target_encode, count_encode, hashed_cross,
+bucketize and a join on `aiok datagen criteo` data, in aiok, pandas
+(bench/peers/etl_ops_pandas.py) and Polars (nodejs-polars, bench/peers/etl_ops_polars.js),
+same input, same machine, same run. Checks that the three outputs agree (ids exactly, dense
+values within 1e-6 relative) and reports wall time, peak RSS and the ratios, as Markdown for
+docs/BENCHMARKS.md, with the load average before and after (the machine is shared).
 
-The pipeline (PIPELINE below): the criteo preset's chains (I fill 0, clip at 0, log1p;
-C categorify with threshold 3), quantile (16) and fixed buckets of one column each, two hashed
-crosses, and count and out-of-fold target encoding (5 folds, smoothing 20) of the 8 largest
-columns — the criteo-full preset's choice. The issue also asks for a `join` with a generated
-side table: it goes in as a `prepare: - join` step in PIPELINE, a side table written next to
-the input, and one merge (pandas) / join (Polars) in each peer, whose steps are one function
-each.
+The pipeline (pipeline_text below): a left join (aiok's `prepare: - join`) with a generated
+side table keyed by C11 — a dimension table of the input's C11 values (90% of them, each with
+a price and a brand; 5% of prices and 3% of brands missing) plus 10% more keys the input never
+has; then the criteo preset's chains (I fill 0, clip at 0, log1p; C categorify with threshold
+3), the side table's price (fill 0, log1p) and brand (categorify, threshold 3), quantile (16)
+and fixed buckets of one column each, two hashed crosses, and count and out-of-fold target
+encoding (5 folds, smoothing 20) of the 8 largest columns — the criteo-full preset's choice.
+--no-join leaves the join and the side table's columns out.
 
 Polars comes from `scripts/setup.sh --bench` (third_party/bench-node); without it the Polars
 column is skipped with a note.
 
 usage: bench/etl_ops_bench.py [--rows 2000000] [--threads 2] [--work DIR] [--input FILE]
-                              [--no-polars] [--no-pandas]
+                              [--no-join] [--no-polars] [--no-pandas]
 """
 import argparse
 import json
@@ -33,18 +34,61 @@ import numpy as np
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 POLARS_DIR = os.path.join(ROOT, 'third_party', 'bench-node')
 LARGE = ['C3', 'C4', 'C10', 'C12', 'C16', 'C21', 'C24', 'C26']
-PIPELINE = """steps:
+SIDE_KEY = 'C11'  # the side table's key: about 5.7k distinct values in the default data
+
+
+def pipeline_text(join):
+    """The benchmark's pipeline; with `join`, a prepare join with side.tsv (beside it)."""
+    text = ''
+    if join:
+        text += f'prepare:\n  - join: {{table: side.tsv, on: [{SIDE_KEY}]}}\n'
+    text += """steps:
   - columns: [I1..I13]
     ops: [fill_missing: {value: 0}, clip: {min: 0}, log1p]
   - columns: [C1..C26]
     ops: [categorify: {freq_threshold: 3}]
-  - {inputs: [I5], output: I5.q16, ops: [bucketize: {quantiles: 16}]}
+"""
+    if join:
+        text += """  - columns: [side_price]
+    ops: [fill_missing: {value: 0}, log1p]
+  - columns: [side_brand]
+    ops: [categorify: {freq_threshold: 3}]
+"""
+    text += """  - {inputs: [I5], output: I5.q16, ops: [bucketize: {quantiles: 16}]}
   - {inputs: [I2], output: I2.fixed, ops: [bucketize: {boundaries: "0,1,2,4,8,16,32,64,128,256,512,1024"}]}
   - {inputs: [C1, C2], output: C1_x_C2, ops: [hashed_cross: {buckets: 200000}]}
   - {inputs: [C5, C14], output: C5_x_C14, ops: [hashed_cross: {buckets: 20000}]}
-""" + ''.join(f'  - {{inputs: [{c}], output: {c}.count, ops: [count_encode]}}\n' for c in LARGE) + \
-    ''.join(f'  - {{inputs: [{c}], output: {c}.te, ops: [target_encode: {{folds: 5, '
-            f'smoothing: 20, seed: 0}}]}}\n' for c in LARGE)
+"""
+    text += ''.join(f'  - {{inputs: [{c}], output: {c}.count, ops: [count_encode]}}\n'
+                    for c in LARGE)
+    text += ''.join(f'  - {{inputs: [{c}], output: {c}.te, ops: [target_encode: {{folds: 5, '
+                    f'smoothing: 20, seed: 0}}]}}\n' for c in LARGE)
+    return text
+
+
+def write_side_table(data, path, seed=11):
+    """A dimension table keyed by SIDE_KEY (see the docstring); returns its row count."""
+    import pandas as pd
+    column = 1 + 13 + int(SIDE_KEY[1:]) - 1  # label, I1..I13, then C1..
+    keys = pd.read_csv(data, sep='\t', header=None, usecols=[column], dtype=str)[column]
+    keys = np.array(sorted(keys.dropna().unique()))
+    rng = np.random.default_rng(seed)
+    kept = keys[rng.random(len(keys)) < 0.9]
+    extra = np.array([f'{v:08x}' for v in rng.integers(0, 2**32, len(keys) // 10)])
+    extra = np.setdiff1d(extra, keys)  # keys the input never has
+    keys = np.concatenate([kept, extra])
+    rng.shuffle(keys)
+    n = len(keys)
+    price = np.round(rng.lognormal(3, 1, n), 2).astype(object)
+    price[rng.random(n) < 0.05] = ''
+    brands = np.array([f'{v:08x}' for v in rng.integers(0, 2**32, 400)])
+    brand = brands[rng.integers(0, len(brands), n)].astype(object)
+    brand[rng.random(n) < 0.03] = ''
+    with open(path, 'w') as f:
+        f.write(f'{SIDE_KEY}\tside_price\tside_brand\n')
+        for key, p, b in zip(keys, price, brand):
+            f.write(f'{key}\t{p}\t{b}\n')
+    return n
 
 
 def run(cmd, cwd=None):
@@ -110,20 +154,27 @@ def main():
     ap.add_argument('--threads', type=int, default=2)
     ap.add_argument('--work', default='/tmp/aiok_bench_etl_ops')
     ap.add_argument('--input')
+    ap.add_argument('--no-join', action='store_true')
     ap.add_argument('--no-polars', action='store_true')
     ap.add_argument('--no-pandas', action='store_true')
     args = ap.parse_args()
     aiok = os.path.join(ROOT, 'build', 'aiok')
+    args.work = os.path.abspath(args.work)
     os.makedirs(args.work, exist_ok=True)
-    data = args.input
+    # Absolute: the Polars peer runs in third_party/bench-node.
+    data = os.path.abspath(args.input) if args.input else None
     if data is None:
         raw = os.path.join(args.work, 'raw')
         subprocess.run([aiok, 'datagen', 'criteo', '--rows', str(args.rows), '-q', '--out', raw],
                        check=True)
         data = os.path.join(raw, 'train.txt')
+    join = not args.no_join
     pipeline = os.path.join(args.work, 'pipeline.yaml')
     with open(pipeline, 'w') as f:
-        f.write(PIPELINE)
+        f.write(pipeline_text(join))
+    side = os.path.join(args.work, 'side.tsv')
+    side_args = ['--side', side] if join else []
+    side_rows = write_side_table(data, side) if join else 0
     subprocess.run(['cat', data], stdout=subprocess.DEVNULL, check=True)  # warm the page cache
     size_mb = os.path.getsize(data) / 1e6
     load_before = load_average()
@@ -139,14 +190,14 @@ def main():
         out = os.path.join(args.work, 'pandas')
         results.append(('pandas', '1 thread', *run(
             [sys.executable, os.path.join(ROOT, 'bench', 'peers', 'etl_ops_pandas.py'),
-             '--input', data, '--out', out])))
+             '--input', data, '--out', out] + side_args)))
         peers.append(('pandas', out))
     polars_ready = os.path.isdir(os.path.join(POLARS_DIR, 'node_modules', 'nodejs-polars'))
     if not args.no_polars and polars_ready:
         out = os.path.join(args.work, 'polars')
         results.append(('Polars (nodejs-polars 0.26.1)', f'{os.cpu_count()} threads', *run(
             ['node', os.path.join(ROOT, 'bench', 'peers', 'etl_ops_polars.js'), '--input', data,
-             '--out', out], cwd=POLARS_DIR)))
+             '--out', out] + side_args, cwd=POLARS_DIR)))
         peers.append(('polars', out))
     elif not args.no_polars:
         print(f'note: no Polars in {POLARS_DIR}: run scripts/setup.sh --bench')
@@ -155,7 +206,9 @@ def main():
     aiok_s = results[0][2]
     print(f'machine: {cpu_model()}, {os.cpu_count()} cores; {time.strftime("%Y-%m-%d %H:%M")}; '
           f'load average {load_before} before, {load_after} after')
-    print(f'input: {data} ({rows} rows, {size_mb:.0f} MB); pipeline: {pipeline}')
+    print(f'input: {data} ({rows} rows, {size_mb:.0f} MB); pipeline: {pipeline}' +
+          (f'; side table {side} ({side_rows} rows, left join on {SIDE_KEY})' if join else
+           '; no join'))
     print()
     print('| tool | threads | seconds | rows/s | peak RSS | time vs aiok |')
     print('|---|---|---|---|---|---|')

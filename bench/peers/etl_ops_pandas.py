@@ -1,7 +1,9 @@
 #!/usr/bin/python3
-"""Peer for bench/etl_ops_bench.py: its pipeline (PIPELINE there) in pandas and
+"""Peer for bench/etl_ops_bench.py: its pipeline (pipeline_text there) in pandas and
 numpy, as a data scientist would write it (one process, vectorized where pandas allows).
 
+  --side TABLE     a left merge with the side table on C11 (one row per key) first, which
+                   adds side_price (fillna(0) -> log1p) and side_brand (ids like C1..C26)
   I1..I13          fillna(0) -> clip(lower=0) -> log1p
   C1..C26          ids by train frequency: 0 missing, 1 rare (< 3) or unseen, 2.. by
                    descending count, ties by ascending value
@@ -15,10 +17,11 @@ numpy, as a data scientist would write it (one process, vectorized where pandas 
                    the other folds (their mean as the prior); missing is a value
   splits           Kaggle days by row (days 0-5 train, day 6 halves valid/test)
 
-Writes OUT/<split>.label.u8, OUT/<split>.dense.f32 (rows x 29), OUT/<split>.cat.i32
-(rows x 30): the row-major blocks of an aiok shard, so the benchmark compares them exactly.
+Writes OUT/<split>.label.u8, OUT/<split>.dense.f32 (rows x 29, 30 with the join),
+OUT/<split>.cat.i32 (rows x 30, 31 with the join): the row-major blocks of an aiok shard, so
+the benchmark compares them exactly.
 
-usage: etl_ops_pandas.py --input train.txt --out DIR
+usage: etl_ops_pandas.py --input train.txt --out DIR [--side side.tsv]
 """
 import argparse
 import os
@@ -30,6 +33,7 @@ DENSE = [f'I{i}' for i in range(1, 14)]
 CATS = [f'C{i}' for i in range(1, 27)]
 LARGE = ['C3', 'C4', 'C10', 'C12', 'C16', 'C21', 'C24', 'C26']
 CROSSES = [(('C1', 'C2'), 200000), (('C5', 'C14'), 20000)]
+SIDE_KEY = 'C11'
 FIXED = np.array([0, 1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024], dtype=np.float64)
 QUANTILES, FOLDS, SMOOTHING, SEED, THRESHOLD = 16, 5, 20.0, 0, 3
 U = np.uint64
@@ -126,9 +130,13 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument('--input', required=True)
     ap.add_argument('--out', required=True)
+    ap.add_argument('--side')
     args = ap.parse_args()
     df = pd.read_csv(args.input, sep='\t', header=None, names=['label'] + DENSE + CATS,
                      dtype={c: str for c in CATS})
+    if args.side:
+        side = pd.read_csv(args.side, sep='\t', dtype={SIDE_KEY: str, 'side_brand': str})
+        df = df.merge(side, on=SIDE_KEY, how='left')  # keeps the input's row order
     rows = len(df)
     day6 = rows * 6 // 7
     valid_end = day6 + (rows - day6) // 2
@@ -136,6 +144,9 @@ def main():
 
     dense = [np.log1p(df[DENSE].fillna(0).clip(lower=0)).to_numpy(np.float64)]
     cats = [np.stack([categorify(df[c], day6) for c in CATS], axis=1)]
+    if args.side:
+        dense.append(np.log1p(df['side_price'].fillna(0)).to_numpy(np.float64)[:, None])
+        cats.append(categorify(df['side_brand'], day6)[:, None])
     i5 = df['I5'].to_numpy(np.float64)
     cats.append(bucketize(i5, quantile_boundaries(i5[:day6]))[:, None])
     cats.append(bucketize(df['I2'].to_numpy(np.float64), FIXED)[:, None])

@@ -4,6 +4,8 @@
 // 2.3 GB and seconds per column in 0.26.1), the rows put back in order once at the end. Same
 // steps and definitions as etl_ops_pandas.py:
 //
+//   --side TABLE       a left join with the side table on C11 (one row per key), which adds
+//                      side_price (fillNull(0) -> log1p) and side_brand (ids like C1..C26)
 //   I1..I13            fillNull(0) -> clip at 0 -> log1p
 //   C1..C26            ids by train frequency (0 missing, 1 rare < 3 or unseen, 2.. by
 //                      descending count, ties by ascending value: the hex texts all have 8
@@ -18,7 +20,7 @@
 // Writes OUT/<split>.label.u8, OUT/<split>.dense.f32, OUT/<split>.cat.i32 (an aiok shard's
 // row-major blocks). Run from third_party/bench-node (scripts/setup.sh --bench).
 //
-// usage: node etl_ops_polars.js --input train.txt --out DIR
+// usage: node etl_ops_polars.js --input train.txt --out DIR [--side side.tsv]
 "use strict";
 const fs = require("fs");
 const path = require("path");
@@ -30,6 +32,7 @@ const LARGE = ["C3", "C4", "C10", "C12", "C16", "C21", "C24", "C26"];
 const CROSSES = [[["C1", "C2"], 200000n], [["C5", "C14"], 20000n]];
 const FIXED = [0, 1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024];
 const QUANTILES = 16, FOLDS = 5, SMOOTHING = 20, THRESHOLD = 3;
+const SIDE_KEY = "C11";
 const M = (1n << 64n) - 1n;
 
 function mix64(x) {
@@ -41,8 +44,8 @@ function mix64(x) {
 
 function args() {
   const a = process.argv.slice(2);
-  const get = (k) => a[a.indexOf(k) + 1];
-  return { input: get("--input"), out: get("--out") };
+  const get = (k) => (a.includes(k) ? a[a.indexOf(k) + 1] : undefined);
+  return { input: get("--input"), out: get("--out"), side: get("--side") };
 }
 
 // Ids by train frequency: the fitted mapping is joined on (lazily, like every join here: one
@@ -159,7 +162,7 @@ function targetEncode(df, train, c, folds, day6) {
 }
 
 function main() {
-  const { input, out } = args();
+  const { input, out, side } = args();
   const names = ["label", ...DENSE, ...CATS];
   const dtypes = {};
   names.forEach((n, i) => (dtypes[`column_${i + 1}`] = i === 0 ? pl.Int32 : i <= 13 ? pl.Float64 : pl.Utf8));
@@ -187,14 +190,32 @@ function main() {
   const train = df.filter(pl.col("row").lt(day6));
 
   let lf = df.lazy();
+  let sideTable = null;
+  if (side) {
+    sideTable = pl.readCSV(side, {
+      sep: "\t",
+      hasHeader: true,
+      dtypes: { [SIDE_KEY]: pl.Utf8, side_price: pl.Float64, side_brand: pl.Utf8 },
+    });
+    lf = lf.join(sideTable.lazy(), { on: SIDE_KEY, how: "left" });
+  }
   for (const c of CATS) lf = categorify(lf, train, c);
+  if (side) {
+    // The brand's dictionary from the train rows' brands (their keys joined to the table).
+    const trainBrands = train
+      .select(SIDE_KEY, "row")
+      .join(sideTable.select(SIDE_KEY, "side_brand"), { on: SIDE_KEY, how: "left" });
+    lf = categorify(lf, trainBrands, "side_brand");
+  }
   for (const c of LARGE) lf = countEncode(lf, train, c);
   for (const [pair, buckets] of CROSSES) lf = hashedCross(df, lf, pair, buckets, pair.join("_x_"));
   lf = lf.sort("row");  // joins need not keep the rows' order
   const denseExprs = DENSE.map((c) =>
     pl.when(pl.col(c).fillNull(0).lt(0)).then(pl.lit(0)).otherwise(pl.col(c).fillNull(0))
       .cast(pl.Float64).log1p().alias(c));
+  if (side) denseExprs.push(pl.col("side_price").fillNull(0).cast(pl.Float64).log1p().alias("side_price"));
   const catExprs = CATS.map(categorifyExpr);
+  if (side) catExprs.push(categorifyExpr("side_brand"));
   catExprs.push(bucketize("I5", quantileBoundaries(train, "I5"), "I5.q16"));
   catExprs.push(bucketize("I2", FIXED, "I2.fixed"));
   const countExprs = LARGE.map((c) => pl.col(`${c}.count`).fillNull(0));
@@ -208,8 +229,10 @@ function main() {
     ...catExprs,
     ...crossNames.map((c) => pl.col(c)),
   ).collectSync();
-  const denseNames = [...DENSE, ...LARGE.map((c) => `${c}.count`), ...LARGE.map((c) => `${c}.te`)];
-  const catNames = [...CATS, "I5.q16", "I2.fixed", ...crossNames];
+  const sideDense = side ? ["side_price"] : [];
+  const sideCats = side ? ["side_brand"] : [];
+  const denseNames = [...DENSE, ...sideDense, ...LARGE.map((c) => `${c}.count`), ...LARGE.map((c) => `${c}.te`)];
+  const catNames = [...CATS, ...sideCats, "I5.q16", "I2.fixed", ...crossNames];
   const denseColumns = denseNames.map((c) => result.getColumn(c).toTypedArray());
   const catColumns = catNames.map((c) => result.getColumn(c).cast(pl.Int32).toTypedArray());
   const label = result.getColumn("label").cast(pl.UInt8).toTypedArray();
