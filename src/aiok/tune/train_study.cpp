@@ -57,6 +57,33 @@ std::vector<std::string> TrainFlags(const nlohmann::json& options) {
   return flags;
 }
 
+std::vector<std::string> TrainCommandLine(const std::string& executable, const std::string& model,
+                                          const std::string& data_dir, const std::string& out_dir,
+                                          uint64_t seed, int threads,
+                                          const nlohmann::json& options) {
+  std::vector<std::string> argv = {executable,  "train",
+                                   "--data",    data_dir,
+                                   "--out",     out_dir,
+                                   "--model",   model,
+                                   "--seed",    std::to_string(seed),
+                                   "--threads", std::to_string(threads)};
+  for (std::string& flag : TrainFlags(options))
+    argv.push_back(std::move(flag));
+  return argv;
+}
+
+nlohmann::json ChangedOptions(const std::vector<DeclaredOption>& declared,
+                              const nlohmann::json& options) {
+  nlohmann::json changed = nlohmann::json::object();
+  for (const auto& [key, value] : options.items()) {
+    const DeclaredOption* d = FindDeclared(declared, key);
+    AIOK_CHECK(d != nullptr, ErrorKind::kInternal, "'{}' is not a declared aiok train option", key);
+    if (d->default_value != value)
+      changed[key] = value;
+  }
+  return changed;
+}
+
 std::string ShellQuote(const std::string& s) {
   if (!s.empty() && s.find_first_not_of("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
                                         "0123456789-_.,/:=+@%") == std::string::npos)
@@ -101,15 +128,8 @@ LaunchBuilder MakeTrainLauncher(TrainTrials t) {
         steps = std::min(steps, all["max-steps"].get<int64_t>());
       all["eval-every"] = std::max<int64_t>(1, (steps + t.reports - 1) / t.reports);
     }
-    l.argv = {t.executable, "train",
-              "--data",     t.data_dir,
-              "--out",      model_dir,
-              "--model",    t.model,
-              "--seed",     std::to_string(t.seed),
-              "--threads",  std::to_string(t.threads),
-              "-q"};
-    for (const std::string& f : TrainFlags(all))
-      l.argv.push_back(f);
+    l.argv = TrainCommandLine(t.executable, t.model, t.data_dir, model_dir, t.seed, t.threads, all);
+    l.argv.push_back("-q");
     l.metrics_file = model_dir + "/metrics.json";
     l.curve_file = model_dir + "/curve.jsonl";
     l.train_format = true;

@@ -26,6 +26,18 @@ std::vector<DeclaredOption> TrainDeclarations(const std::string& model);
 /// `aiok train` flags for option values: --key value, and --flag / --no-flag for on/off keys.
 std::vector<std::string> TrainFlags(const nlohmann::json& options);
 
+/// The `aiok train` command line (executable first) that trains `model` on `data_dir` into
+/// `out_dir` with `options` as flags (TrainFlags); options not given take aiok train's defaults.
+std::vector<std::string> TrainCommandLine(const std::string& executable, const std::string& model,
+                                          const std::string& data_dir, const std::string& out_dir,
+                                          uint64_t seed, int threads,
+                                          const nlohmann::json& options);
+
+/// The entries of `options` whose value differs from the declared default of `declared`: what
+/// a command line must carry. Throws Error(kInternal) for a key that is not declared.
+nlohmann::json ChangedOptions(const std::vector<DeclaredOption>& declared,
+                              const nlohmann::json& options);
+
 /// `s` quoted for a POSIX shell when it needs quoting.
 std::string ShellQuote(const std::string& s);
 
