@@ -20,6 +20,7 @@ void AddRunCommand(CLI::App& app) {
     std::string data;
     int64_t rows = 0;
     int64_t tune_trials = 0;
+    int64_t ranks = 1;
     std::string out = "aiok-run";
     std::string config_file;
     std::string label;
@@ -64,6 +65,14 @@ void AddRunCommand(CLI::App& app) {
                    "space (run.yaml's tune: section sets objectives, budget_minutes, ...); the "
                    "final training takes the chosen trial's values")
       ->check(CLI::Range(int64_t{1}, int64_t{100000}));
+  command
+      ->add_option("--ranks", state->ranks,
+                   "train on this many data-parallel ranks of this machine, as mpirun -np N "
+                   "aiok train (Open MPI: openmpi-bin); the global batch is the same for any N, "
+                   "so the result is too, within float rounding, and a checkpoint resumes with "
+                   "any N. The ETL and tuning trials stay one process each (multi-process ETL "
+                   "does not exist yet); run.yaml: ranks")
+      ->check(CLI::Range(int64_t{1}, workflow::kMaxRanks));
   command->add_option("--out", state->out, "run directory (reruns skip unchanged stages)")
       ->capture_default_str();
   command
@@ -101,6 +110,8 @@ void AddRunCommand(CLI::App& app) {
       config.seed = state->common.seed;
     if (command->count("--tune"))
       config.tune.trials = state->tune_trials;
+    if (command->count("--ranks"))
+      config.ranks = state->ranks;
     config.Validate();
     const workflow::RunOutcome outcome = workflow::ClickToRun(config, state->out, ctx);
     const auto& r = outcome.report;

@@ -10,6 +10,7 @@
 #include "aiok/core/atomic_file.h"
 #include "aiok/core/config.h"
 #include "aiok/core/error.h"
+#include "aiok/core/json_fields.h"
 #include "aiok/core/output_directory.h"
 #include "aiok/core/positional_io.h"
 #include "aiok/core/progress.h"
@@ -18,6 +19,7 @@
 #include "aiok/serving/bundle.h"
 #include "aiok/train/trainer.h"
 #include "aiok/workflow/bundle_evaluation.h"
+#include "aiok/workflow/ranked_training.h"
 #include "aiok/workflow/run_report.h"
 #include "aiok/workflow/run_tuning.h"
 
@@ -196,20 +198,31 @@ nlohmann::json RunTraining(const RunConfig& config, const nlohmann::json& key,
   } else {
     spdlog::info("run: resuming the interrupted training from {}/checkpoint", dir);
   }
-  train::TrainOptions options = config.train;
-  options.data_dir = dataset;
-  options.out_dir = dir;
-  options.resume = true;
-  loader::LoaderOptions loader = config.loader;
-  loader.batch_size = config.TrainBatchSize(data::ReadDatasetSchema(dataset).split("train").rows);
-  const train::TrainResult r = train::Train(options, loader, config.optimizer, ctx);
+  const int64_t batch_size =
+      config.TrainBatchSize(data::ReadDatasetSchema(dataset).split("train").rows);
+  if (config.ranks > 1) {
+    TrainOnRanks(config, batch_size, dataset, dir, ctx);
+  } else {
+    train::TrainOptions options = config.train;
+    options.data_dir = dataset;
+    options.out_dir = dir;
+    options.resume = true;
+    loader::LoaderOptions loader = config.loader;
+    loader.batch_size = batch_size;
+    train::Train(options, loader, config.optimizer, ctx);
+  }
+  // The result as the trainer wrote it, in or out of this process (regression: no AUC).
+  const std::string metrics_file = dir + "/metrics.json";
+  const nlohmann::json document = LoadConfigFile(metrics_file);
+  const JsonField metrics(document, metrics_file, ErrorKind::kInvalidInput);
   return {{"resumed", resumable},
-          {"batch_size", loader.batch_size},
-          {"steps", r.steps},
-          {"train_seconds", r.train_seconds},
-          {"samples_per_second", r.samples_per_second},
-          {"valid_auc", r.valid.auc},
-          {"test_auc", r.test.auc}};
+          {"batch_size", batch_size},
+          {"ranks", config.ranks},
+          {"steps", metrics["train"]["steps"].Get<int64_t>()},
+          {"train_seconds", metrics["train"]["wall_seconds"].Get<double>()},
+          {"samples_per_second", metrics["train"]["samples_per_second"].Get<double>()},
+          {"valid_auc", metrics["valid"].Get<double>("auc", 0.0)},
+          {"test_auc", metrics["test"].Get<double>("auc", 0.0)}};
 }
 
 // A request with a row of the input's first fields (placeholder values of their types), for
@@ -259,6 +272,8 @@ RunOutcome ClickToRun(const RunConfig& config, const std::string& out_dir,
     CheckOutputKeepsInput(config.tune.space, "tune.space", path, "the run's output");
   }
   CheckRunDirectory(out_dir);
+  if (config.ranks > 1)
+    CheckMpirunFound();  // before the data stages, which may take long
   fs::create_directories(out_dir);
   RunContext ctx = run_ctx;
   ctx.seed = config.seed;

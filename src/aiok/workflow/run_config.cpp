@@ -131,6 +131,7 @@ nlohmann::json RunConfig::ToJson() const {
         {"positive", positive}}},
       {"train", train_section},
       {"tune", OptionsToJson(tune)},
+      {"ranks", ranks},
       {"seed", seed}};
 }
 
@@ -138,7 +139,7 @@ RunConfig RunConfig::FromJson(const nlohmann::json& json, const std::string& sou
   RunConfig config;
   if (json.is_null())
     return config;
-  CheckKeys(json, {"data", "etl", "train", "tune", "seed"}, source);
+  CheckKeys(json, {"data", "etl", "train", "tune", "ranks", "seed"}, source);
   const JsonField file(json, source, ErrorKind::kConfig);
   try {
     if (json.contains("data")) {
@@ -190,6 +191,7 @@ RunConfig RunConfig::FromJson(const nlohmann::json& json, const std::string& sou
                  source);
       OptionsFromJson(config.tune, json.at("tune"), source + ": tune");
     }
+    config.ranks = file.Get<int64_t>("ranks", config.ranks);
     config.seed = file.Get<uint64_t>("seed", config.seed);
   } catch (const nlohmann::json::exception& e) {
     Throw(ErrorKind::kConfig, "{}: {}", source, e.what());
@@ -215,6 +217,12 @@ void RunConfig::Validate() const {
   }
   AIOK_CHECK(task == "auto" || task == "binary" || task == "regression", ErrorKind::kConfig,
              "etl.task must be auto, binary or regression, got '{}'", task);
+  AIOK_CHECK(ranks >= 1 && ranks <= kMaxRanks, ErrorKind::kConfig,
+             "ranks must be from 1 to {} (data-parallel training ranks), got {}", kMaxRanks, ranks);
+  AIOK_CHECK(!batch_size_given || loader.batch_size % ranks == 0, ErrorKind::kConfig,
+             "train.batch-size {} is the global batch, shared evenly by the ranks: it must be a "
+             "multiple of ranks ({})",
+             loader.batch_size, ranks);
   AIOK_CHECK(freq_threshold >= 1, ErrorKind::kConfig, "etl.freq_threshold must be >= 1");
   AIOK_CHECK(on_error == "fail" || on_error == "skip", ErrorKind::kConfig,
              "etl.on_error must be fail or skip, got '{}'", on_error);

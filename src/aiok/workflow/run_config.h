@@ -9,6 +9,7 @@
 //         pipeline: "", task: auto, positive: ""}     # preset "": criteo on Criteo's layout
 //   train: {model: dlrm, preset: dlrm-kaggle, epochs: 1, batch-size: 2048, lr: 0.02, ...}
 //   tune: {trials: 0, objectives: "auc:max", budget_minutes: 0, ...}   # 0 trials: no tuning
+//   ranks: 1               # >1: the train stage runs as mpirun -np RANKS aiok train
 //   seed: 42
 //
 // `train` takes every `aiok train` flag by name; the tuning stage (run_tuning.h) searches the
@@ -30,6 +31,9 @@ namespace aiok::workflow {
 /// Rows of the built-in synthetic data: large enough for a model well above the 0.78 test
 /// AUC yardstick, small enough that the whole run takes a few minutes on 2 cores.
 constexpr int64_t kDefaultSyntheticRows = 4000000;
+
+/// The most ranks `aiok run --ranks` starts (all on this machine).
+constexpr int64_t kMaxRanks = 256;
 
 /// The tuning stage of a run (`aiok run --tune TRIALS`, or run.yaml's `tune:` section).
 struct RunTuneOptions {
@@ -85,6 +89,11 @@ struct RunConfig {
   loader::LoaderOptions loader;
   train::OptimizerOptions optimizer;
   RunTuneOptions tune;
+  /// Data-parallel ranks of the train stage on this machine: 1 trains in this process, more
+  /// run `mpirun -np ranks aiok train` (workflow/ranked_training.h). The global batch is the
+  /// same for any count, so it is not part of the training's stage key. ETL and tuning trials
+  /// stay one process each.
+  int64_t ranks = 1;
   uint64_t seed = 42;
 
   RunConfig();

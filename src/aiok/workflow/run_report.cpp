@@ -142,10 +142,14 @@ std::string RenderReportMarkdown(const nlohmann::json& r) {
                     r.at("config").at("train").at("preset").get<std::string>(),
                     train.at("precision").get<std::string>(),
                     ArchitectureSummary(train.at("architecture")));
-  md += fmt::format("- {} steps, {} samples/s, {} of training\n\n",
+  // The ranks of the training that made the model (a skipped stage's, not this invocation's).
+  const int64_t ranks = train.at("train").value("ranks", int64_t{1});
+  md += fmt::format("- {} steps, {} samples/s, {} of training{}\n\n",
                     train.at("train").at("steps").get<int64_t>(),
                     HumanCount(train.at("train").at("samples_per_second").get<double>()),
-                    HumanSeconds(train.at("train").at("wall_seconds").get<double>()));
+                    HumanSeconds(train.at("train").at("wall_seconds").get<double>()),
+                    ranks > 1 ? fmt::format(", data-parallel on {} ranks (mpirun)", ranks)
+                              : std::string(", in one process"));
   md += "Validation AUC during training:\n\n" + CurveChart(train.at("curve")) + "\n";
 
   const nlohmann::json tune = r.value("tune", nlohmann::json());
