@@ -330,6 +330,42 @@ TEST_F(RunTest, DienRunsEndToEndAndResumesLikeAnUninterruptedRun) {
   EXPECT_GT(report.at("train").at("test").at("auc").get<double>(), 0.53);
 }
 
+// --ranks 2: the train stage runs as mpirun -np 2 aiok train at the same global batch, so it
+// ends with the one-process run's model up to float rounding; the rank count is not part of
+// the training's stage key. Skipped, saying why, when mpirun cannot start two ranks here.
+TEST_F(RunTest, TwoRanksTrainTheModelOneProcessTrains) {
+  if (std::system("mpirun --allow-run-as-root --oversubscribe --bind-to none --mca btl "
+                  "self,vader,tcp --mca btl_tcp_if_include lo --mca oob_tcp_if_include lo -np 2 "
+                  "true >/dev/null 2>&1") != 0)
+    GTEST_SKIP() << "mpirun cannot start 2 ranks here (openmpi-bin; scripts/setup.sh installs it)";
+  WriteConfig("small.yaml",
+              "data: {synthetic: {rows: 20000, card-scale: 0.001}}\n"
+              "train: {preset: dlrm-tiny, batch-size: 512, precision: fp32}\n");
+  const std::string config = (dir_ / "small.yaml").string();
+  ASSERT_EQ(Run({"--config", config, "--out", (dir_ / "one").string()}), 0) << err();
+  const std::string two = (dir_ / "two").string();
+  ASSERT_EQ(Run({"--config", config, "--ranks", "2", "--out", two}), 0) << err();
+  EXPECT_NE(err().find("training on 2 ranks: mpirun"), std::string::npos) << err();
+  EXPECT_TRUE(fs::exists(two + "/bundle/bundle.json"));
+  const nlohmann::json one_report = Report("one");
+  const nlohmann::json two_report = Report("two");
+  EXPECT_EQ(one_report.at("train").at("train").at("ranks"), 1);
+  EXPECT_EQ(two_report.at("train").at("train").at("ranks"), 2);
+  EXPECT_EQ(two_report.at("config").at("ranks"), 2);
+  EXPECT_NE(SlurpFile(two + "/report.md").find("data-parallel on 2 ranks"), std::string::npos);
+  EXPECT_EQ(two_report.at("train").at("train").at("steps"),
+            one_report.at("train").at("train").at("steps"));
+  EXPECT_NEAR(two_report.at("train").at("test").at("auc").get<double>(),
+              one_report.at("train").at("test").at("auc").get<double>(), 0.001);
+  // The bundle holds rank 0's model: it scores the raw test rows as the trainer did.
+  EXPECT_NEAR(two_report.at("evaluation").at("auc").get<double>(),
+              two_report.at("train").at("test").at("auc").get<double>(), 1e-6);
+
+  // The same run on one rank keeps the two-rank model: equal results, the same stage key.
+  ASSERT_EQ(Run({"--config", config, "--out", two}), 0) << err();
+  EXPECT_EQ(Statuses("two").at("train"), "skipped");
+}
+
 // --tune: a tuning stage between ETL and training. The final training takes the chosen
 // trial's values; a rerun skips every stage; more trials continue the same study.
 TEST_F(RunTest, TuneStageChoosesTheFinalTrainingsValues) {
