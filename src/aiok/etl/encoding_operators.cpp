@@ -348,14 +348,6 @@ void TargetEncode::TransformTrainRows(const int64_t* values, const int32_t* fold
   TransformCodes(codes.data(), folds, n, out);
 }
 
-double TargetEncode::TotalOf(size_t slot, size_t which) const {
-  if (!stats_.empty()) {
-    const size_t width = this->width();
-    return stats_.size() >= (slot + 1) * width ? stats_[slot * width + 2 * folds() + which] : 0.0;
-  }
-  return loaded_totals_.size() >= 2 * (slot + 1) ? loaded_totals_[2 * slot + which] : 0.0;
-}
-
 // {"prior": p, "values": [...], "counts": [...], "sums": [...]}: every value with train rows
 // (missing, -1, among them when it had any), ascending, with its train rows and their label
 // sum — whole numbers for a binary label, written as integers. The encodings follow from them

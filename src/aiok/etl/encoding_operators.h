@@ -167,7 +167,13 @@ class TargetEncode final : public OperatorWithOptions<TargetEncodeOptions> {
   // Doubles per slot in stats_.
   size_t width() const { return 2 * folds() + 2; }
   // A slot's total label sum (which 0) or row count (which 1): fitted, or loaded.
-  double TotalOf(size_t slot, size_t which) const;
+  double TotalOf(size_t slot, size_t which) const {
+    if (!stats_.empty()) {
+      const size_t at = slot * width() + 2 * folds() + which;
+      return at < stats_.size() ? stats_[at] : 0.0;
+    }
+    return 2 * slot + which < loaded_totals_.size() ? loaded_totals_[2 * slot + which] : 0.0;
+  }
 
   EncoderCodes codes_;
   // While fitting (and kept for the train rows' out-of-fold encoding): per slot, the label

@@ -23,6 +23,33 @@
 
 namespace aiok::etl {
 namespace fs = std::filesystem;
+namespace {
+
+// Empties the arrays of a JSON document that hold no arrays or objects, before it is
+// destroyed. nlohmann's destructor first moves every element of an array onto a stack it
+// allocates for the purpose (to avoid recursion); for a fitted state's arrays of values and
+// counts (millions of numbers on the benchmark's 2M rows) that took 7% of the ETL's CPU. A
+// cleared vector destroys its numbers in place, at half the cost.
+void ClearNumberArrays(nlohmann::json& json) {
+  if (json.is_object()) {
+    for (auto& item : json.items())
+      ClearNumberArrays(item.value());
+    return;
+  }
+  if (!json.is_array())
+    return;
+  bool flat = true;
+  for (nlohmann::json& element : json) {
+    if (element.is_structured()) {
+      flat = false;
+      ClearNumberArrays(element);
+    }
+  }
+  if (flat)
+    json.get_ref<nlohmann::json::array_t&>().clear();
+}
+
+}  // namespace
 
 EtlSummary RunTableEtl(const PipelineSpec& spec, const TableEtlOptions& options,
                        const RunContext& ctx) {
@@ -143,10 +170,15 @@ EtlSummary RunTableEtl(const PipelineSpec& spec, const TableEtlOptions& options,
   spdlog::debug("etl: fit finished at {:.3f}s", since_start());
 
   // The fitted state is final now; it is written beside pass 2 (which only reads the
-  // pipeline too) instead of after it: its JSON takes a few tens of milliseconds.
+  // pipeline too) instead of after it: its JSON takes from tens of milliseconds to a second
+  // (count and target encoders list every train value).
   std::future<void> saving_state = std::async(std::launch::async, [&] {
     fs::create_directories(dir + "/etl_state");
-    WriteFileAtomic(dir + "/etl_state/pipeline.json", pipeline.SaveState().dump() + "\n");
+    nlohmann::json state = pipeline.SaveState();
+    std::string text = state.dump();
+    text += '\n';
+    WriteFileAtomic(dir + "/etl_state/pipeline.json", text);
+    ClearNumberArrays(state);
   });
 
   // Pass 2: finish the stored batches side by side; write them in record order.
