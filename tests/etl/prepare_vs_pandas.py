@@ -376,6 +376,60 @@ def check_negative_history(rows, failures):
             return
 
 
+def check_typed_input(directory, failures):
+    """The prepared schema keeps the types the input was read with: hex ids stay hex (an
+    all-digit one included), and a --schema types the input too (a zip code with a leading
+    zero stays text)."""
+    rng = random.Random(5)
+    path = os.path.join(directory, "typed.csv")
+    raw = []
+    with open(path, "w") as f:
+        f.write("label,I1,C1,zip\n")
+        for r in range(120):
+            c1 = "12345678" if r % 7 == 0 else f"{rng.getrandbits(32):08x}"
+            row = (rng.randint(0, 1), rng.randint(0, 9), c1, f"0{rng.randint(1000, 9999)}")
+            raw.append(row)
+            f.write(",".join(map(str, row)) + "\n")
+    pipeline = os.path.join(directory, "typed.json")
+    with open(pipeline, "w") as f:
+        json.dump({"prepare": [{"sql": {"output": "i2", "expr": "I1 * 2"}}], "steps": []}, f)
+    out = os.path.join(directory, "typed_ds")
+    done = subprocess.run([AIOK, "etl", "--input", path, "--pipeline", pipeline, "--out", out,
+                           "-q"], capture_output=True, text=True)
+    if done.returncode != 0:
+        failures.append(f"typed input: aiok failed: {done.stderr.strip()}")
+        return
+    with open(os.path.join(out, "schema.json")) as f:
+        fields = {x["name"]: x for x in json.load(f)["input_schema"]["fields"]}
+    if fields["C1"].get("encoding") != "hex" or fields["C1"]["type"] != "uint64":
+        failures.append(f"typed input: the prepared schema's C1 is {fields['C1']}, expected "
+                        "uint64 with encoding hex (as the input was read)")
+    schema = os.path.join(directory, "typed_schema.yaml")
+    with open(schema, "w") as f:
+        f.write("fields:\n"
+                "  - {name: label, role: label, type: int64}\n"
+                "  - {name: I1, role: dense, type: int64}\n"
+                "  - {name: C1, role: categorical, type: uint64, encoding: hex}\n"
+                "  - {name: zip, role: categorical, type: string}\n"
+                "  - {name: i2, role: dense, type: int64}\n")
+    prepared = os.path.join(directory, "typed.jsonl")
+    done = subprocess.run([AIOK, "etl", "--input", path, "--pipeline", pipeline, "--schema",
+                           schema, "--prepare-only", prepared, "-q"], capture_output=True,
+                          text=True)
+    if done.returncode != 0:
+        failures.append(f"typed input with --schema: aiok failed: {done.stderr.strip()}")
+        return
+    with open(prepared) as f:
+        rows = [json.loads(line) for line in f if line.strip()]
+    for r, (row, want) in enumerate(zip(rows, raw)):
+        if row["zip"] != want[3] or row["C1"] != int(want[2], 16):
+            failures.append(f"typed input with --schema: row {r}: zip {row['zip']!r}, C1 "
+                            f"{row['C1']} from {want[3]!r}, {want[2]!r}")
+            return
+    if len(rows) != len(raw):
+        failures.append(f"typed input with --schema: {len(rows)} rows of {len(raw)}")
+
+
 # ---- comparison ---------------------------------------------------------------------------
 
 def compare(name, got, want, failures):
@@ -424,6 +478,9 @@ def main():
              ["--memory-mb", "1"], lambda: ref_join(events, items, "left")),
             ("filter", [{"filter": {"where": "price > 2 AND user_id <> 3"}}], [],
              lambda: ref_filter(events)),
+            # A trailing line comment must not swallow the SQL the condition is put into.
+            ("filter_comment", [{"filter": {"where": "price > 2 AND user_id <> 3 -- cheap"}}],
+             [], lambda: ref_filter(events)),
             ("dedupe", [{"dedupe": {"columns": ["user_id", "item_id"]}}], [],
              lambda: ref_dedupe(events)),
             ("sample_fraction", [{"sample": {"fraction": 0.4, "seed": 7}}], [],
@@ -581,6 +638,35 @@ def main():
             ("time_split_not_a_time",
              [{"groupby_aggregate": {"by": ["user_id"], "aggs": {"price": ["mean"]}}}],
              ["prepare step 1 (groupby_aggregate)", "the field price holds DOUBLE"]),
+            ("filter_statements",
+             [{"filter": {"where": "true)) ORDER BY __row; COPY t0 TO '" + os.path.join(
+                 directory, "leaked.csv") + "'; SELECT 1 FROM (SELECT 1 AS __row WHERE (true"}}],
+             ["prepare step 1 (filter)", "does not parse"]),
+            ("filter_random", [{"filter": {"where": "random() < 0.5"}}],
+             ["prepare step 1 (filter)", "random() gives another value each time it runs"]),
+            ("filter_hidden", [{"filter": {"where": "__row < 100"}}],
+             ["prepare step 1 (filter)", "__row is a column of the ETL's table only"]),
+            ("filter_train_rows", [{"filter": {"where": "aiok_is_train(user_id, 400)"}}],
+             ["prepare step 1 (filter)", "aiok_is_train() exists only while the ETL runs"]),
+            ("filter_subquery",
+             [{"filter": {"where": "price > (SELECT avg(price) FROM t0)"}}],
+             ["prepare step 1 (filter)", "subquery"]),
+            ("filter_not_condition", [{"filter": {"where": "price + 1"}}],
+             ["prepare step 1 (filter)", "gives DOUBLE; a filter needs a condition"]),
+            ("groupby_label",
+             [{"groupby_aggregate": {"by": ["user_id"], "aggs": {"label": ["mean"]}}}],
+             ["prepare step 1 (groupby_aggregate)", "aggs: 'label' is the label or weight",
+              "target_encode"]),
+            ("groupby_label_count",
+             [{"groupby_aggregate": {"by": ["user_id"], "aggs": {"label": ["count"]}}}],
+             ["prepare step 1 (groupby_aggregate)", "aggs: 'label' is the label or weight"]),
+            ("groupby_by_label",
+             [{"groupby_aggregate": {"by": ["label"], "aggs": {"price": ["mean"]}}}],
+             ["prepare step 1 (groupby_aggregate)", "by: 'label' is the label or weight"]),
+            ("groupby_weight",
+             [{"sample": {"negative_rate": 0.5}},
+              {"groupby_aggregate": {"by": ["user_id"], "aggs": {"sample_weight": ["sum"]}}}],
+             ["prepare step 2 (groupby_aggregate)", "'sample_weight' is the label or weight"]),
             ("unknown_aggregate",
              [{"groupby_aggregate": {"by": ["user_id"], "aggs": {"price": ["avg"]}}}],
              ["prepare step 1 (groupby_aggregate)", "'avg' for column price must be one of"]),
@@ -590,6 +676,25 @@ def main():
             extra = ["--split", "time:price:0.5,0.2"] if name == "time_split_not_a_time" else []
             expect_error(directory, name, steps, needles, failures, extra=extra)
             passed += len(failures) == before
+
+        if os.path.exists(os.path.join(directory, "leaked.csv")):
+            failures.append("filter_statements: the filter ran a second statement")
+
+        # A join key whose name holds a quote: the duplicate-key message names it.
+        before = len(failures)
+        with open(os.path.join(directory, "quoted.csv"), "w") as f:
+            f.write("it'em,label\n1,0\n2,1\n")
+        with open(os.path.join(directory, "quoted_side.csv"), "w") as f:
+            f.write("it'em,v\n1,a\n2,b\n2,c\n")
+        expect_error(directory, "join_quoted_key",
+                     [{"join": {"table": "quoted_side.csv", "on": ["it'em"]}}],
+                     ["prepare step 1 (join)", "more than one row for the key it'em=2"], failures,
+                     csv=os.path.join(directory, "quoted.csv"))
+        passed += len(failures) == before
+
+        before = len(failures)
+        check_typed_input(directory, failures)
+        passed += len(failures) == before
 
         # An unparseable time (inside the inference sample, so the column reads as text): the
         # step fails naming the column and the line; under --on-error skip the line is rejected.

@@ -17,26 +17,28 @@
 #include "aiok/etl/batch_store.h"
 #include "aiok/etl/etl_source.h"
 #include "aiok/etl/prepare_runner.h"
+#include "aiok/etl/prepare_table_loader.h"
 #include "aiok/etl/table_etl.h"
 
 namespace aiok::etl {
 namespace fs = std::filesystem;
 namespace {
 
-// The schema the ETL reads the prepared table with: the user's (which must describe the
-// prepared table, not the input), or inferred from it with the prepare steps' roles (histories
-// are sequences, a sampling weight a weight) and the input's text format, so that predict reads
-// files written like the input.
+// The schema the ETL reads the prepared table with: the user's (which describes the prepared
+// table; the prepare stage read the input's fields it names with its types), or inferred from
+// the prepared table with the prepare steps' roles (histories are sequences, a sampling weight
+// a weight) and the input's text format, so that predict reads files written like the input.
+// A field that passed through the steps unchanged keeps the type the input was read with:
+// Parquet stores a hex id as an integer, and serving must parse the raw "68fd1e64" as hex.
 data::TableSchema PreparedSchema(const EtlRequest& request, const PrepareResult& prepared,
-                                 const RunContext& ctx) {
+                                 const data::TableSchema* given, const RunContext& ctx) {
   data::InferOptions infer;
   infer.label = request.label;
   infer.threads = ctx.threads;
   data::TableSchema inferred = data::InferSchema(prepared.prepared, infer);
-  if (!request.schema_file.empty()) {
-    data::TableSchema schema = data::TableSchema::Load(request.schema_file);
+  if (given) {
     std::vector<std::string> missing;
-    for (const data::Field& field : schema.fields) {
+    for (const data::Field& field : given->fields) {
       if (field.role != data::FieldRole::kIgnored && inferred.Find(field.name) < 0)
         missing.push_back(field.name);
     }
@@ -45,9 +47,16 @@ data::TableSchema PreparedSchema(const EtlRequest& request, const PrepareResult&
                "the prepare steps), whose columns are {}; the schema's field(s) {} are not among "
                "them",
                request.schema_file, fmt::join(inferred.Names(), ", "), fmt::join(missing, ", "));
-    return schema;
+    return *given;
   }
+  const auto& outputs = prepared.outputs;
   for (data::Field& field : inferred.fields) {
+    const int input = prepared.input_schema.Find(field.name);
+    if (input >= 0 && std::find(outputs.begin(), outputs.end(), field.name) == outputs.end()) {
+      const data::FieldType& read = prepared.input_schema.fields[static_cast<size_t>(input)].type;
+      if (DuckTypeOf(read) == DuckTypeOf(field.type))
+        field.type = read;
+    }
     const auto& sequences = prepared.sequence_fields;
     if (field.type.list &&
         std::find(sequences.begin(), sequences.end(), field.name) != sequences.end()) {
@@ -164,6 +173,13 @@ EtlOutcome RunEtl(const EtlRequest& request, const RunContext& ctx) {
   if (!outcome.pipeline.prepare.empty()) {
     const std::vector<std::unique_ptr<PrepareStep>> steps =
         BuildPrepareSteps(outcome.pipeline.prepare, request.pipeline_file);
+    std::optional<data::TableSchema> given;
+    if (!request.schema_file.empty()) {
+      AIOK_CHECK(request.label.empty(), ErrorKind::kUsage,
+                 "--label goes with an inferred schema; give the label role in {} instead",
+                 request.schema_file);
+      given = data::TableSchema::Load(request.schema_file);
+    }
     const std::string base = request.out_dir.empty() ? request.prepare_only : request.out_dir;
     work.emplace(base + ".prepare");
     prepare.input = request.input;
@@ -175,6 +191,7 @@ EtlOutcome RunEtl(const EtlRequest& request, const RunContext& ctx) {
     prepare.memory_budget =
         request.memory_budget > 0 ? request.memory_budget : DefaultEtlMemoryBudget();
     prepare.work_dir = work->path();
+    prepare.schema = given ? &*given : nullptr;
     prepared = RunPrepare(outcome.pipeline.prepare, prepare, ctx);
     outcome.prepared_rows = prepared.rows;
     if (!request.prepare_only.empty()) {
@@ -185,7 +202,7 @@ EtlOutcome RunEtl(const EtlRequest& request, const RunContext& ctx) {
       return outcome;
     }
     KeepTruth(request.input, steps, prepared);
-    outcome.schema = PreparedSchema(request, prepared, ctx);
+    outcome.schema = PreparedSchema(request, prepared, given ? &*given : nullptr, ctx);
     outcome.inferred = request.schema_file.empty();
     options.input = prepared.prepared;
     options.before_publish = [&](const std::string& dir, data::DatasetSchema* dataset) {

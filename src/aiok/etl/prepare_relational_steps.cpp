@@ -10,6 +10,7 @@
 
 #include "aiok/core/error.h"
 #include "aiok/core/suggest.h"
+#include "aiok/data/duckdb_client.h"
 #include "aiok/etl/prepare_step.h"
 
 namespace aiok::etl {
@@ -170,8 +171,8 @@ class JoinStep final : public PrepareStep {
   std::string KeyTexts() const {
     std::string out;
     for (const std::string& key : on_) {
-      out +=
-          fmt::format("{}'{}=' || CAST({} AS VARCHAR)", out.empty() ? "" : ", ", key, SqlName(key));
+      out += fmt::format("{}{} || CAST({} AS VARCHAR)", out.empty() ? "" : ", ",
+                         data::SqlString(key + "="), SqlName(key));
     }
     return out;
   }
@@ -218,8 +219,20 @@ class GroupbyAggregateStep final : public PrepareStep {
   }
 
   void Apply(PrepareSession& session, const std::string& output) override {
-    for (const std::string& key : by_)
+    // Statistics of the label per key, joined back to the train rows they came from, are
+    // in-sample target encoding: a user with one train row gets its own label. The weight is
+    // the label's companion; a key made of either splits rows by their answer.
+    auto refuse_target = [&](const std::string& column, const char* option) {
+      AIOK_CHECK(!session.IsTarget(column), ErrorKind::kConfig,
+                 "{}: {}: '{}' is the label or weight; statistics of it per key would give each "
+                 "train row its own answer. For the label's mean per key, use the column step "
+                 "target_encode (out of fold on train rows)",
+                 session.where(), option, column);
+    };
+    for (const std::string& key : by_) {
       session.ColumnType(key, "by");
+      refuse_target(key, "by");
+    }
     const std::vector<std::string> main_names = NamesOf(session.columns());
     std::string stats_select;
     std::string joined_select;
@@ -228,6 +241,7 @@ class GroupbyAggregateStep final : public PrepareStep {
     lookup.keys = by_;
     for (const auto& [column, stats] : aggs_) {
       const std::string& type = session.ColumnType(column, "aggs");
+      refuse_target(column, "aggs");
       const bool numeric = type == "BIGINT" || type == "UBIGINT" || type == "DOUBLE" ||
                            type == "INTEGER" || type == "FLOAT" || type == "HUGEINT";
       for (const std::string& stat : stats) {

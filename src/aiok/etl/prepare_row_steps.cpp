@@ -4,6 +4,7 @@
 
 #include "aiok/core/error.h"
 #include "aiok/data/duckdb_client.h"
+#include "aiok/etl/prepare_sql.h"
 #include "aiok/etl/prepare_step.h"
 
 namespace aiok::etl {
@@ -29,10 +30,19 @@ class FilterStep final : public RowStep {
     AIOK_CHECK(!where_.empty(), ErrorKind::kConfig, "{}: option 'where' is required", where);
   }
   void Apply(PrepareSession& session, const std::string& output) override {
-    // A subquery in parentheses: the expression cannot end the statement or add clauses.
+    // Checked as the sql step's expressions are (one expression, parse tree and catalog): no
+    // second statement, clause, other table, hidden column, aiok_ function or draw that
+    // differs between runs, so the rows kept are a function of each row's own values.
+    const RowExpression checked =
+        CheckRowExpression(where_, session.columns(), session.where(),
+                           "a filter keeps a row by that row's values, the same on every run");
+    AIOK_CHECK(checked.type == "BOOLEAN", ErrorKind::kConfig,
+               "{}: where: the expression \"{}\" gives {}; a filter needs a condition (true or "
+               "false), like \"price > 0\"",
+               session.where(), where_, checked.type);
     session.Run(fmt::format("CREATE TABLE {} AS {}", output,
-                            RenumberedSelect(fmt::format("(SELECT * FROM {} WHERE ({}))",
-                                                         session.input(), where_),
+                            RenumberedSelect(fmt::format("(SELECT * FROM {} WHERE {})",
+                                                         session.input(), checked.sql),
                                              "__row")),
                 fmt::format("the expression where: \"{}\"", where_));
   }

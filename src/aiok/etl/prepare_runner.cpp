@@ -170,19 +170,30 @@ std::vector<PrepareColumn> Describe(data::DuckDb& db, const std::string& table) 
 
 // Roles only matter for reading here: a label or weight must be present, and the prepare stage
 // reads side tables and keeps missing labels for the ETL to judge, so neither role is kept.
-// `targets` (if given) receives the label and weight fields the ETL will see.
+// `targets` (if given) receives the label and weight fields the ETL will see. A user's schema
+// (`given`) types the fields it names and gives a text file's format, so a value is read here
+// as the ETL and serving read it (a zip code "02139" as text, a hex id as hex); the fields it
+// does not name keep their inferred types, since steps may read them.
 data::TableSchema ReadingSchema(const std::string& path, int threads, const std::string& label = "",
-                                std::vector<std::string>* targets = nullptr) {
+                                std::vector<std::string>* targets = nullptr,
+                                const data::TableSchema* given = nullptr) {
   data::InferOptions infer;
   infer.threads = threads;
-  infer.label = label;
+  infer.label = given ? "" : label;
   data::TableSchema schema = data::InferSchema(path, infer);
+  if (given && !data::IsParquetFile(path))
+    schema.format = given->format;
   for (data::Field& field : schema.fields) {
-    if (field.role == data::FieldRole::kLabel || field.role == data::FieldRole::kWeight) {
+    const int index = given ? given->Find(field.name) : -1;
+    const data::Field* named = index < 0 ? nullptr : &given->fields[static_cast<size_t>(index)];
+    if (named && field.role != data::FieldRole::kIgnored)
+      field.type = named->type;
+    const data::FieldRole role =
+        given ? (named ? named->role : data::FieldRole::kDense) : field.role;
+    if (field.role == data::FieldRole::kLabel || field.role == data::FieldRole::kWeight)
       field.role = data::FieldRole::kDense;
-      if (targets)
-        targets->push_back(field.name);
-    }
+    if (targets && (role == data::FieldRole::kLabel || role == data::FieldRole::kWeight))
+      targets->push_back(field.name);
   }
   return schema;
 }
@@ -259,7 +270,8 @@ class Runner {
 
   PrepareResult Run(std::vector<std::unique_ptr<PrepareStep>>& steps) {
     PrepareResult result;
-    result.input_schema = ReadingSchema(options_.input, ctx_.threads, options_.label, &targets_);
+    result.input_schema =
+        ReadingSchema(options_.input, ctx_.threads, options_.label, &targets_, options_.schema);
     header_ = !data::IsParquetFile(options_.input) && result.input_schema.format.header;
     const LoadedTable input =
         LoadTable(db_, options_.input, result.input_schema, options_.on_error, ctx_, "t0");
@@ -285,6 +297,8 @@ class Runner {
       spdlog::debug("prepare step {} ({}): {} -> {} rows", index, steps[s]->name(), before, rows_);
       for (const std::string& name : steps[s]->SequenceOutputs())
         result.sequence_fields.push_back(name);
+      for (const std::string& name : steps[s]->Outputs())
+        result.outputs.push_back(name);
       if (!steps[s]->WeightOutput().empty()) {
         result.weight_field = steps[s]->WeightOutput();
         targets_.push_back(result.weight_field);

@@ -29,11 +29,14 @@ struct PrepareOptions {
   std::string label;          ///< the --label field ("": a field named like a label, if any)
   int64_t memory_budget = 0;  ///< bytes (> 0)
   std::string work_dir;       ///< an existing directory for DuckDB's spill files and outputs
+  /// The user's schema (--schema; null: inferred): the input is read with its text format and
+  /// with its type for each field it names, and its label and weight are the targets.
+  const data::TableSchema* schema = nullptr;
 };
 
 struct PrepareResult {
   std::string prepared;            ///< work_dir/prepared.parquet
-  data::TableSchema input_schema;  ///< the input as read (inferred)
+  data::TableSchema input_schema;  ///< the input as read (inferred, typed by options.schema)
   int64_t input_records = 0;
   int64_t rows = 0;  ///< rows of the prepared table
   /// Input records rejected under --on-error skip (by the reader, or a time value a step
@@ -42,6 +45,7 @@ struct PrepareResult {
   std::vector<PrepareLookup> lookups;        ///< files in work_dir/lookups/
   std::vector<std::string> sequence_fields;  ///< fields to give role sequence
   std::string weight_field;                  ///< a sampled table's weight ("" none)
+  std::vector<std::string> outputs;          ///< every field a step wrote, in step order
 };
 
 /// Checks `steps` (names, options, order) without running them; errors (kConfig) name the

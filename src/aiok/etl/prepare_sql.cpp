@@ -149,24 +149,24 @@ void RowsScan(duckdb_function_info info, duckdb_data_chunk output) {
 
 }  // namespace
 
-SqlExpression::SqlExpression(std::string expression, const std::vector<PrepareColumn>& columns,
-                             std::string where)
-    : expression_(std::move(expression)), where_(std::move(where)) {
-  const std::string shown = fmt::format("the expression \"{}\"", expression_);
-  auto refuse = [&](const std::string& why) {
-    Throw(ErrorKind::kConfig,
-          "{}: {} cannot be computed from the row alone, as serving computes it: {}", where_, shown,
-          why);
+RowExpression CheckRowExpression(const std::string& expression,
+                                 const std::vector<PrepareColumn>& columns,
+                                 const std::string& where, const std::string& why) {
+  const std::string shown = fmt::format("the expression \"{}\"", expression);
+  auto refuse = [&](const std::string& reason) {
+    Throw(ErrorKind::kConfig, "{}: {} must be computed from the row alone ({}): {}", where, shown,
+          why, reason);
   };
   data::DuckDb db(1);
   // One expression and nothing else: parsed as the select list of a SELECT without clauses.
+  // The newline ends a trailing line comment, as RowSql's does where the expression is used.
   const std::string tree_text =
-      Text(db, "SELECT json_serialize_sql(" + data::SqlString("SELECT " + expression_ + "\n") + ")",
-           where_ + ": parsing " + shown);
+      Text(db, "SELECT json_serialize_sql(" + data::SqlString("SELECT " + expression + "\n") + ")",
+           where + ": parsing " + shown);
   const nlohmann::json tree = nlohmann::json::parse(tree_text, nullptr, false);
   AIOK_ASSERT(tree.is_object());
   if (tree.value("error", false)) {
-    Throw(ErrorKind::kConfig, "{}: {} does not parse: {}", where_, shown,
+    Throw(ErrorKind::kConfig, "{}: {} does not parse: {}", where, shown,
           tree.value("error_message", std::string("(no message)")));
   }
   const nlohmann::json& statements = tree.at("statements");
@@ -181,7 +181,7 @@ SqlExpression::SqlExpression(std::string expression, const std::vector<PrepareCo
   AIOK_CHECK(bare, ErrorKind::kConfig,
              "{}: {} must be one SQL expression (like \"price / greatest(days, 1)\"), without "
              "clauses, other statements or a second expression",
-             where_, shown);
+             where, shown);
   std::set<std::string> referenced;
   std::set<std::string> functions;
   Walk(node.at("select_list"), [&](const nlohmann::json& item) {
@@ -217,7 +217,7 @@ SqlExpression::SqlExpression(std::string expression, const std::vector<PrepareCo
                              "string_agg(DISTINCT stability, ',') FROM duckdb_functions() WHERE "
                              "function_name IN ({}) GROUP BY function_name ORDER BY function_name",
                              names),
-                 where_ + ": looking up the functions of " + shown);
+                 where + ": looking up the functions of " + shown);
     for (data::DuckChunk chunk(kinds.NextChunk()); chunk;
          chunk = data::DuckChunk(kinds.NextChunk())) {
       for (idx_t r = 0; r < chunk.rows(); ++r) {
@@ -235,36 +235,34 @@ SqlExpression::SqlExpression(std::string expression, const std::vector<PrepareCo
       }
     }
   }
+  RowExpression out;
+  out.sql = RowSql(expression);
   for (const PrepareColumn& column : columns) {
-    if (referenced.count(column.name)) {
-      columns_.push_back(column);
-      inputs_.push_back(column.name);
-    }
+    if (referenced.count(column.name))
+      out.inputs.push_back(column);
   }
-  // Bound over a table of just those columns, as at serving: another table or a column the
-  // row lacks fails here with DuckDB's message.
+  // Bound over a table of just those columns: another table or a column the row lacks fails
+  // here with DuckDB's message.
   std::string table = "__row BIGINT, __record BIGINT";
-  for (const PrepareColumn& column : columns_)
+  for (const PrepareColumn& column : out.inputs)
     table += fmt::format(", {} {}", SqlName(column.name), column.type);
-  db.Query(fmt::format("CREATE TABLE {} ({})", kRowsTable, table), where_ + ": " + shown);
-  const std::string value = fmt::format("({})", expression_);
-  std::string described;
+  db.Query(fmt::format("CREATE TABLE {} ({})", kRowsTable, table), where + ": " + shown);
   try {
-    described = Text(db,
-                     fmt::format("SELECT CAST(column_type AS VARCHAR) FROM (DESCRIBE SELECT {} "
-                                 "AS __value FROM {})",
-                                 value, kRowsTable),
-                     "binding");
+    out.type = Text(db,
+                    fmt::format("SELECT CAST(column_type AS VARCHAR) FROM (DESCRIBE SELECT {} "
+                                "AS __value FROM {})",
+                                out.sql, kRowsTable),
+                    "binding");
   } catch (const Error& e) {
     std::vector<std::string> names;
     for (const PrepareColumn& column : columns)
       names.push_back(column.name);
-    Throw(ErrorKind::kConfig, "{}: {} cannot be computed from the row's columns ({}): {}", where_,
+    Throw(ErrorKind::kConfig, "{}: {} cannot be computed from the row's columns ({}): {}", where,
           shown, fmt::join(names, ", "), e.what());
   }
   const std::string plan_text =
-      Text(db, fmt::format("EXPLAIN (FORMAT JSON) SELECT {} FROM {}", value, kRowsTable),
-           where_ + ": planning " + shown, /*column=*/1);
+      Text(db, fmt::format("EXPLAIN (FORMAT JSON) SELECT {} FROM {}", out.sql, kRowsTable),
+           where + ": planning " + shown, /*column=*/1);
   std::vector<std::string> operators;
   PlanOperators(nlohmann::json::parse(plan_text, nullptr, false), &operators);
   for (const std::string& op : operators) {
@@ -274,17 +272,30 @@ SqlExpression::SqlExpression(std::string expression, const std::vector<PrepareCo
                       "other tables and unnest read more than the row)",
                       op));
   }
-  type_ = StoredType(described);
+  return out;
+}
+
+std::string RowSql(const std::string& expression) { return "(" + expression + "\n)"; }
+
+SqlExpression::SqlExpression(std::string expression, const std::vector<PrepareColumn>& columns,
+                             std::string where)
+    : expression_(std::move(expression)), where_(std::move(where)) {
+  const RowExpression checked =
+      CheckRowExpression(expression_, columns, where_, "serving computes it on the request's row");
+  columns_ = checked.inputs;
+  for (const PrepareColumn& column : columns_)
+    inputs_.push_back(column.name);
+  type_ = StoredType(checked.type);
   AIOK_CHECK(!type_.empty(), ErrorKind::kConfig,
-             "{}: {} gives values of type {}; a field holds integers, floats, text, timestamps "
-             "or a list of one of them (cast it, e.g. CAST(... AS VARCHAR))",
-             where_, shown, described);
+             "{}: the expression \"{}\" gives values of type {}; a field holds integers, floats, "
+             "text, timestamps or a list of one of them (cast it, e.g. CAST(... AS VARCHAR))",
+             where_, expression_, checked.type);
 }
 
 SqlExpression::~SqlExpression() = default;
 
 std::string SqlExpression::StoredValue() const {
-  return fmt::format("CAST(({}) AS {})", expression_, type_);
+  return fmt::format("CAST({} AS {})", RowSql(expression_), type_);
 }
 
 std::unique_ptr<SqlExpression::Session> SqlExpression::NewSession(

@@ -27,6 +27,26 @@
 
 namespace aiok::etl {
 
+/// A checked row expression.
+struct RowExpression {
+  std::string sql;                    ///< the expression as SQL to embed (RowSql)
+  std::vector<PrepareColumn> inputs;  ///< the columns it reads, in the order of the table's
+  std::string type;                   ///< DuckDB's type of its values ("BOOLEAN", "DOUBLE")
+};
+
+/// Checks that `expression` is one SQL expression computed from a row of `columns` alone (no
+/// clause, second statement, window, subquery, aggregate, volatile function, aiok_ function
+/// or hidden column; bound and planned in a DuckDB holding only a table of those columns).
+/// Throws Error(kConfig) naming `where`, the expression and, for a refused one, `why` a row
+/// alone must do (e.g. "serving computes it on the request's row").
+RowExpression CheckRowExpression(const std::string& expression,
+                                 const std::vector<PrepareColumn>& columns,
+                                 const std::string& where, const std::string& why);
+
+/// `expression` in parentheses, with a newline before the closing one (a trailing line
+/// comment must not swallow what follows), to embed in a larger statement.
+std::string RowSql(const std::string& expression);
+
 class SqlExpression {
  public:
   /// Checks `expression` over a row of `columns` (name and DuckDB type; the columns a row
