@@ -165,31 +165,27 @@ class TargetEncode final : public OperatorWithOptions<TargetEncodeOptions> {
   double Smoothed(double sum, double count, double prior) const;
   size_t folds() const { return static_cast<size_t>(options_.folds); }
   // Doubles per slot in stats_.
-  size_t width() const { return 2 * folds() + 2; }
-  // A slot's total label sum (which 0) or row count (which 1): fitted, or loaded.
+  size_t width() const { return 2 * folds(); }
+  // A slot's total label sum (which 0) or row count (which 1), fitted or loaded.
   double TotalOf(size_t slot, size_t which) const {
-    if (!stats_.empty()) {
-      const size_t at = slot * width() + 2 * folds() + which;
-      return at < stats_.size() ? stats_[at] : 0.0;
-    }
-    return 2 * slot + which < loaded_totals_.size() ? loaded_totals_[2 * slot + which] : 0.0;
+    return 2 * slot + which < totals_.size() ? totals_[2 * slot + which] : 0.0;
   }
 
   EncoderCodes codes_;
-  // While fitting (and kept for the train rows' out-of-fold encoding): per slot, the label
-  // sum of each fold, the row count of each fold, and (after FinishFit) the value's total
-  // sum and count: width() doubles side by side, so a row's statistics share cache lines.
+  // While fitting: per slot, the label sum of each fold and then the row count of each fold,
+  // width() doubles side by side, so that a row's statistics share cache lines.
   std::vector<double> stats_;
   std::vector<double> fold_sums_;  // every value's, per fold
   std::vector<int64_t> fold_counts_;
-  // After fit: the full-train encoding by slot, the prior, and each fold's prior (the mean
-  // of the other folds' rows).
+  // After fit: per slot its label sum and row count (also what a state loads, when it lists
+  // them), its full-train encoding, and (in the process that fitted) a train row's encoding
+  // in each fold; the prior and each fold's prior (the mean of the other folds' rows).
+  std::vector<double> totals_;
   std::vector<double> encoded_;
+  std::vector<double> out_of_fold_;
   double prior_ = 0.0;
   std::vector<double> fold_priors_;
-  // A loaded state's: the sum and count by slot (states that list them), and whether it
-  // lists missing values.
-  std::vector<double> loaded_totals_;
+  // A loaded state of encodings: whether it lists missing values.
   bool missing_listed_ = false;
 };
 
