@@ -488,6 +488,37 @@ TEST_F(RunTest, ATimeSplitRunEvaluatesTheBundleOnTheTestRowsByTheirTime) {
               report.at("train").at("test").at("auc").get<double>(), 1e-6);
 }
 
+// With prepare steps the splits are over the prepared table's rows (filtered, sorted, sampled
+// with a weight), which the dataset keeps; the evaluate stage scores those rows through the
+// bundle, which looks up the groupby statistics and computes the sql field itself as serving
+// does. Scoring the raw input instead took other rows (or failed on their count).
+TEST_F(RunTest, APreparedRunEvaluatesTheBundleOnThePreparedTestRows) {
+  std::ofstream((dir_ / "prepare.json").string())
+      << R"({"prepare": [{"filter": {"where": "price > 20"}},
+                         {"sort": {"by": ["price"], "descending": true}},
+                         {"sample": {"negative_rate": 0.5, "label": "y", "seed": 3}},
+                         {"groupby_aggregate": {"by": ["city"], "aggs": {"price": ["mean"]}}},
+                         {"sql": {"output": "price2", "expr": "price * 2"}}],
+            "steps": []})";
+  WriteConfig("prepared.yaml", "data: {generator: tabular, synthetic: {rows: 4000}}\n"
+                               "etl: {pipeline: " +
+                                   (dir_ / "prepare.json").string() +
+                                   "}\n"
+                                   "train: {max-steps: 30, precision: fp32}\n");
+  const std::string out = (dir_ / "p").string();
+  ASSERT_EQ(Run({"--config", (dir_ / "prepared.yaml").string(), "--out", out}), 0) << err();
+  EXPECT_EQ(Statuses("p").at("evaluate"), "ran");
+  EXPECT_TRUE(fs::exists(dir_ / "p" / "dataset" / "prepared.parquet"));
+  const nlohmann::json dataset =
+      nlohmann::json::parse(SlurpFile((dir_ / "p" / "dataset" / "schema.json").string()));
+  const int64_t test_rows = dataset.at("splits").at("test").at("rows").get<int64_t>();
+  EXPECT_GT(test_rows, 100);
+  const nlohmann::json report = Report("p");
+  EXPECT_EQ(report.at("evaluation").at("rows").get<int64_t>(), test_rows);
+  EXPECT_NEAR(report.at("evaluation").at("auc").get<double>(),
+              report.at("train").at("test").at("auc").get<double>(), 1e-6);
+}
+
 TEST_F(RunTest, RefusesADirectoryThatIsNotARunAndABadConfig) {
   fs::create_directories(dir_ / "other");
   std::ofstream((dir_ / "other" / "notes.txt").string()) << "mine";

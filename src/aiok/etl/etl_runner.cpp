@@ -87,8 +87,13 @@ void KeepTruth(const std::string& input, const std::vector<std::unique_ptr<Prepa
     fs::copy_file(truth, beside, error);
 }
 
+// The prepared table inside a dataset directory: its splits are over this table's rows, so
+// whatever evaluates a bundle on a split (aiok run) reads these rows, not the input's.
+constexpr const char* kPreparedTableFile = "prepared.parquet";
+
 // Adds the prepare stage's files to the dataset directory `dir`: the lookups serving applies
-// (etl_state/prepare/), the rejects of the input, and the original input as the source.
+// (etl_state/prepare/), the rejects of the input, the prepared table, and the original input as
+// the source.
 void FinishPreparedDataset(const EtlRequest& request, const PrepareOptions& prepare,
                            const PrepareResult& prepared, const std::string& dir,
                            data::DatasetSchema* dataset) {
@@ -124,7 +129,15 @@ void FinishPreparedDataset(const EtlRequest& request, const PrepareOptions& prep
   const nlohmann::json original = SourceJson(
       request.input, data::IsParquetFile(request.input) ? "parquet" : "text",
       static_cast<int64_t>(fs::file_size(request.input)), prepared.input_records, nullptr);
-  nlohmann::json prepared_json = {{"rows", prepared.rows}, {"lookups", prepared.lookups.size()}};
+  // Moved, not copied: the staging directory beside the output is on the same file system and
+  // is removed once the dataset is published.
+  const std::string kept = dir + "/" + kPreparedTableFile;
+  std::error_code error;
+  fs::rename(prepared.prepared, kept, error);
+  if (error)
+    fs::copy_file(prepared.prepared, kept);
+  nlohmann::json prepared_json = {
+      {"rows", prepared.rows}, {"lookups", prepared.lookups.size()}, {"file", kPreparedTableFile}};
   if (source.contains("truth")) {
     prepared_json["truth"] = true;
     dataset->source = original;

@@ -50,13 +50,26 @@ nlohmann::json EvaluateBundleOnSplit(const std::string& bundle_dir, const std::s
                                      const std::string& split, const RunContext& ctx) {
   const data::DatasetSchema schema = data::ReadDatasetSchema(dataset_dir);
   const data::SplitInfo& info = schema.split(split);
+  // A dataset made by prepare steps has its splits over the prepared table's rows, which it
+  // keeps: those rows are scored (their looked-up and computed fields are left to the bundle,
+  // as serving computes them), not the input's.
+  const auto prepared = schema.source.find("prepared");
+  const bool from_prepared = prepared != schema.source.end();
+  AIOK_CHECK(!from_prepared || prepared->contains("file"), ErrorKind::kInvalidInput,
+             "{}: the dataset was made by prepare steps, whose splits are over the prepared "
+             "table, but it does not keep that table; rerun aiok etl",
+             dataset_dir);
   // Which records are the split's: the rule the ETL applied, over the records it read.
   const data::SplitRule rule = data::SplitRule::Parse(schema.split_rule);
-  const data::SplitRanges ranges = rule.Apply(schema.source.at("lines").get<int64_t>());
+  const data::SplitRanges ranges =
+      rule.Apply(from_prepared ? prepared->at("rows").get<int64_t>()
+                               : schema.source.at("lines").get<int64_t>());
   const auto split_index = static_cast<data::SplitIndex>(
       std::find(data::SplitNames().begin(), data::SplitNames().end(), split) -
       data::SplitNames().begin());
-  const std::string input = schema.source.at("path").get<std::string>();
+  const std::string input = from_prepared
+                                ? dataset_dir + "/" + prepared->at("file").get<std::string>()
+                                : schema.source.at("path").get<std::string>();
   const serving::Bundle bundle = serving::OpenBundle(bundle_dir);
   const serving::ServingPipeline features(bundle);
   const serving::Predictor predictor(bundle, "fp32");
