@@ -430,6 +430,64 @@ def check_typed_input(directory, failures):
         failures.append(f"typed input with --schema: {len(rows)} rows of {len(raw)}")
 
 
+def check_time_train_rows(directory, failures):
+    """Under a time split by fractions and --on-error skip, the rows groupby_aggregate takes as
+    train are the ETL's train split: a statistic per row id counts 1 exactly on the rows the
+    ETL puts in train (by the cut dates it wrote into schema.json, and by its train row count).
+    The rows without a label, which the ETL rejects, lie far outside the other rows' times, so
+    a time range that counted them would cut elsewhere; the cut must be the one the ETL makes
+    without prepare steps."""
+    from datetime import datetime, timezone
+    rng = random.Random(3)
+    path = os.path.join(directory, "timed.csv")
+    with open(path, "w") as f:
+        f.write("rid,ts,x,label\n")
+        for r in range(300):
+            ts, label = 1_000_000 + rng.randint(0, 1000), str(rng.randint(0, 1))
+            if r in (7, 8):  # rejected by the ETL: no label
+                ts, label = 1_000_000 + (-5000 if r == 7 else 9000), ""
+            f.write(f"{r},{ts},{rng.random():.3f},{label}\n")
+    pipeline = os.path.join(directory, "timed.json")
+    with open(pipeline, "w") as f:
+        json.dump({"prepare": [{"groupby_aggregate": {"by": ["rid"],
+                                                      "aggs": {"ts": ["count"]}}}],
+                   "steps": []}, f)
+    split = ["--split", "time:ts:0.6,0.2", "--on-error", "skip", "-q"]
+    out = os.path.join(directory, "timed_ds")
+    plain = os.path.join(directory, "timed_plain")
+    for target, extra in ((out, ["--pipeline", pipeline]), (plain, [])):
+        done = subprocess.run([AIOK, "etl", "--input", path, "--out", target, *extra, *split],
+                              capture_output=True, text=True)
+        if done.returncode != 0:
+            failures.append(f"time train rows: aiok failed: {done.stderr.strip()}")
+            return
+    with open(os.path.join(out, "schema.json")) as f:
+        schema = json.load(f)
+    with open(os.path.join(plain, "schema.json")) as f:
+        plain_rule = json.load(f)["split_rule"]
+    if schema["split_rule"] != plain_rule:
+        failures.append(f"time train rows: the prepared dataset cuts at {schema['split_rule']}, "
+                        f"the ETL alone at {plain_rule}")
+    valid_from = datetime.strptime(schema["split_rule"].split(":", 3)[3].split(",")[0],
+                                   "%Y-%m-%d %H:%M:%S").replace(tzinfo=timezone.utc).timestamp()
+    # The prepared table the dataset was made from, as JSON lines (no Parquet reader here).
+    rows = os.path.join(directory, "timed.jsonl")
+    done = subprocess.run([AIOK, "etl", "--input", path, "--pipeline", pipeline, "--prepare-only",
+                           rows, *split], capture_output=True, text=True)
+    if done.returncode != 0:
+        failures.append(f"time train rows: --prepare-only failed: {done.stderr.strip()}")
+        return
+    table = pd.read_json(rows, lines=True)
+    etl_train = (table.ts < valid_from) & table.label.notna()
+    prepare_train = table.rid_ts_count == 1
+    if (etl_train != prepare_train).any() or \
+            int(prepare_train.sum()) != schema["splits"]["train"]["rows"]:
+        failures.append(f"time train rows: {int(prepare_train.sum())} rows train for the "
+                        f"prepare step, {int(etl_train.sum())} before the ETL's cut, "
+                        f"{schema['splits']['train']['rows']} in the ETL's train split; rows "
+                        f"that differ: {list(table.rid[etl_train != prepare_train])[:10]}")
+
+
 # ---- comparison ---------------------------------------------------------------------------
 
 def compare(name, got, want, failures):
@@ -729,6 +787,20 @@ def main():
             elif schema.get("rejected_lines") != 1:
                 failures.append(f"bad_time skip: schema.json rejected_lines "
                                 f"{schema.get('rejected_lines')}")
+        passed += len(failures) == before
+        # Dropping that row after groupby_aggregate took its train rows by position would
+        # shift them: refused, naming both steps.
+        before = len(failures)
+        expect_error(directory, "bad_time_after_groupby",
+                     [{"groupby_aggregate": {"by": ["user_id"], "aggs": {"price": ["mean"]}}},
+                      {"difference_lag": {"user": "user_id", "time": "ts"}}],
+                     ["prepare step 2 (difference_lag)", "bad_times.csv:6", "'soon'",
+                      "after prepare step 1 (groupby_aggregate) took its train rows"], failures,
+                     extra=["--on-error", "skip"], csv=bad_times)
+        passed += len(failures) == before
+
+        before = len(failures)
+        check_time_train_rows(directory, failures)
         passed += len(failures) == before
 
     for failure in failures:

@@ -207,6 +207,8 @@ EtlOutcome RunEtl(const EtlRequest& request, const RunContext& ctx) {
     prepare.schema = given ? &*given : nullptr;
     prepared = RunPrepare(outcome.pipeline.prepare, prepare, ctx);
     outcome.prepared_rows = prepared.rows;
+    if (!prepared.split_rule.empty())
+      options.split_rule = prepared.split_rule;
     if (!request.prepare_only.empty()) {
       ExportPrepared(prepared, request.prepare_only, ctx.threads);
       outcome.summary.lines = prepared.input_records;

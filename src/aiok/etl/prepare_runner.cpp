@@ -287,6 +287,8 @@ class Runner {
       const std::string next = fmt::format("t{}", index);
       StepSession session(*this, index, steps[s]->name(), table);
       steps[s]->Apply(session, next);
+      if (steps[s]->uses_train_split() && train_split_step_.empty())
+        train_split_step_ = session.where();
       for (const std::string& name : scratch_)
         db_.Query("DROP TABLE IF EXISTS " + name, "dropping " + name);
       scratch_.clear();
@@ -315,6 +317,8 @@ class Runner {
               "writing the prepared table");
     PublishFile(temp, result.prepared);
     result.rows = rows_;
+    if (time_cuts_known_)
+      result.split_rule = time_rule_.text();
     result.rejects = rejects_;
     result.lookups = lookups_;
     WriteFileAtomic(options_.work_dir + "/lookups/" + kLookupManifest,
@@ -332,14 +336,21 @@ class Runner {
   const data::SplitRule& rule() const { return rule_; }
   // The time rule with its cut points: fractions of the time range are fixed from `min` and
   // `max` (the table's earliest and latest times) exactly as the ETL fixes them from every
-  // record's time.
+  // record's time. Fixed once, by the first step that reads the split (no later step changes
+  // rows); the ETL is then given the cut dates (PrepareResult::split_rule), so it cuts the
+  // rows the steps took as train even where it rejects rows the steps could not foresee.
   void FixTimeCuts(int64_t min, int64_t max) {
     time_rule_ = rule_;
     if (min <= max)
       time_rule_.AssignByTime({min, max});
     else
       time_rule_.AssignByTime({});
+    time_cuts_fixed_ = true;
+    time_cuts_known_ = min <= max;
   }
+  bool time_cuts_fixed() const { return time_cuts_fixed_; }
+  // The first step that took rows of the train split ("" none yet).
+  const std::string& train_split_step() const { return train_split_step_; }
   bool IsTarget(const std::string& name) const {
     return std::find(targets_.begin(), targets_.end(), name) != targets_.end();
   }
@@ -378,7 +389,10 @@ class Runner {
   const RunContext& ctx_;
   data::DuckDb db_;
   data::SplitRule rule_;
-  data::SplitRule time_rule_;         // rule_ with its cut points, for aiok_time_is_train
+  data::SplitRule time_rule_;  // rule_ with its cut points, for aiok_time_is_train
+  bool time_cuts_fixed_ = false;
+  bool time_cuts_known_ = false;  // the cuts came from times (not from a table without any)
+  std::string train_split_step_;
   std::vector<std::string> targets_;  // label and weight fields
   bool header_ = false;
   bool one_line_records_ = true;
@@ -449,9 +463,17 @@ std::vector<PrepareColumn> StepSession::LoadSideTable(const std::string& path,
 }
 
 std::string StepSession::TrainPredicate(const std::string& position, int64_t rows) {
+  // The ETL rejects a row without a label or weight: never a train row, wherever it lies.
+  std::string kept = "true";
+  for (const PrepareColumn& column : runner_.columns()) {
+    if (runner_.IsTarget(column.name))
+      kept += fmt::format(" AND {} IS NOT NULL", SqlName(column.name));
+  }
   const data::SplitRule& rule = runner_.rule();
-  if (!rule.by_time())
-    return fmt::format("aiok_is_train({}, {})", position, rows < 0 ? runner_.rows() : rows);
+  if (!rule.by_time()) {
+    return fmt::format("({} AND aiok_is_train({}, {}))", kept, position,
+                       rows < 0 ? runner_.rows() : rows);
+  }
   const std::string option = fmt::format("the split rule {}", rule.text());
   const std::string& type = ColumnType(rule.time_field(), option.c_str());
   // The ETL's time split reads integers or timestamps (etl/time_operators.h); so does this.
@@ -462,18 +484,22 @@ std::string StepSession::TrainPredicate(const std::string& position, int64_t row
   const std::string c = SqlName(rule.time_field());
   const std::string seconds = fmt::format(
       "aiok_split_seconds({})", type == "BIGINT" ? c : fmt::format("CAST(epoch({}) AS BIGINT)", c));
-  const std::string range =
-      QueryText(fmt::format("SELECT CAST(min(__s) AS VARCHAR) || ' ' || CAST(max(__s) AS VARCHAR) "
-                            "FROM (SELECT {} AS __s FROM {})",
-                            seconds, input_),
-                "reading the range of the split's times");
-  if (range.empty()) {
-    runner_.FixTimeCuts(1, 0);  // no times: no train rows
-  } else {
-    const size_t space = range.find(' ');
-    runner_.FixTimeCuts(std::stoll(range.substr(0, space)), std::stoll(range.substr(space + 1)));
+  if (!runner_.time_cuts_fixed()) {
+    // The ETL fixes fractions from the times of the records it accepts, and it rejects a row
+    // without a label or weight before reading its time: those rows are left out here too.
+    const std::string range = QueryText(
+        fmt::format("SELECT CAST(min(__s) AS VARCHAR) || ' ' || CAST(max(__s) AS VARCHAR) "
+                    "FROM (SELECT {} AS __s FROM {} WHERE {})",
+                    seconds, input_, kept),
+        "reading the range of the split's times");
+    if (range.empty()) {
+      runner_.FixTimeCuts(1, 0);  // no times: no train rows
+    } else {
+      const size_t space = range.find(' ');
+      runner_.FixTimeCuts(std::stoll(range.substr(0, space)), std::stoll(range.substr(space + 1)));
+    }
   }
-  return fmt::format("coalesce(aiok_time_is_train({}), false)", seconds);
+  return fmt::format("({} AND coalesce(aiok_time_is_train({}), false))", kept, seconds);
 }
 
 bool StepSession::split_by_time() const { return runner_.rule().by_time(); }
@@ -522,6 +548,14 @@ std::string StepSession::TimeSeconds(const std::string& column, std::string* tab
     Throw(ErrorKind::kInvalidInput, "{}: {}", runner_.Place(failures[0].first),
           reason(failures[0].second));
   }
+  // Dropping rows renumbers the table, and the rows a step before took as the train split
+  // (by position) would no longer be the ETL's: refused rather than silently shifted.
+  AIOK_CHECK(runner_.train_split_step().empty(), ErrorKind::kInvalidInput,
+             "{}: {}; under --on-error skip its row(s) ({} of them) would be dropped here, after "
+             "{} took its train rows from the table: put that step after this one, or fix the "
+             "times",
+             runner_.Place(failures[0].first), reason(failures[0].second), failures.size(),
+             runner_.train_split_step());
   for (const auto& [record, text] : failures)
     runner_.Reject(record, reason(text));
   spdlog::warn("{}: {} row(s) rejected: their time does not parse", where_, failures.size());

@@ -46,6 +46,9 @@ struct PrepareResult {
   std::vector<std::string> sequence_fields;  ///< fields to give role sequence
   std::string weight_field;                  ///< a sampled table's weight ("" none)
   std::vector<std::string> outputs;          ///< every field a step wrote, in step order
+  /// A time split whose fractions a step fixed as cut dates: the rule with those dates, for
+  /// the ETL to cut the same rows ("" otherwise).
+  std::string split_rule;
 };
 
 /// Checks `steps` (names, options, order) without running them; errors (kConfig) name the

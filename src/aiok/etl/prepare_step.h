@@ -123,16 +123,19 @@ class PrepareSession {
   /// prepared table. A split by position (kaggle, fractions, random) applies the rule to
   /// `position` (an SQL expression, by default __row) in a table of `rows` rows (-1: rows());
   /// a time split (time:FIELD:...) reads each row's FIELD as the ETL will (epoch seconds or
-  /// YYMMDDHH, or a timestamp), with fractions of the time range over the input's times. A
-  /// missing or bad time is never train. Errors (kConfig) name the step and the rule.
+  /// YYMMDDHH, or a timestamp), with fractions of the time range over the times of rows with a
+  /// label (and weight), fixed once per run and handed to the ETL as cut dates. A missing or
+  /// bad time, or a missing label or weight (the ETL rejects the row), is never train. Errors
+  /// (kConfig) name the step and the rule.
   virtual std::string TrainPredicate(const std::string& position = "__row", int64_t rows = -1) = 0;
   /// Whether the split rule cuts by each row's time (then positions do not matter).
   virtual bool split_by_time() const = 0;
   /// Whether `name` is the input's label or weight (a feature must not be made of it).
   virtual bool IsTarget(const std::string& name) const = 0;
   /// The values of `column` as TIMESTAMP or a number: a text column is parsed (a value that
-  /// does not parse fails naming the record, or under --on-error skip is rejected); returns
-  /// the SQL expression of the time in seconds and the table to read instead of input().
+  /// does not parse fails naming the record, or under --on-error skip is rejected, unless an
+  /// earlier step took train rows by position: then it fails naming that step); returns the
+  /// SQL expression of the time in seconds and the table to read instead of input().
   virtual std::string TimeSeconds(const std::string& column, std::string* table) = 0;
   /// Writes `select` (a query with the lookup's columns) for serving and records `lookup`.
   virtual void SaveLookup(const std::string& select, PrepareLookup lookup) = 0;
