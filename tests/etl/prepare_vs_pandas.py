@@ -488,6 +488,80 @@ def check_time_train_rows(directory, failures):
                         f"that differ: {list(table.rid[etl_train != prepare_train])[:10]}")
 
 
+def check_time_formats(directory, failures):
+    """Times are read as the time split and datetime_parts read them: an Avazu hour
+    (YYMMDDHH) with format yymmddhh is an hour, not a number (14102123 -> 14102200 is 3600 s,
+    not 77), a bad one is named; a text time goes through aiok's timestamp parser (fractions
+    of a second dropped, 'T' and 'Z' accepted, epoch integers)."""
+    from datetime import datetime, timezone
+
+    def hour_seconds(v):
+        yy, mm, dd, hh = v // 1000000, v // 10000 % 100, v // 100 % 100, v % 100
+        return datetime(2000 + yy, mm, dd, hh, tzinfo=timezone.utc).timestamp()
+
+    hours = [14102122, 14102123, 14102200, 14102301, 14103123, 14110100, 14123123, 15010100]
+    path = os.path.join(directory, "avazu.csv")
+    rows = []
+    with open(path, "w") as f:
+        f.write("user_id,hour,label\n")
+        for r, h in enumerate(hours * 2):
+            rows.append((r % 3, h))
+            f.write(f"{r % 3},{h},{r % 2}\n")
+    lag = [{"difference_lag": {"user": "user_id", "time": "hour", "format": "yymmddhh",
+                               "output": "lag"}}]
+    try:
+        got = run_prepare_on(directory, "avazu_lag", path, lag)
+        order = {}
+        for r, (user, h) in enumerate(rows):
+            order.setdefault(user, []).append((hour_seconds(h), r))
+        want = [None] * len(rows)
+        for events in order.values():
+            events.sort()
+            for (t0, _), (t1, r) in zip(events, events[1:]):
+                want[r] = t1 - t0
+        compare("difference_lag yymmddhh", [{"lag": g["lag"]} for g in got],
+                [{"lag": w} for w in want], failures)
+    except RuntimeError as e:
+        failures.append(str(e))
+    with open(os.path.join(directory, "avazu_bad.csv"), "w") as f:
+        f.write("user_id,hour,label\n1,14102123,0\n1,14102125,1\n")
+    expect_error(directory, "avazu_bad_hour", lag,
+                 ["prepare step 1 (difference_lag)", "avazu_bad.csv:3", "YYMMDDHH", "'14102125'"],
+                 failures, csv=os.path.join(directory, "avazu_bad.csv"))
+
+    texts = ["2014-10-21 07:00:00.5", "2014-10-21T07:30:00Z", "1413878400", "2014-10-21 09:15",
+             "2014-10-22"]
+    seconds = [1413874800, 1413876600, 1413878400, 1413882900, 1413936000]
+    # "soon" makes the column text (and is rejected under skip), so the step parses the rest.
+    path = os.path.join(directory, "text_times.csv")
+    with open(path, "w") as f:
+        f.write("user_id,ts,label\n7,soon,1\n")
+        for text in texts:
+            f.write(f"7,{text},0\n")
+    try:
+        got = run_prepare_on(directory, "text_lag", path,
+                             [{"difference_lag": {"user": "user_id", "time": "ts",
+                                                  "output": "lag"}}], ["--on-error", "skip"])
+        want = [None] + [b - a for a, b in zip(seconds, seconds[1:])]
+        compare("difference_lag text times", [{"lag": g["lag"]} for g in got],
+                [{"lag": w} for w in want], failures)
+    except RuntimeError as e:
+        failures.append(str(e))
+
+
+def run_prepare_on(directory, name, csv, steps, extra=()):
+    pipeline = os.path.join(directory, name + ".json")
+    with open(pipeline, "w") as f:
+        json.dump({"prepare": steps, "steps": []}, f)
+    out = os.path.join(directory, name + ".jsonl")
+    done = subprocess.run([AIOK, "etl", "--input", csv, "--pipeline", pipeline, "--prepare-only",
+                           out, "-q", *extra], capture_output=True, text=True)
+    if done.returncode != 0:
+        raise RuntimeError(f"{name}: aiok failed: {done.stderr.strip()}")
+    with open(out) as f:
+        return [json.loads(line) for line in f if line.strip()]
+
+
 # ---- comparison ---------------------------------------------------------------------------
 
 def compare(name, got, want, failures):
@@ -801,6 +875,10 @@ def main():
 
         before = len(failures)
         check_time_train_rows(directory, failures)
+        passed += len(failures) == before
+
+        before = len(failures)
+        check_time_formats(directory, failures)
         passed += len(failures) == before
 
     for failure in failures:

@@ -16,6 +16,8 @@
 #include "aiok/data/parquet_table_reader.h"
 #include "aiok/data/schema_inference.h"
 #include "aiok/data/splits.h"
+#include "aiok/data/time_values.h"
+#include "aiok/data/value_parsing.h"
 #include "aiok/etl/prepare_table_loader.h"
 
 namespace aiok::etl {
@@ -67,24 +69,64 @@ void IsTrainFunction(duckdb_function_info info, duckdb_data_chunk input, duckdb_
   }
 }
 
-// aiok_split_seconds(value BIGINT) -> BIGINT: the time a time split's field holds (epoch
-// seconds or YYMMDDHH, data/time_values.h), NULL when it is none: what the ETL's time check
-// reads from each record.
-void SplitSecondsFunction(duckdb_function_info info, duckdb_data_chunk input,
-                          duckdb_vector output) {
-  const auto* rule =
-      static_cast<const data::SplitRule*>(duckdb_scalar_function_get_extra_info(info));
+// aiok_time_seconds(value BIGINT, format BIGINT) -> BIGINT: the time an integer holds in
+// `format` (data::TimeFormat: epoch seconds or YYMMDDHH, data/time_values.h), NULL when it is
+// none — the conversion of the ETL's time split and datetime_parts, so every step reads an
+// integer time as they do.
+void TimeSecondsFunction(duckdb_function_info, duckdb_data_chunk input, duckdb_vector output) {
   const idx_t n = duckdb_data_chunk_get_size(input);
   duckdb_vector in = duckdb_data_chunk_get_vector(input, 0);
+  duckdb_vector formats = duckdb_data_chunk_get_vector(input, 1);
   const auto* value = static_cast<const int64_t*>(duckdb_vector_get_data(in));
+  const auto* format = static_cast<const int64_t*>(duckdb_vector_get_data(formats));
   const uint64_t* valid = duckdb_vector_get_validity(in);
+  const uint64_t* format_valid = duckdb_vector_get_validity(formats);
   duckdb_vector_ensure_validity_writable(output);
   uint64_t* out_valid = duckdb_vector_get_validity(output);
   auto* out = static_cast<int64_t*>(duckdb_vector_get_data(output));
   std::string problem;
   for (idx_t i = 0; i < n; ++i) {
-    if ((valid && !duckdb_validity_row_is_valid(const_cast<uint64_t*>(valid), i)) ||
-        !data::TimeFromInteger(value[i], rule->time_format(), &out[i], &problem))
+    const bool present =
+        (!valid || duckdb_validity_row_is_valid(const_cast<uint64_t*>(valid), i)) &&
+        (!format_valid || duckdb_validity_row_is_valid(const_cast<uint64_t*>(format_valid), i));
+    if (!present || !data::TimeFromInteger(value[i], static_cast<data::TimeFormat>(format[i]),
+                                           &out[i], &problem))
+      duckdb_validity_set_row_invalid(out_valid, i);
+  }
+}
+
+// aiok_text_seconds(text VARCHAR, format BIGINT) -> BIGINT: a time written as text, read by
+// aiok's own parsers: an integer in `format` (as aiok_time_seconds), else a timestamp
+// ("2014-10-28 12:00:00", data/value_parsing.h, as the readers parse a timestamp field);
+// NULL when it is neither.
+void TextSecondsFunction(duckdb_function_info, duckdb_data_chunk input, duckdb_vector output) {
+  const idx_t n = duckdb_data_chunk_get_size(input);
+  duckdb_vector in = duckdb_data_chunk_get_vector(input, 0);
+  duckdb_vector formats = duckdb_data_chunk_get_vector(input, 1);
+  auto* texts = static_cast<duckdb_string_t*>(duckdb_vector_get_data(in));
+  const auto* format = static_cast<const int64_t*>(duckdb_vector_get_data(formats));
+  const uint64_t* valid = duckdb_vector_get_validity(in);
+  const uint64_t* format_valid = duckdb_vector_get_validity(formats);
+  duckdb_vector_ensure_validity_writable(output);
+  uint64_t* out_valid = duckdb_vector_get_validity(output);
+  auto* out = static_cast<int64_t*>(duckdb_vector_get_data(output));
+  std::string problem;
+  for (idx_t i = 0; i < n; ++i) {
+    bool ok =
+        (!valid || duckdb_validity_row_is_valid(const_cast<uint64_t*>(valid), i)) &&
+        (!format_valid || duckdb_validity_row_is_valid(const_cast<uint64_t*>(format_valid), i));
+    if (ok) {
+      const std::string_view text(duckdb_string_t_data(&texts[i]),
+                                  duckdb_string_t_length(texts[i]));
+      int64_t integer = 0;
+      if (data::ParseInt64(text, &integer) == data::ParseStatus::kOk) {
+        ok = data::TimeFromInteger(integer, static_cast<data::TimeFormat>(format[i]), &out[i],
+                                   &problem);
+      } else {
+        ok = data::ParseTimestamp(text, &out[i]) == data::ParseStatus::kOk;
+      }
+    }
+    if (!ok)
       duckdb_validity_set_row_invalid(out_valid, i);
   }
 }
@@ -198,6 +240,16 @@ data::TableSchema ReadingSchema(const std::string& path, int threads, const std:
   return schema;
 }
 
+bool IsIntegerType(const std::string& type) {
+  static const char* kIntegers[] = {"TINYINT",  "SMALLINT",  "INTEGER",  "BIGINT", "HUGEINT",
+                                    "UTINYINT", "USMALLINT", "UINTEGER", "UBIGINT"};
+  for (const char* name : kIntegers) {
+    if (type == name)
+      return true;
+  }
+  return false;
+}
+
 bool IsNumericType(const std::string& type) {
   static const char* kNumbers[] = {"TINYINT", "SMALLINT", "INTEGER",   "BIGINT",
                                    "HUGEINT", "UTINYINT", "USMALLINT", "UINTEGER",
@@ -230,7 +282,8 @@ class StepSession final : public PrepareSession {
   std::string TrainPredicate(const std::string& position, int64_t rows) override;
   bool split_by_time() const override;
   bool IsTarget(const std::string& name) const override;
-  std::string TimeSeconds(const std::string& column, std::string* table) override;
+  std::string TimeSeconds(const std::string& column, data::TimeFormat format,
+                          std::string* table) override;
   void SaveLookup(const std::string& select, PrepareLookup lookup) override;
 
  private:
@@ -262,8 +315,10 @@ class Runner {
                      DUCKDB_TYPE_DOUBLE, UnitFunction, nullptr);
     RegisterFunction(db_, "aiok_is_train", {DUCKDB_TYPE_BIGINT, DUCKDB_TYPE_BIGINT},
                      DUCKDB_TYPE_BOOLEAN, IsTrainFunction, &rule_);
-    RegisterFunction(db_, "aiok_split_seconds", {DUCKDB_TYPE_BIGINT}, DUCKDB_TYPE_BIGINT,
-                     SplitSecondsFunction, &rule_, /*nulls_in=*/true);
+    RegisterFunction(db_, "aiok_time_seconds", {DUCKDB_TYPE_BIGINT, DUCKDB_TYPE_BIGINT},
+                     DUCKDB_TYPE_BIGINT, TimeSecondsFunction, nullptr, /*nulls_in=*/true);
+    RegisterFunction(db_, "aiok_text_seconds", {DUCKDB_TYPE_VARCHAR, DUCKDB_TYPE_BIGINT},
+                     DUCKDB_TYPE_BIGINT, TextSecondsFunction, nullptr, /*nulls_in=*/true);
     RegisterFunction(db_, "aiok_time_is_train", {DUCKDB_TYPE_BIGINT}, DUCKDB_TYPE_BOOLEAN,
                      TimeIsTrainFunction, &time_rule_, /*nulls_in=*/true);
   }
@@ -482,8 +537,10 @@ std::string StepSession::TrainPredicate(const std::string& position, int64_t row
              "YYMMDDHH) or timestamps",
              where_, option, rule.time_field(), type);
   const std::string c = SqlName(rule.time_field());
-  const std::string seconds = fmt::format(
-      "aiok_split_seconds({})", type == "BIGINT" ? c : fmt::format("CAST(epoch({}) AS BIGINT)", c));
+  const std::string seconds =
+      fmt::format("aiok_time_seconds({}, {})",
+                  type == "BIGINT" ? c : fmt::format("CAST(epoch({}) AS BIGINT)", c),
+                  static_cast<int>(rule.time_format()));
   if (!runner_.time_cuts_fixed()) {
     // The ETL fixes fractions from the times of the records it accepts, and it rejects a row
     // without a label or weight before reading its time: those rows are left out here too.
@@ -505,24 +562,34 @@ std::string StepSession::TrainPredicate(const std::string& position, int64_t row
 bool StepSession::split_by_time() const { return runner_.rule().by_time(); }
 bool StepSession::IsTarget(const std::string& name) const { return runner_.IsTarget(name); }
 
-std::string StepSession::TimeSeconds(const std::string& column, std::string* table) {
+std::string StepSession::TimeSeconds(const std::string& column, data::TimeFormat format,
+                                     std::string* table) {
   const std::string& type = ColumnType(column, "time");
   const std::string c = SqlName(column);
+  const char* format_name = data::TimeFormatName(format);
   *table = input_;
   if (type.rfind("TIMESTAMP", 0) == 0 || type == "DATE")
-    return fmt::format("epoch({})", c);
-  if (IsNumericType(type))
-    return fmt::format("CAST({} AS DOUBLE)", c);
-  AIOK_CHECK(type == "VARCHAR", ErrorKind::kConfig,
-             "{}: time: column '{}' holds {}, expected timestamps or numbers of seconds", where_,
-             column, type);
-  // A text column: the reader's inference met a value that is not a time. Each value is
-  // parsed as a timestamp, else a number of seconds; the others fail, or are rejected.
+    return fmt::format("CAST(epoch({}) AS BIGINT)", c);
+  const bool integer = IsIntegerType(type);
+  AIOK_CHECK(integer || type == "VARCHAR" || format == data::TimeFormat::kEpoch, ErrorKind::kConfig,
+             "{}: time: column '{}' holds {}; a {} time is a whole number (format: {})", where_,
+             column, type, format_name, format_name);
+  if (IsNumericType(type) && !integer)
+    return fmt::format("CAST({} AS DOUBLE)", c);  // epoch seconds with a fraction
+  AIOK_CHECK(integer || type == "VARCHAR", ErrorKind::kConfig,
+             "{}: time: column '{}' holds {}, expected timestamps or whole numbers ({})", where_,
+             column, type, format_name);
+  // Integers and text go through aiok's conversions (those of the time split and
+  // datetime_parts; the readers' timestamp parser for text), and a value that is no time in
+  // the format fails, or is rejected.
   const std::string parsed =
-      fmt::format("coalesce(epoch(TRY_CAST({0} AS TIMESTAMP)), TRY_CAST({0} AS DOUBLE))", c);
+      integer ? fmt::format("aiok_time_seconds(TRY_CAST({} AS BIGINT), {})", c,
+                            static_cast<int>(format))
+              : fmt::format("aiok_text_seconds({}, {})", c, static_cast<int>(format));
   const std::string bad = fmt::format("{} IS NOT NULL AND {} IS NULL", c, parsed);
   data::DuckResult result = runner_.db().Query(
-      fmt::format("SELECT __record, {} FROM {} WHERE {} ORDER BY __row", c, input_, bad),
+      fmt::format("SELECT __record, CAST({} AS VARCHAR) FROM {} WHERE {} ORDER BY __row", c, input_,
+                  bad),
       where_ + ": parsing the time column");
   std::vector<std::pair<int64_t, std::string>> failures;
   for (data::DuckChunk chunk(result.NextChunk()); chunk;
@@ -540,9 +607,10 @@ std::string StepSession::TimeSeconds(const std::string& column, std::string* tab
     return parsed;
   auto reason = [&](const std::string& text) {
     return fmt::format(
-        "{}: time column '{}': expected a timestamp (2014-10-28 12:00:00) or a "
-        "number of seconds, found '{}'",
-        where_, column, text);
+        "{}: time column '{}': expected a timestamp (2014-10-28 12:00:00) or a whole number "
+        "of {}, found '{}'",
+        where_, column,
+        format == data::TimeFormat::kYymmddhh ? "YYMMDDHH" : "seconds since the epoch", text);
   };
   if (runner_.options().on_error == data::OnError::kFail) {
     Throw(ErrorKind::kInvalidInput, "{}: {}", runner_.Place(failures[0].first),

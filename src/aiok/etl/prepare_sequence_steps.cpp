@@ -19,7 +19,8 @@ class DifferenceLagStep final : public PrepareStep {
  public:
   const char* name() const override { return "difference_lag"; }
   const char* summary() const override {
-    return "seconds since the user's previous event (time order, ties by table order); missing "
+    return "seconds since the user's previous event (time order, ties by table order; an "
+           "integer time read as epoch seconds or YYMMDDHH by 'format'); missing "
            "for a user's first event and for rows without a user or time. At serving the "
            "request carries it as an input field";
   }
@@ -27,7 +28,9 @@ class DifferenceLagStep final : public PrepareStep {
   bool changes_rows() const override { return false; }
   void VisitOptions(PrepareOptionVisitor& v) override {
     v.Text("user", &user_, {}, "the user column");
-    v.Text("time", &time_, {}, "the time column (a timestamp, or a number of seconds)");
+    v.Text("time", &time_, {}, "the time column (a timestamp, or a whole number in format)");
+    v.Text("format", &format_, {"epoch", "yymmddhh"},
+           "an integer time's format: epoch seconds, or Avazu's YYMMDDHH (as datetime_parts)");
     v.Text("output", &output_, {}, "the field written");
   }
   void CheckOptions(const std::string& where) const override {
@@ -38,7 +41,8 @@ class DifferenceLagStep final : public PrepareStep {
   void Apply(PrepareSession& session, const std::string& output) override {
     session.ColumnType(user_, "user");
     std::string table;
-    const std::string seconds = session.TimeSeconds(time_, &table);
+    const std::string seconds =
+        session.TimeSeconds(time_, data::ParseTimeFormat(format_, session.where()), &table);
     session.Run(fmt::format("CREATE TABLE {} AS SELECT * EXCLUDE (__t), CASE WHEN {} IS NULL "
                             "THEN NULL ELSE __t - lag(__t) OVER ({}) END AS {} FROM (SELECT *, {} "
                             "AS __t FROM {}) ORDER BY __row",
@@ -50,6 +54,7 @@ class DifferenceLagStep final : public PrepareStep {
  private:
   std::string user_;
   std::string time_;
+  std::string format_ = "epoch";
   std::string output_ = "secs_since_prev";
 };
 
@@ -67,7 +72,9 @@ class CollapseHistoryStep final : public PrepareStep {
   bool changes_rows() const override { return min_ > 0; }
   void VisitOptions(PrepareOptionVisitor& v) override {
     v.Text("user", &user_, {}, "the user column");
-    v.Text("time", &time_, {}, "the time column (a timestamp, or a number of seconds)");
+    v.Text("time", &time_, {}, "the time column (a timestamp, or a whole number in format)");
+    v.Text("format", &format_, {"epoch", "yymmddhh"},
+           "an integer time's format: epoch seconds, or Avazu's YYMMDDHH (as datetime_parts)");
     v.Names("items", &items_, true, "columns whose values make the histories (item, category)");
     v.Int("min", &min_, 0, kNoIntLimit, "rows with a shorter history are dropped");
     v.Int("max", &max_, 1, int64_t{1} << 20, "the most recent events kept");
@@ -105,7 +112,8 @@ class CollapseHistoryStep final : public PrepareStep {
                              data::SqlString(positive_), type);
     }
     std::string table;
-    const std::string seconds = session.TimeSeconds(time_, &table);
+    const std::string seconds =
+        session.TimeSeconds(time_, data::ParseTimeFormat(format_, session.where()), &table);
     // Every earlier event, or only the last `max` rows when every event counts (cheaper).
     const std::string frame = label_.empty() && counted == "true"
                                   ? fmt::format("ROWS BETWEEN {} PRECEDING AND 1 PRECEDING", max_)
@@ -146,6 +154,7 @@ class CollapseHistoryStep final : public PrepareStep {
  private:
   std::string user_;
   std::string time_;
+  std::string format_ = "epoch";
   std::vector<std::string> items_;
   int64_t min_ = 0;
   int64_t max_ = 50;

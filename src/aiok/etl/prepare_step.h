@@ -20,6 +20,7 @@
 #include <vector>
 
 #include "aiok/core/options.h"
+#include "aiok/data/time_values.h"
 
 namespace aiok::etl {
 
@@ -132,11 +133,15 @@ class PrepareSession {
   virtual bool split_by_time() const = 0;
   /// Whether `name` is the input's label or weight (a feature must not be made of it).
   virtual bool IsTarget(const std::string& name) const = 0;
-  /// The values of `column` as TIMESTAMP or a number: a text column is parsed (a value that
-  /// does not parse fails naming the record, or under --on-error skip is rejected, unless an
-  /// earlier step took train rows by position: then it fails naming that step); returns the
-  /// SQL expression of the time in seconds and the table to read instead of input().
-  virtual std::string TimeSeconds(const std::string& column, std::string* table) = 0;
+  /// The values of `column` as seconds since the epoch: a timestamp; an integer (or text
+  /// holding one) in `format` (epoch seconds or YYMMDDHH), converted as the time split and
+  /// datetime_parts convert it; text holding a timestamp, parsed as the readers parse one; or
+  /// a float of epoch seconds. A value that is no time fails naming the record, or under
+  /// --on-error skip is rejected (unless an earlier step took train rows by position: then it
+  /// fails naming that step). Returns the SQL expression of the time in seconds and the table
+  /// to read instead of input().
+  virtual std::string TimeSeconds(const std::string& column, data::TimeFormat format,
+                                  std::string* table) = 0;
   /// Writes `select` (a query with the lookup's columns) for serving and records `lookup`.
   virtual void SaveLookup(const std::string& select, PrepareLookup lookup) = 0;
 };
