@@ -549,6 +549,38 @@ def check_time_formats(directory, failures):
         failures.append(str(e))
 
 
+def check_long_history(directory, failures):
+    """One user with 20k events (every other one a click) under a 32 MiB budget: a history
+    must cost its 'max' latest events per row, not every earlier one (a frame over all earlier
+    events held ~200M list entries here and ran out of memory); equal to plain Python."""
+    rng = random.Random(2)
+    path = os.path.join(directory, "long_user.csv")
+    events = [(rng.randint(1, 5000), r * 10 + rng.randint(0, 15), r % 2) for r in range(20000)]
+    with open(path, "w") as f:
+        f.write("user_id,item_id,ts,label\n")
+        for item, ts, label in events:
+            f.write(f"1,{item},{ts},{label}\n")
+    for name, label in (("long_history", None), ("long_history_clicks", "label")):
+        step = {"user": "user_id", "time": "ts", "items": ["item_id"], "max": 5}
+        if label:
+            step["label"] = label
+        try:
+            got = run_prepare_on(directory, name, path, [{"collapse_history": step}],
+                                 ["--memory-mb", "32"])
+        except RuntimeError as e:
+            failures.append(str(e))
+            continue
+        want, seen = [None] * len(events), []
+        for r in sorted(range(len(events)), key=lambda r: (events[r][1], r)):
+            want[r] = seen[-5:]
+            if not label or events[r][2] == 1:
+                seen.append(events[r][0])
+        bad = [r for r, (g, w) in enumerate(zip(got, want)) if g["hist_item_id"] != w]
+        if len(got) != len(want) or bad:
+            failures.append(f"{name}: {len(bad)} histories differ, the first at row "
+                            f"{bad[:1]}")
+
+
 def run_prepare_on(directory, name, csv, steps, extra=()):
     pipeline = os.path.join(directory, name + ".json")
     with open(pipeline, "w") as f:
@@ -879,6 +911,10 @@ def main():
 
         before = len(failures)
         check_time_formats(directory, failures)
+        passed += len(failures) == before
+
+        before = len(failures)
+        check_long_history(directory, failures)
         passed += len(failures) == before
 
     for failure in failures:

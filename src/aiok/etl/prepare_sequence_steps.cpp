@@ -114,22 +114,16 @@ class CollapseHistoryStep final : public PrepareStep {
     std::string table;
     const std::string seconds =
         session.TimeSeconds(time_, data::ParseTimeFormat(format_, session.where()), &table);
-    // Every earlier event, or only the last `max` rows when every event counts (cheaper).
-    const std::string frame = label_.empty() && counted == "true"
-                                  ? fmt::format("ROWS BETWEEN {} PRECEDING AND 1 PRECEDING", max_)
-                                  : "ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING";
+    // __k: how many counted events of the user come before the row (time order, ties by table
+    // order). The counted events before a row with __k = k are the counted rows with __k < k,
+    // each with its own __k, so the latest `max` of them are the counted rows whose __k lies in
+    // [k - max, k - 1]: a RANGE frame over __k, O(max) per row instead of every earlier event.
     std::string lists;
-    std::string trimmed;
     for (const std::string& item : items_) {
-      const std::string field = SqlName(prefix_ + item);
       lists += fmt::format(
           ", CASE WHEN {} IS NULL THEN NULL ELSE coalesce(list({}) FILTER "
           "(WHERE {}) OVER w, []) END AS {}",
-          SqlName(user_), SqlName(item), counted, field);
-      trimmed += fmt::format(
-          ", CASE WHEN len({0}) > {1} THEN {0}[len({0}) - {1} + 1:] ELSE {0} "
-          "END AS {0}",
-          field, max_);
+          SqlName(user_), SqlName(item), counted, SqlName(prefix_ + item));
     }
     for (const std::string& name : SequenceOutputs()) {
       for (const PrepareColumn& column : session.columns()) {
@@ -140,11 +134,16 @@ class CollapseHistoryStep final : public PrepareStep {
       }
     }
     const std::string first = SqlName(prefix_ + items_[0]);
+    const std::string numbered = fmt::format(
+        "(SELECT *, CAST(coalesce(sum(CASE WHEN {} THEN 1 ELSE 0 END) OVER ({} ROWS BETWEEN "
+        "UNBOUNDED PRECEDING AND 1 PRECEDING), 0) AS BIGINT) AS __k FROM (SELECT *, {} AS __t "
+        "FROM {}))",
+        counted, UserWindow(user_, "__t"), seconds, table);
     const std::string histories = fmt::format(
-        "(SELECT * EXCLUDE ({}){} FROM (SELECT * EXCLUDE (__t){} FROM (SELECT *, {} "
-        "AS __t FROM {}) WINDOW w AS ({} {})){})",
-        SqlNames(SequenceOutputs()), trimmed, lists, seconds, table, UserWindow(user_, "__t"),
-        frame, min_ > 0 ? fmt::format(" WHERE coalesce(len({}), 0) >= {}", first, min_) : "");
+        "(SELECT * FROM (SELECT * EXCLUDE (__t, __k){} FROM {} WINDOW w AS (PARTITION BY {} "
+        "ORDER BY __k RANGE BETWEEN {} PRECEDING AND 1 PRECEDING)){})",
+        lists, numbered, SqlName(user_), max_,
+        min_ > 0 ? fmt::format(" WHERE coalesce(len({}), 0) >= {}", first, min_) : "");
     session.Run(fmt::format("CREATE TABLE {} AS {}", output,
                             min_ > 0 ? RenumberedSelect(histories, "__row")
                                      : "SELECT * FROM " + histories + " ORDER BY __row"),
