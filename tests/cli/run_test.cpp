@@ -423,6 +423,35 @@ TEST_F(RunTest, TuneStageChoosesTheFinalTrainingsValues) {
   EXPECT_EQ(trials, 4);
 }
 
+// What the user set in train: stays fixed under --tune: those keys leave the space, a
+// parameter that only applies under another value of one leaves with it (Adam's betas under
+// sgd), one that applies under the set value stays (sgd's momentum), and a layer list that
+// ends at a fixed width ends at its value.
+TEST_F(RunTest, TuneKeepsTheUsersTrainSettingsFixed) {
+  WriteConfig("fixed.yaml",
+              "data: {synthetic: {rows: 6000, card-scale: 0.001}}\n"
+              "train: {max-steps: 16, precision: fp32, lr: 0.05, optimizer: sgd, emb-dim: 8}\n"
+              "tune: {reports: 2, sampler: random}\n");
+  const std::string out = (dir_ / "f").string();
+  ASSERT_EQ(Run({"--config", (dir_ / "fixed.yaml").string(), "--tune", "2", "--out", out}), 0)
+      << err();
+  const nlohmann::json tune = Report("f").at("tune");
+  EXPECT_EQ(tune.at("fixed").at("lr"), 0.05);
+  EXPECT_EQ(tune.at("fixed").at("optimizer"), "sgd");
+  EXPECT_EQ(tune.at("fixed").at("emb-dim"), 8);
+  const nlohmann::json& params = tune.at("chosen").at("params");
+  for (const char* key : {"lr", "optimizer", "emb-dim", "beta1", "beta2", "weight-decay"})
+    EXPECT_FALSE(params.contains(key)) << key << " was searched: " << params.dump();
+  EXPECT_TRUE(params.contains("momentum")) << params.dump();
+  const nlohmann::json state = nlohmann::json::parse(SlurpFile(out + "/run_state.json"));
+  const nlohmann::json& trained = state.at("stages").at("train").at("key").at("train");
+  EXPECT_EQ(trained.at("lr"), 0.05);
+  EXPECT_EQ(trained.at("optimizer"), "sgd");
+  EXPECT_EQ(trained.at("emb-dim"), 8);
+  const std::string bottom = trained.at("mlp-bot").get<std::string>();
+  EXPECT_EQ(bottom.substr(bottom.rfind('-') + 1), "8") << bottom;
+}
+
 // Both HTML pages, a run's report.html and `aiok tune report`'s, in headless Chromium.
 TEST_F(RunTest, ReportPagesLoadInHeadlessChromiumAndDrawEveryChart) {
   const std::string chromium = FindChromium();
@@ -500,11 +529,12 @@ TEST_F(RunTest, APreparedRunEvaluatesTheBundleOnThePreparedTestRows) {
                          {"groupby_aggregate": {"by": ["city"], "aggs": {"price": ["mean"]}}},
                          {"sql": {"output": "price2", "expr": "price * 2"}}],
             "steps": []})";
-  WriteConfig("prepared.yaml", "data: {generator: tabular, synthetic: {rows: 4000}}\n"
-                               "etl: {pipeline: " +
-                                   (dir_ / "prepare.json").string() +
-                                   "}\n"
-                                   "train: {max-steps: 30, precision: fp32}\n");
+  WriteConfig("prepared.yaml",
+              "data: {generator: tabular, synthetic: {rows: 4000}}\n"
+              "etl: {pipeline: " +
+                  (dir_ / "prepare.json").string() +
+                  "}\n"
+                  "train: {max-steps: 30, precision: fp32}\n");
   const std::string out = (dir_ / "p").string();
   ASSERT_EQ(Run({"--config", (dir_ / "prepared.yaml").string(), "--out", out}), 0) << err();
   EXPECT_EQ(Statuses("p").at("evaluate"), "ran");

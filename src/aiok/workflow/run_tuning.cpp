@@ -1,6 +1,7 @@
 #include "aiok/workflow/run_tuning.h"
 
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
@@ -25,6 +26,78 @@ std::string RuleText(const std::vector<tune::Objective>& objectives, double auc_
     return "the best validation AUC";
   return fmt::format("the fastest trial whose validation AUC is within {} of the best",
                      auc_tolerance);
+}
+
+// The train settings the user gave: values other than the declared defaults, and the batch
+// size only when it was given (the run lowers the default one for small data by itself).
+nlohmann::json UserTrainValues(const RunConfig& config,
+                               const std::vector<tune::DeclaredOption>& declared) {
+  const nlohmann::json train = config.ToJson().at("train");  // the loop must not outlive it
+  nlohmann::json values = nlohmann::json::object();
+  for (const auto& [key, value] : train.items()) {
+    const tune::DeclaredOption* d = tune::FindDeclared(declared, key);
+    if (key != "batch-size" && d != nullptr && d->default_value != value)
+      values[key] = value;
+  }
+  if (config.batch_size_given)
+    values["batch-size"] = train.at("batch-size");
+  return values;
+}
+
+// `spec` without the parameters `values` fixes: each leaves the space; a parameter whose
+// 'when' names one stays (without that condition) if the fixed value is among the values it
+// lists and leaves otherwise (it would never be active), and so do its own dependents; a layer
+// list that ends at a fixed parameter ends at its value.
+nlohmann::json WithoutFixedParams(const nlohmann::json& spec, const nlohmann::json& values,
+                                  std::vector<std::string>* removed) {
+  nlohmann::json out = spec;
+  nlohmann::json fixed = nlohmann::json::object();
+  std::vector<std::string> inactive;
+  auto lists = [](const nlohmann::json& allowed, const nlohmann::json& value) {
+    if (!allowed.is_array())
+      return allowed == value;
+    return std::find(allowed.begin(), allowed.end(), value) != allowed.end();
+  };
+  for (bool changed = true; changed;) {
+    changed = false;
+    for (auto it = out.begin(); it != out.end(); ++it) {
+      const std::string name = it.key();
+      if (values.contains(name)) {
+        fixed[name] = values.at(name);
+        removed->push_back(name);
+        out.erase(name);
+        changed = true;
+        break;
+      }
+      nlohmann::json& entry = it.value();
+      if (!entry.is_object())
+        continue;
+      if (entry.contains("last") && entry["last"].is_string() &&
+          fixed.contains(entry["last"].get<std::string>()))
+        entry["last"] = fixed.at(entry["last"].get<std::string>());
+      if (!entry.contains("when") || !entry["when"].is_object())
+        continue;
+      bool active = true;
+      for (auto when = entry["when"].begin(); when != entry["when"].end();) {
+        const std::string parent = when.key();
+        if (std::find(inactive.begin(), inactive.end(), parent) != inactive.end() ||
+            (fixed.contains(parent) && !lists(when.value(), fixed.at(parent)))) {
+          active = false;
+          break;
+        }
+        when = fixed.contains(parent) ? entry["when"].erase(when) : std::next(when);
+      }
+      if (entry["when"].empty())
+        entry.erase("when");
+      if (!active) {
+        inactive.push_back(name);
+        out.erase(name);
+        changed = true;
+        break;
+      }
+    }
+  }
+  return out;
 }
 
 }  // namespace
@@ -70,6 +143,17 @@ nlohmann::json RunTuningStage(const RunConfig& config, const nlohmann::json& key
   nlohmann::json spec = tune::BuiltinSpaceSpec(model, declared);
   if (!o.space.empty())
     spec = tune::SearchSpace::MergeSpecs(spec, LoadConfigFile(o.space));
+  // The user's train: settings stay fixed, as the README promises: they leave the space.
+  std::vector<std::string> removed;
+  spec = WithoutFixedParams(spec, UserTrainValues(config, declared), &removed);
+  if (!removed.empty()) {
+    spdlog::info("run: train: sets {}, which stay fixed (not searched)",
+                 fmt::format("{}", fmt::join(removed, ", ")));
+  }
+  AIOK_CHECK(!spec.empty(), ErrorKind::kConfig,
+             "tune: the run's train: settings fix every parameter of the search space ({}); "
+             "leave some unset, or give tune.space",
+             fmt::format("{}", fmt::join(removed, ", ")));
   const tune::SearchSpace space = tune::SearchSpace::FromSpec(
       spec, declared, o.space.empty() ? "built-in space of " + model : o.space);
   const int64_t train_rows = tune::DatasetTrainRows(dataset_dir);
