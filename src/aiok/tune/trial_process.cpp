@@ -189,14 +189,23 @@ TrialProcess::~TrialProcess() {
 std::optional<ExitStatus> TrialProcess::Poll() {
   if (reaped_)
     return std::nullopt;
-  int supervisor_status = 0;
-  const pid_t r = ::waitpid(group_, &supervisor_status, WNOHANG);
-  if (r != group_)
+  // Whether the supervisor has ended, without reaping it: while it is a zombie its pid, which
+  // is the group's id, cannot be given to another process, so the kill below cannot reach a
+  // stranger's group that took the number.
+  siginfo_t info{};
+  if (::waitid(P_PID, static_cast<id_t>(group_), &info, WEXITED | WNOHANG | WNOWAIT) != 0 ||
+      info.si_pid != group_)
     return std::nullopt;
-  reaped_ = true;
   // The supervisor normally took the group with it; if it was killed from outside, its
   // command and the command's children may still run.
   ::kill(-group_, SIGKILL);
+  int supervisor_status = 0;
+  pid_t reaped = -1;
+  do {
+    reaped = ::waitpid(group_, &supervisor_status, 0);
+  } while (reaped < 0 && errno == EINTR);
+  AIOK_ASSERT(reaped == group_);
+  reaped_ = true;
   // Every writer of the status pipe is gone, so this read cannot block.
   int32_t raw = 0;
   const bool reported = ReadAll(status_fd_, &raw, sizeof raw) == sizeof raw;
