@@ -41,6 +41,18 @@ DuckResult DuckDb::Query(const std::string& sql, const std::string& context) {
   return result;
 }
 
+std::string DuckResult::FirstText(size_t column) {
+  DuckChunk chunk(NextChunk());
+  if (!chunk || chunk.rows() == 0)
+    return "";
+  duckdb_vector vector = chunk.column(column);
+  uint64_t* validity = duckdb_vector_get_validity(vector);
+  if (validity && !duckdb_validity_row_is_valid(validity, 0))
+    return "";
+  auto* strings = static_cast<duckdb_string_t*>(duckdb_vector_get_data(vector));
+  return std::string(duckdb_string_t_data(&strings[0]), duckdb_string_t_length(strings[0]));
+}
+
 std::string SqlString(const std::string& text) {
   std::string out = "'";
   for (char c : text) {
@@ -49,6 +61,38 @@ std::string SqlString(const std::string& text) {
       out += '\'';
   }
   return out + "'";
+}
+
+std::string SqlName(const std::string& name) {
+  std::string out = "\"";
+  for (char c : name) {
+    out += c;
+    if (c == '"')
+      out += '"';
+  }
+  return out + "\"";
+}
+
+std::string SqlNames(const std::vector<std::string>& names, const std::string& prefix) {
+  std::string out;
+  for (const std::string& name : names)
+    out += (out.empty() ? "" : ", ") + prefix + SqlName(name);
+  return out;
+}
+
+bool IsDuckIntegerType(const std::string& type) {
+  static const char* kIntegers[] = {"TINYINT",  "SMALLINT",  "INTEGER",  "BIGINT",  "HUGEINT",
+                                    "UTINYINT", "USMALLINT", "UINTEGER", "UBIGINT", "UHUGEINT"};
+  for (const char* name : kIntegers) {
+    if (type == name)
+      return true;
+  }
+  return false;
+}
+
+bool IsDuckNumericType(const std::string& type) {
+  return IsDuckIntegerType(type) || type == "FLOAT" || type == "DOUBLE" ||
+         type.rfind("DECIMAL", 0) == 0;
 }
 
 }  // namespace aiok::data

@@ -5,6 +5,7 @@
 #include <duckdb.h>
 
 #include <string>
+#include <vector>
 
 namespace aiok::data {
 
@@ -23,6 +24,9 @@ class DuckResult {
   duckdb_type column_type(size_t i) { return duckdb_column_type(&result_, i); }
   /// The next chunk, or nullptr at the end. The caller destroys it (DuckChunk does).
   duckdb_data_chunk NextChunk() { return duckdb_fetch_chunk(result_); }
+  /// Column `column` (VARCHAR) of the first row of the next chunk as text: "" for NULL or no
+  /// row. For queries of one value (a count cast to text, a type name).
+  std::string FirstText(size_t column = 0);
 
  private:
   duckdb_result result_{};
@@ -77,5 +81,15 @@ class DuckDb {
 
 /// `text` as a single-quoted SQL string literal.
 std::string SqlString(const std::string& text);
+/// `name` as a double-quoted SQL identifier (a column name goes into SQL only this way).
+std::string SqlName(const std::string& name);
+/// Names quoted and joined by ", " (with `prefix` before each: "t.").
+std::string SqlNames(const std::vector<std::string>& names, const std::string& prefix = "");
+
+/// Whether `type` (a DuckDB type name as DESCRIBE writes it) is an integer type: TINYINT to
+/// HUGEINT and UTINYINT to UHUGEINT (not BOOLEAN).
+bool IsDuckIntegerType(const std::string& type);
+/// An integer type, FLOAT, DOUBLE or DECIMAL(w,s).
+bool IsDuckNumericType(const std::string& type);
 
 }  // namespace aiok::data

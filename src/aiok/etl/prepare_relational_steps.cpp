@@ -32,8 +32,8 @@ std::string KeysEqual(const std::vector<std::string>& keys, const std::string& a
                       const std::string& b) {
   std::string out;
   for (const std::string& key : keys)
-    out += fmt::format("{}{}.{} = {}.{}", out.empty() ? "" : " AND ", a, SqlName(key), b,
-                       SqlName(key));
+    out += fmt::format("{}{}.{} = {}.{}", out.empty() ? "" : " AND ", a, data::SqlName(key), b,
+                       data::SqlName(key));
   return out;
 }
 
@@ -75,7 +75,8 @@ class JoinStep final : public PrepareStep {
                  fmt::join(side_names, ", "));
       // Side keys take the table's key types, so both sides compare (and hash) the same
       // values; a side key that is not such a value never matches.
-      keys_cast += fmt::format("TRY_CAST({} AS {}) AS {}, ", SqlName(key), type, SqlName(key));
+      keys_cast +=
+          fmt::format("TRY_CAST({} AS {}) AS {}, ", data::SqlName(key), type, data::SqlName(key));
     }
     if (columns_.empty()) {
       for (const std::string& name : side_names) {
@@ -99,10 +100,11 @@ class JoinStep final : public PrepareStep {
     const std::string keyed = output + "_keyed";
     std::string not_null;
     for (const std::string& key : on_)
-      not_null += fmt::format("{}{} IS NOT NULL", not_null.empty() ? "" : " AND ", SqlName(key));
+      not_null +=
+          fmt::format("{}{} IS NOT NULL", not_null.empty() ? "" : " AND ", data::SqlName(key));
     session.Run(fmt::format("CREATE TABLE {} AS SELECT * FROM (SELECT {}{}, __record FROM {}) "
                             "WHERE {}",
-                            keyed, keys_cast, SqlNames(columns_), side, not_null),
+                            keyed, keys_cast, data::SqlNames(columns_), side, not_null),
                 "reading the side table's keys");
     session.Run("DROP TABLE " + side, "dropping the side table");
     // One side row per key: a lookup at serving finds one row, and the join must not
@@ -112,16 +114,17 @@ class JoinStep final : public PrepareStep {
                     "VARCHAR), ' and ' ORDER BY __record)) FROM (SELECT *, count(*) OVER "
                     "(PARTITION BY {}) AS n FROM {}) WHERE n > 1 GROUP BY {} ORDER BY "
                     "min(__record) LIMIT 1",
-                    KeyTexts(), SqlNames(on_), keyed, SqlNames(on_)),
+                    KeyTexts(), data::SqlNames(on_), keyed, data::SqlNames(on_)),
         "checking the side table's keys");
     AIOK_CHECK(duplicate.empty(), ErrorKind::kInvalidInput,
                "{}: the side table {} has more than one row for the key {}: a join takes one "
                "side row per key",
                session.where(), table_, duplicate);
 
-    const std::string select = fmt::format(
-        "SELECT m.*{}{} FROM {{}} m {} JOIN {{}} s ON {}", columns_.empty() ? "" : ", ",
-        SqlNames(columns_, "s."), how_ == "inner" ? "INNER" : "LEFT", KeysEqual(on_, "m", "s"));
+    const std::string select =
+        fmt::format("SELECT m.*{}{} FROM {{}} m {} JOIN {{}} s ON {}", columns_.empty() ? "" : ", ",
+                    data::SqlNames(columns_, "s."), how_ == "inner" ? "INNER" : "LEFT",
+                    KeysEqual(on_, "m", "s"));
     const int64_t budget = session.memory_budget();
     if (bytes < budget) {
       spdlog::debug(
@@ -144,8 +147,8 @@ class JoinStep final : public PrepareStep {
           session.where(), table_, partitions, bytes >> 20, budget >> 20);
       const std::string parts = output + "_parts";
       auto part = [&](const std::string& table, int64_t p) {
-        return fmt::format("(SELECT * FROM {} WHERE hash({}) % {} = {})", table, SqlNames(on_),
-                           partitions, p);
+        return fmt::format("(SELECT * FROM {} WHERE hash({}) % {} = {})", table,
+                           data::SqlNames(on_), partitions, p);
       };
       for (int64_t p = 0; p < partitions; ++p) {
         const std::string joined = fmt::format(select, part(session.input(), p), part(keyed, p));
@@ -162,7 +165,8 @@ class JoinStep final : public PrepareStep {
     lookup.keys = on_;
     lookup.values = columns_;
     session.SaveLookup(
-        fmt::format("SELECT {}, {} FROM {}", SqlNames(on_), SqlNames(columns_), keyed), lookup);
+        fmt::format("SELECT {}, {} FROM {}", data::SqlNames(on_), data::SqlNames(columns_), keyed),
+        lookup);
     session.Run("DROP TABLE " + keyed, "dropping the side table");
   }
 
@@ -172,7 +176,7 @@ class JoinStep final : public PrepareStep {
     std::string out;
     for (const std::string& key : on_) {
       out += fmt::format("{}{} || CAST({} AS VARCHAR)", out.empty() ? "" : ", ",
-                         data::SqlString(key + "="), SqlName(key));
+                         data::SqlString(key + "="), data::SqlName(key));
     }
     return out;
   }
@@ -242,8 +246,7 @@ class GroupbyAggregateStep final : public PrepareStep {
     for (const auto& [column, stats] : aggs_) {
       const std::string& type = session.ColumnType(column, "aggs");
       refuse_target(column, "aggs");
-      const bool numeric = type == "BIGINT" || type == "UBIGINT" || type == "DOUBLE" ||
-                           type == "INTEGER" || type == "FLOAT" || type == "HUGEINT";
+      const bool numeric = data::IsDuckNumericType(type);
       for (const std::string& stat : stats) {
         const std::string out = OutputName(column, stat);
         AIOK_CHECK(!Contains(main_names, out), ErrorKind::kConfig,
@@ -255,16 +258,16 @@ class GroupbyAggregateStep final : public PrepareStep {
         AIOK_CHECK(type.find('[') == std::string::npos || stat == "count", ErrorKind::kConfig,
                    "{}: aggs: {} of the list column '{}' is not supported (count is)",
                    session.where(), stat, column);
-        const std::string c = SqlName(column);
+        const std::string c = data::SqlName(column);
         const std::string expression = stat == "count"     ? fmt::format("count({})", c)
                                        : stat == "nunique" ? fmt::format("count(DISTINCT {})", c)
                                        : stat == "sum"  ? fmt::format("CAST(sum({}) AS DOUBLE)", c)
                                        : stat == "mean" ? fmt::format("CAST(avg({}) AS DOUBLE)", c)
                                                         : fmt::format("{}({})", stat, c);
-        stats_select += fmt::format(", {} AS {}", expression, SqlName(out));
+        stats_select += fmt::format(", {} AS {}", expression, data::SqlName(out));
         const bool counts = stat == "count" || stat == "nunique";
-        joined_select += counts ? fmt::format(", coalesce(s.{0}, 0) AS {0}", SqlName(out))
-                                : fmt::format(", s.{}", SqlName(out));
+        joined_select += counts ? fmt::format(", coalesce(s.{0}, 0) AS {0}", data::SqlName(out))
+                                : fmt::format(", s.{}", data::SqlName(out));
         lookup.values.push_back(out);
         if (counts)
           lookup.zero_if_absent.push_back(out);
@@ -272,11 +275,11 @@ class GroupbyAggregateStep final : public PrepareStep {
     }
     std::string keys_present;
     for (const std::string& key : by_)
-      keys_present += fmt::format(" AND {} IS NOT NULL", SqlName(key));
+      keys_present += fmt::format(" AND {} IS NOT NULL", data::SqlName(key));
     const std::string stats = output + "_stats";
     session.Run(fmt::format("CREATE TABLE {} AS SELECT {}{} FROM {} WHERE {}{} GROUP BY {}", stats,
-                            SqlNames(by_), stats_select, session.input(), session.TrainPredicate(),
-                            keys_present, SqlNames(by_)),
+                            data::SqlNames(by_), stats_select, session.input(),
+                            session.TrainPredicate(), keys_present, data::SqlNames(by_)),
                 "computing the statistics");
     session.Run(
         fmt::format("CREATE TABLE {} AS SELECT m.*{} FROM {} m LEFT JOIN {} s ON {} "

@@ -73,7 +73,7 @@ class DedupeStep final : public RowStep {
         fmt::format("CREATE TABLE {} AS {}", output,
                     RenumberedSelect(fmt::format("(SELECT * FROM {} QUALIFY row_number() "
                                                  "OVER (PARTITION BY {} ORDER BY __row) = 1)",
-                                                 session.input(), SqlNames(columns)),
+                                                 session.input(), data::SqlNames(columns)),
                                      "__row")),
         "dropping duplicates");
   }
@@ -123,11 +123,12 @@ class SampleStep final : public RowStep {
                    "{}: the weight column '{}' is already a column of the table", session.where(),
                    weight_);
       }
-      const std::string positive = fmt::format("coalesce({} = TRY_CAST({} AS {}), false)",
-                                               SqlName(label_), data::SqlString(positive_), type);
+      const std::string positive =
+          fmt::format("coalesce({} = TRY_CAST({} AS {}), false)", data::SqlName(label_),
+                      data::SqlString(positive_), type);
       select = fmt::format(
           "(SELECT *, CASE WHEN {} THEN 1.0 ELSE 1.0 / {} END AS {} FROM {} WHERE {} OR {} < {})",
-          positive, negative_rate_, SqlName(weight_), session.input(), positive, draw,
+          positive, negative_rate_, data::SqlName(weight_), session.input(), positive, draw,
           negative_rate_);
     }
     session.Run(fmt::format("CREATE TABLE {} AS {}", output, RenumberedSelect(select, "__row")),
@@ -159,7 +160,8 @@ class SortStep final : public RowStep {
     std::string order;
     for (const std::string& column : by_) {
       session.ColumnType(column, "by");
-      order += fmt::format("{} {} NULLS LAST, ", SqlName(column), descending_ ? "DESC" : "ASC");
+      order +=
+          fmt::format("{} {} NULLS LAST, ", data::SqlName(column), descending_ ? "DESC" : "ASC");
     }
     session.Run(fmt::format("CREATE TABLE {} AS {}", output,
                             RenumberedSelect(session.input(), order + "__row")),

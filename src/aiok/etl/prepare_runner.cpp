@@ -175,18 +175,6 @@ void RegisterFunction(data::DuckDb& db, const char* name, std::vector<duckdb_typ
   AIOK_CHECK(state == DuckDBSuccess, ErrorKind::kInternal, "cannot register {} with DuckDB", name);
 }
 
-std::string FirstText(data::DuckResult& result) {
-  data::DuckChunk chunk(result.NextChunk());
-  if (!chunk || chunk.rows() == 0)
-    return "";
-  duckdb_vector vector = chunk.column(0);
-  uint64_t* validity = duckdb_vector_get_validity(vector);
-  if (validity && !duckdb_validity_row_is_valid(validity, 0))
-    return "";
-  auto* strings = static_cast<duckdb_string_t*>(duckdb_vector_get_data(vector));
-  return std::string(duckdb_string_t_data(&strings[0]), duckdb_string_t_length(strings[0]));
-}
-
 // The columns of a table (hidden ones left out) and their DuckDB types.
 std::vector<PrepareColumn> Describe(data::DuckDb& db, const std::string& table) {
   data::DuckResult result =
@@ -238,27 +226,6 @@ data::TableSchema ReadingSchema(const std::string& path, int threads, const std:
       targets->push_back(field.name);
   }
   return schema;
-}
-
-bool IsIntegerType(const std::string& type) {
-  static const char* kIntegers[] = {"TINYINT",  "SMALLINT",  "INTEGER",  "BIGINT", "HUGEINT",
-                                    "UTINYINT", "USMALLINT", "UINTEGER", "UBIGINT"};
-  for (const char* name : kIntegers) {
-    if (type == name)
-      return true;
-  }
-  return false;
-}
-
-bool IsNumericType(const std::string& type) {
-  static const char* kNumbers[] = {"TINYINT", "SMALLINT", "INTEGER",   "BIGINT",
-                                   "HUGEINT", "UTINYINT", "USMALLINT", "UINTEGER",
-                                   "UBIGINT", "FLOAT",    "DOUBLE"};
-  for (const char* name : kNumbers) {
-    if (type == name)
-      return true;
-  }
-  return type.rfind("DECIMAL", 0) == 0;
 }
 
 class Runner;
@@ -430,7 +397,7 @@ class Runner {
   void Refresh(const std::string& table) {
     columns_ = Describe(db_, table);
     data::DuckResult count = db_.Query("SELECT CAST(count(*) AS VARCHAR) FROM " + table, table);
-    rows_ = std::stoll(FirstText(count));
+    rows_ = std::stoll(count.FirstText());
   }
 
   nlohmann::json LookupsJson() const {
@@ -480,7 +447,7 @@ void StepSession::Run(const std::string& sql, const std::string& what) {
 
 std::string StepSession::QueryText(const std::string& sql, const std::string& what) {
   data::DuckResult result = runner_.db().Query(sql, fmt::format("{}: {}", where_, what));
-  return FirstText(result);
+  return result.FirstText();
 }
 
 std::vector<PrepareColumn> StepSession::LoadSideTable(const std::string& path,
@@ -509,7 +476,7 @@ std::vector<PrepareColumn> StepSession::LoadSideTable(const std::string& path,
                                        "parquet_metadata({})",
                                        data::SqlString(resolved)),
                            where_ + ": sizing the side table");
-    const std::string text = FirstText(size);
+    const std::string text = size.FirstText();
     *bytes = text.empty() ? 0 : std::stoll(text);
   } else {
     *bytes = static_cast<int64_t>(fs::file_size(resolved));
@@ -522,7 +489,7 @@ std::string StepSession::TrainPredicate(const std::string& position, int64_t row
   std::string kept = "true";
   for (const PrepareColumn& column : runner_.columns()) {
     if (runner_.IsTarget(column.name))
-      kept += fmt::format(" AND {} IS NOT NULL", SqlName(column.name));
+      kept += fmt::format(" AND {} IS NOT NULL", data::SqlName(column.name));
   }
   const data::SplitRule& rule = runner_.rule();
   if (!rule.by_time()) {
@@ -536,7 +503,7 @@ std::string StepSession::TrainPredicate(const std::string& position, int64_t row
              "{}: {}: the field {} holds {}; a time split reads integers (epoch seconds or "
              "YYMMDDHH) or timestamps",
              where_, option, rule.time_field(), type);
-  const std::string c = SqlName(rule.time_field());
+  const std::string c = data::SqlName(rule.time_field());
   const std::string seconds =
       fmt::format("aiok_time_seconds({}, {})",
                   type == "BIGINT" ? c : fmt::format("CAST(epoch({}) AS BIGINT)", c),
@@ -565,16 +532,16 @@ bool StepSession::IsTarget(const std::string& name) const { return runner_.IsTar
 std::string StepSession::TimeSeconds(const std::string& column, data::TimeFormat format,
                                      std::string* table) {
   const std::string& type = ColumnType(column, "time");
-  const std::string c = SqlName(column);
+  const std::string c = data::SqlName(column);
   const char* format_name = data::TimeFormatName(format);
   *table = input_;
   if (type.rfind("TIMESTAMP", 0) == 0 || type == "DATE")
     return fmt::format("CAST(epoch({}) AS BIGINT)", c);
-  const bool integer = IsIntegerType(type);
+  const bool integer = data::IsDuckIntegerType(type);
   AIOK_CHECK(integer || type == "VARCHAR" || format == data::TimeFormat::kEpoch, ErrorKind::kConfig,
              "{}: time: column '{}' holds {}; a {} time is a whole number (format: {})", where_,
              column, type, format_name, format_name);
-  if (IsNumericType(type) && !integer)
+  if (data::IsDuckNumericType(type) && !integer)
     return fmt::format("CAST({} AS DOUBLE)", c);  // epoch seconds with a fraction
   AIOK_CHECK(integer || type == "VARCHAR", ErrorKind::kConfig,
              "{}: time: column '{}' holds {}, expected timestamps or whole numbers ({})", where_,

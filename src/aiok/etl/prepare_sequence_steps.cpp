@@ -12,7 +12,8 @@ namespace {
 
 // A user's events in time order, ties by table order.
 std::string UserWindow(const std::string& user, const std::string& seconds) {
-  return fmt::format("PARTITION BY {} ORDER BY {} ASC NULLS LAST, __row", SqlName(user), seconds);
+  return fmt::format("PARTITION BY {} ORDER BY {} ASC NULLS LAST, __row", data::SqlName(user),
+                     seconds);
 }
 
 class DifferenceLagStep final : public PrepareStep {
@@ -46,8 +47,8 @@ class DifferenceLagStep final : public PrepareStep {
     session.Run(fmt::format("CREATE TABLE {} AS SELECT * EXCLUDE (__t), CASE WHEN {} IS NULL "
                             "THEN NULL ELSE __t - lag(__t) OVER ({}) END AS {} FROM (SELECT *, {} "
                             "AS __t FROM {}) ORDER BY __row",
-                            output, SqlName(user_), UserWindow(user_, "__t"), SqlName(output_),
-                            seconds, table),
+                            output, data::SqlName(user_), UserWindow(user_, "__t"),
+                            data::SqlName(output_), seconds, table),
                 "computing the lag");
   }
 
@@ -104,11 +105,11 @@ class CollapseHistoryStep final : public PrepareStep {
       AIOK_CHECK(type.find('[') == std::string::npos, ErrorKind::kConfig,
                  "{}: items: '{}' is a list column; histories are made of single values",
                  session.where(), item);
-      counted += fmt::format(" AND {} IS NOT NULL", SqlName(item));
+      counted += fmt::format(" AND {} IS NOT NULL", data::SqlName(item));
     }
     if (!label_.empty()) {
       const std::string& type = session.ColumnType(label_, "label");
-      counted += fmt::format(" AND {} = TRY_CAST({} AS {})", SqlName(label_),
+      counted += fmt::format(" AND {} = TRY_CAST({} AS {})", data::SqlName(label_),
                              data::SqlString(positive_), type);
     }
     std::string table;
@@ -123,7 +124,7 @@ class CollapseHistoryStep final : public PrepareStep {
       lists += fmt::format(
           ", CASE WHEN {} IS NULL THEN NULL ELSE coalesce(list({}) FILTER "
           "(WHERE {}) OVER w, []) END AS {}",
-          SqlName(user_), SqlName(item), counted, SqlName(prefix_ + item));
+          data::SqlName(user_), data::SqlName(item), counted, data::SqlName(prefix_ + item));
     }
     for (const std::string& name : SequenceOutputs()) {
       for (const PrepareColumn& column : session.columns()) {
@@ -133,7 +134,7 @@ class CollapseHistoryStep final : public PrepareStep {
                    session.where(), name);
       }
     }
-    const std::string first = SqlName(prefix_ + items_[0]);
+    const std::string first = data::SqlName(prefix_ + items_[0]);
     const std::string numbered = fmt::format(
         "(SELECT *, CAST(coalesce(sum(CASE WHEN {} THEN 1 ELSE 0 END) OVER ({} ROWS BETWEEN "
         "UNBOUNDED PRECEDING AND 1 PRECEDING), 0) AS BIGINT) AS __k FROM (SELECT *, {} AS __t "
@@ -142,7 +143,7 @@ class CollapseHistoryStep final : public PrepareStep {
     const std::string histories = fmt::format(
         "(SELECT * FROM (SELECT * EXCLUDE (__t, __k){} FROM {} WINDOW w AS (PARTITION BY {} "
         "ORDER BY __k RANGE BETWEEN {} PRECEDING AND 1 PRECEDING)){})",
-        lists, numbered, SqlName(user_), max_,
+        lists, numbered, data::SqlName(user_), max_,
         min_ > 0 ? fmt::format(" WHERE coalesce(len({}), 0) >= {}", first, min_) : "");
     session.Run(fmt::format("CREATE TABLE {} AS {}", output,
                             min_ > 0 ? RenumberedSelect(histories, "__row")
@@ -243,7 +244,7 @@ class NegativeSampleStep final : public PrepareStep {
     const std::string& label_type = session.ColumnType(label_, "label");
     const std::string input = session.input();
     const std::string positive =
-        fmt::format("coalesce({} = TRY_CAST({} AS {}), false)", SqlName(label_),
+        fmt::format("coalesce({} = TRY_CAST({} AS {}), false)", data::SqlName(label_),
                     data::SqlString(positive_), label_type);
 
     // The train rows: where each row will be in the prepared table (its negatives follow every
@@ -267,7 +268,7 @@ class NegativeSampleStep final : public PrepareStep {
       // Histories draw only items whose side values they need are known.
       std::string known;
       for (size_t h = 1; h < history_.size(); ++h)
-        known += fmt::format(" AND {} IS NOT NULL", SqlName(aligned[h]));
+        known += fmt::format(" AND {} IS NOT NULL", data::SqlName(aligned[h]));
       const Dictionary items = MakeDictionary(session, train_rows, output + "_hitems", known);
       table = output + "_history";
       DrawHistories(session, input, items, table);
@@ -299,13 +300,13 @@ class NegativeSampleStep final : public PrepareStep {
                             const std::string& table, const std::string& known) const {
     std::string side_first;
     for (const std::string& column : side_)
-      side_first += fmt::format(", arg_min({0}, __row) AS {0}", SqlName(column));
+      side_first += fmt::format(", arg_min({0}, __row) AS {0}", data::SqlName(column));
     session.Run(fmt::format("CREATE TABLE {0} AS SELECT *, CAST(row_number() OVER (ORDER BY "
                             "__item) - 1 AS BIGINT) AS __index, sum(__count) OVER (ORDER BY "
                             "__item) - __count AS __start FROM (SELECT {1} AS __item, count(*) "
                             "AS __count{2} FROM {3} WHERE {1} IS NOT NULL GROUP BY {1}) WHERE "
                             "true{4}",
-                            table, SqlName(item_), side_first, train_rows, known),
+                            table, data::SqlName(item_), side_first, train_rows, known),
                 "counting the items");
     const std::string counts = session.QueryText(
         fmt::format("SELECT count(*) || ' ' || coalesce(sum(__count), 0) FROM {}", table),
@@ -345,7 +346,7 @@ class NegativeSampleStep final : public PrepareStep {
   // `table` = `input` plus the negative history fields.
   void DrawHistories(PrepareSession& session, const std::string& input, const Dictionary& items,
                      const std::string& table) const {
-    const std::string h = SqlName(history_[0]);
+    const std::string h = data::SqlName(history_[0]);
     const std::string draws = fmt::format(
         "(SELECT *, aiok_unit(CAST({} AS UBIGINT), __source, {} + __pos) AS __u FROM (SELECT "
         "__row AS __source, unnest({}) AS __positive, CAST(generate_subscripts({}, 1) - 1 AS "
@@ -354,8 +355,8 @@ class NegativeSampleStep final : public PrepareStep {
     std::string lists;
     std::string columns;
     for (size_t f = 0; f < history_.size(); ++f) {
-      const std::string column = f == 0 ? "__item" : SqlName(side_[f - 1]);
-      const std::string out = SqlName(history_prefix_ + history_[f]);
+      const std::string column = f == 0 ? "__item" : data::SqlName(side_[f - 1]);
+      const std::string out = data::SqlName(history_prefix_ + history_[f]);
       lists += fmt::format(", list(i.{} ORDER BY d.__pos) AS {}", column, out);
       // A row without a history has none; an empty history an empty one.
       columns += fmt::format(
@@ -380,17 +381,17 @@ class NegativeSampleStep final : public PrepareStep {
     const std::string draws = fmt::format(
         "(SELECT p.__row AS __source, d.j AS __j, p.{} AS __positive, aiok_unit(CAST({} AS "
         "UBIGINT), p.__row * {} + d.j, {}) AS __u FROM {} p, range({}) d(j) WHERE {})",
-        SqlName(item_), seed_, k_, kNegativeStream, table, k_, positive);
+        data::SqlName(item_), seed_, k_, kNegativeStream, table, k_, positive);
     const std::string chosen_rows = output + "_draws";
-    std::string chosen = fmt::format("i.__item AS {}", SqlName(item_));
+    std::string chosen = fmt::format("i.__item AS {}", data::SqlName(item_));
     for (const std::string& column : side_)
-      chosen += fmt::format(", i.{0} AS {0}", SqlName(column));
+      chosen += fmt::format(", i.{0} AS {0}", data::SqlName(column));
     session.Run(fmt::format("CREATE TABLE {} AS SELECT d.__source, d.__j, {} FROM {}", chosen_rows,
                             chosen, Chosen(Drawn(draws, items), items)),
                 "drawing negatives");
-    std::string replaced = SqlName(item_);
+    std::string replaced = data::SqlName(item_);
     for (const std::string& column : side_)
-      replaced += ", " + SqlName(column);
+      replaced += ", " + data::SqlName(column);
     const std::string negative_value =
         fmt::format("CAST({} AS {})", data::SqlString(negative_), label_type);
     // Negatives follow their positive row, in draw order.
@@ -398,7 +399,7 @@ class NegativeSampleStep final : public PrepareStep {
         "(SELECT *, 0 AS __j FROM {0} UNION ALL BY NAME SELECT p.* EXCLUDE ({1}, {2}), c.* "
         "EXCLUDE (__source, __j), {3} AS {2}, c.__j + 1 AS __j FROM {4} c JOIN {0} p ON p.__row "
         "= c.__source)",
-        table, replaced, SqlName(label_), negative_value, chosen_rows);
+        table, replaced, data::SqlName(label_), negative_value, chosen_rows);
     session.Run(fmt::format("CREATE TABLE {} AS {}", output, RenumberedSelect(rows, "__row, __j")),
                 "writing the negatives");
     session.Run(fmt::format("ALTER TABLE {} DROP COLUMN __j", output), "writing the negatives");

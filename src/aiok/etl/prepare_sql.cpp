@@ -25,13 +25,14 @@ std::string StoredType(const std::string& type) {
     const std::string element = StoredType(type.substr(0, type.size() - 2));
     return element.empty() || element.back() == ']' ? "" : element + "[]";
   }
-  static const std::set<std::string> kIntegers = {"BOOLEAN", "TINYINT",  "SMALLINT",  "INTEGER",
-                                                  "BIGINT",  "UTINYINT", "USMALLINT", "UINTEGER"};
-  if (kIntegers.count(type))
-    return "BIGINT";
+  // Integers that fit int64 (and booleans) as int64, UBIGINT as uint64 (ids), wider integers
+  // and the rest of the numbers as float64.
   if (type == "UBIGINT")
     return "UBIGINT";
-  if (type == "FLOAT" || type == "DOUBLE" || type == "HUGEINT" || type.rfind("DECIMAL", 0) == 0)
+  if (type == "BOOLEAN" ||
+      (data::IsDuckIntegerType(type) && type != "HUGEINT" && type != "UHUGEINT"))
+    return "BIGINT";
+  if (data::IsDuckNumericType(type))
     return "DOUBLE";
   if (type == "VARCHAR")
     return "VARCHAR";
@@ -55,16 +56,7 @@ void Walk(const nlohmann::json& json, const std::function<void(const nlohmann::j
 // Column `column` (VARCHAR) of the first row of `sql` ("" for NULL or no row).
 std::string Text(data::DuckDb& db, const std::string& sql, const std::string& context,
                  size_t column = 0) {
-  data::DuckResult result = db.Query(sql, context);
-  data::DuckChunk chunk(result.NextChunk());
-  if (!chunk || chunk.rows() == 0)
-    return "";
-  duckdb_vector vector = chunk.column(column);
-  uint64_t* validity = duckdb_vector_get_validity(vector);
-  if (validity && !duckdb_validity_row_is_valid(validity, 0))
-    return "";
-  auto* strings = static_cast<duckdb_string_t*>(duckdb_vector_get_data(vector));
-  return std::string(duckdb_string_t_data(&strings[0]), duckdb_string_t_length(strings[0]));
+  return db.Query(sql, context).FirstText(column);
 }
 
 std::string_view StringAt(duckdb_vector vector, idx_t row) {
@@ -245,7 +237,7 @@ RowExpression CheckRowExpression(const std::string& expression,
   // here with DuckDB's message.
   std::string table = "__row BIGINT, __record BIGINT";
   for (const PrepareColumn& column : out.inputs)
-    table += fmt::format(", {} {}", SqlName(column.name), column.type);
+    table += fmt::format(", {} {}", data::SqlName(column.name), column.type);
   db.Query(fmt::format("CREATE TABLE {} ({})", kRowsTable, table), where + ": " + shown);
   try {
     out.type = Text(db,

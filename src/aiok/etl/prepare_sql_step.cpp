@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 
 #include "aiok/core/error.h"
+#include "aiok/data/duckdb_client.h"
 #include "aiok/etl/prepare_sql.h"
 #include "aiok/etl/prepare_step.h"
 
@@ -48,7 +49,7 @@ class SqlStep final : public PrepareStep {
                  session.where(), expr_, input);
     }
     session.Run(fmt::format("CREATE TABLE {} AS SELECT *, {} AS {} FROM {} ORDER BY __row", output,
-                            expression.StoredValue(), SqlName(output_), session.input()),
+                            expression.StoredValue(), data::SqlName(output_), session.input()),
                 fmt::format("the expression \"{}\"", expr_));
   }
 

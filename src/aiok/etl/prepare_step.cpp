@@ -232,21 +232,4 @@ std::string RenumberedSelect(const std::string& source, const std::string& order
       order, source);
 }
 
-std::string SqlName(const std::string& name) {
-  std::string out = "\"";
-  for (char c : name) {
-    out += c;
-    if (c == '"')
-      out += '"';
-  }
-  return out + "\"";
-}
-
-std::string SqlNames(const std::vector<std::string>& names, const std::string& prefix) {
-  std::string out;
-  for (const std::string& name : names)
-    out += (out.empty() ? "" : ", ") + prefix + SqlName(name);
-  return out;
-}
-
 }  // namespace aiok::etl

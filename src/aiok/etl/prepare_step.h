@@ -207,9 +207,4 @@ std::string RenumberedSelect(const std::string& source, const std::string& order
 constexpr const char* kRowColumn = "__row";
 constexpr const char* kRecordColumn = "__record";
 
-/// `name` quoted as an SQL identifier.
-std::string SqlName(const std::string& name);
-/// Names quoted and joined by ", " (with `prefix` before each: "t.").
-std::string SqlNames(const std::vector<std::string>& names, const std::string& prefix = "");
-
 }  // namespace aiok::etl

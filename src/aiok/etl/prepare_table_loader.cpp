@@ -5,6 +5,7 @@
 #include <algorithm>
 
 #include "aiok/core/error.h"
+#include "aiok/data/duckdb_client.h"
 #include "aiok/data/parquet_table_reader.h"
 #include "aiok/etl/prepare_step.h"
 
@@ -199,7 +200,7 @@ LoadedTable LoadTable(data::DuckDb& db, const std::string& path, const data::Tab
   std::string columns = "__row BIGINT, __record BIGINT";
   for (const data::Field& field : schema.fields) {
     if (field.role != data::FieldRole::kIgnored)
-      columns += fmt::format(", {} {}", SqlName(field.name), DuckTypeOf(field.type));
+      columns += fmt::format(", {} {}", data::SqlName(field.name), DuckTypeOf(field.type));
   }
   db.Query(fmt::format("CREATE TABLE {} ({})", table, columns), "creating " + table);
   LoadedTable loaded;
