@@ -5,6 +5,7 @@
 #include <duckdb.h>
 
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace aiok::data {
@@ -85,6 +86,11 @@ std::string SqlString(const std::string& text);
 std::string SqlName(const std::string& name);
 /// Names quoted and joined by ", " (with `prefix` before each: "t.").
 std::string SqlNames(const std::vector<std::string>& names, const std::string& prefix = "");
+
+/// Row `row` of a VARCHAR vector (valid while its chunk lives).
+std::string_view DuckTextAt(duckdb_vector vector, idx_t row);
+/// Whether row `row` of `vector` is not NULL.
+bool DuckValidAt(duckdb_vector vector, idx_t row);
 
 /// Whether `type` (a DuckDB type name as DESCRIBE writes it) is an integer type: TINYINT to
 /// HUGEINT and UTINYINT to UHUGEINT (not BOOLEAN).

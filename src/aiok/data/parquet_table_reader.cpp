@@ -20,16 +20,6 @@
 namespace aiok::data {
 namespace {
 
-std::string_view TextOf(duckdb_vector vector, idx_t row) {
-  auto* strings = static_cast<duckdb_string_t*>(duckdb_vector_get_data(vector));
-  return {duckdb_string_t_data(&strings[row]), duckdb_string_t_length(strings[row])};
-}
-
-bool IsValid(duckdb_vector vector, idx_t row) {
-  uint64_t* validity = duckdb_vector_get_validity(vector);
-  return validity == nullptr || duckdb_validity_row_is_valid(validity, row);
-}
-
 std::string Quoted(const std::string& name) {
   std::string out = "\"";
   for (char c : name) {
@@ -54,16 +44,6 @@ struct FieldSource {
   FieldType parse_type;   // the type its text is parsed as
 };
 
-bool IsIntegerType(const std::string& type) {
-  static const char* kIntegers[] = {"TINYINT",  "SMALLINT",  "INTEGER",  "BIGINT",  "HUGEINT",
-                                    "UTINYINT", "USMALLINT", "UINTEGER", "UBIGINT", "UHUGEINT"};
-  for (const char* name : kIntegers) {
-    if (type == name)
-      return true;
-  }
-  return false;
-}
-
 bool IsRealType(const std::string& type) {
   return type == "FLOAT" || type == "DOUBLE" || type.rfind("DECIMAL", 0) == 0;
 }
@@ -80,7 +60,7 @@ FieldSource SourceFor(size_t f, const Field& field, const std::string& type, std
           : type;
   // A hex id stored as an integer (pandas reads "68fd1e64" as text, but a file converted for
   // a model often holds the id's value): its decimal digits are the value, not hex digits.
-  if (field.type.value == ValueType::kUInt64 && field.type.hex && IsIntegerType(element))
+  if (field.type.value == ValueType::kUInt64 && field.type.hex && IsDuckIntegerType(element))
     source.parse_type.hex = false;
   if (!field.type.list && whole_field && IsRealType(type)) {
     source.source = Source::kWhole;
@@ -97,17 +77,18 @@ FieldSource SourceFor(size_t f, const Field& field, const std::string& type, std
 // Stores row `row` of `vector` (as `source` says) into `column`; returns a problem.
 std::optional<std::string> StoreValue(duckdb_vector vector, idx_t row, const Field& field,
                                       const FieldSource& source, ColumnValues* column) {
-  bool valid = IsValid(vector, row);
+  bool valid = DuckValidAt(vector, row);
   double whole = 0;
   if (valid && source.source == Source::kWhole) {
     whole = static_cast<const double*>(duckdb_vector_get_data(vector))[row];
     valid = !std::isnan(whole);  // pandas' missing value
   }
   if (!valid && (field.role == FieldRole::kLabel || field.role == FieldRole::kWeight)) {
+    const bool nan = source.source == Source::kWhole && DuckValidAt(vector, row);
     return fmt::format("{}: expected {}, found {}", field.name,
                        field.role == FieldRole::kLabel ? "a label (it must not be missing)"
                                                        : "a weight",
-                       source.source == Source::kWhole && IsValid(vector, row) ? "NaN" : "NULL");
+                       nan ? "NaN" : "NULL");
   }
   column->valid.push_back(valid ? 1 : 0);
   auto bad = [&](const char* expected, std::string_view text) {
@@ -139,7 +120,7 @@ std::optional<std::string> StoreValue(duckdb_vector vector, idx_t row, const Fie
       }
       return std::nullopt;
     }
-    const std::string_view text = TextOf(vector, row);
+    const std::string_view text = DuckTextAt(vector, row);
     if (const char* expected = ParseValue(text, source.parse_type, column))
       return bad(expected, text);
     return std::nullopt;
@@ -148,9 +129,9 @@ std::optional<std::string> StoreValue(duckdb_vector vector, idx_t row, const Fie
     const auto* entries = static_cast<const duckdb_list_entry*>(duckdb_vector_get_data(vector));
     duckdb_vector child = duckdb_list_vector_get_child(vector);
     for (idx_t i = entries[row].offset; i < entries[row].offset + entries[row].length; ++i) {
-      if (!IsValid(child, i))
+      if (!DuckValidAt(child, i))
         return fmt::format("{}: expected list elements, found a NULL element", field.name);
-      const std::string_view text = TextOf(child, i);
+      const std::string_view text = DuckTextAt(child, i);
       if (const char* expected = ParseValue(text, source.parse_type, column))
         return bad(expected, text);
     }
@@ -176,7 +157,7 @@ TextReadSummary ReadParquetTable(const std::string& path, const TableSchema& sch
     DuckResult described = db.Query("DESCRIBE SELECT * FROM " + table, "reading " + path);
     for (DuckChunk chunk(described.NextChunk()); chunk; chunk = DuckChunk(described.NextChunk())) {
       for (size_t r = 0; r < chunk.rows(); ++r)
-        types.emplace(TextOf(chunk.column(0), r), TextOf(chunk.column(1), r));
+        types.emplace(DuckTextAt(chunk.column(0), r), DuckTextAt(chunk.column(1), r));
     }
   }
   std::vector<FieldSource> read;  // schema fields read, in select order

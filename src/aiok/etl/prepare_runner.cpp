@@ -79,16 +79,12 @@ void TimeSecondsFunction(duckdb_function_info, duckdb_data_chunk input, duckdb_v
   duckdb_vector formats = duckdb_data_chunk_get_vector(input, 1);
   const auto* value = static_cast<const int64_t*>(duckdb_vector_get_data(in));
   const auto* format = static_cast<const int64_t*>(duckdb_vector_get_data(formats));
-  const uint64_t* valid = duckdb_vector_get_validity(in);
-  const uint64_t* format_valid = duckdb_vector_get_validity(formats);
   duckdb_vector_ensure_validity_writable(output);
   uint64_t* out_valid = duckdb_vector_get_validity(output);
   auto* out = static_cast<int64_t*>(duckdb_vector_get_data(output));
   std::string problem;
   for (idx_t i = 0; i < n; ++i) {
-    const bool present =
-        (!valid || duckdb_validity_row_is_valid(const_cast<uint64_t*>(valid), i)) &&
-        (!format_valid || duckdb_validity_row_is_valid(const_cast<uint64_t*>(format_valid), i));
+    const bool present = data::DuckValidAt(in, i) && data::DuckValidAt(formats, i);
     if (!present || !data::TimeFromInteger(value[i], static_cast<data::TimeFormat>(format[i]),
                                            &out[i], &problem))
       duckdb_validity_set_row_invalid(out_valid, i);
@@ -103,21 +99,15 @@ void TextSecondsFunction(duckdb_function_info, duckdb_data_chunk input, duckdb_v
   const idx_t n = duckdb_data_chunk_get_size(input);
   duckdb_vector in = duckdb_data_chunk_get_vector(input, 0);
   duckdb_vector formats = duckdb_data_chunk_get_vector(input, 1);
-  auto* texts = static_cast<duckdb_string_t*>(duckdb_vector_get_data(in));
   const auto* format = static_cast<const int64_t*>(duckdb_vector_get_data(formats));
-  const uint64_t* valid = duckdb_vector_get_validity(in);
-  const uint64_t* format_valid = duckdb_vector_get_validity(formats);
   duckdb_vector_ensure_validity_writable(output);
   uint64_t* out_valid = duckdb_vector_get_validity(output);
   auto* out = static_cast<int64_t*>(duckdb_vector_get_data(output));
   std::string problem;
   for (idx_t i = 0; i < n; ++i) {
-    bool ok =
-        (!valid || duckdb_validity_row_is_valid(const_cast<uint64_t*>(valid), i)) &&
-        (!format_valid || duckdb_validity_row_is_valid(const_cast<uint64_t*>(format_valid), i));
+    bool ok = data::DuckValidAt(in, i) && data::DuckValidAt(formats, i);
     if (ok) {
-      const std::string_view text(duckdb_string_t_data(&texts[i]),
-                                  duckdb_string_t_length(texts[i]));
+      const std::string_view text = data::DuckTextAt(in, i);
       int64_t integer = 0;
       if (data::ParseInt64(text, &integer) == data::ParseStatus::kOk) {
         ok = data::TimeFromInteger(integer, static_cast<data::TimeFormat>(format[i]), &out[i],
@@ -139,12 +129,10 @@ void TimeIsTrainFunction(duckdb_function_info info, duckdb_data_chunk input, duc
   const idx_t n = duckdb_data_chunk_get_size(input);
   duckdb_vector in = duckdb_data_chunk_get_vector(input, 0);
   const auto* seconds = static_cast<const int64_t*>(duckdb_vector_get_data(in));
-  const uint64_t* valid = duckdb_vector_get_validity(in);
   auto* out = static_cast<bool*>(duckdb_vector_get_data(output));
   try {
     for (idx_t i = 0; i < n; ++i) {
-      out[i] = (!valid || duckdb_validity_row_is_valid(const_cast<uint64_t*>(valid), i)) &&
-               rule->OfTime(seconds[i]) == data::kTrainSplit;
+      out[i] = data::DuckValidAt(in, i) && rule->OfTime(seconds[i]) == data::kTrainSplit;
     }
   } catch (const std::exception& e) {
     duckdb_scalar_function_set_error(info, e.what());
@@ -562,11 +550,8 @@ std::string StepSession::TimeSeconds(const std::string& column, data::TimeFormat
   for (data::DuckChunk chunk(result.NextChunk()); chunk;
        chunk = data::DuckChunk(result.NextChunk())) {
     const auto* records = static_cast<const int64_t*>(duckdb_vector_get_data(chunk.column(0)));
-    auto* texts = static_cast<duckdb_string_t*>(duckdb_vector_get_data(chunk.column(1)));
-    for (size_t r = 0; r < chunk.rows(); ++r) {
-      failures.emplace_back(records[r], std::string(duckdb_string_t_data(&texts[r]),
-                                                    duckdb_string_t_length(texts[r])));
-    }
+    for (size_t r = 0; r < chunk.rows(); ++r)
+      failures.emplace_back(records[r], std::string(data::DuckTextAt(chunk.column(1), r)));
     if (runner_.options().on_error == data::OnError::kFail && !failures.empty())
       break;
   }

@@ -59,16 +59,6 @@ std::string Text(data::DuckDb& db, const std::string& sql, const std::string& co
   return db.Query(sql, context).FirstText(column);
 }
 
-std::string_view StringAt(duckdb_vector vector, idx_t row) {
-  auto* strings = static_cast<duckdb_string_t*>(duckdb_vector_get_data(vector));
-  return {duckdb_string_t_data(&strings[row]), duckdb_string_t_length(strings[row])};
-}
-
-bool ValidAt(duckdb_vector vector, idx_t row) {
-  uint64_t* validity = duckdb_vector_get_validity(vector);
-  return validity == nullptr || duckdb_validity_row_is_valid(validity, row);
-}
-
 // The operators of an EXPLAIN (FORMAT JSON) plan.
 void PlanOperators(const nlohmann::json& plan, std::vector<std::string>* names) {
   Walk(plan, [&](const nlohmann::json& node) {
@@ -213,9 +203,9 @@ RowExpression CheckRowExpression(const std::string& expression,
     for (data::DuckChunk chunk(kinds.NextChunk()); chunk;
          chunk = data::DuckChunk(kinds.NextChunk())) {
       for (idx_t r = 0; r < chunk.rows(); ++r) {
-        const std::string name(StringAt(chunk.column(0), r));
-        const std::string types(StringAt(chunk.column(1), r));
-        const std::string stability(StringAt(chunk.column(2), r));
+        const std::string name(data::DuckTextAt(chunk.column(0), r));
+        const std::string types(data::DuckTextAt(chunk.column(1), r));
+        const std::string stability(data::DuckTextAt(chunk.column(2), r));
         if (types == "aggregate")
           refuse(
               fmt::format("{}() is an aggregate (for statistics per key, use "
@@ -368,7 +358,7 @@ data::ColumnValues SqlExpression::Compute(const data::TableBatch& batch,
     for (idx_t r = 0; r < chunk.rows(); ++r, ++row) {
       AIOK_CHECK(rows[r] == row, ErrorKind::kInternal, "{}: DuckDB returned row {} as row {}",
                  where_, rows[r], row);
-      const bool valid = ValidAt(vector, r);
+      const bool valid = data::DuckValidAt(vector, r);
       column.valid.push_back(valid ? 1 : 0);
       auto parse = [&](std::string_view text) {
         if (const char* expected = data::ParseValue(text, out, &column))
@@ -376,7 +366,7 @@ data::ColumnValues SqlExpression::Compute(const data::TableBatch& batch,
       };
       if (!out.list) {
         // A missing value keeps the readers' place-holder.
-        parse(valid ? StringAt(vector, r)
+        parse(valid ? data::DuckTextAt(vector, r)
                     : std::string_view(out.value == data::ValueType::kString ? "" : "0"));
         continue;
       }
@@ -384,9 +374,9 @@ data::ColumnValues SqlExpression::Compute(const data::TableBatch& batch,
         const auto* entries = static_cast<const duckdb_list_entry*>(duckdb_vector_get_data(vector));
         duckdb_vector child = duckdb_list_vector_get_child(vector);
         for (idx_t i = entries[r].offset; i < entries[r].offset + entries[r].length; ++i) {
-          if (!ValidAt(child, i))
+          if (!data::DuckValidAt(child, i))
             fail(fmt::format("row {}: a list with a NULL element", row));
-          parse(StringAt(child, i));
+          parse(data::DuckTextAt(child, i));
         }
       }
       column.list_offsets.push_back(static_cast<int64_t>(column.values()));
