@@ -2,7 +2,6 @@
 # DuckDB, which scripts/setup.sh fetches into third_party/duckdb.
 find_package(Threads REQUIRED)
 find_package(OpenMP REQUIRED)
-find_package(Torch REQUIRED)
 find_package(fmt REQUIRED)
 find_package(spdlog REQUIRED)
 find_package(nlohmann_json REQUIRED)
@@ -11,13 +10,16 @@ find_package(yaml-cpp REQUIRED)
 find_package(PkgConfig REQUIRED)
 pkg_check_modules(XXHASH REQUIRED IMPORTED_TARGET libxxhash)
 
-# Torch's exported flags carry the ABI define; keep them for every target.
-string(APPEND CMAKE_CXX_FLAGS " ${TORCH_CXX_FLAGS}")
+if(AIOK_TORCH)
+  find_package(Torch REQUIRED)
+  # Torch's exported flags carry the ABI define; keep them for every target.
+  string(APPEND CMAKE_CXX_FLAGS " ${TORCH_CXX_FLAGS}")
+endif()
 
 if(AIOK_BUILD_TESTS)
   find_package(GTest REQUIRED)
 endif()
-if(AIOK_BUILD_BENCH)
+if(AIOK_BUILD_BENCH AND AIOK_TORCH)
   find_package(benchmark REQUIRED)
 endif()
 
@@ -35,4 +37,6 @@ list(APPEND CMAKE_BUILD_RPATH "${AIOK_DUCKDB_DIR}/lib")
 
 # oneDNN (libdnnl-dev, the same library libtorch uses): its sgemm runs AVX-512 kernels where
 # the environment pins OpenBLAS to Haswell ones; the fp32 MLPs call it directly.
-find_package(dnnl CONFIG REQUIRED)
+if(AIOK_TORCH)
+  find_package(dnnl CONFIG REQUIRED)
+endif()

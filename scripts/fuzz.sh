@@ -47,7 +47,7 @@ if [ ! -f "$build/CMakeCache.txt" ]; then
   cmake -S "$repo_root" -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo \
     -DCMAKE_C_COMPILER=clang -DCMAKE_CXX_COMPILER=clang++ \
     -DCMAKE_C_FLAGS="$flags" -DCMAKE_CXX_FLAGS="$flags" \
-    -DAIOK_FUZZ=ON -DAIOK_BUILD_TESTS=OFF -DAIOK_BUILD_BENCH=OFF >/dev/null
+    -DAIOK_FUZZ=ON -DAIOK_TORCH=OFF -DAIOK_BUILD_TESTS=OFF -DAIOK_BUILD_BENCH=OFF >/dev/null
 fi
 if [ "$do_build" -eq 1 ]; then
   echo "fuzz.sh: building ${harnesses[*]} in $build (waiting for /tmp/aiok-build.lock if needed)"

@@ -2,11 +2,16 @@
 # Builds aiok with AddressSanitizer and UndefinedBehaviorSanitizer in build-asan/ (GCC, as the
 # Release build; the libtorch plugin included) and runs the test suite under them with CTest.
 #
-#   scripts/sanitize.sh [CTEST ARGS...]      e.g. scripts/sanitize.sh -R 'TextTable|Pipeline'
+#   scripts/sanitize.sh [--no-torch] [CTEST ARGS...]   e.g. scripts/sanitize.sh -R 'TextTable|Pipeline'
+#
+# --no-torch builds only the torch-free libraries and their tests (AIOK_TORCH=OFF, in
+# build-asan-notorch/): core, data, etl, loader, tune, serving's bundle/request/HTTP layers,
+# the `aiok` binary without its plugin, and the fuzz replays. It takes minutes, and
+# scripts/test.sh (so CI) runs it on every submission; the whole suite takes about an hour.
 #
 # Every report fails the run, including those of the `aiok` processes the CLI tests start
 # (whose exit codes a test may expect to be non-zero anyway): reports are written to
-# build-asan/sanitizer-logs/, listed at the end, and any there makes the script exit 1.
+# <build>/sanitizer-logs/, listed at the end, and any there makes the script exit 1.
 #
 # libtorch (Debian's libtorch-dev) is not instrumented, but it runs under ASan: the plugin and
 # every aiok library are, so their own memory errors are caught while libtorch's are not.
@@ -19,6 +24,12 @@ set -euo pipefail
 
 repo_root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 build="$repo_root/build-asan"
+torch=ON
+if [ "${1:-}" = "--no-torch" ]; then
+  shift
+  build="$repo_root/build-asan-notorch"
+  torch=OFF
+fi
 flags="-fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer"
 
 if [ ! -f "$build/CMakeCache.txt" ]; then
@@ -27,7 +38,7 @@ if [ ! -f "$build/CMakeCache.txt" ]; then
     -DCMAKE_EXE_LINKER_FLAGS="-fsanitize=address,undefined" \
     -DCMAKE_SHARED_LINKER_FLAGS="-fsanitize=address,undefined" \
     -DCMAKE_MODULE_LINKER_FLAGS="-fsanitize=address,undefined" \
-    -DAIOK_BUILD_BENCH=OFF >/dev/null
+    -DAIOK_BUILD_BENCH=OFF -DAIOK_TORCH=$torch >/dev/null
 fi
 echo "sanitize.sh: building in $build (waiting for /tmp/aiok-build.lock if needed)"
 flock /tmp/aiok-build.lock cmake --build "$build" -j "$(nproc)"
