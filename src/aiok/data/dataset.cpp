@@ -338,9 +338,13 @@ FeatureBatch SplitReader::Gather(const std::vector<RowRef>& refs) const {
     s.labels[r] = shard.labels_u8 ? shard.labels_u8[row] : shard.labels_f32[row];
     if (shard.weights)
       s.weights[r] = shard.weights[row];
-    std::memcpy(&s.dense[r * n_dense], shard.dense + row * n_dense, sizeof(float) * n_dense);
-    std::memcpy(&s.categorical[r * n_cat], shard.categorical + row * n_cat,
-                sizeof(int32_t) * n_cat);
+    // A layout without dense (or categorical) fields has empty buffers: indexing them, or a
+    // memcpy from their null pointers, is undefined even for 0 bytes (UBSan found it).
+    if (n_dense > 0)
+      std::memcpy(&s.dense[r * n_dense], shard.dense + row * n_dense, sizeof(float) * n_dense);
+    if (n_cat > 0)
+      std::memcpy(&s.categorical[r * n_cat], shard.categorical + row * n_cat,
+                  sizeof(int32_t) * n_cat);
     for (size_t f = 0; f < shard.jagged.size(); ++f) {
       const JaggedIds& ids = shard.jagged[f];
       std::vector<int32_t>& values = s.values[f];
