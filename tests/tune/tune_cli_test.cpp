@@ -156,6 +156,8 @@ TEST_F(TuneCliTest, ACommandStudyRunsEveryTrialOnceAndReports) {
   for (const char* chart : {"id=\"history\"", "id=\"parallel\"", "id=\"importance\""})
     EXPECT_NE(html.find(chart), std::string::npos) << chart;
   EXPECT_GE(std::count(html.begin(), html.end(), '\n'), 20);
+  // The parallel-coordinates axes are numbered and named in the legend under the chart.
+  EXPECT_NE(html.find("<p class=\"legend\">Axes: <b>1</b>&nbsp;"), std::string::npos);
   ASSERT_EQ(Run({"tune", "report", Path("study.db"), "--out", Path("report.md")}), 0) << Err();
   EXPECT_NE(SlurpFile(Path("report.md")).find("Reproduce trial"), std::string::npos);
 

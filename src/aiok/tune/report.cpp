@@ -357,12 +357,17 @@ std::string HtmlReport(const StudyView& view) {
     const double n = static_cast<double>(axes.size() - 1);
     SvgChart plot("parallel", "Parallel coordinates (complete trials; colour: first objective)", "",
                   "", 0, std::max(1.0, n), 0, 1);
+    // Axes carry their number; the names go in a legend under the chart, because a study's
+    // 20-odd parameter names do not fit side by side over 520 pixels.
+    std::string legend;
     for (size_t i = 0; i < axes.size(); ++i) {
       plot.Line({{static_cast<double>(i), 0}, {static_cast<double>(i), 1}}, "#999", 0.5);
       plot.Raw(fmt::format(
           "<text x=\"{:.1f}\" y=\"{:.1f}\" font-size=\"9\" "
           "text-anchor=\"middle\">{}</text>\n",
-          plot.X(static_cast<double>(i)), plot.Y(1) - 2 + (i % 2 ? 0 : 10), HtmlEscape(axes[i])));
+          plot.X(static_cast<double>(i)), plot.Y(1) + 9, i + 1));
+      legend += fmt::format("{}<b>{}</b>&nbsp;{}", legend.empty() ? "" : " &middot; ", i + 1,
+                            HtmlEscape(axes[i]));
     }
     const auto [o0, o1] = ranges[first.metric];
     for (const TrialRecord& t : view.trials) {
@@ -387,6 +392,7 @@ std::string HtmlReport(const StudyView& view) {
                  2);
     }
     charts += plot.Svg();
+    charts += fmt::format("<p class=\"legend\">Axes: {}</p>\n", legend);
   }
   // 5. Importances.
   std::string importances;
@@ -399,7 +405,7 @@ std::string HtmlReport(const StudyView& view) {
       "<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\"><title>aiok tune: {0}</title>\n"
       "<style>body{{font-family:sans-serif;margin:20px;max-width:1000px}}"
       ".chart{{display:inline-block;margin:8px}}.bar{{display:inline-block;height:10px;"
-      "background:#1f77b4}}pre{{background:#f4f4f4;padding:8px;white-space:pre-wrap}}"
+      "background:#1f77b4}}.legend{{font-size:12px;max-width:600px}}pre{{background:#f4f4f4;padding:8px;white-space:pre-wrap}}"
       "</style></head><body>\n<h1>aiok tune: {0}</h1>\n{1}\n"
       "<h2>Parameter importance for {2} (main-effect variance share over 4 quantile bins)</h2>"
       "\n<table id=\"importance\">{3}</table>\n<h2>Summary</h2><pre>{4}</pre>\n</body></html>\n",
