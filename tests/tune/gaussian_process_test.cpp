@@ -53,7 +53,8 @@ TEST(GaussianProcessTest, LikelihoodMatchesTheDenseFormulaInOneDimension) {
   EXPECT_NEAR(GaussianProcess::LogMarginalLikelihood(x, y, theta, nullptr), expected, 1e-12);
   // Matérn-5/2 at r = 0.3 / 0.5.
   const double r = 0.6;
-  EXPECT_NEAR(k12, 1.5 * (1 + std::sqrt(5.0) * r + 5.0 / 3.0 * r * r) * std::exp(-std::sqrt(5.0) * r),
+  EXPECT_NEAR(k12,
+              1.5 * (1 + std::sqrt(5.0) * r + 5.0 / 3.0 * r * r) * std::exp(-std::sqrt(5.0) * r),
               1e-14);
 }
 
@@ -81,6 +82,62 @@ TEST(GaussianProcessTest, FitLearnsRelevantLengthscalesAndInterpolates) {
   gp.Predict(x[0], &mean, &var);
   EXPECT_NEAR(mean, y[0], 1e-3);
   EXPECT_LT(var, 1e-3);
+}
+
+// A draw of a zero-mean GP with hyperparameters `theta` at rows x: L z with L L^T = K + noise.
+std::vector<double> SampleGp(const std::vector<std::vector<double>>& x,
+                             const std::vector<double>& theta, uint64_t seed) {
+  const size_t n = x.size();
+  std::vector<double> l(n * n, 0.0);
+  for (size_t a = 0; a < n; ++a)
+    for (size_t b = 0; b <= a; ++b) {
+      double s =
+          GaussianProcess::Kernel(x[a], x[b], theta) + (a == b ? std::exp(theta.back()) : 0.0);
+      for (size_t k = 0; k < b; ++k)
+        s -= l[a * n + k] * l[b * n + k];
+      l[a * n + b] = a == b ? std::sqrt(s) : s / l[b * n + b];
+    }
+  std::mt19937_64 rng(seed);
+  std::normal_distribution<double> normal(0.0, 1.0);
+  std::vector<double> z(n), y(n, 0.0);
+  for (double& v : z)
+    v = normal(rng);
+  for (size_t a = 0; a < n; ++a)
+    for (size_t k = 0; k <= a; ++k)
+      y[a] += l[a * n + k] * z[k];
+  return y;
+}
+
+TEST(GaussianProcessTest, FitRecoversTheLengthscalesOfAGpDraw) {
+  // Data drawn from the model itself, lengthscales 0.15 and 0.6: the fit (with its priors)
+  // must find both within a factor of 1.5.
+  const std::vector<double> truth = {std::log(0.15), std::log(0.6), 0.0, std::log(1e-4)};
+  for (uint64_t seed : {21, 22, 23}) {
+    const auto x = RandomRows(80, 2, seed);
+    const std::vector<double> y = SampleGp(x, truth, seed + 100);
+    std::mt19937_64 rng(seed);
+    const GaussianProcess gp = GaussianProcess::Fit(x, y, rng, 3);
+    for (size_t i = 0; i < 2; ++i) {
+      EXPECT_GT(std::exp(gp.theta()[i]), std::exp(truth[i]) / 1.5)
+          << "seed " << seed << " dim " << i;
+      EXPECT_LT(std::exp(gp.theta()[i]), std::exp(truth[i]) * 1.5)
+          << "seed " << seed << " dim " << i;
+    }
+  }
+}
+
+TEST(GaussianProcessTest, WithoutDataTheLengthscalesSitAtBoTorchsPriorMode) {
+  // One point says nothing about lengthscales, so the fit ends at the prior's mode: BoTorch's
+  // LogNormal(sqrt 2 + log(d) / 2, sqrt 3) taken on the lengthscale has its mode at
+  // exp(mu - sigma^2): 0.29 in 2-D, 0.50 in 6-D (the earlier prior, a normal on the log
+  // without the Jacobian, put it at 5.8 and 10).
+  for (size_t d : {2, 6}) {
+    std::mt19937_64 rng(31);
+    const GaussianProcess gp = GaussianProcess::Fit(RandomRows(1, d, 32), {0.0}, rng, 3);
+    const double mode = std::sqrt(2.0) + 0.5 * std::log(static_cast<double>(d)) - 3.0;
+    for (size_t i = 0; i < d; ++i)
+      EXPECT_NEAR(gp.theta()[i], mode, 1e-2) << "d " << d << " dim " << i;
+  }
 }
 
 TEST(GaussianProcessTest, FitFindsTheNoiseOfNoisyData) {
@@ -119,9 +176,9 @@ TEST(GaussianProcessTest, LogExpectedImprovementIsTheClosedFormAndFiniteInTheTai
   }
   // Both sides of the switch to the asymptotic series agree: across it the difference
   // quotient is the slope, d log EI / d mean ~ -z = -25 and d log Phi / dz ~ -z = 30.
-  EXPECT_NEAR((LogExpectedImprovement(25.001, 1.0, 0.0) - LogExpectedImprovement(24.999, 1.0, 0.0)) /
-                  0.002,
-              -25.0, 0.25);
+  EXPECT_NEAR(
+      (LogExpectedImprovement(25.001, 1.0, 0.0) - LogExpectedImprovement(24.999, 1.0, 0.0)) / 0.002,
+      -25.0, 0.25);
   EXPECT_NEAR((LogNormalCdf(-29.999) - LogNormalCdf(-30.001)) / 0.002, 30.0, 0.3);
   EXPECT_NEAR(LogNormalCdf(0.0), std::log(0.5), 1e-15);
   EXPECT_TRUE(std::isfinite(LogNormalCdf(-100.0)));

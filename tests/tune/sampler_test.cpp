@@ -146,29 +146,37 @@ TEST(GpSamplerTest, FindsBraninsMinimumWithinFortyTrials) {
 
 TEST(GpSamplerTest, AvoidsTheInfeasibleRegion) {
   // As for TPE: the objective improves towards x = 1, x > 0.5 misses a threshold. The
-  // probability of feasibility must keep the proposals at the boundary.
+  // probability of feasibility must keep the proposals at the boundary. Medians over seeds:
+  // expected improvement still explores now and then, and one seed's count decides nothing.
   const SearchSpace space =
       SearchSpace::FromSpec(ParseConfigText("x: {low: 0.0, high: 1.0}", "t"), {}, "t");
-  const auto gp = BuiltinSamplers().Create("gp");
-  History h;
-  int feasible_late = 0;
-  double best_feasible = 0.0;
-  for (int t = 0; t < 30; ++t) {
-    SuggestRequest r{&space, &h, t, 3, 0};
-    const nlohmann::json a = space.Decode(gp->Suggest(r));
-    const double x = a["x"].get<double>();
-    h.points.push_back(space.Encode(a));
-    h.scores.push_back({{-x}, x > 0.5 ? x - 0.5 : 0.0});
-    h.numbers.push_back(t);
-    if (x <= 0.5)
-      best_feasible = std::max(best_feasible, x);
-    if (t >= 20 && x <= 0.5 && x > 0.35)
-      ++feasible_late;
+  std::vector<int> feasible_late;
+  std::vector<double> best_feasible;
+  for (uint64_t seed = 1; seed <= 5; ++seed) {
+    const auto gp = BuiltinSamplers().Create("gp");
+    History h;
+    feasible_late.push_back(0);
+    best_feasible.push_back(0.0);
+    for (int t = 0; t < 30; ++t) {
+      SuggestRequest r{&space, &h, t, seed, 0};
+      const nlohmann::json a = space.Decode(gp->Suggest(r));
+      const double x = a["x"].get<double>();
+      h.points.push_back(space.Encode(a));
+      h.scores.push_back({{-x}, x > 0.5 ? x - 0.5 : 0.0});
+      h.numbers.push_back(t);
+      if (x <= 0.5)
+        best_feasible.back() = std::max(best_feasible.back(), x);
+      if (t >= 20 && x <= 0.5 && x > 0.35)
+        ++feasible_late.back();
+    }
   }
-  // Every late proposal was feasible and in (0.35, 0.5]; the best creeps up to the boundary
-  // (0.455 at 30 trials from the Sobol start's 0.440).
-  EXPECT_GE(feasible_late, 8);
-  EXPECT_GT(best_feasible, 0.45);
+  std::sort(feasible_late.begin(), feasible_late.end());
+  std::sort(best_feasible.begin(), best_feasible.end());
+  // Most late proposals are feasible and in (0.35, 0.5] (uniform draws would put 1.5 of 10
+  // there); the best creeps up to the boundary (seeds 1-5 now: 7-10
+  // of 10, best 0.46-0.50).
+  EXPECT_GE(feasible_late[2], 8);
+  EXPECT_GT(best_feasible[2], 0.47);
 }
 
 TEST(GpSamplerTest, HandlesCategoricalsConditionsPrunedTrialsAndPending) {

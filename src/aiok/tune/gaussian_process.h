@@ -1,7 +1,7 @@
 // The Gaussian process behind the GP-BO sampler (gp_sampler.cpp): a zero-mean GP with a
 // Matérn-5/2 ARD kernel and Gaussian noise on features in (about) the unit cube, its
-// hyperparameters fitted by maximizing the log marginal likelihood plus weak log-normal priors
-// (L-BFGS from a few starts, on log parameters mapped into bounds), and the log expected
+// hyperparameters fitted by maximizing the log marginal likelihood plus BoTorch's log-normal
+// priors (L-BFGS from a few starts, on log parameters mapped into bounds), and the log expected
 // improvement. A small dense Cholesky of its own: a study has at most a few hundred trials.
 #pragma once
 
