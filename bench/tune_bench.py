@@ -9,8 +9,11 @@ aiok's samplers against Optuna's NSGA-II.
 aiok runs each trial as a process (`aiok tune --command`), exactly as a user would; Optuna calls
 the function in-process. Only the values found are compared, not the overhead.
 
-  /usr/bin/python3 bench/tune_bench.py [--aiok build/aiok] [--seeds 5] [--trials 100]
-      [--problems branin,hartmann6,zdt1,zdt2] [--samplers gp,tpe,sobol]
+  /usr/bin/python3 bench/tune_bench.py [--aiok build/aiok] [--seeds 5] [--first-seed 1]
+      [--trials 100] [--problems branin,hartmann6,zdt1,zdt2] [--samplers gp,tpe,sobol]
+
+--first-seed runs seeds first-seed .. first-seed + seeds - 1 (the issue's figures: 1..5; others
+check that a change is not tuned to those five).
 
 --samplers picks aiok's samplers for the single-objective problems (Optuna's TPE always runs).
 """
@@ -138,6 +141,7 @@ def main():
     parser.add_argument("--objective", nargs="+")
     parser.add_argument("--aiok", default=os.path.join(HERE, "..", "build", "aiok"))
     parser.add_argument("--seeds", type=int, default=5)
+    parser.add_argument("--first-seed", type=int, default=1)
     parser.add_argument("--trials", type=int, default=100)
     parser.add_argument("--json", default="")
     parser.add_argument("--problems", default="branin,hartmann6,zdt1,zdt2")
@@ -151,7 +155,8 @@ def main():
         return
     import optuna
 
-    print(f"optuna {optuna.__version__}; {a.seeds} seeds x {a.trials} trials", flush=True)
+    seeds = list(range(a.first_seed, a.first_seed + a.seeds))
+    print(f"optuna {optuna.__version__}; seeds {seeds[0]}..{seeds[-1]} x {a.trials} trials", flush=True)
     report = {}
     with tempfile.TemporaryDirectory() as work:
         problems = a.problems.split(",")
@@ -163,7 +168,7 @@ def main():
                                 lambda s, sampler=sampler: run_aiok(a.aiok, name, sampler, s, a.trials, work)))
             for label, runner in runners:
                 started = time.time()
-                curves[label] = [best_so_far(runner(seed)) for seed in range(1, a.seeds + 1)]
+                curves[label] = [best_so_far(runner(seed)) for seed in seeds]
                 print(f"  {name} {label}: {time.time() - started:.0f} s", flush=True)
             median = {k: [statistics.median(c[i] for c in v) for i in range(a.trials)]
                       for k, v in curves.items()}
@@ -184,7 +189,7 @@ def main():
                                   ("aiok-tpe", lambda s: run_aiok(a.aiok, name, "tpe", s, a.trials, work)),
                                   ("aiok-nsga2", lambda s: run_aiok(a.aiok, name, "nsga2", s, a.trials, work))]:
                 hv = [hypervolume_2d([(m["f1"], m["f2"]) for m in runner(seed)], REFERENCE)
-                      for seed in range(1, a.seeds + 1)]
+                      for seed in seeds]
                 row[label] = {"median_hypervolume": statistics.median(hv), "all": hv}
             report[name] = row
             print(name, json.dumps({k: round(v["median_hypervolume"], 4) for k, v in row.items()}),
