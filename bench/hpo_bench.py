@@ -9,7 +9,7 @@ aiok's samplers against Optuna's NSGA-II.
 aiok runs each trial as a process (`aiok tune --command`), exactly as a user would; Optuna calls
 the function in-process. Only the values found are compared, not the overhead.
 
-  /usr/bin/python3 bench/tune_bench.py [--aiok build/aiok] [--seeds 5] [--first-seed 1]
+  /usr/bin/python3 bench/hpo_bench.py [--aiok build/aiok] [--seeds 5] [--first-seed 1]
       [--trials 100] [--problems branin,hartmann6,zdt1,zdt2] [--samplers gp,tpe,sobol]
 
 --first-seed runs seeds first-seed .. first-seed + seeds - 1 (the issue's figures: 1..5; others
@@ -31,7 +31,7 @@ import time
 HERE = os.path.dirname(os.path.abspath(__file__))
 
 
-# ---- the functions (also run as a trial: python3 tune_bench.py --objective NAME x0 x1 ... OUT)
+# ---- the functions (also run as a trial: python3 hpo_bench.py --objective NAME x0 x1 ... OUT)
 def branin(x):
     a, b, c, r, s, t = 1, 5.1 / (4 * math.pi ** 2), 5 / math.pi, 6, 10, 1 / (8 * math.pi)
     return a * (x[1] - b * x[0] ** 2 + c * x[0] - r) ** 2 + s * (1 - t) * math.cos(x[0]) + s
