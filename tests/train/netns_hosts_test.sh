@@ -4,12 +4,10 @@
 #
 #   tests/train/netns_hosts_test.sh AIOK_BINARY
 #
-# Each host is a network namespace with its own address (10.200.0.1 and .2, private to the
-# two namespaces: nothing outside them can see or reach those addresses) and its own
-# hostname (a UTS namespace), so Open MPI sees two nodes and uses its TCP transport between
-# them, as between two machines. mpirun runs on host 1 and starts its daemon on host 2 through
-# a stand-in for ssh that enters host 2's namespaces. The filesystem is shared, as an NFS
-# home would be.
+# The hosts come from scripts/netns_hosts.sh: each a network namespace with its own address
+# (private to the two namespaces) and hostname, so Open MPI sees two nodes and uses TCP
+# between them, as between two machines. mpirun runs on host 1 and starts its daemon on host 2
+# through a stand-in for ssh. The filesystem is shared, as an NFS home would be.
 #
 # Checks:
 #  - two ranks on two hosts train like one process (steps, samples, valid/test AUC and
@@ -27,59 +25,27 @@ skip() { echo "SKIP: $*"; exit 77; }
 fail() { echo "FAIL: $*" >&2; exit 1; }
 
 command -v mpirun >/dev/null || skip "mpirun is not on PATH (openmpi-bin; scripts/setup.sh installs it)"
-command -v ip >/dev/null || skip "ip (iproute2) is not installed"
-command -v unshare >/dev/null || skip "unshare (util-linux) is not installed"
 [ -x "$aiok" ] || fail "$aiok is not an executable"
 
+hosts="$(dirname "${BASH_SOURCE[0]}")/../../scripts/netns_hosts.sh"
 tag=$$
-host1=aiok_h1_$tag
-host2=aiok_h2_$tag
 work=$(mktemp -d "${TMPDIR:-/tmp}/aiok_netns_XXXXXX")
 cleanup() {
-  ip netns del "$host1" 2>/dev/null
-  ip netns del "$host2" 2>/dev/null  # deleting a namespace deletes its end of the veth pair
+  "$hosts" down "$tag"
   rm -rf "$work"
 }
 trap cleanup EXIT
 
-if ! err=$(ip netns add "$host1" 2>&1); then
-  skip "this machine does not let the test create a network namespace: $err"
-fi
-ip netns add "$host2" || fail "ip netns add $host2"
-# veth names are at most 15 characters.
-ip link add "av${tag}a" type veth peer name "av${tag}b" || fail "ip link add veth"
-ip link set "av${tag}a" netns "$host1" && ip link set "av${tag}b" netns "$host2" || fail "veth"
-ip -n "$host1" addr add 10.200.0.1/24 dev "av${tag}a" || fail "address of host 1"
-ip -n "$host2" addr add 10.200.0.2/24 dev "av${tag}b" || fail "address of host 2"
-for ns in "$host1" "$host2"; do ip -n "$ns" link set lo up || fail "lo up in $ns"; done
-ip -n "$host1" link set "av${tag}a" up && ip -n "$host2" link set "av${tag}b" up || fail "veth up"
+up_status=0
+up_err=$("$hosts" up "$tag" 2>&1) || up_status=$?
+[ "$up_status" -eq 77 ] && skip "$up_err"
+[ "$up_status" -eq 0 ] || fail "netns_hosts.sh up: $up_err"
+host2=aiok_h2_$tag
 
-# Open MPI's ssh: "AGENT [ssh options] HOST COMMAND..." runs COMMAND in HOST's namespaces.
-cat >"$work/agent.sh" <<EOF
-#!/bin/sh
-while [ "\${1#-}" != "\$1" ]; do shift; done
-host=\$1; shift
-case "\$host" in
-  10.200.0.1) ns=$host1; name=aiok-host1 ;;
-  10.200.0.2) ns=$host2; name=aiok-host2 ;;
-  *) echo "agent: unknown host \$host" >&2; exit 255 ;;
-esac
-exec ip netns exec "\$ns" unshare --uts /bin/sh -c "hostname \$name && \$*"
-EOF
-chmod +x "$work/agent.sh"
-
-# Runs "$@" on host 1 (its network and its hostname).
-on_host1() {
-  ip netns exec "$host1" unshare --uts /bin/sh -c 'hostname aiok-host1 && exec "$@"' sh "$@"
-}
-mpirun_two_hosts=(mpirun --allow-run-as-root --host 10.200.0.1:1,10.200.0.2:1 -np 2
-  --bind-to none --mca plm_rsh_agent "$work/agent.sh" --mca plm_rsh_no_tree_spawn 1
-  --mca btl self,tcp --mca btl_tcp_if_include 10.200.0.0/24
-  --mca oob_tcp_if_include 10.200.0.0/24)
-link_bytes() {  # bytes host 1's end of the link has sent and received
-  ip netns exec "$host1" sh -c "cat /sys/class/net/av${tag}a/statistics/tx_bytes \
-    /sys/class/net/av${tag}a/statistics/rx_bytes" | awk '{ n += $1 } END { print n }'
-}
+on_host1() { "$hosts" run "$tag" "$@"; }
+mapfile -t mpirun_args < <("$hosts" mpirun-args "$tag")
+mpirun_two_hosts=(mpirun "${mpirun_args[@]}" -np 2)
+link_bytes() { "$hosts" bytes "$tag"; }
 
 probe=$(on_host1 timeout 60 "${mpirun_two_hosts[@]}" hostname 2>&1) ||
   skip "mpirun cannot start a rank on the second namespace here: ${probe:0:400}"
