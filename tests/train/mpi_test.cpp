@@ -411,6 +411,34 @@ TEST_F(MpiTest, AKilledRankStopsEveryRankWithinSeconds) {
   EXPECT_FALSE(Alive(rank0)) << "rank 0 outlived the job";
 }
 
+TEST_F(MpiTest, ARankThatStopsAnsweringEndsTheRunAfterTheRankTimeout) {
+  // A rank that is alive but silent (SIGSTOP: stuck, swapped out, its network gone) does not
+  // end the job by itself: rank 0 waits in the next exchange until --rank-timeout.
+  Process run(TrainCommand(2, "silent",
+                           {"--preset", "dlrm-tiny", "--batch-size", "256", "--epochs", "200",
+                            "--eval-every", "3", "--rank-timeout", "3"}),
+              *root_ / "silent.out", *root_ / "silent.err");
+  const pid_t rank1 = StartLongRun(run, *root_ / "silent", 1);
+  ASSERT_GT(rank1, 0) << run.err();
+  const pid_t rank0 = RankPid(run.pid(), 0);
+  ASSERT_GT(rank0, 0);
+  ::kill(rank1, SIGSTOP);
+  const auto stopped = Clock::now();
+  const int code = run.Wait(std::chrono::seconds(120));
+  const double seconds = std::chrono::duration<double>(Clock::now() - stopped).count();
+  const std::string err = run.err();
+  ::kill(rank1, SIGKILL);  // in case mpirun left it stopped
+  EXPECT_NE(code, 0) << err;
+  EXPECT_NE(code, -1) << "still running two minutes after a rank stopped answering";
+  EXPECT_GE(seconds, 3.0) << err;
+  EXPECT_LT(seconds, 60.0) << err;
+  EXPECT_NE(err.find("aiok: rank 0 of 2: no answer from the other ranks for 3 s"),
+            std::string::npos)
+      << err;
+  std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  EXPECT_FALSE(Alive(rank0)) << "rank 0 outlived the job";
+}
+
 TEST_F(MpiTest, ARankThatFailsWhileTrainingStopsEveryRankWithItsMessage) {
   Process run(TrainCommand(2, "failed",
                            {"--preset", "dlrm-tiny", "--batch-size", "256", "--epochs", "200",

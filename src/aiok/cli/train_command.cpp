@@ -92,7 +92,8 @@ void AddTrainCommand(CLI::App& app, int argc, char** argv) {
     state->options.model_options = models::ModelOptionsToJson(*state->model_options);
     // Under mpirun every rank runs this command (data-parallel training); MPI starts here,
     // before StartRun installs the signal handlers. Without mpirun this is one process.
-    std::unique_ptr<train::Communicator> ranks = train::ConnectRanks();
+    std::unique_ptr<train::Communicator> ranks =
+        train::ConnectRanks(state->options.rank_timeout);
     if (ranks->size() > 1) {
       if (command->count("--threads") == 0)
         state->common.threads = train::DefaultThreadsPerRank();

@@ -7,10 +7,14 @@
 #include <mpi.h>
 
 #include <algorithm>
+#include <atomic>
 #include <chrono>
 #include <climits>
+#include <condition_variable>
+#include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <mutex>
 #include <thread>
 
 #include "aiok/core/error.h"
@@ -36,11 +40,81 @@ class SingleProcessCommunicator final : public Communicator {
   [[noreturn]] void Abort(int code) override { std::_Exit(code); }
 };
 
+// Ends this process when one collective has waited longer than `timeout_seconds`. A rank
+// that dies ends the job through mpirun, but one that stops answering while alive (stopped,
+// stuck in I/O, a host whose network went away) would leave the others inside MPI forever,
+// where no signal handler of ours runs. The watchdog is a thread of its own that makes no
+// MPI call (the communicator is MPI_THREAD_FUNNELED): it prints why and _Exits, and mpirun,
+// seeing a rank end without finalizing, stops the others.
+class CollectiveWatchdog {
+ public:
+  CollectiveWatchdog(double timeout_seconds, int rank, int size)
+      : timeout_(timeout_seconds), rank_(rank), size_(size) {
+    if (timeout_ > 0)
+      thread_ = std::thread([this] { Watch(); });
+  }
+  ~CollectiveWatchdog() {
+    {
+      std::lock_guard<std::mutex> lock(mutex_);
+      stop_ = true;
+    }
+    wake_.notify_all();
+    if (thread_.joinable())
+      thread_.join();
+  }
+
+  /// Marks the caller as waiting in `operation` (a string literal) until it goes out of scope.
+  class Waiting {
+   public:
+    Waiting(CollectiveWatchdog& dog, const char* operation) : dog_(dog) {
+      dog_.operation_.store(operation);
+      dog_.since_ns_.store(NowNs());
+    }
+    ~Waiting() { dog_.since_ns_.store(0); }
+
+   private:
+    CollectiveWatchdog& dog_;
+  };
+
+ private:
+  static int64_t NowNs() {
+    return std::chrono::duration_cast<std::chrono::nanoseconds>(
+               std::chrono::steady_clock::now().time_since_epoch())
+        .count();
+  }
+  void Watch() {
+    std::unique_lock<std::mutex> lock(mutex_);
+    while (!wake_.wait_for(lock, std::chrono::milliseconds(500), [this] { return stop_; })) {
+      const int64_t since = since_ns_.load();
+      if (since == 0 || static_cast<double>(NowNs() - since) * 1e-9 <= timeout_)
+        continue;
+      std::fprintf(stderr,
+                   "aiok: rank %d of %d: no answer from the other ranks for %.0f s in %s "
+                   "(--rank-timeout): a rank is stopped, stuck or unreachable; stopping every "
+                   "rank\n",
+                   rank_, size_, timeout_, operation_.load());
+      std::fflush(nullptr);
+      std::_Exit(kExitCode);
+    }
+  }
+
+  static constexpr int kExitCode = 124;  // as timeout(1)
+  const double timeout_;
+  const int rank_;
+  const int size_;
+  std::atomic<int64_t> since_ns_{0};
+  std::atomic<const char*> operation_{""};
+  std::mutex mutex_;
+  std::condition_variable wake_;
+  bool stop_ = false;
+  std::thread thread_;
+};
+
 // Collectives on a duplicate of MPI_COMM_WORLD. Errors inside MPI stay fatal (Open MPI's
 // default): a collective that fails ends the job rather than leaving ranks waiting.
 class MpiCommunicator final : public Communicator {
  public:
-  MpiCommunicator() {
+  explicit MpiCommunicator(double timeout_seconds) {
     // Open MPI loads its transports as plugins that expect libmpi's symbols to be global;
     // libmpi came into this process through aiok's own plugin, opened RTLD_LOCAL. Promote it.
     Dl_info info;
@@ -52,8 +126,10 @@ class MpiCommunicator final : public Communicator {
     MPI_Comm_dup(MPI_COMM_WORLD, &comm_);
     MPI_Comm_rank(comm_, &rank_);
     MPI_Comm_size(comm_, &size_);
+    watchdog_ = std::make_unique<CollectiveWatchdog>(timeout_seconds, rank_, size_);
   }
   ~MpiCommunicator() override {
+    watchdog_.reset();
     int finalized = 0;
     MPI_Finalized(&finalized);
     if (!finalized) {
@@ -67,6 +143,7 @@ class MpiCommunicator final : public Communicator {
   const char* name() const override { return "MPI"; }
 
   void AllReduceSum(float* data, int64_t n, int64_t bucket_floats) override {
+    CollectiveWatchdog::Waiting waiting(*watchdog_, "an all-reduce");
     const int64_t bucket = std::clamp<int64_t>(bucket_floats, 1, INT_MAX);
     for (int64_t offset = 0; offset < n; offset += bucket) {
       const auto count = static_cast<int>(std::min(bucket, n - offset));
@@ -76,6 +153,7 @@ class MpiCommunicator final : public Communicator {
 
   void AllGatherV(const void* data, int64_t bytes, std::vector<uint8_t>* out,
                   std::vector<int64_t>* sizes) override {
+    CollectiveWatchdog::Waiting waiting(*watchdog_, "an all-gather");
     sizes->assign(static_cast<size_t>(size_), 0);
     MPI_Allgather(&bytes, 1, MPI_INT64_T, sizes->data(), 1, MPI_INT64_T, comm_);
     std::vector<int64_t> offsets(static_cast<size_t>(size_) + 1, 0);
@@ -113,6 +191,7 @@ class MpiCommunicator final : public Communicator {
     // Wait for the root first without spinning: it may have been evaluating or writing a
     // checkpoint for seconds, and a spinning rank takes a core from it.
     Barrier();
+    CollectiveWatchdog::Waiting waiting(*watchdog_, "a broadcast");
     constexpr int64_t kChunk = int64_t{1} << 30;
     for (int64_t offset = 0; offset < bytes; offset += kChunk) {
       const auto count = static_cast<int>(std::min(kChunk, bytes - offset));
@@ -121,6 +200,7 @@ class MpiCommunicator final : public Communicator {
   }
 
   void Barrier() override {
+    CollectiveWatchdog::Waiting waiting(*watchdog_, "a barrier (waiting for rank 0)");
     MPI_Request request;
     MPI_Ibarrier(comm_, &request);
     // Spin briefly (ranks usually arrive together), then poll every millisecond.
@@ -144,6 +224,7 @@ class MpiCommunicator final : public Communicator {
   MPI_Comm comm_ = MPI_COMM_NULL;
   int rank_ = 0;
   int size_ = 1;
+  std::unique_ptr<CollectiveWatchdog> watchdog_;
 };
 
 int64_t EnvironmentInt(const char* name) {
@@ -166,10 +247,10 @@ bool LaunchedByMpirun() {
   return false;
 }
 
-std::unique_ptr<Communicator> ConnectRanks() {
+std::unique_ptr<Communicator> ConnectRanks(double timeout_seconds) {
   if (!LaunchedByMpirun())
     return SingleProcess();
-  return std::make_unique<MpiCommunicator>();
+  return std::make_unique<MpiCommunicator>(timeout_seconds);
 }
 
 int DefaultThreadsPerRank() {

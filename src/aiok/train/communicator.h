@@ -48,8 +48,10 @@ bool LaunchedByMpirun();
 
 /// MPI when LaunchedByMpirun() (initialized here, finalized when the communicator is
 /// destroyed), else SingleProcess(). MPI is never initialized otherwise, so a plain `aiok
-/// train` neither starts an MPI runtime nor needs one.
-std::unique_ptr<Communicator> ConnectRanks();
+/// train` neither starts an MPI runtime nor needs one. A rank that waits in one collective
+/// longer than `timeout_seconds` (0: forever) prints why and ends with exit code 124, which
+/// makes mpirun stop every rank: a rank that stops answering cannot hang the job.
+std::unique_ptr<Communicator> ConnectRanks(double timeout_seconds = 0);
 
 /// Threads for each rank when --threads is not given: the cores the launcher bound this
 /// process to, or else this machine's cores shared among the ranks on it.

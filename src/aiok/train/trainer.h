@@ -41,6 +41,7 @@ struct TrainOptions {
   int64_t patience = 0;          ///< stop after K evaluations without a better one (0: off)
   int64_t eval_batch_size = 16384;
   std::string precision = "auto";
+  double rank_timeout = 600.0;   ///< seconds a rank waits in one exchange (0: forever)
 
   template <typename V>
   void Visit(V& v) {
@@ -66,6 +67,10 @@ struct TrainOptions {
     v.Int("patience", &patience, 0, kNoIntLimit,
           "stop after K evaluations without a better valid metric (0: never)");
     v.Int("eval-batch-size", &eval_batch_size, 1, int64_t{1} << 24, "rows per evaluation batch");
+    v.Real("rank-timeout", &rank_timeout, 0.0, 1e7,
+           "under mpirun: seconds a rank waits in one exchange with the others (rank 0's "
+           "evaluation and checkpoints included) before it stops the whole run; a rank that "
+           "is stopped, stuck or unreachable cannot hang the job (0: wait forever)");
   }
 };
 
