@@ -237,7 +237,6 @@ class GroupbyAggregateStep final : public PrepareStep {
       session.ColumnType(key, "by");
       refuse_target(key, "by");
     }
-    const std::vector<std::string> main_names = NamesOf(session.columns());
     std::string stats_select;
     std::string joined_select;
     PrepareLookup lookup;
@@ -249,9 +248,6 @@ class GroupbyAggregateStep final : public PrepareStep {
       const bool numeric = data::IsDuckNumericType(type);
       for (const std::string& stat : stats) {
         const std::string out = OutputName(column, stat);
-        AIOK_CHECK(!Contains(main_names, out), ErrorKind::kConfig,
-                   "{}: the output field '{}' is already a column of the table", session.where(),
-                   out);
         AIOK_CHECK(numeric || (stat != "sum" && stat != "mean"), ErrorKind::kConfig,
                    "{}: aggs: {} of column '{}' needs numbers, but it holds {}", session.where(),
                    stat, column, type);

@@ -296,6 +296,17 @@ class Runner {
       const int index = static_cast<int>(s) + 1;
       const std::string next = fmt::format("t{}", index);
       StepSession session(*this, index, steps[s]->name(), table);
+      // One check for every step's new fields: a name already in the table would be doubled
+      // or would shadow the column (a join's added columns are checked by the join itself, as
+      // they are known only once its side table is read).
+      for (const std::string& name : steps[s]->Outputs()) {
+        for (const PrepareColumn& column : session.columns()) {
+          AIOK_CHECK(column.name != name, ErrorKind::kConfig,
+                     "{}: the output field '{}' is already a column of the table; name it "
+                     "otherwise",
+                     session.where(), name);
+        }
+      }
       steps[s]->Apply(session, next);
       if (steps[s]->uses_train_split() && train_split_step_.empty())
         train_split_step_ = session.where();

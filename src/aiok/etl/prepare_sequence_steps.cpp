@@ -126,14 +126,6 @@ class CollapseHistoryStep final : public PrepareStep {
           "(WHERE {}) OVER w, []) END AS {}",
           data::SqlName(user_), data::SqlName(item), counted, data::SqlName(prefix_ + item));
     }
-    for (const std::string& name : SequenceOutputs()) {
-      for (const PrepareColumn& column : session.columns()) {
-        AIOK_CHECK(column.name != name, ErrorKind::kConfig,
-                   "{}: the history field '{}' is already a column of the table; set another "
-                   "prefix",
-                   session.where(), name);
-      }
-    }
     const std::string first = data::SqlName(prefix_ + items_[0]);
     const std::string numbered = fmt::format(
         "(SELECT *, CAST(coalesce(sum(CASE WHEN {} THEN 1 ELSE 0 END) OVER ({} ROWS BETWEEN "
@@ -232,14 +224,6 @@ class NegativeSampleStep final : public PrepareStep {
                  "{}: history: '{}' holds {}, but it aligns with column '{}' ({}), so it must "
                  "hold {}[] (a list of its values)",
                  session.where(), history_[h], type, aligned[h], of, of);
-    }
-    for (const std::string& name : SequenceOutputs()) {
-      for (const PrepareColumn& column : session.columns()) {
-        AIOK_CHECK(column.name != name, ErrorKind::kConfig,
-                   "{}: the negative history field '{}' is already a column of the table; set "
-                   "another history_prefix",
-                   session.where(), name);
-      }
     }
     const std::string& label_type = session.ColumnType(label_, "label");
     const std::string input = session.input();

@@ -37,10 +37,6 @@ class SqlStep final : public PrepareStep {
   const std::string& output() const { return output_; }
 
   void Apply(PrepareSession& session, const std::string& output) override {
-    for (const PrepareColumn& column : session.columns()) {
-      AIOK_CHECK(column.name != output_, ErrorKind::kConfig,
-                 "{}: output: '{}' is already a column of the table", session.where(), output_);
-    }
     const SqlExpression expression(expr_, session.columns(), session.where());
     for (const std::string& input : expression.inputs()) {
       AIOK_CHECK(!session.IsTarget(input), ErrorKind::kConfig,
