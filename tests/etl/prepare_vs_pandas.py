@@ -205,8 +205,9 @@ def ref_history(events, items, max_len, min_len, only_clicks):
     for rows in user_order(with_cat).values():
         seen = []
         for r in rows:
-            hist_item[r] = [i for i, _ in seen][-max_len:]
-            hist_cat[r] = [c for _, c in seen][-max_len:]
+            if not missing(with_cat.ts.iloc[r]):  # no time, no history: its past is unknown
+                hist_item[r] = [i for i, _ in seen][-max_len:]
+                hist_cat[r] = [c for _, c in seen][-max_len:]
             item, cat = with_cat.item_id.iloc[r], with_cat.cat_id.iloc[r]
             clicked = with_cat.label.iloc[r] == 1 or not only_clicks
             if clicked and not missing(item) and not missing(cat):

@@ -66,8 +66,9 @@ class CollapseHistoryStep final : public PrepareStep {
     return "per user, the items columns' values of the user's events strictly before each "
            "event (time order, ties by table order), oldest first, the latest 'max' of them, as "
            "list fields PREFIX+COLUMN (role sequence). Only events whose items are all present "
-           "count, and with 'label' only positive ones (clicks). Rows with a shorter history "
-           "than 'min' are dropped. At serving the request carries the histories";
+           "count, and with 'label' only positive ones (clicks). A row without a user or a time "
+           "has none (missing). Rows with a shorter history than 'min' are dropped. At serving "
+           "the request carries the histories";
   }
   PrepareServing serving() const override { return PrepareServing::kRequestFields; }
   bool changes_rows() const override { return min_ > 0; }
@@ -119,10 +120,12 @@ class CollapseHistoryStep final : public PrepareStep {
     // order). The counted events before a row with __k = k are the counted rows with __k < k,
     // each with its own __k, so the latest `max` of them are the counted rows whose __k lies in
     // [k - max, k - 1]: a RANGE frame over __k, O(max) per row instead of every earlier event.
+    // A row without a user or a time has no history: with no time, which events came before
+    // it is unknown, and any of them could be its own future.
     std::string lists;
     for (const std::string& item : items_) {
       lists += fmt::format(
-          ", CASE WHEN {} IS NULL THEN NULL ELSE coalesce(list({}) FILTER "
+          ", CASE WHEN {} IS NULL OR __t IS NULL THEN NULL ELSE coalesce(list({}) FILTER "
           "(WHERE {}) OVER w, []) END AS {}",
           data::SqlName(user_), data::SqlName(item), counted, data::SqlName(prefix_ + item));
     }
