@@ -914,6 +914,46 @@ def main():
                      extra=["--on-error", "skip"], csv=bad_times)
         passed += len(failures) == before
 
+        # A row expression that fails on some rows' values (text that is no number in a
+        # column read as text): the step fails naming the line and DuckDB's reason; under
+        # --on-error skip exactly those rows are rejected, in sql and in filter alike.
+        bad_prices = os.path.join(directory, "bad_prices.csv")
+        with open(os.path.join(directory, "events.csv")) as f:
+            lines = f.read().splitlines()
+        for line in (5, 9):  # records 5 and 9
+            fields = lines[line].split(",")
+            fields[3] = "cheap"
+            lines[line] = ",".join(fields)
+        with open(bad_prices, "w") as f:
+            f.write("\n".join(lines) + "\n")
+        price_steps = {
+            "sql": [{"sql": {"output": "double_price", "expr": "CAST(price AS DOUBLE) * 2"}}],
+            "filter": [{"filter": {"where": "coalesce(CAST(price AS DOUBLE), 0) > 2"}}],
+        }
+        for op, steps in price_steps.items():
+            before = len(failures)
+            expect_error(directory, f"bad_price_{op}", steps,
+                         [f"prepare step 1 ({op})", "bad_prices.csv:6: record 5",
+                          "fails on this row", "'cheap'"], failures, csv=bad_prices)
+            out = os.path.join(directory, f"bad_price_{op}.jsonl")
+            done = subprocess.run([AIOK, "etl", "--input", bad_prices, "--pipeline",
+                                   os.path.join(directory, f"bad_price_{op}.json"),
+                                   "--prepare-only", out, "--on-error", "skip", "-q"],
+                                  capture_output=True, text=True)
+            if done.returncode != 0:
+                failures.append(f"bad_price_{op} skip: aiok failed: {done.stderr.strip()}")
+            else:
+                with open(out) as f:
+                    kept = [json.loads(line) for line in f]
+                prices = [row["price"] for row in kept]
+                expected = 398 if op == "sql" else sum(
+                    1 for line in lines[1:] if line.split(",")[3] not in ("", "cheap")
+                    and float(line.split(",")[3]) > 2)
+                if "cheap" in prices or len(kept) != expected:
+                    failures.append(f"bad_price_{op} skip: {len(kept)} rows kept (expected "
+                                    f"{expected}, none with 'cheap')")
+            passed += len(failures) == before
+
         before = len(failures)
         check_time_train_rows(directory, failures)
         passed += len(failures) == before

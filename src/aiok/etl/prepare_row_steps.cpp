@@ -40,11 +40,14 @@ class FilterStep final : public RowStep {
                "{}: where: the expression \"{}\" gives {}; a filter needs a condition (true or "
                "false), like \"price > 0\"",
                session.where(), where_, checked.type);
-    session.Run(fmt::format("CREATE TABLE {} AS {}", output,
-                            RenumberedSelect(fmt::format("(SELECT * FROM {} WHERE {})",
-                                                         session.input(), checked.sql),
-                                             "__row")),
-                fmt::format("the expression where: \"{}\"", where_));
+    session.RunOnEveryRow(checked.sql, fmt::format("the expression where: \"{}\"", where_),
+                          [&](const std::string& table) {
+                            return fmt::format(
+                                "CREATE TABLE {} AS {}", output,
+                                RenumberedSelect(
+                                    fmt::format("(SELECT * FROM {} WHERE {})", table, checked.sql),
+                                    "__row"));
+                          });
   }
 
  private:

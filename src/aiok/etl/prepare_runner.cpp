@@ -230,6 +230,8 @@ class StepSession final : public PrepareSession {
   int64_t rows() const override;
   const std::string& ColumnType(const std::string& name, const char* option) const override;
   void Run(const std::string& sql, const std::string& what) override;
+  void RunOnEveryRow(const std::string& expression, const std::string& what,
+                     const std::function<std::string(const std::string&)>& statement) override;
   std::string QueryText(const std::string& sql, const std::string& what) override;
   std::vector<PrepareColumn> LoadSideTable(const std::string& path, const std::string& name,
                                            int64_t* bytes) override;
@@ -442,6 +444,114 @@ const std::string& StepSession::ColumnType(const std::string& name, const char* 
 void StepSession::Run(const std::string& sql, const std::string& what) {
   spdlog::trace("{}: {}", where_, sql);
   runner_.db().Query(sql, fmt::format("{}: {}", where_, what));
+}
+
+namespace {
+
+// DuckDB's reason without the query context it appends ("LINE 1: ..." and a caret line).
+std::string FirstLine(const std::string& message) {
+  return message.substr(0, message.find('\n'));
+}
+
+}  // namespace
+
+void StepSession::RunOnEveryRow(const std::string& expression, const std::string& what,
+                                const std::function<std::string(const std::string&)>& statement) {
+  try {
+    Run(statement(input_), what);
+    return;
+  } catch (const Error& whole) {
+    // Which rows? Only those whose TRY() is NULL can fail (TRY gives NULL for an error, and
+    // for a value that is NULL anyway); candidates are bisected, each probe a query over a
+    // range of them, so k failing rows of c candidates take O(k log c) queries.
+    const std::string candidates = input_ + "_try";
+    runner_.AddScratch(candidates);
+    runner_.db().Query(
+        fmt::format("CREATE TABLE {} AS SELECT CAST(row_number() OVER (ORDER BY __row) - 1 AS "
+                    "BIGINT) AS __i, __row, __record FROM {} WHERE TRY({}) IS NULL",
+                    candidates, input_, expression),
+        fmt::format("{}: {}: finding the rows it fails on", where_, what));
+    const int64_t count = std::stoll(QueryText(
+        "SELECT CAST(count(*) AS VARCHAR) FROM " + candidates, "counting the candidates"));
+    // Whether the expression fails on candidates [a, b]; DuckDB's reason in *reason.
+    auto fails = [&](int64_t a, int64_t b, std::string* reason) {
+      try {
+        runner_.db().Query(
+            fmt::format("SELECT count(__x) FROM (SELECT {} AS __x FROM {} WHERE __row IN "
+                        "(SELECT __row FROM {} WHERE __i BETWEEN {} AND {}))",
+                        expression, input_, candidates, a, b),
+            "");
+        return false;
+      } catch (const Error& e) {
+        *reason = FirstLine(e.what());
+        // Query's empty context leaves ": " in front of DuckDB's message.
+        if (reason->rfind(": ", 0) == 0)
+          reason->erase(0, 2);
+        return true;
+      }
+    };
+    std::string reason;
+    if (count == 0 || !fails(0, count - 1, &reason))
+      throw;  // not a row's values: the statement itself failed
+    auto place_of = [&](int64_t i) {
+      return std::stoll(QueryText(
+          fmt::format("SELECT CAST(__record AS VARCHAR) FROM {} WHERE __i = {}", candidates, i),
+          "naming a row"));
+    };
+    auto message = [&](const std::string& why) {
+      return fmt::format("{}: {} fails on this row: {}", where_, what, why);
+    };
+    if (runner_.options().on_error == data::OnError::kFail) {
+      // The first failing candidate: the smallest b with [0, b] failing.
+      int64_t lo = 0, hi = count - 1;
+      while (lo < hi) {
+        const int64_t mid = lo + (hi - lo) / 2;
+        std::string ignored;
+        if (fails(0, mid, &ignored))
+          hi = mid;
+        else
+          lo = mid + 1;
+      }
+      fails(lo, lo, &reason);
+      Throw(ErrorKind::kInvalidInput, "{}: {}", runner_.Place(place_of(lo)), message(reason));
+    }
+    std::vector<std::pair<int64_t, std::string>> failing;  // candidate, reason
+    std::function<void(int64_t, int64_t)> bisect = [&](int64_t a, int64_t b) {
+      std::string why;
+      if (!fails(a, b, &why))
+        return;
+      if (a == b) {
+        failing.emplace_back(a, why);
+        return;
+      }
+      const int64_t mid = a + (b - a) / 2;
+      bisect(a, mid);
+      bisect(mid + 1, b);
+    };
+    bisect(0, count - 1);
+    AIOK_CHECK(runner_.train_split_step().empty(), ErrorKind::kInvalidInput,
+               "{}: {}; under --on-error skip its row(s) ({} of them) would be dropped here, "
+               "after {} took its train rows from the table: put that step after this one, or "
+               "fix the values",
+               runner_.Place(place_of(failing[0].first)), message(failing[0].second),
+               failing.size(), runner_.train_split_step());
+    std::string list;
+    for (const auto& [i, why] : failing) {
+      runner_.Reject(place_of(i), message(why));
+      list += fmt::format("{}{}", list.empty() ? "" : ",", i);
+    }
+    spdlog::warn("{}: {} row(s) rejected: {} fails on them", where_, failing.size(), what);
+    const std::string kept = input_ + "_computable";
+    runner_.AddScratch(kept);
+    runner_.db().Query(
+        fmt::format("CREATE TABLE {} AS {}", kept,
+                    RenumberedSelect(fmt::format("(SELECT * FROM {} WHERE __row NOT IN (SELECT "
+                                                 "__row FROM {} WHERE __i IN ({})))",
+                                                 input_, candidates, list),
+                                     "__row")),
+        fmt::format("{}: dropping the rows {} fails on", where_, what));
+    Run(statement(kept), what);
+  }
 }
 
 std::string StepSession::QueryText(const std::string& sql, const std::string& what) {

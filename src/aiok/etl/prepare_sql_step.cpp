@@ -44,9 +44,12 @@ class SqlStep final : public PrepareStep {
                  "label, and a feature made of it would leak the answer",
                  session.where(), expr_, input);
     }
-    session.Run(fmt::format("CREATE TABLE {} AS SELECT *, {} AS {} FROM {} ORDER BY __row", output,
-                            expression.StoredValue(), data::SqlName(output_), session.input()),
-                fmt::format("the expression \"{}\"", expr_));
+    session.RunOnEveryRow(
+        expression.StoredValue(), fmt::format("the expression \"{}\"", expr_),
+        [&](const std::string& table) {
+          return fmt::format("CREATE TABLE {} AS SELECT *, {} AS {} FROM {} ORDER BY __row",
+                             output, expression.StoredValue(), data::SqlName(output_), table);
+        });
   }
 
  private:

@@ -111,6 +111,14 @@ class PrepareSession {
   virtual const std::string& ColumnType(const std::string& name, const char* option) const = 0;
   /// Runs `sql`; a failure throws Error(kInvalidInput) naming the step and `what`.
   virtual void Run(const std::string& sql, const std::string& what) = 0;
+  /// Runs `statement(table)`, a statement that computes the row expression `expression` (SQL
+  /// over the input's columns) for every row of `table`: the input, or the input without the
+  /// rows the expression fails on. When some rows' values make it fail (a cast of text that
+  /// is no number, ...), the first such row fails the run naming its record, line and
+  /// DuckDB's reason, or under --on-error skip every such row is rejected with its reason
+  /// (unless an earlier step took train rows by position: then it fails naming that step).
+  virtual void RunOnEveryRow(const std::string& expression, const std::string& what,
+                             const std::function<std::string(const std::string&)>& statement) = 0;
   /// The first column of the first row of `sql` as text ("" for NULL or no row).
   virtual std::string QueryText(const std::string& sql, const std::string& what) = 0;
   /// Reads a side table (CSV/TSV or Parquet; a relative path is relative to the pipeline
