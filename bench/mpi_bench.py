@@ -46,11 +46,11 @@ HOSTS = os.path.join(ROOT, 'scripts', 'netns_hosts.sh')
 def two_hosts(rate):
     """Two test hosts joined by a veth pair shaped to `rate` (None: unshaped)."""
     tag = f'b{os.getpid() % 100000}'
-    subprocess.run([HOSTS, 'up', tag] + ([rate] if rate else []), check=True)
     try:
+        subprocess.run([HOSTS, 'up', tag] + ([rate] if rate else []), check=True)
         yield tag
     finally:
-        subprocess.run([HOSTS, 'down', tag], check=True)
+        subprocess.run([HOSTS, 'down', tag])  # not checked: keep the first error
 
 
 def run(args, ranks, threads, out, link='loopback', tag=None):

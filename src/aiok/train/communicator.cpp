@@ -15,6 +15,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <mutex>
+#include <optional>
 #include <thread>
 
 #include "aiok/core/error.h"
@@ -40,10 +41,13 @@ class SingleProcessCommunicator final : public Communicator {
   [[noreturn]] void Abort(int code) override { std::_Exit(code); }
 };
 
-// Ends this process when one collective has waited longer than `timeout_seconds`. A rank
-// that dies ends the job through mpirun, but one that stops answering while alive (stopped,
-// stuck in I/O, a host whose network went away) would leave the others inside MPI forever,
-// where no signal handler of ours runs. The watchdog is a thread of its own that makes no
+// Ends this process when one collective has waited longer than `timeout_seconds`. A rank that
+// dies ends the job through mpirun, but one that stops answering while alive (stopped, stuck
+// in I/O, a host whose network went away) would leave the others inside MPI forever, where no
+// signal handler of ours runs. Every wait is timed except those of ranks other than 0 in a
+// barrier: there they wait for work rank 0 does alone (evaluation, checkpoints, the final
+// weights), which on a large model can outlast any step; rank 0, arriving last, times its own
+// wait there, so a rank that stops while rank 0 evaluates is still caught. The watchdog is a thread of its own that makes no
 // MPI call (the communicator is MPI_THREAD_FUNNELED): it prints why and _Exits, and mpirun,
 // seeing a rank end without finalizing, stops the others.
 class CollectiveWatchdog {
@@ -200,7 +204,9 @@ class MpiCommunicator final : public Communicator {
   }
 
   void Barrier() override {
-    CollectiveWatchdog::Waiting waiting(*watchdog_, "a barrier (waiting for rank 0)");
+    std::optional<CollectiveWatchdog::Waiting> waiting;
+    if (rank_ == 0)  // the others wait here for rank 0's own work: not timed
+      waiting.emplace(*watchdog_, "a barrier");
     MPI_Request request;
     MPI_Ibarrier(comm_, &request);
     // Spin briefly (ranks usually arrive together), then poll every millisecond.

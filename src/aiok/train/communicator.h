@@ -50,8 +50,9 @@ bool LaunchedByMpirun();
 /// destroyed), else SingleProcess(). MPI is never initialized otherwise, so a plain `aiok
 /// train` neither starts an MPI runtime nor needs one. A rank that waits in one collective
 /// longer than `timeout_seconds` (0: forever) prints why and ends with exit code 124, which
-/// makes mpirun stop every rank: a rank that stops answering cannot hang the job.
-std::unique_ptr<Communicator> ConnectRanks(double timeout_seconds = 0);
+/// makes mpirun stop every rank: a rank that stops answering cannot hang the job. The other
+/// ranks' waits in a barrier for rank 0's evaluation and checkpoints are not timed.
+std::unique_ptr<Communicator> ConnectRanks(double timeout_seconds);
 
 /// Threads for each rank when --threads is not given: the cores the launcher bound this
 /// process to, or else this machine's cores shared among the ranks on it.

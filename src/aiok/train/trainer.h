@@ -68,9 +68,10 @@ struct TrainOptions {
           "stop after K evaluations without a better valid metric (0: never)");
     v.Int("eval-batch-size", &eval_batch_size, 1, int64_t{1} << 24, "rows per evaluation batch");
     v.Real("rank-timeout", &rank_timeout, 0.0, 1e7,
-           "under mpirun: seconds a rank waits in one exchange with the others (rank 0's "
-           "evaluation and checkpoints included) before it stops the whole run; a rank that "
-           "is stopped, stuck or unreachable cannot hang the job (0: wait forever)");
+           "under mpirun: seconds a rank waits in one exchange with the others before it "
+           "stops the whole run, so that a rank that is stopped, stuck or unreachable cannot "
+           "hang the job (the other ranks' waits for rank 0's evaluations and checkpoints are "
+           "not timed; 0: wait forever)");
   }
 };
 

@@ -357,6 +357,7 @@ std::string HtmlReport(const StudyView& view) {
     const double n = static_cast<double>(axes.size() - 1);
     SvgChart plot("parallel", "Parallel coordinates (complete trials; colour: first objective)", "",
                   "", 0, std::max(1.0, n), 0, 1);
+    plot.HideXRange();  // the axes carry their own numbers
     // Axes carry their number; the names go in a legend under the chart, because a study's
     // 20-odd parameter names do not fit side by side over 520 pixels.
     std::string legend;

@@ -25,8 +25,17 @@
 
 namespace aiok::workflow {
 namespace {
+
 namespace fs = std::filesystem;
 using Clock = std::chrono::steady_clock;
+
+// The train section as the tune and train stage keys take it: without the options that
+// change how a run behaves but not what it computes (--rank-timeout), so changing one
+// neither starts a study over nor retrains.
+nlohmann::json TrainKeyOptions(nlohmann::json train) {
+  train.erase("rank-timeout");
+  return train;
+}
 
 // What identifies a file's contents for stage keys: path, size and modification time.
 nlohmann::json FileIdentity(const std::string& path) {
@@ -327,7 +336,7 @@ RunOutcome ClickToRun(const RunConfig& config, const std::string& out_dir,
   if (tuning) {
     const std::string tune_dir = out_dir + "/tune";
     nlohmann::json tune_key = {{"dataset", FileIdentity(dataset_dir + "/schema.json")},
-                               {"train", config_json.at("train")},
+                               {"train", TrainKeyOptions(config_json.at("train"))},
                                {"tune", config_json.at("tune")},
                                {"seed", config.seed}};
     if (!config.tune.space.empty())
@@ -345,7 +354,7 @@ RunOutcome ClickToRun(const RunConfig& config, const std::string& out_dir,
 
   const std::string model_dir = out_dir + "/model";
   const nlohmann::json train_key = {{"dataset", FileIdentity(dataset_dir + "/schema.json")},
-                                    {"train", train_config.ToJson().at("train")},
+                                    {"train", TrainKeyOptions(train_config.ToJson().at("train"))},
                                     {"seed", config.seed}};
   stages.Run("train", train_key, {model_dir + "/metrics.json", model_dir + "/model.pt"},
              [&] { return RunTraining(train_config, train_key, dataset_dir, model_dir, ctx); });
