@@ -87,5 +87,14 @@ TEST(JsonFieldsTest, TextThatIsNotJsonNamesTheFileAndPlace) {
   EXPECT_EQ(message.find("json.exception"), std::string::npos) << message;
 }
 
+TEST(JsonFieldsTest, ANumberBeyondDoubleNamesTheFile) {
+  // nlohmann throws out_of_range.406 for it, not parse_error (a fuzzing finding in schema.json).
+  const std::string message =
+      ErrorOf([] { ParseJsonText("{\"rows\": 65e949}", "ds/schema.json"); });
+  EXPECT_EQ(message.rfind("ds/schema.json: not valid JSON: number overflow parsing '65e949'", 0),
+            0u)
+      << message;
+}
+
 }  // namespace
 }  // namespace aiok
