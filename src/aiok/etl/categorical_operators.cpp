@@ -5,6 +5,7 @@
 
 #include "aiok/core/error.h"
 #include "aiok/core/hash.h"
+#include "aiok/core/json_fields.h"
 
 namespace aiok::etl {
 
@@ -154,8 +155,11 @@ nlohmann::json Categorify::SaveState() const {
 }
 
 void Categorify::LoadState(const nlohmann::json& state) {
-  vocabulary_ = state.at("values").get<std::vector<int64_t>>();
-  vocabulary_counts_ = state.at("counts").get<std::vector<int64_t>>();
+  // Checked reads: nlohmann's own get<int64_t> of a float beyond int64 is undefined (a
+  // fuzzing finding in a damaged pipeline.json).
+  const JsonField fields(state, "categorify state");
+  vocabulary_ = fields["values"].Get<std::vector<int64_t>>();
+  vocabulary_counts_ = fields["counts"].Get<std::vector<int64_t>>();
   AIOK_CHECK(vocabulary_.size() == vocabulary_counts_.size(), ErrorKind::kInvalidInput,
              "categorify state: {} values but {} counts", vocabulary_.size(),
              vocabulary_counts_.size());
