@@ -53,25 +53,25 @@ std::string DuckResult::FirstText(size_t column) {
   return std::string(duckdb_string_t_data(&strings[0]), duckdb_string_t_length(strings[0]));
 }
 
-std::string SqlString(const std::string& text) {
-  std::string out = "'";
+namespace {
+
+// `text` between two `quote`s, each quote inside it doubled: SQL's escaping for both string
+// literals ('...') and identifiers ("...").
+std::string Enclosed(const std::string& text, char quote) {
+  std::string out(1, quote);
   for (char c : text) {
     out += c;
-    if (c == '\'')
-      out += '\'';
+    if (c == quote)
+      out += quote;
   }
-  return out + "'";
+  return out + quote;
 }
 
-std::string SqlName(const std::string& name) {
-  std::string out = "\"";
-  for (char c : name) {
-    out += c;
-    if (c == '"')
-      out += '"';
-  }
-  return out + "\"";
-}
+}  // namespace
+
+std::string SqlString(const std::string& text) { return Enclosed(text, '\''); }
+
+std::string SqlName(const std::string& name) { return Enclosed(name, '"'); }
 
 std::string SqlNames(const std::vector<std::string>& names, const std::string& prefix) {
   std::string out;

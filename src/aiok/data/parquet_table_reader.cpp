@@ -20,16 +20,6 @@
 namespace aiok::data {
 namespace {
 
-std::string Quoted(const std::string& name) {
-  std::string out = "\"";
-  for (char c : name) {
-    out += c;
-    if (c == '"')
-      out += '"';
-  }
-  return out + "\"";
-}
-
 // How a field's column is read from DuckDB.
 enum class Source {
   kText,   // as VARCHAR (or VARCHAR[]) and parsed with the text reader's value parsers
@@ -64,11 +54,11 @@ FieldSource SourceFor(size_t f, const Field& field, const std::string& type, std
     source.parse_type.hex = false;
   if (!field.type.list && whole_field && IsRealType(type)) {
     source.source = Source::kWhole;
-    *sql = fmt::format("CAST({} AS DOUBLE)", Quoted(field.name));
+    *sql = fmt::format("CAST({} AS DOUBLE)", SqlName(field.name));
   } else if (!field.type.list && whole_field && type == "BOOLEAN") {
-    *sql = fmt::format("CAST(CAST({} AS TINYINT) AS VARCHAR)", Quoted(field.name));
+    *sql = fmt::format("CAST(CAST({} AS TINYINT) AS VARCHAR)", SqlName(field.name));
   } else {
-    *sql = fmt::format("CAST({} AS {})", Quoted(field.name),
+    *sql = fmt::format("CAST({} AS {})", SqlName(field.name),
                        field.type.list ? "VARCHAR[]" : "VARCHAR");
   }
   return source;
