@@ -244,6 +244,14 @@ class StepSession final : public PrepareSession {
   void SaveLookup(const std::string& select, PrepareLookup lookup) override;
 
  private:
+  // Under --on-error skip: rejects each (record, reason) of `rejects` and returns a scratch
+  // table (input + `suffix`) of the input without the rows `dropped` (an SQL condition) holds
+  // for, renumbered; `why` says why in the warning. Refused, naming the first reject, when an
+  // earlier step took train rows by position: the fix is to move it or to fix the `values`.
+  std::string DropRejected(const std::vector<std::pair<int64_t, std::string>>& rejects,
+                           const std::string& dropped, const std::string& suffix,
+                           const std::string& why, const char* values);
+
   Runner& runner_;
   int index_;
   std::string op_;
@@ -529,27 +537,15 @@ void StepSession::RunOnEveryRow(const std::string& expression, const std::string
       bisect(mid + 1, b);
     };
     bisect(0, count - 1);
-    AIOK_CHECK(runner_.train_split_step().empty(), ErrorKind::kInvalidInput,
-               "{}: {}; under --on-error skip its row(s) ({} of them) would be dropped here, "
-               "after {} took its train rows from the table: put that step after this one, or "
-               "fix the values",
-               runner_.Place(place_of(failing[0].first)), message(failing[0].second),
-               failing.size(), runner_.train_split_step());
+    std::vector<std::pair<int64_t, std::string>> rejects;
     std::string list;
     for (const auto& [i, why] : failing) {
-      runner_.Reject(place_of(i), message(why));
+      rejects.emplace_back(place_of(i), message(why));
       list += fmt::format("{}{}", list.empty() ? "" : ",", i);
     }
-    spdlog::warn("{}: {} row(s) rejected: {} fails on them", where_, failing.size(), what);
-    const std::string kept = input_ + "_computable";
-    runner_.AddScratch(kept);
-    runner_.db().Query(
-        fmt::format("CREATE TABLE {} AS {}", kept,
-                    RenumberedSelect(fmt::format("(SELECT * FROM {} WHERE __row NOT IN (SELECT "
-                                                 "__row FROM {} WHERE __i IN ({})))",
-                                                 input_, candidates, list),
-                                     "__row")),
-        fmt::format("{}: dropping the rows {} fails on", where_, what));
+    const std::string kept = DropRejected(
+        rejects, fmt::format("__row IN (SELECT __row FROM {} WHERE __i IN ({}))", candidates, list),
+        "_computable", what + " fails on them", "values");
     Run(statement(kept), what);
   }
 }
@@ -689,26 +685,35 @@ std::string StepSession::TimeSeconds(const std::string& column, data::TimeFormat
     Throw(ErrorKind::kInvalidInput, "{}: {}", runner_.Place(failures[0].first),
           reason(failures[0].second));
   }
+  for (auto& [record, text] : failures)
+    text = reason(text);
+  *table = DropRejected(failures, bad, "_timed", "their time does not parse", "times");
+  return parsed;
+}
+
+std::string StepSession::DropRejected(const std::vector<std::pair<int64_t, std::string>>& rejects,
+                                      const std::string& dropped, const std::string& suffix,
+                                      const std::string& why, const char* values) {
   // Dropping rows renumbers the table, and the rows a step before took as the train split
   // (by position) would no longer be the ETL's: refused rather than silently shifted.
   AIOK_CHECK(runner_.train_split_step().empty(), ErrorKind::kInvalidInput,
              "{}: {}; under --on-error skip its row(s) ({} of them) would be dropped here, after "
              "{} took its train rows from the table: put that step after this one, or fix the "
-             "times",
-             runner_.Place(failures[0].first), reason(failures[0].second), failures.size(),
-             runner_.train_split_step());
-  for (const auto& [record, text] : failures)
-    runner_.Reject(record, reason(text));
-  spdlog::warn("{}: {} row(s) rejected: their time does not parse", where_, failures.size());
-  *table = input_ + "_timed";
-  runner_.AddScratch(*table);
-  runner_.db().Query(fmt::format("CREATE TABLE {} AS {}", *table,
-                                 RenumberedSelect(fmt::format("(SELECT * FROM {} WHERE NOT "
-                                                              "coalesce({}, false))",
-                                                              input_, bad),
-                                                  "__row")),
-                     where_ + ": dropping rows whose time does not parse");
-  return parsed;
+             "{}",
+             runner_.Place(rejects[0].first), rejects[0].second, rejects.size(),
+             runner_.train_split_step(), values);
+  for (const auto& [record, reason] : rejects)
+    runner_.Reject(record, reason);
+  spdlog::warn("{}: {} row(s) rejected: {}", where_, rejects.size(), why);
+  const std::string table = input_ + suffix;
+  runner_.AddScratch(table);
+  runner_.db().Query(
+      fmt::format("CREATE TABLE {} AS {}", table,
+                  RenumberedSelect(fmt::format("(SELECT * FROM {} WHERE NOT coalesce({}, false))",
+                                               input_, dropped),
+                                   "__row")),
+      fmt::format("{}: dropping the rows: {}", where_, why));
+  return table;
 }
 
 void StepSession::SaveLookup(const std::string& select, PrepareLookup lookup) {
